@@ -1,0 +1,3 @@
+"""Root conftest: kept thin; the harness lives in tests/harness."""
+
+pytest_plugins = ["tests.harness.plugin"]

@@ -1,0 +1,177 @@
+"""The pytest plugin: options, fixtures and hooks around `open_stack`.
+
+Fixtures (scope in brackets; override any of them in a conftest.py):
+  stack [session]                the running stack for this worker
+  user_service_url, product_service_url [function]   base URLs on 127.0.0.1
+  user_service, product_service [function]           ServiceClient for each service
+  make_user, make_product [function]                 factories of real users/products
+  faults [function]              break a service for real; healed after the test
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import cleanup
+from .clients import ServiceClient, request_id_prefix
+from .factories import ProductFactory, UserFactory
+from .lifecycle import StackSettings, describe_kept, open_stack
+from .ownership import new_run_id
+from .stack import ServiceSpec, Stack
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = (ServiceSpec("user-service", 5000), ServiceSpec("product-service", 5001))
+RUN_ID_KEY = "microstack_run_id"
+TEST_START = pytest.StashKey[float]()
+STACK_FIXTURES = frozenset({"stack", "user_service", "product_service", "make_user", "make_product", "faults"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("microstack", "compose stack for integration tests")
+    group.addoption(
+        "--keep-stack", action="store_true",
+        help="leave the stack running after the run and print how to reach and remove it",
+    )
+    group.addoption(
+        "--reuse-stack", action="store_true",
+        help="attach to a stack kept by an earlier --keep-stack/--reuse-stack run with the "
+        "same configuration (starting and keeping one if none); refused when CI is set",
+    )
+    group.addoption(
+        "--stack-timeout", type=float, default=float(os.environ.get("STACK_TIMEOUT", "60")),
+        help="seconds for the whole stack to become healthy (default 60, env STACK_TIMEOUT)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    config.stash[_RUN_ID] = workerinput[RUN_ID_KEY] if workerinput else new_run_id()
+    if config.getoption("reuse_stack"):
+        if os.environ.get("CI"):
+            raise pytest.UsageError("--reuse-stack is refused in CI: every CI run starts a clean stack")
+        if (config.getoption("numprocesses", None) or 0) not in (0, 1):
+            raise pytest.UsageError("--reuse-stack attaches one stack: run it without xdist (-n)")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistRunId(config.stash[_RUN_ID]))
+    cleanup.install()
+
+
+_RUN_ID = pytest.StashKey[str]()
+
+
+class _XdistRunId:
+    """Hands the controller's run id to every xdist worker."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[RUN_ID_KEY] = self.run_id
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use the stack are integration tests, marked or not."""
+    for item in items:
+        if STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    cleanup.run_all()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[TEST_START] = time.time()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """Attach each service's log lines from the time of a failed test to its report."""
+    outcome = yield
+    report = outcome.get_result()
+    stack = getattr(item, "funcargs", {}).get("stack")
+    if not report.failed or not isinstance(stack, Stack):
+        return
+    since = item.stash.get(TEST_START, None)
+    for service in stack.services:
+        report.sections.append((f"{service} logs during {report.when}", stack.logs(service, since=since)))
+
+
+def _worker_id(config: pytest.Config) -> str:
+    workerinput = getattr(config, "workerinput", None)
+    return workerinput["workerid"] if workerinput else "main"
+
+
+@pytest.fixture(scope="session")
+def stack_settings(pytestconfig: pytest.Config) -> StackSettings:
+    """[session] What `stack` starts: override to add services or environment."""
+    return StackSettings(
+        root=ROOT,
+        services=SERVICES,
+        run_id=pytestconfig.stash[_RUN_ID],
+        worker=_worker_id(pytestconfig),
+        startup_timeout=pytestconfig.getoption("stack_timeout"),
+        keep=pytestconfig.getoption("keep_stack"),
+        reuse=pytestconfig.getoption("reuse_stack"),
+    )
+
+
+@pytest.fixture(scope="session")
+def stack(stack_settings: StackSettings) -> Iterator[Stack]:
+    """[session] The whole compose stack, healthy, one per xdist worker; torn down at the end."""
+    with open_stack(stack_settings) as running:
+        yield running
+        if stack_settings.keep or stack_settings.reuse:
+            print("\n" + describe_kept(running), file=sys.__stderr__)
+
+
+@pytest.fixture
+def user_service_url(stack: Stack) -> str:
+    """[function] user-service's base URL, e.g. http://127.0.0.1:32771."""
+    return stack.url("user-service")
+
+
+@pytest.fixture
+def product_service_url(stack: Stack) -> str:
+    """[function] product-service's base URL, e.g. http://127.0.0.1:32772."""
+    return stack.url("product-service")
+
+
+def _client(stack: Stack, service: str, request: pytest.FixtureRequest) -> Iterator[ServiceClient]:
+    client = ServiceClient(
+        service, lambda: stack.url(service), request_id_prefix=request_id_prefix(request.node.name)
+    )
+    with client:
+        yield client
+
+
+@pytest.fixture
+def user_service(stack: Stack, request: pytest.FixtureRequest) -> Iterator[ServiceClient]:
+    """[function] Client for user-service: relative paths, 10 s timeout, X-Request-ID set."""
+    yield from _client(stack, "user-service", request)
+
+
+@pytest.fixture
+def product_service(stack: Stack, request: pytest.FixtureRequest) -> Iterator[ServiceClient]:
+    """[function] Client for product-service: relative paths, 10 s timeout, X-Request-ID set."""
+    yield from _client(stack, "product-service", request)
+
+
+@pytest.fixture
+def make_user(user_service: ServiceClient) -> UserFactory:
+    """[function] make_user(**overrides) -> User(id, username, password, token, .auth)."""
+    return UserFactory(user_service)
+
+
+@pytest.fixture
+def make_product(product_service: ServiceClient, make_user: UserFactory) -> ProductFactory:
+    """[function] make_product(owner=None, **overrides) -> Product(..., owner)."""
+    return ProductFactory(product_service, make_user)

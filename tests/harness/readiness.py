@@ -1,0 +1,90 @@
+"""Wait for services to answer their health endpoint, all at once, under one deadline.
+
+Each service is polled on its own thread at a fine interval. The container's
+state is checked between polls, so a service that exits or turns unhealthy
+fails start-up at once instead of at the deadline.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import requests
+
+POLL_INTERVAL = 0.02
+STATE_CHECK_INTERVAL = 0.1
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """The part of a container's inspect data that start-up cares about."""
+
+    status: str
+    exit_code: int | None = None
+    health: str | None = None
+
+    @property
+    def is_dead(self) -> bool:
+        return self.status in {"exited", "dead", "removing", "missing"} or self.health == "unhealthy"
+
+
+@dataclass
+class Probe:
+    """How to reach one service and how to ask the engine about its container."""
+
+    service: str
+    health_url: Callable[[], str]
+    state: Callable[[], ContainerState]
+
+
+@dataclass
+class ProbeResult:
+    service: str
+    healthy: bool
+    url: str
+    last_seen: str
+    state: ContainerState | None = None
+    elapsed: float = 0.0
+
+
+def _poll_one(probe: Probe, deadline: float, abort: threading.Event) -> ProbeResult:
+    start = time.monotonic()
+    session = requests.Session()
+    url, last_seen, next_state_check = "(not yet known)", "no attempt yet", 0.0
+    try:
+        while not abort.is_set():
+            now = time.monotonic()
+            if now >= next_state_check:
+                state = probe.state()
+                if state.is_dead:
+                    abort.set()
+                    return ProbeResult(probe.service, False, url, last_seen, state, now - start)
+                next_state_check = now + STATE_CHECK_INTERVAL
+            remaining = deadline - now
+            if remaining <= 0:
+                return ProbeResult(probe.service, False, url, last_seen, probe.state(), now - start)
+            try:
+                url = probe.health_url()
+                response = session.get(url, timeout=(min(remaining, 0.5), min(remaining, 1.0)))
+                if response.status_code == 200:
+                    return ProbeResult(probe.service, True, url, "200", None, time.monotonic() - start)
+                last_seen = f"HTTP {response.status_code}: {response.text[:200]!r}"
+            except (requests.RequestException, LookupError) as error:
+                last_seen = f"{type(error).__name__}: {error}"
+            abort.wait(POLL_INTERVAL)
+        return ProbeResult(probe.service, False, url, last_seen + " (stopped: another service failed)")
+    finally:
+        session.close()
+
+
+def wait_until_healthy(probes: Sequence[Probe], timeout: float) -> list[ProbeResult]:
+    """Poll every probe concurrently; returns one result per probe, healthy or not."""
+    deadline = time.monotonic() + timeout
+    abort = threading.Event()
+    with ThreadPoolExecutor(max_workers=max(1, len(probes))) as pool:
+        futures = [pool.submit(_poll_one, probe, deadline, abort) for probe in probes]
+        return [future.result() for future in futures]

@@ -1,0 +1,150 @@
+"""A running compose stack: where its services answer, their state, their logs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import docker.errors
+
+from .compose import ProjectCompose
+from .errors import ServiceDiagnosis, ServiceUnhealthyError, StackStartError
+from .readiness import ContainerState, Probe, ProbeResult, wait_until_healthy
+
+LOG_TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service of the stack: its container port and health endpoint."""
+
+    name: str
+    port: int
+    health_path: str = "/health"
+
+
+class Stack:
+    """One compose project under test, addressed through the engine's API."""
+
+    def __init__(
+        self,
+        compose: ProjectCompose,
+        engine: Any,
+        host: str,
+        services: Iterable[ServiceSpec],
+        startup_timeout: float,
+    ) -> None:
+        self.compose = compose
+        self.engine = engine
+        self.host = host
+        self.services = {spec.name: spec for spec in services}
+        self.startup_timeout = startup_timeout
+        self._urls: dict[str, str] = {}
+
+    @property
+    def project(self) -> str:
+        return self.compose.project_name
+
+    def start(self) -> float:
+        """Bring the stack up and wait until every service is healthy; returns seconds taken."""
+        started = time.monotonic()
+        self.compose.start()
+        self.wait_until_healthy(timeout=self.startup_timeout, reason="not healthy in time")
+        return time.monotonic() - started
+
+    def stop(self) -> None:
+        self.compose.stop()
+        self._urls.clear()
+
+    def container(self, service: str) -> Any:
+        """The service's container, or None when it doesn't exist."""
+        found = self.engine.containers.list(
+            all=True,
+            filters={
+                "label": [
+                    f"com.docker.compose.project={self.project}",
+                    f"com.docker.compose.service={service}",
+                ]
+            },
+        )
+        return found[0] if found else None
+
+    def state(self, service: str) -> ContainerState:
+        container = self.container(service)
+        if container is None:
+            return ContainerState("missing")
+        state = container.attrs["State"]
+        health = (state.get("Health") or {}).get("Status")
+        exit_code = state.get("ExitCode") if state.get("Status") in {"exited", "dead"} else None
+        return ContainerState(state.get("Status", "unknown"), exit_code, health)
+
+    def url(self, service: str) -> str:
+        """Base URL of a service on its published host port (looked up once, then cached)."""
+        if service not in self._urls:
+            spec = self.services[service]
+            container = self.container(service)
+            bindings = container.attrs["NetworkSettings"]["Ports"] if container else None
+            published = (bindings or {}).get(f"{spec.port}/tcp")
+            if not published:
+                raise LookupError(f"{service} publishes no host port for {spec.port} (is it running?)")
+            self._urls[service] = f"http://{self.host}:{published[0]['HostPort']}"
+        return self._urls[service]
+
+    def forget_urls(self) -> None:
+        """Look ports up again next time: a restarted container may get a new host port."""
+        self._urls.clear()
+
+    def logs(self, service: str, *, since: float | None = None, tail: int | None = None) -> str:
+        container = self.container(service)
+        if container is None:
+            return "(no container)"
+        options: dict[str, Any] = {"timestamps": False}
+        if since is not None:
+            options["since"] = since
+        if tail is not None:
+            options["tail"] = tail
+        try:
+            return container.logs(**options).decode(errors="replace")
+        except docker.errors.APIError as error:
+            return f"(logs unavailable: {error})"
+
+    def probe(self, service: str) -> Probe:
+        path = self.services[service].health_path
+
+        def health_url() -> str:
+            return self.url(service) + path
+
+        return Probe(service, health_url, lambda: self.state(service))
+
+    def wait_until_healthy(
+        self, *, timeout: float, services: Iterable[str] | None = None, reason: str
+    ) -> list[ProbeResult]:
+        """Poll the services' health concurrently; raise with diagnostics if any fails."""
+        names = list(services or self.services)
+        results = wait_until_healthy([self.probe(name) for name in names], timeout)
+        failures = [self.diagnose(result) for result in results if not result.healthy]
+        if failures:
+            raise StackStartError(self.project, reason, timeout, failures)
+        return results
+
+    def ensure_healthy(self, *, timeout: float, why: str) -> None:
+        """Like wait_until_healthy, for after a test: fails naming the service."""
+        self.forget_urls()
+        try:
+            self.wait_until_healthy(timeout=timeout, reason=why)
+        except StackStartError as error:
+            raise ServiceUnhealthyError(str(error)) from None
+
+    def diagnose(self, result: ProbeResult) -> ServiceDiagnosis:
+        state = result.state or self.state(result.service)
+        return ServiceDiagnosis(
+            service=result.service,
+            url=result.url,
+            last_seen=result.last_seen,
+            state=state.status,
+            exit_code=state.exit_code,
+            health=state.health,
+            log_tail=self.logs(result.service, tail=LOG_TAIL_LINES),
+        )
