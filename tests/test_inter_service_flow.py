@@ -23,7 +23,8 @@ def test_validate_user_goes_through_user_service(
     body = response.json()
     assert body["user"]["username"] == user.username
     assert body["user"]["user_id"] == user.id
-    assert isinstance(body["products"], list) and body["products"]
+    assert isinstance(body["products"], list)
+    assert body["products"]
 
 
 @pytest.mark.parametrize(
@@ -59,7 +60,12 @@ def test_created_product_is_attributed_to_its_creator(
 
     fetched = product_service.get(f"/products/{product.id}").json()
 
-    assert fetched == {"id": product.id, "name": "Attributed lamp", "price": 12.5, "created_by": product.owner.username}
+    assert fetched == {
+        "id": product.id,
+        "name": "Attributed lamp",
+        "price": 12.5,
+        "created_by": product.owner.username,
+    }
     listed = {p["id"]: p for p in product_service.get("/products").json()}
     assert listed[product.id]["name"] == "Attributed lamp"
 

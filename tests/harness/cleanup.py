@@ -47,7 +47,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def install() -> None:
     """Make SIGTERM unwind like Ctrl-C, and stop leftovers at interpreter exit."""
-    if threading.current_thread() is threading.main_thread():
-        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-            signal.signal(signal.SIGTERM, _interrupt)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _interrupt)
     atexit.register(run_all)

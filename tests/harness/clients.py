@@ -50,16 +50,14 @@ class ServiceClient(requests.Session):
     def new_request_id(self) -> str:
         return f"{self._prefix}-{next(self._counter)}"
 
-    def request(  # type: ignore[override]
-        self, method: str, url: str, *args: Any, **kwargs: Any
-    ) -> requests.Response:
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         if not url.startswith(("http://", "https://")):
             url = self.base_url + url
         kwargs.setdefault("timeout", self.timeout)
         headers = dict(kwargs.pop("headers", None) or {})
         headers.setdefault("X-Request-ID", self.new_request_id())
         self.last_request_id = headers["X-Request-ID"]
-        return super().request(method, url, *args, headers=headers, **kwargs)
+        return super().request(method, url, headers=headers, **kwargs)
 
     def __repr__(self) -> str:
         return f"<ServiceClient {self.service}>"

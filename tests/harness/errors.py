@@ -37,7 +37,7 @@ class ServiceDiagnosis:
 
 @dataclass
 class StackStartError(HarnessError):
-    """The stack did not become healthy; carries every failing service's diagnosis."""
+    """Services did not become healthy; carries every failing service's diagnosis."""
 
     project: str
     reason: str
@@ -45,10 +45,7 @@ class StackStartError(HarnessError):
     failures: list[ServiceDiagnosis] = field(default_factory=list)
 
     def __str__(self) -> str:
-        head = (
-            f"stack {self.project!r} failed to start: {self.reason} "
-            f"(start-up deadline {self.deadline:.1f} s)"
-        )
+        head = f"stack {self.project!r}: {self.reason} (health deadline {self.deadline:.1f} s)"
         return "\n".join([head, *(f.render() for f in self.failures)])
 
 

@@ -65,7 +65,9 @@ class UserFactory:
         }
         made = _expect(self.client.post("/users", json=body), 201, "create user")
         issued = _expect(
-            self.client.post("/auth/token", json={"username": body["username"], "password": body["password"]}),
+            self.client.post(
+                "/auth/token", json={"username": body["username"], "password": body["password"]}
+            ),
             200,
             f"log in as {body['username']}",
         )

@@ -96,7 +96,9 @@ def open_stack(settings: StackSettings) -> Iterator[Stack]:
         )
 
     config = compose(settings.compose_files, settings.project, PENDING_TAG).get_config()
-    base_images = {s.get("build", {}).get("args", {}).get("BASE_IMAGE", "") for s in config["services"].values()}
+    base_images = {
+        s.get("build", {}).get("args", {}).get("BASE_IMAGE", "") for s in config["services"].values()
+    }
     base_ids = "".join(sorted(image_id(engine, name) for name in base_images if name))
     tag = source_digest(settings.root / settings.build_context, base_ids)
     images = [s["image"].replace(PENDING_TAG, tag) for s in config["services"].values()]
@@ -105,8 +107,13 @@ def open_stack(settings: StackSettings) -> Iterator[Stack]:
     if settings.reuse:
         project = _find_kept_project(engine, config_hash)
         if project:
-            stack = Stack(compose(settings.compose_files, project, tag), engine, engine_host(client),
-                          settings.services, settings.startup_timeout)
+            stack = Stack(
+                compose(settings.compose_files, project, tag),
+                engine,
+                engine_host(client),
+                settings.services,
+                settings.startup_timeout,
+            )
             stack.wait_until_healthy(timeout=settings.startup_timeout, reason="kept stack not healthy")
             yield stack
             return
@@ -117,7 +124,9 @@ def open_stack(settings: StackSettings) -> Iterator[Stack]:
         override.write_text(harness_override(config, labels))
         project_compose = compose((*settings.compose_files, str(override)), settings.project, tag)
         ensure_images(project_compose, engine, images)
-        stack = Stack(project_compose, engine, engine_host(client), settings.services, settings.startup_timeout)
+        stack = Stack(
+            project_compose, engine, engine_host(client), settings.services, settings.startup_timeout
+        )
         keep = settings.keep or settings.reuse
         if not keep:
             cleanup.register(stack.project, stack.stop)

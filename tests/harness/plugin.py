@@ -22,6 +22,7 @@ import pytest
 from . import cleanup
 from .clients import ServiceClient, request_id_prefix
 from .factories import ProductFactory, UserFactory
+from .faults import Faults
 from .lifecycle import StackSettings, describe_kept, open_stack
 from .ownership import new_run_id
 from .stack import ServiceSpec, Stack
@@ -30,22 +31,28 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = (ServiceSpec("user-service", 5000), ServiceSpec("product-service", 5001))
 RUN_ID_KEY = "microstack_run_id"
 TEST_START = pytest.StashKey[float]()
-STACK_FIXTURES = frozenset({"stack", "user_service", "product_service", "make_user", "make_product", "faults"})
+STACK_FIXTURES = frozenset(
+    {"stack", "user_service", "product_service", "make_user", "make_product", "faults"}
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("microstack", "compose stack for integration tests")
     group.addoption(
-        "--keep-stack", action="store_true",
+        "--keep-stack",
+        action="store_true",
         help="leave the stack running after the run and print how to reach and remove it",
     )
     group.addoption(
-        "--reuse-stack", action="store_true",
+        "--reuse-stack",
+        action="store_true",
         help="attach to a stack kept by an earlier --keep-stack/--reuse-stack run with the "
         "same configuration (starting and keeping one if none); refused when CI is set",
     )
     group.addoption(
-        "--stack-timeout", type=float, default=float(os.environ.get("STACK_TIMEOUT", "60")),
+        "--stack-timeout",
+        type=float,
+        default=float(os.environ.get("STACK_TIMEOUT", "60")),
         help="seconds for the whole stack to become healthy (default 60, env STACK_TIMEOUT)",
     )
 
@@ -79,8 +86,11 @@ class _XdistRunId:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that use the stack are integration tests, marked or not."""
     for item in items:
-        if STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if STACK_FIXTURES & fixtures:
             item.add_marker(pytest.mark.integration)
+        if "faults" in fixtures:
+            item.add_marker(pytest.mark.faults)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -175,3 +185,18 @@ def make_user(user_service: ServiceClient) -> UserFactory:
 def make_product(product_service: ServiceClient, make_user: UserFactory) -> ProductFactory:
     """[function] make_product(owner=None, **overrides) -> Product(..., owner)."""
     return ProductFactory(product_service, make_user)
+
+
+@pytest.fixture
+def faults(stack: Stack) -> Iterator[Faults]:
+    """[function] Break services for real: faults.down/crash/hang/slow/partition/erroring(service).
+
+    Each returns a context manager; whatever is still broken when the test ends
+    is healed, and the test errors, naming the service, if the stack can't be
+    made healthy again. Fault tests only ever touch their own worker's stack.
+    """
+    injector = Faults(stack)
+    try:
+        yield injector
+    finally:
+        injector.heal_all()

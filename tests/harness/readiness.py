@@ -28,8 +28,8 @@ class ContainerState:
     health: str | None = None
 
     @property
-    def is_dead(self) -> bool:
-        return self.status in {"exited", "dead", "removing", "missing"} or self.health == "unhealthy"
+    def has_exited(self) -> bool:
+        return self.status in {"exited", "dead", "removing", "missing"}
 
 
 @dataclass
@@ -39,6 +39,12 @@ class Probe:
     service: str
     health_url: Callable[[], str]
     state: Callable[[], ContainerState]
+    # At start-up, Docker's "unhealthy" is final. After a fault it is stale
+    # (the probe failed while the service was frozen), so only an exit counts.
+    fail_on_unhealthy: bool = True
+
+    def is_lost(self, state: ContainerState) -> bool:
+        return state.has_exited or (self.fail_on_unhealthy and state.health == "unhealthy")
 
 
 @dataclass
@@ -60,7 +66,7 @@ def _poll_one(probe: Probe, deadline: float, abort: threading.Event) -> ProbeRes
             now = time.monotonic()
             if now >= next_state_check:
                 state = probe.state()
-                if state.is_dead:
+                if probe.is_lost(state):
                     abort.set()
                     return ProbeResult(probe.service, False, url, last_seen, state, now - start)
                 next_state_check = now + STATE_CHECK_INTERVAL

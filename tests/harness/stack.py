@@ -7,7 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import docker
 import docker.errors
+from docker.models.containers import Container
 
 from .compose import ProjectCompose
 from .errors import ServiceDiagnosis, ServiceUnhealthyError, StackStartError
@@ -31,7 +33,7 @@ class Stack:
     def __init__(
         self,
         compose: ProjectCompose,
-        engine: Any,
+        engine: docker.DockerClient,
         host: str,
         services: Iterable[ServiceSpec],
         startup_timeout: float,
@@ -51,14 +53,14 @@ class Stack:
         """Bring the stack up and wait until every service is healthy; returns seconds taken."""
         started = time.monotonic()
         self.compose.start()
-        self.wait_until_healthy(timeout=self.startup_timeout, reason="not healthy in time")
+        self.wait_until_healthy(timeout=self.startup_timeout, reason="failed to start")
         return time.monotonic() - started
 
     def stop(self) -> None:
         self.compose.stop()
         self._urls.clear()
 
-    def container(self, service: str) -> Any:
+    def container(self, service: str) -> Container | None:
         """The service's container, or None when it doesn't exist."""
         found = self.engine.containers.list(
             all=True,
@@ -79,6 +81,14 @@ class Stack:
         health = (state.get("Health") or {}).get("Status")
         exit_code = state.get("ExitCode") if state.get("Status") in {"exited", "dead"} else None
         return ContainerState(state.get("Status", "unknown"), exit_code, health)
+
+    def environment(self, service: str) -> dict[str, str]:
+        """The environment the service's container was started with."""
+        container = self.container(service)
+        if container is None:
+            raise LookupError(f"{service} has no container in project {self.project}")
+        pairs = (item.partition("=") for item in container.attrs["Config"]["Env"] or [])
+        return {key: value for key, _, value in pairs}
 
     def url(self, service: str) -> str:
         """Base URL of a service on its published host port (looked up once, then cached)."""
@@ -106,24 +116,31 @@ class Stack:
         if tail is not None:
             options["tail"] = tail
         try:
-            return container.logs(**options).decode(errors="replace")
+            output: bytes = container.logs(**options)
+            return output.decode(errors="replace")
         except docker.errors.APIError as error:
             return f"(logs unavailable: {error})"
 
-    def probe(self, service: str) -> Probe:
+    def probe(self, service: str, *, fail_on_unhealthy: bool = True) -> Probe:
         path = self.services[service].health_path
 
         def health_url() -> str:
             return self.url(service) + path
 
-        return Probe(service, health_url, lambda: self.state(service))
+        return Probe(service, health_url, lambda: self.state(service), fail_on_unhealthy)
 
     def wait_until_healthy(
-        self, *, timeout: float, services: Iterable[str] | None = None, reason: str
+        self,
+        *,
+        timeout: float,
+        reason: str,
+        services: Iterable[str] | None = None,
+        fail_on_unhealthy: bool = True,
     ) -> list[ProbeResult]:
         """Poll the services' health concurrently; raise with diagnostics if any fails."""
         names = list(services or self.services)
-        results = wait_until_healthy([self.probe(name) for name in names], timeout)
+        probes = [self.probe(name, fail_on_unhealthy=fail_on_unhealthy) for name in names]
+        results = wait_until_healthy(probes, timeout)
         failures = [self.diagnose(result) for result in results if not result.healthy]
         if failures:
             raise StackStartError(self.project, reason, timeout, failures)
@@ -133,7 +150,7 @@ class Stack:
         """Like wait_until_healthy, for after a test: fails naming the service."""
         self.forget_urls()
         try:
-            self.wait_until_healthy(timeout=timeout, reason=why)
+            self.wait_until_healthy(timeout=timeout, reason=why, fail_on_unhealthy=False)
         except StackStartError as error:
             raise ServiceUnhealthyError(str(error)) from None
 

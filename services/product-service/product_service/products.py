@@ -1,0 +1,73 @@
+"""Product endpoints; creating one and /validate-user go through user-service."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from servicekit.errors import ValidationError
+from servicekit.http import json_object, require_string
+from werkzeug.exceptions import NotFound
+
+from product_service import db, user_client
+
+bp = Blueprint("products", __name__, url_prefix="/products")
+
+NAME_MAX = 200
+
+
+def _authenticated_user() -> dict[str, Any]:
+    # user-service is the only judge of tokens; we forward the header untouched.
+    return user_client.client().authenticate(request.headers.get("Authorization"))
+
+
+def _validated(data: dict[str, Any]) -> tuple[str, float]:
+    name = require_string(data, "name").strip()
+    if not name:
+        raise ValidationError("name", "name must not be empty")
+    if len(name) > NAME_MAX:
+        raise ValidationError("name", f"name must be at most {NAME_MAX} characters")
+    price = data.get("price")
+    if price is None:
+        raise ValidationError("price", "price is required")
+    # bool is an int subclass; true is not a price.
+    if isinstance(price, bool) or not isinstance(price, int | float):
+        raise ValidationError("price", "price must be a number")
+    try:
+        value = float(price)  # huge JSON integers overflow here
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value) or value < 0:
+        raise ValidationError("price", "price must be a finite number >= 0")
+    return name, round(value, 2)
+
+
+@bp.get("")
+def list_products() -> Response:
+    """List every product."""
+    return jsonify(db.list_products())
+
+
+@bp.get("/<int:product_id>")
+def get_product(product_id: int) -> Response:
+    """Show one product, or 404."""
+    product = db.get_product(product_id)
+    if product is None:
+        raise NotFound(f"product {product_id} not found")
+    return jsonify(product)
+
+
+@bp.post("")
+def create_product() -> tuple[Response, int]:
+    """Create a product as the caller; auth is checked first (401 beats 400)."""
+    user = _authenticated_user()
+    name, price = _validated(json_object())
+    return jsonify(db.insert_product(name, price, user["username"])), 201
+
+
+@bp.get("/validate-user")
+def validate_user() -> Response:
+    """Show who user-service says the caller is, alongside the product list."""
+    user = _authenticated_user()
+    return jsonify({"user": user, "products": db.list_products()})

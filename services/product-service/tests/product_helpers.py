@@ -1,0 +1,54 @@
+"""Helpers shared by the product-service tests (imported, so not in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+AUTH_PATH = "/users/authenticate"
+TOKEN = "good-token"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+UNAUTHORIZED = {"error": "token has expired"}
+CHALLENGE = 'Bearer realm="user-service", error="invalid_token"'
+
+
+class FakeUserService:
+    """Make pytest-httpserver answer /users/authenticate as user-service would."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+
+    @property
+    def url(self) -> str:
+        return self.server.url_for("/").rstrip("/")
+
+    def accepts(self, username: str = "alice", user_id: int = 7) -> None:
+        """Answer 200 for every call, as user-service does for a valid token."""
+        self.server.expect_request(AUTH_PATH, method="GET").respond_with_json(
+            {"user_id": user_id, "username": username, "message": "Authenticated"}
+        )
+
+    def rejects(self) -> None:
+        """Answer 401 with a JSON body and a challenge, as for an expired token."""
+        self.server.expect_request(AUTH_PATH, method="GET").respond_with_json(
+            UNAUTHORIZED, status=401, headers={"WWW-Authenticate": CHALLENGE}
+        )
+
+    def answers(self, status: int, body: Any = None, raw: str | None = None) -> None:
+        """Answer with any status and either a JSON body or raw text."""
+        data = raw if raw is not None else json.dumps(body if body is not None else {})
+        mimetype = "text/plain" if raw is not None else "application/json"
+        self.server.expect_request(AUTH_PATH, method="GET").respond_with_response(
+            Response(data, status=status, mimetype=mimetype)
+        )
+
+    def handler(self, func: Any) -> None:
+        """Answer with a custom werkzeug handler (e.g. one that blocks)."""
+        self.server.expect_request(AUTH_PATH, method="GET").respond_with_handler(func)
+
+    def requests(self) -> list[Request]:
+        """Return the requests user-service received, oldest first."""
+        return [request for request, _response in self.server.log]

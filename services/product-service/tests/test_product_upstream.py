@@ -1,0 +1,198 @@
+"""user-service failures as product-service's callers see them: fast, JSON, named."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from product_helpers import BEARER, FakeUserService
+from product_service.user_client import UserServiceClient
+from werkzeug import Request, Response
+
+ENDPOINTS = [
+    pytest.param("POST", "/products", {"json": {"name": "Pen", "price": 1}}, id="create"),
+    pytest.param("GET", "/products/validate-user", {}, id="validate-user"),
+]
+
+
+def _call(app: Flask, method: str, path: str, kwargs: dict[str, Any], **extra: Any) -> Any:
+    headers = {**BEARER, **extra.pop("headers", {})}
+    started = time.perf_counter()
+    response = app.test_client().open(path, method=method, headers=headers, **kwargs)
+    return response, time.perf_counter() - started
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs"), ENDPOINTS)
+@pytest.mark.parametrize(
+    ("upstream", "needle"),
+    [
+        pytest.param({"status": 500}, "HTTP 500", id="500"),
+        pytest.param({"status": 502}, "HTTP 502", id="502"),
+        pytest.param({"status": 503}, "HTTP 503", id="503"),
+        pytest.param({"status": 403}, "unexpected HTTP 403", id="403"),
+        pytest.param({"status": 404}, "unexpected HTTP 404", id="404"),
+        pytest.param({"status": 302}, "unexpected HTTP 302", id="redirect-not-followed"),
+        pytest.param({"status": 200, "raw": "<html>"}, "invalid response", id="200-not-json"),
+        pytest.param(
+            {"status": 200, "body": {"ok": True}},
+            "invalid response",
+            id="200-wrong-shape",
+        ),
+        pytest.param({"status": 401, "raw": "nope"}, None, id="401-not-json"),
+    ],
+)
+def test_unusable_user_service_answers_become_502_or_401(
+    app: Flask,
+    users: FakeUserService,
+    method: str,
+    path: str,
+    kwargs: dict[str, Any],
+    upstream: dict[str, Any],
+    needle: str | None,
+) -> None:
+    users.answers(**upstream)
+    response, _ = _call(app, method, path, kwargs)
+    if needle is None:  # a 401 is still a 401, even with a body we cannot read
+        assert response.status_code == 401
+        assert response.json == {"error": "unauthorized"}
+        return
+    assert response.status_code == 502
+    assert response.json["dependency"] == "user-service"
+    assert needle in response.json["error"]
+    assert len(users.requests()) == 1  # no retries on answered requests
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs"), ENDPOINTS)
+def test_slow_user_service_is_504_within_the_read_timeout(
+    make_app: Callable[..., Flask],
+    users: FakeUserService,
+    method: str,
+    path: str,
+    kwargs: dict[str, Any],
+) -> None:
+    release = threading.Event()
+
+    def stall(_request: Request) -> Response:
+        release.wait(5)  # released as soon as the assertions are done
+        return Response("{}", status=200, mimetype="application/json")
+
+    users.handler(stall)
+    app = make_app(USER_SERVICE_READ_TIMEOUT=0.3)
+    try:
+        response, elapsed = _call(app, method, path, kwargs)
+    finally:
+        release.set()
+    assert response.status_code == 504
+    assert response.json == {
+        "error": "user-service did not respond within 0.3s",
+        "dependency": "user-service",
+    }
+    assert elapsed < 1.3
+    assert len(users.requests()) <= 1  # a read timeout is never retried
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs"), ENDPOINTS)
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("refused", id="connection-refused"),
+        pytest.param("http://user-service.invalid:5000", id="name-does-not-resolve"),
+    ],
+)
+def test_unreachable_user_service_is_503_fast(
+    make_app: Callable[..., Flask],
+    refused_url: str,
+    method: str,
+    path: str,
+    kwargs: dict[str, Any],
+    url: str,
+) -> None:
+    app = make_app(USER_SERVICE_URL=refused_url if url == "refused" else url)
+    response, elapsed = _call(app, method, path, kwargs)
+    assert response.status_code == 503
+    assert response.json == {
+        "error": "user-service is unreachable",
+        "dependency": "user-service",
+    }
+    assert elapsed < 5
+    # The catalogue and our readiness do not depend on user-service.
+    assert app.test_client().get("/products").status_code == 200
+    assert app.test_client().get("/ready").status_code == 200
+
+
+def test_session_retries_only_connection_errors_for_idempotent_methods() -> None:
+    session = UserServiceClient("http://x", 1.0, 2.0, retries=3).make_session()
+    retry = session.get_adapter("http://x").max_retries
+    assert (retry.connect, retry.read, retry.status, retry.other) == (3, False, 0, 0)
+    assert retry.allowed_methods == frozenset({"GET", "HEAD"})
+    assert retry.backoff_factor == 0.1
+    assert session.get_adapter("https://x").max_retries is retry
+
+
+def test_each_thread_gets_its_own_session() -> None:
+    client = UserServiceClient("http://x", 1.0, 2.0, retries=0)
+    sessions: list[object] = []
+    thread = threading.Thread(target=lambda: sessions.append(client.session))
+    thread.start()
+    thread.join()
+    assert client.session is client.session
+    assert sessions[0] is not client.session
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs"), ENDPOINTS)
+def test_request_id_is_forwarded_and_echoed(
+    app: Flask,
+    users: FakeUserService,
+    log_lines: Callable[[], list[dict[str, Any]]],
+    method: str,
+    path: str,
+    kwargs: dict[str, Any],
+) -> None:
+    users.accepts()
+    response, _ = _call(app, method, path, kwargs, headers={"X-Request-ID": "trace-abc.1"})
+    assert response.headers["X-Request-ID"] == "trace-abc.1"
+    (sent,) = users.requests()
+    assert sent.headers["X-Request-ID"] == "trace-abc.1"
+    access = [line for line in log_lines() if line["logger"] == "servicekit.access"]
+    assert [line["request_id"] for line in access] == ["trace-abc.1"]
+
+
+def test_generated_request_id_is_forwarded(app: Flask, users: FakeUserService) -> None:
+    users.accepts()
+    response = app.test_client().get("/products/validate-user", headers=BEARER)
+    (sent,) = users.requests()
+    assert sent.headers["X-Request-ID"] == response.headers["X-Request-ID"]
+    assert len(sent.headers["X-Request-ID"]) == 32
+
+
+@pytest.mark.parametrize(
+    ("setup", "status"),
+    [
+        pytest.param(lambda users: users.answers(500), 502, id="5xx"),
+        pytest.param(lambda users: None, 503, id="refused"),
+    ],
+)
+def test_outbound_failures_are_logged_with_the_request_id(
+    make_app: Callable[..., Flask],
+    users: FakeUserService,
+    refused_url: str,
+    log_lines: Callable[[], list[dict[str, Any]]],
+    setup: Callable[[FakeUserService], None],
+    status: int,
+) -> None:
+    setup(users)
+    url = users.url if status == 502 else refused_url
+    app = make_app(USER_SERVICE_URL=url, USER_SERVICE_RETRIES=0)
+    log_lines()
+    response, _ = _call(app, "GET", "/products/validate-user", {}, headers={"X-Request-ID": "f-1"})
+    assert response.status_code == status
+    (failure,) = [line for line in log_lines() if line["logger"] == "product_service.user_client"]
+    assert failure["level"] == "WARNING"
+    assert failure["request_id"] == "f-1"
+    assert failure["service"] == "product-service"
+    assert failure["dependency"] == "user-service"
+    assert failure["url"] == f"{url}/users/authenticate"

@@ -1,0 +1,333 @@
+"""Sign-up, login and token verification through the HTTP API."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from user_helpers import SECRET, AuthActions
+
+
+def test_create_user_returns_201_with_id_and_username(auth: AuthActions) -> None:
+    response = auth.register("alice", "s3cret-pass")
+    assert response.status_code == 201
+    assert response.json == {"id": 1, "username": "alice"}
+
+
+def test_duplicate_username_is_409_naming_the_field(auth: AuthActions) -> None:
+    auth.register("alice")
+    response = auth.register("alice", "another-pass")
+    assert response.status_code == 409
+    assert response.json == {"error": "username is already taken", "field": "username"}
+
+
+def test_password_is_stored_hashed(auth: AuthActions, app: Flask, db_path: Path) -> None:
+    auth.register("alice", "s3cret-pass")
+    with sqlite3.connect(db_path) as conn:
+        (stored,) = conn.execute("SELECT password_hash FROM users").fetchone()
+    assert "s3cret-pass" not in stored
+    assert stored.startswith("scrypt:")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        pytest.param({"password": "s3cret-pass"}, "username", id="username-missing"),
+        pytest.param(
+            {"username": None, "password": "s3cret-pass"},
+            "username",
+            id="username-null",
+        ),
+        pytest.param({"username": 42, "password": "s3cret-pass"}, "username", id="username-int"),
+        pytest.param({"username": "", "password": "s3cret-pass"}, "username", id="username-empty"),
+        pytest.param(
+            {"username": "ab", "password": "s3cret-pass"},
+            "username",
+            id="username-short",
+        ),
+        pytest.param(
+            {"username": "a" * 65, "password": "s3cret-pass"},
+            "username",
+            id="username-long",
+        ),
+        pytest.param(
+            {"username": "bad name", "password": "s3cret-pass"},
+            "username",
+            id="username-space",
+        ),
+        pytest.param({"username": "alice"}, "password", id="password-missing"),
+        pytest.param({"username": "alice", "password": ["x"]}, "password", id="password-list"),
+        pytest.param({"username": "alice", "password": ""}, "password", id="password-empty"),
+        pytest.param(
+            {"username": "alice", "password": "7chars!"},
+            "password",
+            id="password-short",
+        ),
+        pytest.param({"username": "alice", "password": "x" * 257}, "password", id="password-long"),
+    ],
+)
+def test_create_user_rejects_invalid_fields(client: FlaskClient, body: dict[str, Any], field: str) -> None:
+    response = client.post("/users", json=body)
+    assert response.status_code == 400
+    assert response.json is not None
+    assert response.json["field"] == field
+    assert field in response.json["error"]
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [
+        pytest.param("abc", "8chars!!", id="minimum-lengths"),
+        pytest.param("a" * 64, "x" * 256, id="maximum-lengths"),
+        pytest.param("john.doe_1-x", "testpass", id="allowed-punctuation"),
+    ],
+)
+def test_create_user_accepts_boundary_values(auth: AuthActions, username: str, password: str) -> None:
+    assert auth.register(username, password).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "needle"),
+    [
+        pytest.param(
+            {"data": "{not json", "content_type": "application/json"},
+            400,
+            "not valid JSON",
+            id="malformed",
+        ),
+        pytest.param(
+            {"data": "[1, 2]", "content_type": "application/json"},
+            400,
+            "JSON object",
+            id="array",
+        ),
+        pytest.param(
+            {"data": '"text"', "content_type": "application/json"},
+            400,
+            "JSON object",
+            id="string",
+        ),
+        pytest.param({"data": "", "content_type": "application/json"}, 400, "empty", id="empty"),
+        pytest.param(
+            {"data": '{"username": NaN}', "content_type": "application/json"},
+            400,
+            "NaN",
+            id="nan",
+        ),
+        pytest.param(
+            {"data": b'{"username": "\xff"}', "content_type": "application/json"},
+            400,
+            "not valid JSON",
+            id="bad-utf8",
+        ),
+        pytest.param(
+            {"data": "[" * 100_000, "content_type": "application/json"},
+            400,
+            "not valid JSON",
+            id="deep-nesting",
+        ),
+        pytest.param(
+            {"data": '{"username": "alice"}', "content_type": "text/plain"},
+            415,
+            "application/json",
+            id="wrong-content-type",
+        ),
+        pytest.param(
+            {"data": '{"username": "alice"}'},
+            415,
+            "application/json",
+            id="no-content-type",
+        ),
+    ],
+)
+@pytest.mark.parametrize("path", ["/users", "/auth/token"])
+def test_bad_bodies_get_json_errors(
+    client: FlaskClient, path: str, kwargs: dict[str, Any], status: int, needle: str
+) -> None:
+    response = client.post(path, **kwargs)
+    assert response.status_code == status
+    assert response.is_json
+    assert needle in response.json["error"]  # type: ignore[index]
+
+
+def test_oversized_body_is_413_json(client: FlaskClient) -> None:
+    payload = '{"username": "' + "a" * (1024 * 1024) + '"}'
+    response = client.post("/users", data=payload, content_type="application/json")
+    assert response.status_code == 413
+    assert response.is_json
+    assert "error" in response.json  # type: ignore[operator]
+
+
+def test_login_returns_bearer_token_with_expected_claims(
+    make_app: Callable[..., Flask],
+) -> None:
+    auth = AuthActions(make_app(TOKEN_TTL_SECONDS=120).test_client())
+    auth.register("alice", "s3cret-pass")
+    before = int(time.time())
+    response = auth.login("alice", "s3cret-pass")
+    assert response.status_code == 200
+    body = response.json
+    assert body is not None
+    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 120
+    claims = jwt.decode(body["access_token"], SECRET, algorithms=["HS256"], issuer="user-service")
+    assert claims["sub"] == "1"
+    assert claims["username"] == "alice"
+    assert before <= claims["iat"] <= claims["exp"] - 120 + 1
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [
+        pytest.param("alice", "wrong-password", id="wrong-password"),
+        pytest.param("nobody", "s3cret-pass", id="unknown-user"),
+        pytest.param("ALICE", "s3cret-pass", id="username-is-case-sensitive"),
+    ],
+)
+def test_bad_credentials_get_the_same_401(auth: AuthActions, username: str, password: str) -> None:
+    auth.register("alice", "s3cret-pass")
+    response = auth.login(username, password)
+    assert response.status_code == 401
+    assert response.json == {"error": "invalid username or password"}
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        pytest.param({"password": "x"}, "username", id="username-missing"),
+        pytest.param({"username": "alice"}, "password", id="password-missing"),
+        pytest.param({"username": "alice", "password": 12345678}, "password", id="password-int"),
+        pytest.param({"username": "alice", "password": "x" * 257}, "password", id="password-huge"),
+    ],
+)
+def test_login_rejects_invalid_fields(client: FlaskClient, body: dict[str, Any], field: str) -> None:
+    response = client.post("/auth/token", json=body)
+    assert response.status_code == 400
+    assert response.json["field"] == field  # type: ignore[index]
+
+
+def test_authenticate_accepts_a_fresh_token(auth: AuthActions, client: FlaskClient) -> None:
+    token = auth.token("alice")
+    response = client.get("/users/authenticate", headers=auth.bearer(token))
+    assert response.status_code == 200
+    assert response.json == {
+        "user_id": 1,
+        "username": "alice",
+        "message": "Authenticated",
+    }
+
+
+def test_authenticate_accepts_lowercase_scheme(auth: AuthActions, client: FlaskClient) -> None:
+    token = auth.token("alice")
+    response = client.get("/users/authenticate", headers={"Authorization": f"bearer {token}"})
+    assert response.status_code == 200
+
+
+def _forge(**changes: Any) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": "1",
+        "username": "alice",
+        "iat": now,
+        "exp": now + 60,
+        "iss": "user-service",
+    }
+    claims.update(changes)
+    secret = claims.pop("secret", SECRET)
+    return jwt.encode({k: v for k, v in claims.items() if v is not None}, secret, algorithm="HS256")
+
+
+def _tamper(token: str) -> str:
+    header, payload, signature = token.split(".")
+    flipped = "A" if signature[0] != "A" else "B"
+    return f"{header}.{payload}.{flipped}{signature[1:]}"
+
+
+@pytest.mark.parametrize(
+    ("make_header", "needle"),
+    [
+        pytest.param(lambda t: None, "missing", id="no-header"),
+        pytest.param(lambda t: f"Basic {t}", "Bearer", id="wrong-scheme"),
+        pytest.param(lambda t: "Bearer", "Bearer", id="no-token"),
+        pytest.param(lambda t: "Bearer ", "Bearer", id="blank-token"),
+        pytest.param(lambda t: f"Bearer {t} extra", "Bearer", id="two-tokens"),
+        pytest.param(lambda t: "Bearer not.a.jwt", "invalid", id="garbage"),
+        pytest.param(lambda t: f"Bearer {_tamper(t)}", "invalid", id="tampered-signature"),
+        pytest.param(
+            lambda t: f"Bearer {_forge(exp=int(time.time()) - 10)}",
+            "expired",
+            id="expired",
+        ),
+        pytest.param(
+            lambda t: f"Bearer {_forge(secret='another-secret-of-sufficient-length')}",
+            "invalid",
+            id="wrong-secret",
+        ),
+        pytest.param(
+            lambda t: f"Bearer {_forge(iss='someone-else')}",
+            "invalid",
+            id="wrong-issuer",
+        ),
+        pytest.param(
+            lambda t: f"Bearer {_forge(username=None)}",
+            "invalid",
+            id="missing-username",
+        ),
+        pytest.param(lambda t: f"Bearer {_forge(exp=None)}", "invalid", id="missing-exp"),
+        pytest.param(lambda t: f"Bearer {_forge(sub='abc')}", "invalid", id="non-numeric-sub"),
+        pytest.param(
+            lambda t: f"Bearer {_forge(sub='999')}",
+            "no longer exists",
+            id="unknown-user",
+        ),
+        pytest.param(
+            lambda t: (
+                "Bearer "
+                + jwt.encode(
+                    jwt.decode(t, options={"verify_signature": False}),
+                    None,
+                    algorithm="none",
+                )
+            ),
+            "invalid",
+            id="alg-none",
+        ),
+    ],
+)
+def test_authenticate_rejects_bad_tokens_with_401(
+    auth: AuthActions,
+    client: FlaskClient,
+    make_header: Callable[[str], str | None],
+    needle: str,
+) -> None:
+    header = make_header(auth.token("alice"))
+    headers = {} if header is None else {"Authorization": header}
+    response = client.get("/users/authenticate", headers=headers)
+    assert response.status_code == 401
+    assert response.is_json
+    assert needle in response.json["error"]  # type: ignore[index]
+    assert response.headers["WWW-Authenticate"].startswith('Bearer realm="user-service"')
+
+
+def test_deleted_user_token_stops_working(auth: AuthActions, client: FlaskClient, db_path: Path) -> None:
+    token = auth.token("alice")
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("DELETE FROM users WHERE username = 'alice'")
+    response = client.get("/users/authenticate", headers=auth.bearer(token))
+    assert response.status_code == 401
+    assert response.json == {"error": "user no longer exists"}
+
+
+def test_users_survive_an_app_restart(make_app: Callable[..., Flask]) -> None:
+    AuthActions(make_app().test_client()).register("alice", "s3cret-pass")
+    restarted = AuthActions(make_app().test_client())
+    assert restarted.login("alice", "s3cret-pass").status_code == 200

@@ -1,0 +1,200 @@
+"""Break a service for real through the engine, and always put it back.
+
+Each operation applies its fault at once and returns a `Fault`. Used as a
+context manager the fault is healed when the block ends; called plainly it is
+healed when the test ends. Healing waits until the service answers its health
+endpoint again, so the next test always starts on a healthy stack.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from docker.models.containers import Container
+
+from .errors import HarnessError, ServiceUnhealthyError
+from .stack import Stack
+
+DEFAULT_HEAL_TIMEOUT = 30.0
+
+
+class FaultError(HarnessError):
+    """A fault could not be applied or undone; names the service and the step."""
+
+
+@dataclass
+class Fault:
+    """One applied fault: how long it took to apply, and how to undo it."""
+
+    kind: str
+    service: str
+    undo: Callable[[], None]
+    heal_check: Callable[[], None]
+    inject_seconds: float = 0.0
+    heal_seconds: float | None = None
+    _healed: bool = field(default=False, repr=False)
+
+    def heal(self) -> None:
+        """Undo the fault and wait until the service is healthy; idempotent."""
+        if self._healed:
+            return
+        self._healed = True
+        started = time.monotonic()
+        self.undo()
+        self.heal_check()
+        self.heal_seconds = time.monotonic() - started
+
+    def __enter__(self) -> Fault:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.heal()
+
+
+class Faults:
+    """The `faults` fixture: down, crash, hang, slow, partition and erroring."""
+
+    def __init__(self, stack: Stack, heal_timeout: float = DEFAULT_HEAL_TIMEOUT) -> None:
+        self.stack = stack
+        self.heal_timeout = heal_timeout
+        self.applied: list[Fault] = []
+
+    def _container(self, service: str) -> Container:
+        container = self.stack.container(service)
+        if container is None:
+            raise FaultError(f"{service}: no container in project {self.stack.project}")
+        return container
+
+    def _apply(self, kind: str, service: str, inject: Callable[[], Callable[[], None]]) -> Fault:
+        started = time.monotonic()
+        undo = inject()
+        self.stack.forget_urls()
+
+        def heal_check() -> None:
+            self.stack.ensure_healthy(timeout=self.heal_timeout, why=f"not healthy after healing {kind}")
+
+        fault = Fault(kind, service, undo, heal_check, time.monotonic() - started)
+        self.applied.append(fault)
+        return fault
+
+    def down(self, service: str) -> Fault:
+        """Stop the service: connections refused, its name no longer resolves."""
+
+        def inject() -> Callable[[], None]:
+            container = self._container(service)
+            container.stop(timeout=5)
+            return lambda: container.start()
+
+        return self._apply("down", service, inject)
+
+    def crash(self, service: str) -> Fault:
+        """SIGKILL the service, as an OOM kill or a crash would; healing starts it again."""
+
+        def inject() -> Callable[[], None]:
+            container = self._container(service)
+            container.kill(signal="SIGKILL")
+            container.wait(condition="not-running", timeout=10)
+            return lambda: container.start()
+
+        return self._apply("crash", service, inject)
+
+    def hang(self, service: str) -> Fault:
+        """Freeze the service: connections are accepted but nothing answers."""
+
+        def inject() -> Callable[[], None]:
+            container = self._container(service)
+            container.pause()
+            return lambda: _unpause_if_paused(container)
+
+        return self._apply("hang", service, inject)
+
+    def slow(self, service: str, seconds: float) -> Fault:
+        """Freeze the service for `seconds`, then thaw it: a latency spike for requests in flight."""
+
+        def inject() -> Callable[[], None]:
+            container = self._container(service)
+            container.pause()
+            timer = threading.Timer(seconds, _unpause_if_paused, args=(container,))
+            timer.daemon = True
+            timer.start()
+
+            def undo() -> None:
+                timer.cancel()
+                _unpause_if_paused(container)
+
+            return undo
+
+        return self._apply("slow", service, inject)
+
+    def partition(self, service: str) -> Fault:
+        """Cut the service off the stack's networks; reconnect it with its aliases."""
+
+        def inject() -> Callable[[], None]:
+            container = self._container(service)
+            attached = container.attrs["NetworkSettings"]["Networks"]
+            saved = {name: list(settings.get("Aliases") or []) for name, settings in attached.items()}
+            for name in saved:
+                self.stack.engine.networks.get(name).disconnect(container)
+
+            def undo() -> None:
+                for name, aliases in saved.items():
+                    self.stack.engine.networks.get(name).connect(container, aliases=aliases)
+
+            return undo
+
+        return self._apply("partition", service, inject)
+
+    def erroring(self, service: str) -> Fault:
+        """Keep the service up but make its database unreadable, so its requests fail with 500."""
+
+        def inject() -> Callable[[], None]:
+            container = self._container(service)
+            path = self.stack.environment(service).get("DATABASE_PATH")
+            if not path:
+                raise FaultError(f"{service}: no DATABASE_PATH in its environment to make unreadable")
+            mode = _exec(container, ["stat", "-c", "%a", path]).strip()
+            _exec(container, ["chmod", "000", path])
+
+            def undo() -> None:
+                _exec(container, ["chmod", mode, path])
+
+            return undo
+
+        return self._apply("erroring", service, inject)
+
+    def heal_all(self) -> None:
+        """Undo every fault still applied (latest first), then check the whole stack."""
+        errors = []
+        for fault in reversed(self.applied):
+            try:
+                fault.heal()
+            except Exception as error:  # noqa: BLE001 - one failed heal must not stop the others
+                errors.append(f"{fault.kind} on {fault.service}: {error}")
+        self.applied.clear()
+        try:
+            self.stack.ensure_healthy(timeout=self.heal_timeout, why="not healthy at the end of the test")
+        except ServiceUnhealthyError as error:
+            errors.append(str(error))
+        if errors:
+            raise ServiceUnhealthyError("the stack could not be healed:\n" + "\n".join(errors))
+
+
+def _unpause_if_paused(container: Container) -> None:
+    container.reload()
+    if container.status == "paused":
+        container.unpause()
+
+
+def _exec(container: Container, command: list[str]) -> str:
+    """Run a command in the container as root; fail naming the command and its output."""
+    exit_code, output = container.exec_run(command, user="0")
+    text = output.decode(errors="replace") if isinstance(output, bytes) else ""
+    if exit_code != 0:
+        raise FaultError(f"`{' '.join(command)}` in {container.name} exited {exit_code}: {text.strip()}")
+    return text
