@@ -1,0 +1,218 @@
+"""tests.harness.readiness: concurrent health polling under one deadline, failing fast."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug.wrappers import Request, Response
+
+from tests.harness.readiness import ContainerState, Probe, ProbeResult, wait_until_healthy
+
+RUNNING = ContainerState("running")
+
+
+class Health:
+    """A /health endpoint that answers 503 until it is told (or it is time) to answer 200."""
+
+    def __init__(self, failures: int = 0, ready_after: float | None = None) -> None:
+        self.failures = failures
+        self.ready_after = ready_after
+        self.hits = 0
+        self.first_hit: float | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Response:
+        with self._lock:
+            self.hits += 1
+            now = time.monotonic()
+            self.first_hit = self.first_hit or now
+            if self.ready_after is not None:
+                ready = now - self.first_hit >= self.ready_after
+            else:
+                ready = self.hits > self.failures
+        return Response("ok", 200) if ready else Response("starting", 503)
+
+
+def serve(httpserver: HTTPServer, path: str, health: Health) -> str:
+    httpserver.expect_request(path).respond_with_handler(health)
+    return httpserver.url_for(path)
+
+
+def constant(state: ContainerState) -> Callable[[], ContainerState]:
+    return lambda: state
+
+
+def after_hits(health: Health, hits: int, then: ContainerState) -> Callable[[], ContainerState]:
+    """A container that is running until the service has answered `hits` requests."""
+    return lambda: then if health.hits >= hits else RUNNING
+
+
+def timed(probes: list[Probe], timeout: float) -> tuple[list[ProbeResult], float]:
+    started = time.monotonic()
+    results = wait_until_healthy(probes, timeout)
+    return results, time.monotonic() - started
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_healthy_once_health_answers_200_after_some_503s(httpserver: HTTPServer) -> None:
+    health = Health(failures=3)
+    url = serve(httpserver, "/health", health)
+
+    [result], elapsed = timed([Probe("api", lambda: url, constant(RUNNING))], timeout=10)
+
+    assert result.healthy is True
+    assert result.service == "api"
+    assert result.url == url
+    assert health.hits == 4
+    assert elapsed < 2
+    assert 0 < result.elapsed <= elapsed
+
+
+def test_an_exited_container_fails_fast_with_its_state_and_exit_code(httpserver: HTTPServer) -> None:
+    health = Health(failures=10**6)
+    url = serve(httpserver, "/health", health)
+    exited = ContainerState("exited", exit_code=3)
+
+    [result], elapsed = timed([Probe("api", lambda: url, after_hits(health, 2, exited))], timeout=30)
+
+    assert elapsed < 2, "an exit must be noticed at once, not at the deadline"
+    assert result.healthy is False
+    assert result.state == exited
+    assert result.state is not None and result.state.exit_code == 3
+    assert result.url == url
+    assert result.last_seen.startswith("HTTP 503")
+
+
+@pytest.mark.parametrize(
+    ("fail_on_unhealthy", "expect_healthy"),
+    [
+        pytest.param(True, False, id="at-start-up-unhealthy-is-final"),
+        pytest.param(False, True, id="after-a-fault-unhealthy-is-stale"),
+    ],
+)
+def test_docker_unhealthy_fails_fast_only_when_asked(
+    httpserver: HTTPServer, fail_on_unhealthy: bool, expect_healthy: bool
+) -> None:
+    health = Health(failures=5)
+    url = serve(httpserver, "/health", health)
+    unhealthy = ContainerState("running", health="unhealthy")
+    probe = Probe("api", lambda: url, constant(unhealthy), fail_on_unhealthy=fail_on_unhealthy)
+
+    [result], elapsed = timed([probe], timeout=30)
+
+    assert elapsed < 2
+    assert result.healthy is expect_healthy
+    if not expect_healthy:
+        assert result.state == unhealthy
+        assert health.hits == 0, "lost before the first request: the state is checked first"
+
+
+def test_the_deadline_is_respected_and_the_last_response_recorded(httpserver: HTTPServer) -> None:
+    url = serve(httpserver, "/health", Health(failures=10**6))
+
+    [result], elapsed = timed([Probe("api", lambda: url, constant(RUNNING))], timeout=0.5)
+
+    assert 0.5 <= elapsed < 2
+    assert result.healthy is False
+    assert result.last_seen == "HTTP 503: 'starting'"
+    assert result.state == RUNNING
+
+
+@pytest.mark.parametrize(
+    ("health_url", "expected_prefix"),
+    [
+        pytest.param(lambda: f"http://127.0.0.1:{closed_port()}/health", "ConnectionError", id="refused"),
+        pytest.param(lambda: (_ for _ in ()).throw(LookupError("no port yet")), "LookupError", id="no-url"),
+    ],
+)
+def test_errors_are_recorded_until_the_deadline(health_url: Callable[[], str], expected_prefix: str) -> None:
+    [result], elapsed = timed([Probe("api", health_url, constant(RUNNING))], timeout=0.3)
+
+    assert elapsed < 2
+    assert result.healthy is False
+    assert result.last_seen.startswith(expected_prefix), result.last_seen
+
+
+def test_probes_run_concurrently(httpserver: HTTPServer) -> None:
+    # Each service is ready 0.3 s after it is first asked: one at a time would take 0.6 s.
+    first, second = Health(ready_after=0.3), Health(ready_after=0.3)
+    probes = [
+        Probe("one", lambda: serve_url_one, constant(RUNNING)),
+        Probe("two", lambda: serve_url_two, constant(RUNNING)),
+    ]
+    serve_url_one = serve(httpserver, "/one/health", first)
+    serve_url_two = serve(httpserver, "/two/health", second)
+
+    results, elapsed = timed(probes, timeout=10)
+
+    assert [r.healthy for r in results] == [True, True]
+    assert elapsed < 0.5, f"took {elapsed:.2f} s: the probes were not polled concurrently"
+
+
+def test_results_come_back_in_probe_order(httpserver: HTTPServer) -> None:
+    slow = serve(httpserver, "/slow/health", Health(failures=5))
+    fast = serve(httpserver, "/fast/health", Health())
+    probes = [Probe(name, lambda u=url: u, constant(RUNNING)) for name, url in [("slow", slow), ("fast", fast)]]
+
+    results = wait_until_healthy(probes, timeout=10)
+
+    assert [r.service for r in results] == ["slow", "fast"]
+    assert all(r.healthy for r in results)
+
+
+def test_one_lost_service_stops_the_others_at_once(httpserver: HTTPServer) -> None:
+    never = serve(httpserver, "/never/health", Health(failures=10**6))
+    crashing = Health(failures=10**6)
+    crash_url = serve(httpserver, "/crash/health", crashing)
+    probes = [
+        Probe("waiting", lambda: never, constant(RUNNING)),
+        Probe("crashing", lambda: crash_url, after_hits(crashing, 1, ContainerState("dead", 137))),
+    ]
+
+    (waiting, crashed), elapsed = timed(probes, timeout=30)
+
+    assert elapsed < 2
+    assert crashed.state == ContainerState("dead", 137)
+    assert waiting.healthy is False
+    assert waiting.last_seen.endswith("(stopped: another service failed)")
+
+
+def test_no_probes_is_a_no_op() -> None:
+    assert wait_until_healthy([], timeout=1) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "exited"),
+    [("exited", True), ("dead", True), ("removing", True), ("missing", True)]
+    + [("running", False), ("created", False), ("restarting", False), ("paused", False)],
+    ids=lambda value: str(value),
+)
+def test_container_state_has_exited(status: str, exited: bool) -> None:
+    assert ContainerState(status).has_exited is exited
+
+
+@pytest.mark.parametrize(
+    ("state", "fail_on_unhealthy", "lost"),
+    [
+        pytest.param(ContainerState("running", health="healthy"), True, False, id="healthy"),
+        pytest.param(ContainerState("running", health="starting"), True, False, id="starting"),
+        pytest.param(ContainerState("running", health="unhealthy"), True, True, id="unhealthy-strict"),
+        pytest.param(ContainerState("running", health="unhealthy"), False, False, id="unhealthy-lenient"),
+        pytest.param(ContainerState("exited", 1), False, True, id="exited-lenient"),
+        pytest.param(ContainerState("running"), True, False, id="no-healthcheck"),
+    ],
+)
+def test_probe_is_lost(state: ContainerState, fail_on_unhealthy: bool, lost: bool) -> None:
+    probe = Probe("api", lambda: "http://unused", constant(state), fail_on_unhealthy)
+    assert probe.is_lost(state) is lost
