@@ -20,7 +20,9 @@ def test_new_seller_lists_a_product(
     seller = make_user(username="desk-seller-" + user_service.new_request_id()[-6:])
 
     assert user_service.get("/users/authenticate", headers=seller.auth).json()["username"] == seller.username
-    listed = product_service.post("/products", json={"name": "Standing desk", "price": 349}, headers=seller.auth)
+    listed = product_service.post(
+        "/products", json={"name": "Standing desk", "price": 349}, headers=seller.auth
+    )
 
     assert listed.status_code == 201, listed.text
     catalogue = product_service.get("/products").json()

@@ -22,7 +22,9 @@ def test_shopping_through_an_accounts_outage(
 
     with faults.down("user-service"):
         assert product_service.get(f"/products/{product.id}").json()["name"] == "Umbrella"
-        refused = product_service.post("/products", json={"name": "Hat", "price": 5}, headers=product.owner.auth)
+        refused = product_service.post(
+            "/products", json={"name": "Hat", "price": 5}, headers=product.owner.auth
+        )
         assert refused.status_code == 503
         assert refused.json()["dependency"] == "user-service"
 
