@@ -22,6 +22,7 @@ from testcontainers.core.docker_client import DockerClient
 
 from . import cleanup
 from .compose import ProjectCompose
+from .config_cache import load_config
 from .errors import HarnessError
 from .images import ensure_images, image_id, source_digest
 from .override import harness_override
@@ -80,22 +81,29 @@ def open_stack(settings: StackSettings) -> Iterator[Stack]:
     client = DockerClient()
     engine = client.client
     sweep_abandoned(engine)
-    environment = {
-        "USER_SERVICE_SECRET_KEY": secrets.token_urlsafe(32),
+    structure = {
         "PUBLISH_HOST": "127.0.0.1" if engine_host(client) == "127.0.0.1" else "0.0.0.0",
         **settings.environment,
     }
+    # Values that differ at every run stay out of the config read for structure,
+    # so that read can be cached.
+    per_run = {"USER_SERVICE_SECRET_KEY": secrets.token_urlsafe(32)}
+    per_run.update((key, value) for key, value in settings.environment.items() if key in per_run)
 
-    def compose(files: tuple[str, ...], project: str, tag: str) -> ProjectCompose:
+    def compose(files: tuple[str, ...], project: str, tag: str, env: dict[str, str]) -> ProjectCompose:
         return ProjectCompose(
             context=str(settings.root),
             compose_file_name=list(files),
             wait=False,
             project_name=project,
-            environment={**environment, "IMAGE_TAG": tag},
+            environment={**env, "IMAGE_TAG": tag},
         )
 
-    config = compose(settings.compose_files, settings.project, PENDING_TAG).get_config()
+    environment = {**structure, **per_run}
+    config = load_config(
+        compose(settings.compose_files, settings.project, PENDING_TAG, structure),
+        [settings.root / name for name in settings.compose_files],
+    )
     base_images = {
         s.get("build", {}).get("args", {}).get("BASE_IMAGE", "") for s in config["services"].values()
     }
@@ -108,7 +116,7 @@ def open_stack(settings: StackSettings) -> Iterator[Stack]:
         project = _find_kept_project(engine, config_hash)
         if project:
             stack = Stack(
-                compose(settings.compose_files, project, tag),
+                compose(settings.compose_files, project, tag, environment),
                 engine,
                 engine_host(client),
                 settings.services,
@@ -122,7 +130,9 @@ def open_stack(settings: StackSettings) -> Iterator[Stack]:
     with tempfile.TemporaryDirectory(prefix=f"{settings.project}-") as workdir:
         override = Path(workdir) / "compose.harness.yaml"
         override.write_text(harness_override(config, labels))
-        project_compose = compose((*settings.compose_files, str(override)), settings.project, tag)
+        project_compose = compose(
+            (*settings.compose_files, str(override)), settings.project, tag, environment
+        )
         ensure_images(project_compose, engine, images)
         stack = Stack(
             project_compose, engine, engine_host(client), settings.services, settings.startup_timeout

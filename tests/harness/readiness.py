@@ -29,6 +29,7 @@ class ContainerState:
 
     @property
     def has_exited(self) -> bool:
+        """Gone for good; "starting" (no container yet while `up` runs) is not."""
         return self.status in {"exited", "dead", "removing", "missing"}
 
 
@@ -75,11 +76,18 @@ def _poll_one(probe: Probe, deadline: float, abort: threading.Event) -> ProbeRes
                 return ProbeResult(probe.service, False, url, last_seen, probe.state(), now - start)
             try:
                 url = probe.health_url()
+            except LookupError as error:
+                # No published port yet: ask the engine again at the slower state
+                # rate, to leave it free for starting the containers.
+                last_seen = f"{type(error).__name__}: {error}"
+                abort.wait(STATE_CHECK_INTERVAL)
+                continue
+            try:
                 response = session.get(url, timeout=(min(remaining, 0.5), min(remaining, 1.0)))
                 if response.status_code == 200:
                     return ProbeResult(probe.service, True, url, "200", None, time.monotonic() - start)
                 last_seen = f"HTTP {response.status_code}: {response.text[:200]!r}"
-            except (requests.RequestException, LookupError) as error:
+            except requests.RequestException as error:
                 last_seen = f"{type(error).__name__}: {error}"
             abort.wait(POLL_INTERVAL)
         return ProbeResult(probe.service, False, url, last_seen + " (stopped: another service failed)")
@@ -87,10 +95,15 @@ def _poll_one(probe: Probe, deadline: float, abort: threading.Event) -> ProbeRes
         session.close()
 
 
-def wait_until_healthy(probes: Sequence[Probe], timeout: float) -> list[ProbeResult]:
-    """Poll every probe concurrently; returns one result per probe, healthy or not."""
+def wait_until_healthy(
+    probes: Sequence[Probe], timeout: float, abort: threading.Event | None = None
+) -> list[ProbeResult]:
+    """Poll every probe concurrently; returns one result per probe, healthy or not.
+
+    Setting `abort` (also set when one service is lost) stops every probe early.
+    """
     deadline = time.monotonic() + timeout
-    abort = threading.Event()
+    abort = abort or threading.Event()
     with ThreadPoolExecutor(max_workers=max(1, len(probes))) as pool:
         futures = [pool.submit(_poll_one, probe, deadline, abort) for probe in probes]
         return [future.result() for future in futures]

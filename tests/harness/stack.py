@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +16,7 @@ from docker.models.containers import Container
 from .compose import ProjectCompose
 from .errors import ServiceDiagnosis, ServiceUnhealthyError, StackStartError
 from .readiness import ContainerState, Probe, ProbeResult, wait_until_healthy
+from .sweeper import remove_project
 
 LOG_TAIL_LINES = 40
 
@@ -44,39 +47,58 @@ class Stack:
         self.services = {spec.name: spec for spec in services}
         self.startup_timeout = startup_timeout
         self._urls: dict[str, str] = {}
+        self._starting = False
 
     @property
     def project(self) -> str:
         return self.compose.project_name
 
     def start(self) -> float:
-        """Bring the stack up and wait until every service is healthy; returns seconds taken."""
+        """Bring the stack up and wait until every service is healthy; returns seconds taken.
+
+        Health polling starts together with `compose up`: each service is probed
+        as soon as its container publishes a port, so the first service boots
+        while compose is still creating the second.
+        """
         started = time.monotonic()
-        self.compose.start()
-        self.wait_until_healthy(timeout=self.startup_timeout, reason="failed to start")
+        up_failed = threading.Event()
+        self._starting = True
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            up = pool.submit(self.compose.start)
+            up.add_done_callback(lambda done: _set_if_failed(done, up_failed))
+            try:
+                self.wait_until_healthy(
+                    timeout=self.startup_timeout, reason="failed to start", abort=up_failed
+                )
+            except StackStartError:
+                up.result()  # a failed `compose up` explains more than its consequences
+                raise
+            finally:
+                self._starting = False
+            up.result()
         return time.monotonic() - started
 
     def stop(self) -> None:
-        self.compose.stop()
+        """Remove the project's containers, networks and volumes, falling back to compose."""
+        try:
+            remove_project(self.engine, self.project)
+        except docker.errors.APIError:
+            self.compose.stop()
         self._urls.clear()
 
     def container(self, service: str) -> Container | None:
         """The service's container, or None when it doesn't exist."""
-        found = self.engine.containers.list(
-            all=True,
-            filters={
-                "label": [
-                    f"com.docker.compose.project={self.project}",
-                    f"com.docker.compose.service={service}",
-                ]
-            },
-        )
+        labels = [f"com.docker.compose.project={self.project}", f"com.docker.compose.service={service}"]
+        try:
+            found = self.engine.containers.list(all=True, filters={"label": labels})
+        except docker.errors.NotFound:
+            return None  # listed, then removed before it could be inspected
         return found[0] if found else None
 
     def state(self, service: str) -> ContainerState:
         container = self.container(service)
         if container is None:
-            return ContainerState("missing")
+            return ContainerState("starting" if self._starting else "missing")
         state = container.attrs["State"]
         health = (state.get("Health") or {}).get("Status")
         exit_code = state.get("ExitCode") if state.get("Status") in {"exited", "dead"} else None
@@ -136,11 +158,12 @@ class Stack:
         reason: str,
         services: Iterable[str] | None = None,
         fail_on_unhealthy: bool = True,
+        abort: threading.Event | None = None,
     ) -> list[ProbeResult]:
         """Poll the services' health concurrently; raise with diagnostics if any fails."""
         names = list(services or self.services)
         probes = [self.probe(name, fail_on_unhealthy=fail_on_unhealthy) for name in names]
-        results = wait_until_healthy(probes, timeout)
+        results = wait_until_healthy(probes, timeout, abort)
         failures = [self.diagnose(result) for result in results if not result.healthy]
         if failures:
             raise StackStartError(self.project, reason, timeout, failures)
@@ -165,3 +188,8 @@ class Stack:
             health=state.health,
             log_tail=self.logs(result.service, tail=LOG_TAIL_LINES),
         )
+
+
+def _set_if_failed(done: Future[None], event: threading.Event) -> None:
+    if done.exception() is not None:
+        event.set()
