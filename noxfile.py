@@ -15,7 +15,7 @@ nox.options.error_on_missing_interpreters = True
 
 LOCK = "requirements/dev.txt"
 SERVICE_TESTS = ["services/user-service/tests", "services/product-service/tests"]
-HARNESS_CODE = ["conftest.py", "noxfile.py", "tests"]
+HARNESS_CODE = ["conftest.py", "noxfile.py", "tests", "bench"]
 
 
 def _install(session: nox.Session) -> None:

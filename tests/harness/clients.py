@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
+from requests.structures import CaseInsensitiveDict
 
 DEFAULT_TIMEOUT = 10.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -54,7 +55,7 @@ class ServiceClient(requests.Session):
         if not url.startswith(("http://", "https://")):
             url = self.base_url + url
         kwargs.setdefault("timeout", self.timeout)
-        headers = dict(kwargs.pop("headers", None) or {})
+        headers = CaseInsensitiveDict(kwargs.pop("headers", None) or {})
         headers.setdefault("X-Request-ID", self.new_request_id())
         self.last_request_id = headers["X-Request-ID"]
         return super().request(method, url, headers=headers, **kwargs)

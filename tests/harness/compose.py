@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -26,6 +27,8 @@ class ProjectCompose(DockerCompose):
     project_name: str = ""
     environment: dict[str, str] = field(default_factory=dict)
     command_timeout: float = 600.0
+    _running: set[subprocess.Popen[bytes]] = field(default_factory=set, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @cached_property
     def compose_command_property(self) -> list[str]:
@@ -38,23 +41,37 @@ class ProjectCompose(DockerCompose):
         self, cmd: str | list[str], context: str | None = None
     ) -> subprocess.CompletedProcess[bytes]:
         command = cmd if isinstance(cmd, list) else cmd.split()
-        result = subprocess.run(
+        process = subprocess.Popen(
             command,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             cwd=context or str(self.context),
             env={**os.environ, **self.environment},
-            timeout=self.command_timeout,
             start_new_session=True,
-            check=False,
         )
-        if result.returncode != 0:
+        with self._lock:
+            self._running.add(process)
+        try:
+            stdout, stderr = process.communicate(timeout=self.command_timeout)
+        except BaseException:  # timeout, Ctrl-C: never leave compose running behind us
+            process.kill()
+            process.communicate()
+            raise
+        finally:
+            with self._lock:
+                self._running.discard(process)
+        if process.returncode != 0:
             raise ComposeCommandError(
-                command,
-                result.returncode,
-                result.stdout.decode(errors="replace"),
-                result.stderr.decode(errors="replace"),
+                command, process.returncode, stdout.decode(errors="replace"), stderr.decode(errors="replace")
             )
-        return result
+        return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+    def cancel(self) -> None:
+        """Kill every compose command still running (from any thread), e.g. on Ctrl-C."""
+        with self._lock:
+            running = list(self._running)
+        for process in running:
+            process.kill()
 
     def stop(self, down: bool = True) -> None:
         """Remove containers, networks and volumes at once: nothing needs a graceful stop."""

@@ -106,4 +106,8 @@ def wait_until_healthy(
     abort = abort or threading.Event()
     with ThreadPoolExecutor(max_workers=max(1, len(probes))) as pool:
         futures = [pool.submit(_poll_one, probe, deadline, abort) for probe in probes]
-        return [future.result() for future in futures]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            abort.set()  # Ctrl-C or SIGTERM: stop the probes now, not at the deadline
+            raise

@@ -73,6 +73,9 @@ class Stack:
             except StackStartError:
                 up.result()  # a failed `compose up` explains more than its consequences
                 raise
+            except BaseException:
+                self.compose.cancel()  # Ctrl-C, SIGTERM: don't wait for compose to finish
+                raise
             finally:
                 self._starting = False
             up.result()
@@ -89,10 +92,8 @@ class Stack:
     def container(self, service: str) -> Container | None:
         """The service's container, or None when it doesn't exist."""
         labels = [f"com.docker.compose.project={self.project}", f"com.docker.compose.service={service}"]
-        try:
-            found = self.engine.containers.list(all=True, filters={"label": labels})
-        except docker.errors.NotFound:
-            return None  # listed, then removed before it could be inspected
+        # ignore_removed: a container removed between listing and inspecting is skipped.
+        found = self.engine.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
         return found[0] if found else None
 
     def state(self, service: str) -> ContainerState:

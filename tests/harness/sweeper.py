@@ -28,7 +28,7 @@ def _harness_resources(client: Any) -> dict[str, list[Any]]:
     label_filter = {"label": HARNESS_LABEL}
     by_project: dict[str, list[Any]] = defaultdict(list)
     kinds: Iterable[Any] = (
-        client.containers.list(all=True, filters=label_filter),
+        client.containers.list(all=True, filters=label_filter, ignore_removed=True),
         client.networks.list(filters=label_filter),
         client.volumes.list(filters=label_filter),
     )
@@ -71,7 +71,7 @@ def remove_project(client: Any, project: str) -> None:
     """
     label = {"label": f"{PROJECT_LABEL}={project}"}
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(_remove, client.containers.list(all=True, filters=label)))
+        list(pool.map(_remove, client.containers.list(all=True, filters=label, ignore_removed=True)))
         list(pool.map(_remove, client.networks.list(filters=label)))
         list(pool.map(_remove, client.volumes.list(filters=label)))
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import itertools
+import subprocess
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -142,23 +144,50 @@ class FakeContainers:
         self.engine = engine
 
     def _model(self, attrs: dict[str, Any]) -> Container:
-        return Container(attrs=copy.deepcopy(attrs), client=cast(Any, self.engine), collection=cast(Any, self))
+        return Container(
+            attrs=copy.deepcopy(attrs), client=cast(Any, self.engine), collection=cast(Any, self)
+        )
 
-    def list(self, all: bool = False, filters: dict[str, Any] | None = None, **kwargs: Any) -> list[Container]:
-        self.engine.list_calls.append(("containers", {"all": all, "filters": filters, **kwargs}))
+    def list(
+        self,
+        all: bool = False,
+        filters: dict[str, Any] | None = None,
+        sparse: bool = False,
+        ignore_removed: bool = False,
+        **kwargs: Any,
+    ) -> list[Container]:
+        """Like docker-py: list, then inspect each one (unless sparse), which fails for one just removed."""
+        options = {
+            "all": all,
+            "filters": filters,
+            "sparse": sparse,
+            "ignore_removed": ignore_removed,
+            **kwargs,
+        }
+        self.engine.list_calls.append(("containers", options))
         found = []
-        for attrs in self.engine.container_attrs.values():
+        for ident, attrs in list(self.engine.container_attrs.items()):
             running = attrs["State"]["Status"] == "running"
             status = (filters or {}).get("status")
-            if (all or running) and _label_match(attrs["Config"]["Labels"], filters):
-                if status is None or attrs["State"]["Status"] == status:
-                    found.append(self._model(attrs))
+            if not (all or running) or not _label_match(attrs["Config"]["Labels"], filters):
+                continue
+            if status is not None and attrs["State"]["Status"] != status:
+                continue
+            if ident in self.engine.removed_while_listing and not sparse:
+                del self.engine.container_attrs[ident]
+                if ignore_removed:
+                    continue
+                raise docker.errors.NotFound(f"No such container: {ident}")
+            found.append(self._model(attrs))
         return found
 
     def get(self, ident: str) -> Container:
         for attrs in self.engine.container_attrs.values():
             if ident in (attrs["Id"], attrs["Name"].lstrip("/")):
-                return self._model(attrs)
+                model = self._model(attrs)  # inspected now, returned to the caller later
+                if self.engine.on_inspect is not None:
+                    self.engine.on_inspect(ident)
+                return model
         raise docker.errors.NotFound(f"No such container: {ident}")
 
 
@@ -223,6 +252,10 @@ class FakeEngine:
         self.calls: list[Call] = []
         self.list_calls: list[tuple[str, dict[str, Any]]] = []
         self.fail_on: dict[tuple[str, str], BaseException] = {}
+        # Containers that another process removes between a list and the inspect that follows it.
+        self.removed_while_listing: set[str] = set()
+        # Called on every `containers.get` (which `Container.reload()` uses), in the caller's thread.
+        self.on_inspect: Callable[[str], None] | None = None
         self._ids = itertools.count(1)
 
     def add_container(
@@ -265,7 +298,9 @@ class FakeEngine:
         self.container_logs[ident] = logs
         return ident
 
-    def add_network(self, name: str, *, project: str | None = None, labels: dict[str, str] | None = None) -> str:
+    def add_network(
+        self, name: str, *, project: str | None = None, labels: dict[str, str] | None = None
+    ) -> str:
         ident = f"n{next(self._ids):063d}"
         all_labels = dict(labels or {})
         if project is not None:
@@ -273,7 +308,9 @@ class FakeEngine:
         self.network_attrs[ident] = {"Id": ident, "Name": name, "Labels": all_labels}
         return ident
 
-    def add_volume(self, name: str, *, project: str | None = None, labels: dict[str, str] | None = None) -> str:
+    def add_volume(
+        self, name: str, *, project: str | None = None, labels: dict[str, str] | None = None
+    ) -> str:
         all_labels = dict(labels or {})
         if project is not None:
             all_labels[PROJECT_LABEL] = project
@@ -296,6 +333,7 @@ class FakeCompose:
     project_name: str = "microstack-it-unit-main"
     on_start: Callable[[], None] | None = None
     events: list[str] = field(default_factory=list)
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
         self.events.append("start")
@@ -307,3 +345,86 @@ class FakeCompose:
 
     def build_images(self) -> None:
         self.events.append("build")
+
+    def cancel(self) -> None:
+        self.events.append("cancel")
+        self.cancelled.set()
+
+
+@dataclass
+class PopenCall:
+    """One process the harness started: its command line and Popen keyword arguments."""
+
+    args: list[str]
+    kwargs: dict[str, Any]
+    communicate_timeouts: list[float | None] = field(default_factory=list)
+    killed: threading.Event = field(default_factory=threading.Event)
+
+
+Respond = Callable[[list[str], dict[str, Any]], tuple[int, bytes, bytes]]
+
+
+class FakeProcesses:
+    """Stands in for `subprocess.Popen`, which `subprocess.run` uses too: no real process starts.
+
+    Each command is answered by `respond(args, kwargs) -> (returncode, stdout, stderr)`.
+    With `hang` set, a command runs until it is killed or its communicate() times out
+    (10 s at most).
+    """
+
+    def __init__(self, respond: Respond | None = None) -> None:
+        self.respond: Respond = respond or (lambda args, kwargs: (0, b"", b""))
+        self.hang = False
+        self.calls: list[PopenCall] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, args: list[str], **kwargs: Any) -> FakePopen:
+        call = PopenCall(list(args), kwargs)
+        with self._lock:
+            self.calls.append(call)
+        return FakePopen(self, call)
+
+    @property
+    def commands(self) -> list[list[str]]:
+        return [call.args for call in self.calls]
+
+
+class FakePopen:
+    _pids = itertools.count(4_000_000)
+
+    def __init__(self, processes: FakeProcesses, call: PopenCall) -> None:
+        self._processes = processes
+        self._call = call
+        self.args = call.args
+        self.pid = next(self._pids)
+        self.returncode: int | None = None
+
+    def __enter__(self) -> FakePopen:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def communicate(self, input: bytes | None = None, timeout: float | None = None) -> tuple[bytes, bytes]:
+        self._call.communicate_timeouts.append(timeout)
+        if self._processes.hang and not self._call.killed.is_set():
+            # A hung command, but never one that outlives a test for long.
+            limit = min(timeout if timeout is not None else 10.0, 10.0)
+            if not self._call.killed.wait(limit):
+                raise subprocess.TimeoutExpired(self.args, limit)
+        if self._call.killed.is_set():
+            self.returncode = -9
+            return b"", b""
+        self.returncode, stdout, stderr = self._processes.respond(self.args, self._call.kwargs)
+        return stdout, stderr
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        return self.returncode
+
+    def kill(self) -> None:
+        self._call.killed.set()
+
+    terminate = kill

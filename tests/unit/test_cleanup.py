@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import signal
 from collections.abc import Callable
@@ -96,7 +97,7 @@ def test_install_turns_sigterm_into_interrupt_only_over_the_default(
     at_exit: list[Callable[[], None]] = []
     monkeypatch.setattr(signal, "getsignal", lambda signum: current_handler)
     monkeypatch.setattr(signal, "signal", lambda signum, handler: installed.append((signum, handler)))
-    monkeypatch.setattr(cleanup.atexit, "register", at_exit.append)
+    monkeypatch.setattr(atexit, "register", at_exit.append)
 
     cleanup.install()
 

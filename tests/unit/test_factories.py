@@ -86,7 +86,8 @@ def test_a_failed_call_raises_naming_the_call_status_and_body(
     message = str(caught.value)
     assert message.startswith(f"{what}: expected HTTP ")
     assert f"got {status} from POST {httpserver.url_for(failing_path)}" in message
-    assert '"error"' in message and "nope" in message
+    assert '"error"' in message
+    assert "nope" in message
     assert make_user.created == []
 
 
@@ -112,7 +113,9 @@ def test_make_product_as_a_given_owner(httpserver: HTTPServer, client: ServiceCl
     assert make_product.created == [product]
 
 
-def test_make_product_makes_an_owner_when_none_is_given(httpserver: HTTPServer, client: ServiceClient) -> None:
+def test_make_product_makes_an_owner_when_none_is_given(
+    httpserver: HTTPServer, client: ServiceClient
+) -> None:
     serve_users(httpserver)
     serve_products(httpserver)
     make_user = UserFactory(client)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -30,7 +31,9 @@ class FakeStack:
     def container(self, service: str) -> Container | None:
         found = self.engine.containers.list(
             all=True,
-            filters={"label": [f"com.docker.compose.project={PROJECT}", f"com.docker.compose.service={service}"]},
+            filters={
+                "label": [f"com.docker.compose.project={PROJECT}", f"com.docker.compose.service={service}"]
+            },
         )
         return found[0] if found else None
 
@@ -87,7 +90,8 @@ def test_a_fault_used_as_a_context_manager_heals_once_on_exit() -> None:
         assert undo.count == 0, "not healed while the block runs"
 
     assert (undo.count, check.count) == (1, 1)
-    assert fault.heal_seconds is not None and fault.heal_seconds >= 0
+    assert fault.heal_seconds is not None
+    assert fault.heal_seconds >= 0
     fault.heal()
     assert (undo.count, check.count) == (1, 1), "healing is idempotent"
 
@@ -179,6 +183,54 @@ def test_slow_healed_early_unpauses_at_once(engine: FakeEngine, injector: Faults
         assert engine.state(ident)["Status"] == "paused"
 
     assert engine.state(ident)["Status"] == "running"
+
+
+class Rendezvous:
+    """Holds each caller until a second one arrives (or `patience` runs out), then lets both go."""
+
+    def __init__(self, patience: float = 0.5) -> None:
+        self.patience = patience
+        self.arrived = 0
+        self._condition = threading.Condition()
+
+    def __call__(self, ident: str) -> None:
+        with self._condition:
+            self.arrived += 1
+            self._condition.notify_all()
+            self._condition.wait_for(lambda: self.arrived >= 2, timeout=self.patience)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="harness bug: slow()'s timer and heal() can both see the container paused and both unpause it; "
+    "the second unpause fails (409 'is not paused') in the timer thread or in heal()",
+)
+def test_slow_healed_just_as_its_timer_fires_unpauses_once(
+    engine: FakeEngine, injector: Faults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ident = add(engine, "api")
+    thread_errors: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: thread_errors.append(args.exc_value))
+    rendezvous = Rendezvous()
+
+    fault = injector.slow("api", 0.01)
+    engine.on_inspect = rendezvous  # the timer's reload() now waits for heal()'s
+    wait_for(lambda: rendezvous.arrived == 1, timeout=5, what="the timer to start thawing")
+    heal_error: list[BaseException] = []
+    try:
+        fault.heal()
+    except docker.errors.APIError as error:
+        heal_error.append(error)
+    wait_for(
+        lambda: not [t for t in threading.enumerate() if isinstance(t, threading.Timer)],
+        timeout=5,
+        what="timer",
+    )
+
+    assert engine.state(ident)["Status"] == "running"
+    assert heal_error == []
+    assert thread_errors == []
+    assert len(engine.calls_to("unpause")) == 1
 
 
 def test_partition_disconnects_every_network_and_reconnects_with_aliases(
@@ -293,7 +345,9 @@ def test_heal_all_keeps_going_after_a_failed_heal_then_raises_naming_it(
     injector.down("a")
     injector.down("b")
     injector.hang("c")
-    engine.fail_on[("start", broken)] = docker.errors.APIError("driver failed programming external connectivity")
+    engine.fail_on[("start", broken)] = docker.errors.APIError(
+        "driver failed programming external connectivity"
+    )
 
     with pytest.raises(ServiceUnhealthyError) as caught:
         injector.heal_all()

@@ -17,10 +17,11 @@ from testcontainers.compose import compose as testcontainers_compose
 
 from tests.harness import cleanup, lifecycle
 from tests.harness.errors import StackStartError
+from tests.harness.images import source_digest
 from tests.harness.lifecycle import PENDING_TAG, StackSettings, describe_kept, engine_host, open_stack
 from tests.harness.ownership import CONFIG_LABEL, KEEP_LABEL, OWNER_LABEL, Owner, owner_labels
 from tests.harness.stack import ServiceSpec, Stack
-from tests.unit.fakes import Call, FakeCompose, FakeEngine
+from tests.unit.fakes import Call, FakeCompose, FakeEngine, FakeProcesses
 
 SERVICES = (ServiceSpec("user-service", 5000), ServiceSpec("product-service", 5001))
 PORTS = {"user-service": 5000, "product-service": 5001}
@@ -46,7 +47,7 @@ def compose_config() -> dict[str, Any]:
 
 @dataclass
 class FakeComposeCLI:
-    """`docker compose` as subprocess.run sees it: config, build, up and down on the fake engine."""
+    """`docker compose` run through FakeProcesses: config, build, up and down on the fake engine."""
 
     engine: FakeEngine
     health_port: int
@@ -54,7 +55,7 @@ class FakeComposeCLI:
     commands: list[tuple[str, list[str], dict[str, str]]] = field(default_factory=list)
     override_text: str = ""
 
-    def __call__(self, command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    def __call__(self, command: list[str], kwargs: dict[str, Any]) -> tuple[int, bytes, bytes]:
         args = iter(command[2:])
         files, project, subcommand = [], "", ""
         for arg in args:
@@ -77,7 +78,7 @@ class FakeComposeCLI:
             for ident, attrs in list(self.engine.container_attrs.items()):
                 if attrs["Config"]["Labels"].get("com.docker.compose.project") == project:
                     del self.engine.container_attrs[ident]
-        return subprocess.CompletedProcess(command, 0, stdout, b"")
+        return 0, stdout, b""
 
     def _up(self, project: str, files: list[str]) -> None:
         override = Path(files[-1]).read_text()
@@ -132,13 +133,21 @@ def cli(
     fake = FakeComposeCLI(engine, httpserver.port)
     httpserver.expect_request("/health").respond_with_data("ok")
     monkeypatch.setattr(lifecycle, "DockerClient", lambda: FakeDockerClient(engine))
-    monkeypatch.setattr(subprocess, "run", fake)
+    monkeypatch.setattr(subprocess, "Popen", FakeProcesses(fake))
     monkeypatch.setattr(testcontainers_compose, "_default_compose_binary", lambda: "docker")
     monkeypatch.setattr(cleanup, "_teardowns", {})
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
     return fake
+
+
+def containers_of(engine: FakeEngine, project: str) -> list[str]:
+    return [
+        ident
+        for ident, attrs in engine.container_attrs.items()
+        if attrs["Config"]["Labels"].get("com.docker.compose.project") == project
+    ]
 
 
 def settings(root: Path, **kwargs: Any) -> StackSettings:
@@ -168,14 +177,12 @@ def test_open_stack_yields_a_healthy_stack_and_tears_it_down(
         assert stack.url("user-service") == f"http://127.0.0.1:{httpserver.port}"
         assert stack.project in cleanup._teardowns, "a backstop is registered while the stack is up"
         assert cli.subcommands() == ["config", "build", "up"]
+        assert len(containers_of(engine, chosen.project)) == 2
 
-    assert cli.subcommands() == ["config", "build", "up", "down"]
     assert stack.project not in cleanup._teardowns
-    assert not engine.container_attrs
-    down_command = [c for c in engine.calls if c.method == "compose" and c.ident == "down"]
-    assert down_command[0].kwargs == {"project": chosen.project}
+    assert containers_of(engine, chosen.project) == [], "torn down on exit"
 
-    tag = lifecycle.source_digest(root / "services", "sha256:base")
+    tag = source_digest(root / "services", "sha256:base")
     assert cli.env_of("config")["IMAGE_TAG"] == PENDING_TAG
     assert cli.env_of("up")["IMAGE_TAG"] == tag
     assert cli.env_of("build")["IMAGE_TAG"] == tag
@@ -183,9 +190,7 @@ def test_open_stack_yields_a_healthy_stack_and_tears_it_down(
     assert len(up_env["USER_SERVICE_SECRET_KEY"]) >= 32
     assert up_env["PUBLISH_HOST"] == "127.0.0.1"
     assert up_env["LOG_LEVEL"] == "DEBUG"
-    assert "USER_SERVICE_SECRET_KEY" not in os.environ or os.environ["USER_SERVICE_SECRET_KEY"] != up_env[
-        "USER_SERVICE_SECRET_KEY"
-    ]
+    assert "USER_SERVICE_SECRET_KEY" not in cli.env_of("config"), "the per-run secret stays out of the config"
 
 
 def test_the_override_labels_the_stack_with_this_process_as_owner(
@@ -211,7 +216,9 @@ def test_leftovers_of_dead_runs_are_swept_before_anything_else(
 ) -> None:
     dead = Owner(Owner.current().host, os.getpid(), "not-my-start-time")
     leftover = engine.add_container(
-        "old-run-api-1", project="microstack-it-old-main", labels=owner_labels(dead, keep=False, config_hash="x")
+        "old-run-api-1",
+        project="microstack-it-old-main",
+        labels=owner_labels(dead, keep=False, config_hash="x"),
     )
 
     with open_stack(settings(root)):
@@ -222,16 +229,18 @@ def test_leftovers_of_dead_runs_are_swept_before_anything_else(
     assert leftover not in engine.container_attrs
 
 
-def test_images_already_built_are_not_built_again(root: Path, cli: FakeComposeCLI, engine: FakeEngine) -> None:
+def test_images_already_built_are_not_built_again(
+    root: Path, cli: FakeComposeCLI, engine: FakeEngine
+) -> None:
     engine.images.present[BASE_IMAGE] = "sha256:base"
-    tag = lifecycle.source_digest(root / "services", "sha256:base")
+    tag = source_digest(root / "services", "sha256:base")
     for name in PORTS:
         engine.images.present[f"microstack/{name}:{tag}"] = f"sha256:{name}"
 
     with open_stack(settings(root)):
         pass
 
-    assert cli.subcommands() == ["config", "up", "down"]
+    assert "build" not in cli.subcommands()
 
 
 def test_a_failed_start_raises_with_diagnostics_and_still_tears_down(
@@ -245,15 +254,26 @@ def test_a_failed_start_raises_with_diagnostics_and_still_tears_down(
 
     assert "exit code 2" in str(caught.value)
     assert "SECRET_KEY is not set" in str(caught.value)
-    assert cli.subcommands()[-1] == "down"
+    assert containers_of(engine, chosen.project) == []
     assert chosen.project not in cleanup._teardowns
 
 
-def test_an_error_in_the_body_still_tears_down(root: Path, cli: FakeComposeCLI) -> None:
-    with pytest.raises(KeyboardInterrupt), open_stack(settings(root)):
-        raise KeyboardInterrupt
+def test_an_error_in_the_body_still_tears_down(root: Path, cli: FakeComposeCLI, engine: FakeEngine) -> None:
+    chosen = settings(root)
 
-    assert cli.subcommands()[-1] == "down"
+    seen_inside: list[str] = []
+
+    def interrupted_run() -> None:
+        with open_stack(chosen):
+            seen_inside.extend(containers_of(engine, chosen.project))
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted_run()
+
+    assert len(seen_inside) == 2
+    assert containers_of(engine, chosen.project) == []
+    assert chosen.project not in cleanup._teardowns
 
 
 def test_a_kept_stack_is_left_up_and_reused_by_a_later_run(
@@ -261,16 +281,18 @@ def test_a_kept_stack_is_left_up_and_reused_by_a_later_run(
 ) -> None:
     with open_stack(settings(root, keep=True)) as kept:
         assert kept.project not in cleanup._teardowns, "a kept stack has no backstop"
-    assert cli.subcommands() == ["config", "build", "up"]
-    assert kept.container("user-service") is not None
+    running = containers_of(engine, kept.project)
+    assert len(running) == 2, "left running"
     container = kept.container("user-service")
-    assert container is not None and container.labels[KEEP_LABEL] == "true"
+    assert container is not None
+    assert container.labels[KEEP_LABEL] == "true"
 
     with open_stack(settings(root, reuse=True, run_id="other", worker="main")) as reused:
         assert reused.project == kept.project
         assert reused.url("product-service") == kept.url("product-service")
 
-    assert cli.subcommands() == ["config", "build", "up", "config"], "attached: no up, no down"
+    assert cli.subcommands().count("up") == 1, "attached, not started again"
+    assert containers_of(engine, kept.project) == running, "and not torn down either"
 
 
 def test_reuse_starts_and_keeps_a_stack_when_none_matches(
@@ -279,18 +301,23 @@ def test_reuse_starts_and_keeps_a_stack_when_none_matches(
     with open_stack(settings(root, reuse=True)) as stack:
         pass
 
-    assert cli.subcommands() == ["config", "build", "up"]
+    assert cli.subcommands().count("up") == 1
+    assert len(containers_of(engine, stack.project)) == 2, "kept"
     container = stack.container("user-service")
-    assert container is not None and container.labels[KEEP_LABEL] == "true"
+    assert container is not None
+    assert container.labels[KEEP_LABEL] == "true"
 
 
-def test_a_kept_stack_that_fails_to_start_is_torn_down(root: Path, cli: FakeComposeCLI) -> None:
+def test_a_kept_stack_that_fails_to_start_is_torn_down(
+    root: Path, cli: FakeComposeCLI, engine: FakeEngine
+) -> None:
     cli.exit_on_up = 1
+    chosen = settings(root, keep=True)
 
-    with pytest.raises(StackStartError), open_stack(settings(root, keep=True)):
+    with pytest.raises(StackStartError), open_stack(chosen):
         pass
 
-    assert cli.subcommands()[-1] == "down"
+    assert containers_of(engine, chosen.project) == []
 
 
 @pytest.mark.parametrize(
@@ -308,13 +335,27 @@ def test_engine_host(docker_host: str, expected: str) -> None:
 def test_a_remote_engine_publishes_on_all_interfaces(
     root: Path, cli: FakeComposeCLI, monkeypatch: pytest.MonkeyPatch, engine: FakeEngine
 ) -> None:
-    monkeypatch.setattr(lifecycle, "DockerClient", lambda: FakeDockerClient(engine, "docker.example"))
+    monkeypatch.setattr(lifecycle, "DockerClient", lambda: FakeDockerClient(engine, "127.0.0.2"))
 
-    with pytest.raises(StackStartError):  # docker.example is not reachable from here
-        with open_stack(settings(root, startup_timeout=0.2)):
-            pass
+    # The test server does not listen on 127.0.0.2, so the stack can't come up.
+    with pytest.raises(StackStartError), open_stack(settings(root, startup_timeout=0.2)):
+        pass
 
     assert cli.env_of("up")["PUBLISH_HOST"] == "0.0.0.0"
+
+
+def test_the_compose_config_is_read_once_while_nothing_changes(
+    root: Path, cli: FakeComposeCLI, engine: FakeEngine
+) -> None:
+    for worker in ("gw0", "gw1"):
+        with open_stack(settings(root, worker=worker)):
+            pass
+    assert cli.subcommands().count("config") == 1
+
+    (root / "compose.yaml").write_text("services: {}\n# changed\n")
+    with open_stack(settings(root, worker="gw2")):
+        pass
+    assert cli.subcommands().count("config") == 2
 
 
 def test_describe_kept_names_urls_and_how_to_remove(engine: FakeEngine) -> None:

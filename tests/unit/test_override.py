@@ -41,7 +41,8 @@ def parse_yaml_subset(text: str) -> dict[str, Any]:
         if expect_child:
             assert indent == parent_indent + 2, f"line {number}: not indented under its key"
         key, sep, rest = line.strip().partition(":")
-        assert sep and _KEY.match(key), f"line {number}: not a `key:` line: {line!r}"
+        assert sep, f"line {number}: not a `key:` line: {line!r}"
+        assert _KEY.match(key), f"line {number}: not a plain key: {line!r}"
         assert key not in parent, f"line {number}: duplicate key {key!r}"
         value = rest.strip()
         if not value:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import threading
 import time
@@ -93,7 +95,8 @@ def test_an_exited_container_fails_fast_with_its_state_and_exit_code(httpserver:
     assert elapsed < 2, "an exit must be noticed at once, not at the deadline"
     assert result.healthy is False
     assert result.state == exited
-    assert result.state is not None and result.state.exit_code == 3
+    assert result.state is not None
+    assert result.state.exit_code == 3
     assert result.url == url
     assert result.last_seen.startswith("HTTP 503")
 
@@ -163,7 +166,7 @@ def test_probes_run_concurrently(httpserver: HTTPServer) -> None:
 def test_results_come_back_in_probe_order(httpserver: HTTPServer) -> None:
     slow = serve(httpserver, "/slow/health", Health(failures=5))
     fast = serve(httpserver, "/fast/health", Health())
-    probes = [Probe(name, lambda u=url: u, constant(RUNNING)) for name, url in [("slow", slow), ("fast", fast)]]
+    probes = [Probe("slow", lambda: slow, constant(RUNNING)), Probe("fast", lambda: fast, constant(RUNNING))]
 
     results = wait_until_healthy(probes, timeout=10)
 
@@ -194,9 +197,11 @@ def test_no_probes_is_a_no_op() -> None:
 
 @pytest.mark.parametrize(
     ("status", "exited"),
-    [("exited", True), ("dead", True), ("removing", True), ("missing", True)]
-    + [("running", False), ("created", False), ("restarting", False), ("paused", False)],
-    ids=lambda value: str(value),
+    [
+        *[(status, True) for status in ("exited", "dead", "removing", "missing")],
+        *[(status, False) for status in ("running", "created", "restarting", "paused", "starting")],
+    ],
+    ids=str,
 )
 def test_container_state_has_exited(status: str, exited: bool) -> None:
     assert ContainerState(status).has_exited is exited
@@ -216,3 +221,35 @@ def test_container_state_has_exited(status: str, exited: bool) -> None:
 def test_probe_is_lost(state: ContainerState, fail_on_unhealthy: bool, lost: bool) -> None:
     probe = Probe("api", lambda: "http://unused", constant(state), fail_on_unhealthy)
     assert probe.is_lost(state) is lost
+
+
+class Interrupted(Exception):
+    """Stands in for the KeyboardInterrupt that Ctrl-C or SIGTERM raises in the main thread."""
+
+
+def test_an_interrupt_while_waiting_stops_the_probes_at_once(httpserver: HTTPServer) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers can only be installed from the main thread")
+    url = serve(httpserver, "/health", Health(failures=10**6))
+    calls = 0
+
+    def interrupting_url() -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 3:  # by then the main thread is waiting for the results
+            os.kill(os.getpid(), signal.SIGUSR1)
+        return url
+
+    def handler(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        started = time.monotonic()
+        with pytest.raises(Interrupted):
+            wait_until_healthy([Probe("api", interrupting_url, constant(RUNNING))], timeout=2)
+        elapsed = time.monotonic() - started
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+    assert elapsed < 1, f"the interrupt took {elapsed:.1f} s to get through"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from typing import Any, cast
 
@@ -13,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 from tests.harness.errors import ComposeCommandError, ServiceUnhealthyError, StackStartError
 from tests.harness.readiness import ContainerState
 from tests.harness.stack import LOG_TAIL_LINES, ServiceSpec, Stack
+from tests.harness.waiting import wait_for
 from tests.unit.fakes import FakeCompose, FakeEngine
 
 PROJECT = "microstack-it-cafe-main"
@@ -112,6 +116,16 @@ def test_state(engine: FakeEngine, container: dict[str, Any] | None, expected: C
     assert make_stack(engine).state("api") == expected
 
 
+def test_a_container_removed_while_being_listed_counts_as_missing(engine: FakeEngine) -> None:
+    ident = add(engine, "api")
+    engine.removed_while_listing.add(ident)
+
+    stack = make_stack(engine)
+
+    assert stack.container("api") is None
+    assert stack.state("api") == ContainerState("missing")
+
+
 def test_state_includes_stopped_containers(engine: FakeEngine) -> None:
     add(engine, "api", status="exited", exit_code=1)
     make_stack(engine).state("api")
@@ -150,7 +164,9 @@ def test_logs_without_a_container_or_with_an_engine_error_do_not_raise(engine: F
     assert stack.logs("api") == "(no container)"
 
     ident = add(engine, "api")
-    engine.fail_on[("logs", ident)] = docker.errors.APIError("configured logging driver does not support reading")
+    engine.fail_on[("logs", ident)] = docker.errors.APIError(
+        "configured logging driver does not support reading"
+    )
     assert stack.logs("api").startswith("(logs unavailable: ")
 
 
@@ -218,14 +234,98 @@ def test_start_failure_names_service_url_deadline_state_exit_code_and_log_tail(
     assert caught.value.failures[0].exit_code == 3
 
 
-def test_start_failure_of_compose_itself_propagates(engine: FakeEngine) -> None:
+def test_health_polling_overlaps_compose_up(engine: FakeEngine, httpserver: HTTPServer) -> None:
+    polled_during_up = threading.Event()
+
+    def health(request: Request) -> Response:
+        polled_during_up.set()
+        return Response("ok")
+
+    def slow_up() -> None:
+        add(engine, "api", ports={5000: httpserver.port})
+        add(engine, "worker", ports={5001: httpserver.port})
+        # compose is still busy (pulling, creating networks...) when the services answer.
+        assert polled_during_up.wait(5), "no health request while `up` was still running"
+
+    httpserver.expect_request("/health").respond_with_handler(health)
+    httpserver.expect_request("/ready").respond_with_handler(health)
+    compose = FakeCompose(project_name=PROJECT, on_start=slow_up)
+
+    make_stack(engine, compose=compose).start()
+
+    assert compose.events == ["start"]
+    assert polled_during_up.is_set()
+
+
+def test_a_container_not_yet_created_by_up_is_waited_for(engine: FakeEngine, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/health").respond_with_data("ok")
+    httpserver.expect_request("/ready").respond_with_data("ok")
+
+    def up_after_being_looked_for() -> None:
+        wait_for(lambda: len(engine.list_calls) >= 4, timeout=5, what="the containers to be looked for")
+        add(engine, "api", ports={5000: httpserver.port})
+        add(engine, "worker", ports={5001: httpserver.port})
+
+    stack = make_stack(engine, compose=FakeCompose(project_name=PROJECT, on_start=up_after_being_looked_for))
+
+    stack.start()  # "no container yet" during `up` is not a lost service
+    assert stack.state("api") == ContainerState("running")
+
+
+def test_a_failing_up_stops_polling_at_once_and_is_the_error_raised(engine: FakeEngine) -> None:
     def up_fails() -> None:
-        raise ComposeCommandError(["docker", "compose", "up"], 1, "", "no such image")
+        raise ComposeCommandError(["docker", "compose", "up"], 1, "", "pull access denied")
 
     stack = make_stack(engine, compose=FakeCompose(project_name=PROJECT, on_start=up_fails))
 
-    with pytest.raises(ComposeCommandError, match="no such image"):
+    started = time.monotonic()
+    with pytest.raises(ComposeCommandError, match="pull access denied"):
         stack.start()
+    assert time.monotonic() - started < 3, "not at the 10 s deadline"
+    assert stack.state("api") == ContainerState("missing"), "start-up is over"
+
+
+class Interrupted(Exception):
+    """Stands in for the KeyboardInterrupt that Ctrl-C or SIGTERM raises in the main thread."""
+
+
+def test_an_interrupt_during_start_cancels_compose_up(engine: FakeEngine, httpserver: HTTPServer) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers can only be installed from the main thread")
+    hits = 0
+
+    def health(request: Request) -> Response:
+        nonlocal hits
+        hits += 1
+        if hits == 3:  # the main thread is waiting for the probes by now
+            os.kill(os.getpid(), signal.SIGUSR1)
+        return Response("booting", 503)
+
+    httpserver.expect_request("/health").respond_with_handler(health)
+    httpserver.expect_request("/ready").respond_with_handler(health)
+
+    def slow_up() -> None:
+        add(engine, "api", ports={5000: httpserver.port})
+        add(engine, "worker", ports={5001: httpserver.port})
+        compose.cancelled.wait(10)  # `up` runs on until the harness kills it
+
+    compose = FakeCompose(project_name=PROJECT, on_start=slow_up)
+    stack = make_stack(engine, compose=compose)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    try:
+        started = time.monotonic()
+        with pytest.raises(Interrupted):
+            stack.start()
+        elapsed = time.monotonic() - started
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+    assert "cancel" in compose.events
+    assert elapsed < 2, f"the interrupt took {elapsed:.1f} s to get through"
 
 
 def test_a_timed_out_start_lists_every_unhealthy_service(engine: FakeEngine, httpserver: HTTPServer) -> None:
@@ -296,17 +396,35 @@ def test_ensure_healthy_looks_ports_up_again(engine: FakeEngine, httpserver: HTT
     assert stack.url("api") == f"http://127.0.0.1:{httpserver.port}"
 
 
-def test_stop_takes_the_project_down_and_forgets_urls(engine: FakeEngine) -> None:
+def test_stop_removes_the_project_through_the_engine_and_forgets_urls(engine: FakeEngine) -> None:
     ident = add(engine, "api", ports={5000: 32771})
+    stopped = add(engine, "worker", status="exited")
+    network = engine.add_network(f"{PROJECT}_default", project=PROJECT)
+    volume = engine.add_volume(f"{PROJECT}_data", project=PROJECT)
+    other = engine.add_container("other-api-1", project="other", service="api")
     compose = FakeCompose(project_name=PROJECT)
     stack = make_stack(engine, compose=compose)
     stack.url("api")
 
     stack.stop()
 
+    assert set(engine.container_attrs) == {other}
+    assert network not in engine.network_attrs
+    assert volume not in engine.volume_attrs
+    assert {c.ident for c in engine.calls_to("remove_container")} == {ident, stopped}
+    assert compose.events == [], "no compose call when the engine did it all"
+    with pytest.raises(LookupError):
+        stack.url("api")  # not answered from the cache
+
+
+def test_stop_falls_back_to_compose_when_the_engine_refuses(engine: FakeEngine) -> None:
+    ident = add(engine, "api")
+    engine.fail_on[("remove_container", ident)] = docker.errors.APIError("removal already in progress")
+    compose = FakeCompose(project_name=PROJECT)
+
+    make_stack(engine, compose=compose).stop()
+
     assert compose.events == ["stop"]
-    engine.container_attrs[ident]["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostPort"] = "32999"
-    assert stack.url("api") == "http://127.0.0.1:32999"
 
 
 def test_project_is_the_compose_project_name(engine: FakeEngine) -> None:

@@ -17,7 +17,7 @@ from tests.harness.ownership import (
     owner_labels,
     process_start_time,
 )
-from tests.harness.sweeper import is_abandoned, sweep_abandoned
+from tests.harness.sweeper import is_abandoned, remove_project, sweep_abandoned
 from tests.unit.fakes import FakeEngine
 
 HOST = socket.gethostname()
@@ -66,25 +66,31 @@ def test_removes_every_resource_of_a_dead_owners_project_containers_first(engine
     assert not engine.volume_attrs
 
 
-def test_containers_are_removed_before_networks_and_volumes_whatever_the_listing_order(
-    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+def test_remove_project_removes_only_that_project_containers_then_networks_then_volumes(
+    engine: FakeEngine,
 ) -> None:
-    add_project(engine, "microstack-it-dead-main", DEAD)
-    # An engine that lists networks and volumes before containers.
-    networks_list, volumes_list, containers_list = (
-        engine.networks.list,
-        engine.volumes.list,
-        engine.containers.list,
-    )
-    monkeypatch.setattr(engine.containers, "list", lambda **kw: [*networks_list(), *volumes_list()])
-    monkeypatch.setattr(engine.networks, "list", lambda **kw: containers_list(all=True))
-    monkeypatch.setattr(engine.volumes, "list", lambda **kw: [])
+    mine = add_project(engine, "mine", ALIVE)
+    stopped = engine.add_container("mine-old-1", project="mine", status="exited")
+    unlabelled_volume = engine.add_volume("mine_cache", project="mine")  # no harness labels
+    others = add_project(engine, "others", DEAD)
 
-    sweep_abandoned(engine)
+    remove_project(engine, "mine")
 
+    assert removed_ids(engine) == {*mine.values(), stopped, unlabelled_volume}
+    assert set(others.values()) <= {*engine.container_attrs, *engine.network_attrs, *engine.volume_attrs}
     kinds = [call.method for call in engine.calls if call.method.startswith("remove_")]
-    assert kinds.index("remove_network") > max(i for i, k in enumerate(kinds) if k == "remove_container")
-    assert kinds.index("remove_volume") > max(i for i, k in enumerate(kinds) if k == "remove_container")
+    last = {kind: max(i for i, k in enumerate(kinds) if k == kind) for kind in set(kinds)}
+    first = {kind: kinds.index(kind) for kind in set(kinds)}
+    assert last["remove_container"] < first["remove_network"], "networks in use can't be removed"
+    assert last["remove_container"] < first["remove_volume"], "volumes in use can't be removed"
+
+
+def test_remove_project_of_an_unknown_project_does_nothing(engine: FakeEngine) -> None:
+    add_project(engine, "mine", ALIVE)
+
+    remove_project(engine, "nobody")
+
+    assert removed_ids(engine) == set()
 
 
 def test_lists_only_harness_resources_including_stopped_containers(engine: FakeEngine) -> None:
@@ -186,3 +192,11 @@ def test_other_engine_errors_are_not_swallowed(engine: FakeEngine) -> None:
 )
 def test_is_abandoned(resource_labels: dict[str, Any], expected: bool) -> None:
     assert is_abandoned(resource_labels) is expected
+
+
+def test_a_container_removed_by_a_concurrent_sweeper_while_listing_is_tolerated(engine: FakeEngine) -> None:
+    ids = add_project(engine, "dead-run", DEAD)
+    engine.removed_while_listing.add(ids["api"])
+
+    assert sweep_abandoned(engine) == ["dead-run"]
+    assert not engine.container_attrs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -11,7 +12,7 @@ from tests.harness.waiting import WaitTimeout, wait_for
 
 
 def test_returns_the_first_truthy_value() -> None:
-    values = iter([None, 0, "", [], "ready", "later"])
+    values: Iterator[object] = iter([None, 0, "", [], "ready", "later"])
     calls = 0
 
     def condition() -> object:

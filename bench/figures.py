@@ -1,0 +1,308 @@
+"""Each benchmark figure, measured on the real engine."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import requests
+from testcontainers.core.docker_client import DockerClient
+
+from tests.harness.faults import Faults
+from tests.harness.images import image_id, source_digest
+from tests.harness.lifecycle import StackSettings, open_stack
+from tests.harness.ownership import OWNER_LABEL, new_run_id
+from tests.harness.plugin import ROOT, SERVICES
+from tests.harness.sweeper import remove_project
+
+from .timing import Figure, stopwatch
+
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+ONE_TEST = "tests/scenarios/test_new_seller_lists_a_product.py::test_listing_without_logging_in_is_refused"
+SECRET = secrets.token_urlsafe(32)
+RANDOM_LOCAL_PORT: Any = {"5000/tcp": ("127.0.0.1", None)}  # None: the engine picks the host port
+
+
+def _engine() -> DockerClient:
+    return DockerClient()
+
+
+def _settings() -> StackSettings:
+    return StackSettings(root=ROOT, services=SERVICES, run_id=new_run_id(), worker="bench")
+
+
+def _compose_env(tag: str) -> dict[str, str]:
+    return {**os.environ, "IMAGE_TAG": tag, "USER_SERVICE_SECRET_KEY": SECRET}
+
+
+def _run(command: list[str], env: dict[str, str] | None = None) -> None:
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+
+
+def _poll_200(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    with requests.Session() as session:
+        while time.monotonic() < deadline:
+            try:
+                if session.get(url, timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.005)  # polling interval of the measurement itself
+    raise TimeoutError(url)
+
+
+def image_tag() -> str:
+    """Start and stop a stack once: builds the images if needed and gives their tag."""
+    with open_stack(_settings()) as stack:
+        return stack.compose.environment["IMAGE_TAG"]
+
+
+def floor(tag: str, runs: int) -> Figure:
+    """(1) One service container from `docker run` to its first 200."""
+    engine = _engine().client
+    figure = Figure("1 floor: one container, run -> first 200", note="user-service image, docker-py run")
+    for _ in range(runs):
+        started = time.perf_counter()
+        container = engine.containers.run(
+            f"microstack/user-service:{tag}",
+            detach=True,
+            init=True,
+            ports=RANDOM_LOCAL_PORT,
+            environment={"SECRET_KEY": SECRET, "DATABASE_PATH": "/tmp/users.db"},
+        )
+        try:
+            container.reload()
+            port = container.attrs["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostPort"]
+            _poll_200(f"http://127.0.0.1:{port}/health")
+            figure.samples.append(time.perf_counter() - started)
+        finally:
+            container.remove(force=True, v=True)
+    return figure
+
+
+def compose_up_wait(tag: str, runs: int) -> Figure:
+    """(2) `docker compose up -d --wait`, as a developer would, with its healthchecks."""
+    figure = Figure("2 docker compose up -d --wait", note="compose.yaml, depends_on as written")
+    for number in range(runs):
+        project = f"bench-upwait-{number}-{secrets.token_hex(2)}"
+        base = ["docker", "compose", "-f", "compose.yaml", "-p", project]
+        try:
+            figure.samples.append(stopwatch(partial(_run, [*base, "up", "-d", "--wait"], _compose_env(tag))))
+        finally:
+            _run([*base, "down", "-v", "-t", "0"], _compose_env(tag))
+    return figure
+
+
+def harness_start_and_teardown(runs: int) -> tuple[Figure, Figure]:
+    """(3) Our start to all-healthy and (4) our teardown."""
+    start = Figure(
+        "3 harness start -> all healthy", note="open_stack(): sweep, config, image check, up, health"
+    )
+    teardown = Figure("4 harness teardown", note="containers, network, volumes removed")
+    for _ in range(runs):
+        context = open_stack(_settings())
+        start.samples.append(stopwatch(context.__enter__))
+        teardown.samples.append(stopwatch(partial(context.__exit__, None, None, None)))
+    return start, teardown
+
+
+def one_test_session(runs: int) -> tuple[Figure, Figure]:
+    """(5) A one-test pytest session end to end: ours against plain Testcontainers."""
+    ours_command = [*PYTEST, ONE_TEST]
+    plain_command = [*PYTEST, "--noconftest", "-W", "default", "bench/plain_testcontainers_session.py"]
+    ours = Figure("5a one-test session, this harness", note="pytest process, end to end")
+    plain = Figure(
+        "5b one-test session, plain Testcontainers",
+        note="DockerCompose(build=True, wait=True), same compose file",
+    )
+    for command in (ours_command, plain_command):  # warm-up: image tags, caches
+        _run(command)
+    for _ in range(runs):
+        ours.samples.append(stopwatch(lambda: _run(ours_command)))
+        plain.samples.append(stopwatch(lambda: _run(plain_command)))
+    return ours, plain
+
+
+def warm_builds(tag: str, runs: int) -> tuple[Figure, Figure]:
+    """(6) Rebuild with nothing changed: the harness's digest check, and compose's cached build."""
+    engine = _engine().client
+    ours = Figure("6a warm rebuild, harness (digest check)", note="nothing changed: no build runs")
+    compose = Figure("6b warm rebuild, docker compose build", note="layer cache, for comparison")
+
+    def harness_check() -> None:
+        base = image_id(engine, os.environ.get("BASE_IMAGE", _base_image()))
+        if source_digest(ROOT / "services", base) != tag:
+            raise RuntimeError("images are not current")
+        for service in ("user-service", "product-service"):
+            if not image_id(engine, f"microstack/{service}:{tag}"):
+                raise RuntimeError(f"{service} image missing")
+
+    for _ in range(runs):
+        ours.samples.append(stopwatch(harness_check))
+        compose.samples.append(
+            stopwatch(
+                lambda: _run(
+                    ["docker", "compose", "-f", "compose.yaml", "build", "--quiet"], _compose_env(tag)
+                )
+            )
+        )
+    return ours, compose
+
+
+def _base_image() -> str:
+    for line in (ROOT / ".env").read_text().splitlines() if (ROOT / ".env").exists() else []:
+        if line.startswith("BASE_IMAGE="):
+            return line.split("=", 1)[1]
+    return "python:3.11-slim-bookworm"
+
+
+def cold_build(runs: int) -> Figure:
+    """(6) Both images built with no layer cache (the base image already present)."""
+    figure = Figure("6c cold build, both images", note="docker compose build --no-cache")
+    for number in range(runs):
+        tag = f"bench-cold-{number}"
+        env = _compose_env(tag)
+        try:
+            build = ["docker", "compose", "-f", "compose.yaml", "build", "--no-cache"]
+            figure.samples.append(stopwatch(partial(_run, build, env)))
+        finally:
+            for service in ("user-service", "product-service"):
+                subprocess.run(
+                    ["docker", "image", "rm", f"microstack/{service}:{tag}"], capture_output=True, check=False
+                )
+    return figure
+
+
+def integration_suite(runs: int) -> tuple[Figure, Figure]:
+    """(7) The integration suite on one worker against two."""
+    serial = Figure("7a integration suite, -n 0", note="pytest -m integration tests")
+    parallel = Figure("7b integration suite, -n 2", note="two workers, a stack each")
+    for _ in range(runs):
+        serial.samples.append(stopwatch(lambda: _run([*PYTEST, "-m", "integration", "tests"])))
+        parallel.samples.append(stopwatch(lambda: _run([*PYTEST, "-m", "integration", "-n", "2", "tests"])))
+    return serial, parallel
+
+
+def fault_times(runs: int) -> list[Figure]:
+    """(8) Each fault's time to inject and to heal (healed = health answers 200 again)."""
+    kinds = ("down", "crash", "hang", "slow", "partition", "erroring")
+    inject = {kind: Figure(f"8 fault {kind}: inject") for kind in kinds}
+    heal = {kind: Figure(f"8 fault {kind}: heal", note="undo + health 200") for kind in kinds}
+    with open_stack(_settings()) as stack:
+        faults = Faults(stack)
+        for _ in range(runs):
+            for kind in kinds:
+                fault = (
+                    faults.slow("user-service", 0.5)
+                    if kind == "slow"
+                    else getattr(faults, kind)("user-service")
+                )
+                fault.heal()
+                inject[kind].samples.append(fault.inject_seconds)
+                heal[kind].samples.append(fault.heal_seconds or 0.0)
+    return [figure for kind in kinds for figure in (inject[kind], heal[kind])]
+
+
+def _leftovers_of(engine: object, pid: int) -> int:
+    client = engine  # docker-py client
+    marker = f"@{pid}:"
+    label = {"label": OWNER_LABEL}
+    found = [
+        *client.containers.list(all=True, filters=label),  # type: ignore[attr-defined]
+        *client.networks.list(filters=label),  # type: ignore[attr-defined]
+        *client.volumes.list(filters=label),  # type: ignore[attr-defined]
+    ]
+    labels = (getattr(r, "labels", None) or r.attrs.get("Labels") or {} for r in found)
+    return sum(1 for item in labels if marker in item.get(OWNER_LABEL, ""))
+
+
+def interrupt_during_startup(runs: int) -> tuple[Figure, Figure]:
+    """Ctrl-C at spread moments of a session's start-up: time to exit, and what is left."""
+    engine = _engine().client
+    exit_time = Figure("ctrl-c during start-up: exit", note="SIGINT at 0.5-2.5 s after pytest starts")
+    leftovers = Figure("ctrl-c during start-up: resources left", unit="count")
+    sample = ROOT / "tests" / "harness_checks" / "sample_hold_stack.py"
+    for number in range(runs):
+        delay = 0.5 + 2.0 * number / max(1, runs - 1)
+        with tempfile.TemporaryDirectory() as workdir:
+            env = {**os.environ, "HOLD_STACK_REPORT": str(Path(workdir) / "project")}
+            child = subprocess.Popen(
+                [*PYTEST, str(sample)],
+                cwd=ROOT,
+                env=env,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(delay)  # the moment of the interrupt is the variable measured here
+            signalled = time.perf_counter()
+            os.killpg(child.pid, signal.SIGINT)
+            child.wait(timeout=60)
+            exit_time.samples.append(time.perf_counter() - signalled)
+            leftovers.samples.append(float(_leftovers_of(engine, child.pid)))
+    return exit_time, leftovers
+
+
+def _busy_seconds() -> float:
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_percent(seconds: float) -> float:
+    before = _busy_seconds()
+    time.sleep(seconds)  # sampling window
+    return 100 * (_busy_seconds() - before) / seconds
+
+
+def idle_cpu(seconds: float) -> Iterator[Figure]:
+    """Host CPU while idle, without and with a stack up: the stack's idle cost, % of one core."""
+    windows = 3
+    baseline = Figure("idle host, no stack", unit="% core")
+    with_stack = Figure("idle host, stack up", unit="% core", note="healthchecks every 1 s")
+    baseline.samples = [_cpu_percent(seconds / windows) for _ in range(windows)]
+    with open_stack(_settings()):
+        time.sleep(3)  # let start-up work settle before sampling
+        with_stack.samples = [_cpu_percent(seconds / windows) for _ in range(windows)]
+    cost = Figure("idle stack cost", unit="% core", note="stack up minus no stack, per window")
+    cost.samples = [max(0.0, a - b) for a, b in zip(with_stack.samples, baseline.samples, strict=True)]
+    yield from (baseline, with_stack, cost)
+
+
+def ratios(medians: dict[str, float]) -> dict[str, float]:
+    """Ratios measured side by side in this run."""
+    pairs = {
+        "harness start / compose up --wait": (
+            "3 harness start -> all healthy",
+            "2 docker compose up -d --wait",
+        ),
+        "one-test session: harness / plain Testcontainers": (
+            "5a one-test session, this harness",
+            "5b one-test session, plain Testcontainers",
+        ),
+        "suite -n 2 / -n 0": ("7b integration suite, -n 2", "7a integration suite, -n 0"),
+        "harness start / floor": (
+            "3 harness start -> all healthy",
+            "1 floor: one container, run -> first 200",
+        ),
+    }
+    return {name: medians[a] / medians[b] for name, (a, b) in pairs.items() if a in medians and b in medians}
+
+
+def remove_leftover(project: str) -> None:
+    """Remove a project by name (used when a measurement is interrupted)."""
+    remove_project(_engine().client, project)
