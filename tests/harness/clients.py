@@ -53,7 +53,7 @@ class ServiceClient(requests.Session):
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         if not url.startswith(("http://", "https://")):
-            url = self.base_url + url
+            url = f"{self.base_url}/{url.lstrip('/')}"
         kwargs.setdefault("timeout", self.timeout)
         headers = CaseInsensitiveDict(kwargs.pop("headers", None) or {})
         headers.setdefault("X-Request-ID", self.new_request_id())

@@ -9,7 +9,9 @@ with a timeout, and tears down without waiting for graceful stops.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -54,7 +56,7 @@ class ProjectCompose(DockerCompose):
         try:
             stdout, stderr = process.communicate(timeout=self.command_timeout)
         except BaseException:  # timeout, Ctrl-C: never leave compose running behind us
-            process.kill()
+            _kill_group(process)
             process.communicate()
             raise
         finally:
@@ -71,7 +73,7 @@ class ProjectCompose(DockerCompose):
         with self._lock:
             running = list(self._running)
         for process in running:
-            process.kill()
+            _kill_group(process)
 
     def stop(self, down: bool = True) -> None:
         """Remove containers, networks and volumes at once: nothing needs a graceful stop."""
@@ -85,3 +87,9 @@ class ProjectCompose(DockerCompose):
 
     def build_images(self) -> None:
         self._run_command([*self.compose_command_property, "build", "--quiet"])
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill the docker CLI and the compose plugin it runs: they share a session."""
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        os.killpg(process.pid, signal.SIGKILL)

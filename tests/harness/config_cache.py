@@ -46,6 +46,8 @@ def load_config(compose: ProjectCompose, files: Sequence[Path]) -> dict[str, Any
         pass
     config = compose.get_config()
     partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps(config))
+    # Owner-only: the config may hold values taken from the environment.
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        out.write(json.dumps(config))
     partial.replace(path)  # atomic: concurrent runs never read half a file
     return config

@@ -185,10 +185,15 @@ class Faults:
             raise ServiceUnhealthyError("the stack could not be healed:\n" + "\n".join(errors))
 
 
+_UNPAUSE_LOCK = threading.Lock()
+
+
 def _unpause_if_paused(container: Container) -> None:
-    container.reload()
-    if container.status == "paused":
-        container.unpause()
+    """Unpause once: slow()'s timer and an early heal() may both get here."""
+    with _UNPAUSE_LOCK:
+        container.reload()
+        if container.status == "paused":
+            container.unpause()
 
 
 def _exec(container: Container, command: list[str]) -> str:

@@ -153,6 +153,11 @@ def open_stack(settings: StackSettings) -> Iterator[Stack]:
                 stack.stop()
 
 
+def sweep_leftovers() -> list[str]:
+    """Remove what dead runs left behind on this engine; returns the projects removed."""
+    return sweep_abandoned(DockerClient().client)
+
+
 def describe_kept(stack: Stack) -> str:
     """How to reach and remove a stack left up with --keep-stack."""
     urls = ", ".join(f"{name} {stack.url(name)}" for name in stack.services)

@@ -21,9 +21,10 @@ import pytest
 
 from . import cleanup
 from .clients import ServiceClient, request_id_prefix
+from .errors import ServiceUnhealthyError
 from .factories import ProductFactory, UserFactory
 from .faults import Faults
-from .lifecycle import StackSettings, describe_kept, open_stack
+from .lifecycle import StackSettings, describe_kept, open_stack, sweep_leftovers
 from .ownership import new_run_id
 from .stack import ServiceSpec, Stack
 
@@ -31,6 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = (ServiceSpec("user-service", 5000), ServiceSpec("product-service", 5001))
 RUN_ID_KEY = "microstack_run_id"
 TEST_START = pytest.StashKey[float]()
+_RUN_ID = pytest.StashKey[str]()
+_USED_ENGINE = pytest.StashKey[bool]()
+HEALTH_AFTER_TEST_TIMEOUT = 5.0
 STACK_FIXTURES = frozenset(
     {"stack", "user_service", "product_service", "make_user", "make_product", "faults"}
 )
@@ -70,9 +74,6 @@ def pytest_configure(config: pytest.Config) -> None:
     cleanup.install()
 
 
-_RUN_ID = pytest.StashKey[str]()
-
-
 class _XdistRunId:
     """Hands the controller's run id to every xdist worker."""
 
@@ -95,6 +96,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     cleanup.run_all()
+    if session.config.stash.get(_USED_ENGINE, False):
+        # Again at the end: a run killed while this one started may have still
+        # been dying then. Its leftovers are gone once this run ends.
+        sweep_leftovers()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -135,12 +140,35 @@ def stack_settings(pytestconfig: pytest.Config) -> StackSettings:
 
 
 @pytest.fixture(scope="session")
-def stack(stack_settings: StackSettings) -> Iterator[Stack]:
+def stack(stack_settings: StackSettings, pytestconfig: pytest.Config) -> Iterator[Stack]:
     """[session] The whole compose stack, healthy, one per xdist worker; torn down at the end."""
+    pytestconfig.stash[_USED_ENGINE] = True
     with open_stack(stack_settings) as running:
         yield running
         if stack_settings.keep or stack_settings.reuse:
             print("\n" + describe_kept(running), file=sys.__stderr__)
+
+
+@pytest.fixture(autouse=True)
+def _stack_stays_healthy(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used the stack, every service must still answer its health check.
+
+    A test that leaves a service broken fails here, naming the service, and the
+    stack is brought back up so that the tests after it run on a sound stack.
+    Tests using `faults` are checked (and healed) by that fixture instead.
+    """
+    yield
+    if "stack" not in request.fixturenames or "faults" in request.fixturenames:
+        return
+    stack: Stack = request.getfixturevalue("stack")
+    try:
+        stack.ensure_healthy(
+            timeout=HEALTH_AFTER_TEST_TIMEOUT, why=f"not healthy after {request.node.nodeid}"
+        )
+    except ServiceUnhealthyError:
+        stack.compose.start()  # start or recreate what the test stopped or removed
+        stack.ensure_healthy(timeout=stack.startup_timeout, why="not healthy after repair")
+        raise
 
 
 @pytest.fixture

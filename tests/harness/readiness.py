@@ -17,6 +17,7 @@ import requests
 
 POLL_INTERVAL = 0.02
 STATE_CHECK_INTERVAL = 0.1
+REQUEST_TIMEOUT = (0.5, 1.0)  # connect, read: a healthy /health answers in milliseconds
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,10 @@ def _poll_one(probe: Probe, deadline: float, abort: threading.Event) -> ProbeRes
                 abort.wait(STATE_CHECK_INTERVAL)
                 continue
             try:
-                response = session.get(url, timeout=(min(remaining, 0.5), min(remaining, 1.0)))
+                # Full timeouts even near the deadline (overshooting it by at most
+                # REQUEST_TIMEOUT): a request cut short would replace the last real
+                # answer, the useful part of a failure report, with a timeout.
+                response = session.get(url, timeout=REQUEST_TIMEOUT)
                 if response.status_code == 200:
                     return ProbeResult(probe.service, True, url, "200", None, time.monotonic() - start)
                 last_seen = f"HTTP {response.status_code}: {response.text[:200]!r}"

@@ -65,7 +65,7 @@ class Stack:
         self._starting = True
         with ThreadPoolExecutor(max_workers=1) as pool:
             up = pool.submit(self.compose.start)
-            up.add_done_callback(lambda done: _set_if_failed(done, up_failed))
+            up.add_done_callback(lambda done: self._up_finished(done, up_failed))
             try:
                 self.wait_until_healthy(
                     timeout=self.startup_timeout, reason="failed to start", abort=up_failed
@@ -80,6 +80,12 @@ class Stack:
                 self._starting = False
             up.result()
         return time.monotonic() - started
+
+    def _up_finished(self, done: Future[None], up_failed: threading.Event) -> None:
+        # From here on a missing container is lost, not still being created.
+        self._starting = False
+        if done.exception() is not None:
+            up_failed.set()
 
     def stop(self) -> None:
         """Remove the project's containers, networks and volumes, falling back to compose."""
@@ -189,8 +195,3 @@ class Stack:
             health=state.health,
             log_tail=self.logs(result.service, tail=LOG_TAIL_LINES),
         )
-
-
-def _set_if_failed(done: Future[None], event: threading.Event) -> None:
-    if done.exception() is not None:
-        event.set()

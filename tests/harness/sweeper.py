@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
 from typing import Any
 
 import docker.errors
@@ -86,3 +87,7 @@ def _remove(resource: Any) -> None:
             resource.remove()
     except docker.errors.NotFound:
         pass  # a concurrent sweeper got there first
+    except docker.errors.APIError as error:
+        if error.status_code != HTTPStatus.CONFLICT or "in progress" not in str(error):
+            raise
+        # "removal ... is already in progress": another sweeper is removing it

@@ -376,13 +376,24 @@ class FakeProcesses:
         self.respond: Respond = respond or (lambda args, kwargs: (0, b"", b""))
         self.hang = False
         self.calls: list[PopenCall] = []
+        self._by_pid: dict[int, FakePopen] = {}
         self._lock = threading.Lock()
 
     def __call__(self, args: list[str], **kwargs: Any) -> FakePopen:
         call = PopenCall(list(args), kwargs)
+        process = FakePopen(self, call)
         with self._lock:
             self.calls.append(call)
-        return FakePopen(self, call)
+            self._by_pid[process.pid] = process
+        return process
+
+    def killpg(self, pgid: int, signum: int) -> None:
+        """Stands in for `os.killpg`: each fake process leads its own session."""
+        with self._lock:
+            process = self._by_pid.get(pgid)
+        if process is None:
+            raise ProcessLookupError(pgid)
+        process.kill()
 
     @property
     def commands(self) -> list[list[str]]:

@@ -27,6 +27,7 @@ PROJECT = "microstack-it-cafe-gw1"
 def processes(monkeypatch: pytest.MonkeyPatch) -> FakeProcesses:
     fake = FakeProcesses()
     monkeypatch.setattr(subprocess, "Popen", fake)  # the module tests.harness.compose uses
+    monkeypatch.setattr(os, "killpg", fake.killpg)
     return fake
 
 

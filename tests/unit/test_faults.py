@@ -200,11 +200,6 @@ class Rendezvous:
             self._condition.wait_for(lambda: self.arrived >= 2, timeout=self.patience)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="harness bug: slow()'s timer and heal() can both see the container paused and both unpause it; "
-    "the second unpause fails (409 'is not paused') in the timer thread or in heal()",
-)
 def test_slow_healed_just_as_its_timer_fires_unpauses_once(
     engine: FakeEngine, injector: Faults, monkeypatch: pytest.MonkeyPatch
 ) -> None:
