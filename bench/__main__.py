@@ -65,6 +65,7 @@ def main() -> None:
         "builds": lambda: list(figures.warm_builds(tag, args.runs)),
         "cold-build": lambda: [figures.cold_build(max(1, args.runs // 2))],
         "suite": lambda: list(figures.integration_suite(1)),
+        "xdist": lambda: list(figures.xdist_worker_overhead(args.runs)),
         "faults": lambda: figures.fault_times(args.runs),
         "ctrl-c": lambda: list(figures.interrupt_during_startup(args.runs)),
         "idle-cpu": lambda: list(figures.idle_cpu(seconds=10)),

@@ -197,6 +197,20 @@ def integration_suite(runs: int) -> tuple[Figure, Figure]:
     return serial, parallel
 
 
+def xdist_worker_overhead(runs: int) -> tuple[Figure, Figure]:
+    """Two quick tests on one xdist worker (one stack) against two workers (a stack each)."""
+    tests = [
+        "tests/scenarios/test_new_seller_lists_a_product.py::test_listing_without_logging_in_is_refused",
+        "tests/test_inter_service_flow.py::test_validate_user_goes_through_user_service",
+    ]
+    one = Figure("7c two tests, -n 1", note="one worker, one stack")
+    two = Figure("7d two tests, -n 2", note="two workers, a stack each: d - c = cost of a worker")
+    for _ in range(runs):
+        one.samples.append(stopwatch(partial(_run, [*PYTEST, "-n", "1", *tests])))
+        two.samples.append(stopwatch(partial(_run, [*PYTEST, "-n", "2", "--dist", "load", *tests])))
+    return one, two
+
+
 def fault_times(runs: int) -> list[Figure]:
     """(8) Each fault's time to inject and to heal (healed = health answers 200 again)."""
     kinds = ("down", "crash", "hang", "slow", "partition", "erroring")
@@ -295,6 +309,7 @@ def ratios(medians: dict[str, float]) -> dict[str, float]:
             "5b one-test session, plain Testcontainers",
         ),
         "suite -n 2 / -n 0": ("7b integration suite, -n 2", "7a integration suite, -n 0"),
+        "two tests -n 2 / -n 1": ("7d two tests, -n 2", "7c two tests, -n 1"),
         "harness start / floor": (
             "3 harness start -> all healthy",
             "1 floor: one container, run -> first 200",

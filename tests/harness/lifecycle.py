@@ -140,15 +140,24 @@ def open_stack(settings: StackSettings) -> Iterator[Stack]:
         keep = settings.keep or settings.reuse
         if not keep:
             cleanup.register(stack.project, stack.stop)
+        handed_to_cleanup = False
         try:
             stack.start()
             yield stack
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM: our signal handler has started this stack's
+            # teardown on a thread; it stays registered, so the atexit backstop
+            # waits for it while pytest reports the interrupt.
+            handed_to_cleanup = not keep and cleanup.started_early(stack.project)
+            if keep:
+                stack.stop()
+            raise
         except BaseException:
             if keep:
                 stack.stop()  # a stack that never came up is not worth keeping
             raise
         finally:
-            if not keep:
+            if not keep and not handed_to_cleanup:
                 cleanup.unregister(stack.project)
                 stack.stop()
 

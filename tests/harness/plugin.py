@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = (ServiceSpec("user-service", 5000), ServiceSpec("product-service", 5001))
 RUN_ID_KEY = "microstack_run_id"
 TEST_START = pytest.StashKey[float]()
+CALL_FINISHED = pytest.StashKey[bool]()
 _RUN_ID = pytest.StashKey[str]()
 _USED_ENGINE = pytest.StashKey[bool]()
 HEALTH_AFTER_TEST_TIMEOUT = 5.0
@@ -94,9 +95,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.faults)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Backstop after pytest's own teardown of session fixtures (which runs first)."""
     cleanup.run_all()
-    if session.config.stash.get(_USED_ENGINE, False):
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    if session.config.stash.get(_USED_ENGINE, False) and not interrupted:
         # Again at the end: a run killed while this one started may have still
         # been dying then. Its leftovers are gone once this run ends.
         sweep_leftovers()
@@ -112,6 +116,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """Attach each service's log lines from the time of a failed test to its report."""
     outcome = yield
     report = outcome.get_result()
+    if report.when == "call":
+        item.stash[CALL_FINISHED] = True
     stack = getattr(item, "funcargs", {}).get("stack")
     if not report.failed or not isinstance(stack, Stack):
         return
@@ -160,6 +166,8 @@ def _stack_stays_healthy(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "stack" not in request.fixturenames or "faults" in request.fixturenames:
         return
+    if not request.node.stash.get(CALL_FINISHED, False):
+        return  # interrupted (Ctrl-C): the session is ending, not checking
     stack: Stack = request.getfixturevalue("stack")
     try:
         stack.ensure_healthy(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import requests
@@ -105,13 +104,36 @@ def wait_until_healthy(
     """Poll every probe concurrently; returns one result per probe, healthy or not.
 
     Setting `abort` (also set when one service is lost) stops every probe early.
+    The probes run on daemon threads: on Ctrl-C nothing waits for a probe's
+    request in flight, neither this function nor the interpreter at exit.
     """
     deadline = time.monotonic() + timeout
     abort = abort or threading.Event()
-    with ThreadPoolExecutor(max_workers=max(1, len(probes))) as pool:
-        futures = [pool.submit(_poll_one, probe, deadline, abort) for probe in probes]
+    outcomes: list[ProbeResult | BaseException | None] = [None] * len(probes)
+
+    def run(index: int, probe: Probe) -> None:
         try:
-            return [future.result() for future in futures]
-        except BaseException:
-            abort.set()  # Ctrl-C or SIGTERM: stop the probes now, not at the deadline
-            raise
+            outcomes[index] = _poll_one(probe, deadline, abort)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread below
+            abort.set()
+            outcomes[index] = error
+
+    threads = [
+        threading.Thread(target=run, args=(index, probe), name=f"probe {probe.service}", daemon=True)
+        for index, probe in enumerate(probes)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    except BaseException:
+        abort.set()  # Ctrl-C or SIGTERM: stop the probes now, not at the deadline
+        raise
+    results = []
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        assert outcome is not None, "every probe thread records an outcome"
+        results.append(outcome)
+    return results

@@ -48,6 +48,8 @@ class Stack:
         self.startup_timeout = startup_timeout
         self._urls: dict[str, str] = {}
         self._starting = False
+        self._stop_lock = threading.Lock()
+        self._stopped = False
 
     @property
     def project(self) -> str:
@@ -88,12 +90,21 @@ class Stack:
             up_failed.set()
 
     def stop(self) -> None:
-        """Remove the project's containers, networks and volumes, falling back to compose."""
-        try:
-            remove_project(self.engine, self.project)
-        except docker.errors.APIError:
-            self.compose.stop()
-        self._urls.clear()
+        """Remove the project's containers, networks and volumes, falling back to compose.
+
+        Idempotent and safe from two threads at once: a second caller waits for
+        the first to finish (see cleanup.start_all_in_background).
+        """
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self.compose.cancel()  # a `compose up` still running would recreate what we remove
+            try:
+                remove_project(self.engine, self.project)
+            except docker.errors.APIError:
+                self.compose.stop()
+            self._urls.clear()
+            self._stopped = True
 
     def container(self, service: str) -> Container | None:
         """The service's container, or None when it doesn't exist."""

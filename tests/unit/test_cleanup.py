@@ -5,18 +5,21 @@ from __future__ import annotations
 import atexit
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.harness import cleanup
+from tests.harness.waiting import wait_for
 
 
 @pytest.fixture(autouse=True)
 def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test gets an empty registry; whatever the real run registered is left alone."""
     monkeypatch.setattr(cleanup, "_teardowns", {})
+    monkeypatch.setattr(cleanup, "_started_early", set())
 
 
 def _recorder(log: list[str], name: str, *, fail: bool = False) -> Callable[[], None]:
@@ -103,3 +106,39 @@ def test_install_turns_sigterm_into_interrupt_only_over_the_default(
 
     assert installed == ([(signal.SIGTERM, cleanup._interrupt)] if expect_installed else [])
     assert at_exit == [cleanup.run_all]
+
+
+def test_install_starts_teardowns_on_ctrl_c_only_over_pythons_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    installed: list[tuple[int, Any]] = []
+    handlers = {signal.SIGTERM: signal.SIG_IGN, signal.SIGINT: signal.default_int_handler}
+    monkeypatch.setattr(signal, "getsignal", handlers.__getitem__)
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: installed.append((signum, handler)))
+    monkeypatch.setattr(atexit, "register", lambda function: None)
+
+    cleanup.install()
+
+    assert installed == [(signal.SIGINT, cleanup._interrupt)]
+
+
+def test_an_interrupt_starts_every_teardown_at_once_and_keeps_them_registered() -> None:
+    started = threading.Event()
+    release = threading.Event()
+    log: list[str] = []
+
+    def slow_teardown() -> None:
+        started.set()
+        release.wait(timeout=10)
+        log.append("torn down")
+
+    cleanup.register("p", slow_teardown)
+
+    with pytest.raises(KeyboardInterrupt, match="SIGINT"):
+        cleanup._interrupt(signal.SIGINT, None)
+
+    assert started.wait(timeout=5), "the teardown must start before pytest unwinds"
+    release.set()
+    wait_for(lambda: log, timeout=5, what="background teardown")
+    cleanup.run_all()  # still registered: the normal path runs it again (teardowns are idempotent)
+    assert log == ["torn down", "torn down"]

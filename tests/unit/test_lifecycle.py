@@ -276,6 +276,26 @@ def test_an_error_in_the_body_still_tears_down(root: Path, cli: FakeComposeCLI, 
     assert chosen.project not in cleanup._teardowns
 
 
+def test_after_ctrl_c_the_teardown_started_by_the_signal_finishes_at_exit(
+    root: Path, cli: FakeComposeCLI, engine: FakeEngine
+) -> None:
+    chosen = settings(root)
+
+    def interrupted_run() -> None:
+        with open_stack(chosen):
+            for thread in cleanup.start_all_in_background():  # what the SIGINT handler does
+                thread.join(timeout=10)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted_run()
+
+    assert containers_of(engine, chosen.project) == []
+    assert chosen.project in cleanup._teardowns, "left to the atexit backstop, which waits for it"
+    cleanup.run_all()
+    assert chosen.project not in cleanup._teardowns
+
+
 def test_a_kept_stack_is_left_up_and_reused_by_a_later_run(
     root: Path, cli: FakeComposeCLI, engine: FakeEngine
 ) -> None:

@@ -412,7 +412,7 @@ def test_stop_removes_the_project_through_the_engine_and_forgets_urls(engine: Fa
     assert network not in engine.network_attrs
     assert volume not in engine.volume_attrs
     assert {c.ident for c in engine.calls_to("remove_container")} == {ident, stopped}
-    assert compose.events == [], "no compose call when the engine did it all"
+    assert compose.events == ["cancel"], "only a cancel of any running compose: the engine did the rest"
     with pytest.raises(LookupError):
         stack.url("api")  # not answered from the cache
 
@@ -424,7 +424,21 @@ def test_stop_falls_back_to_compose_when_the_engine_refuses(engine: FakeEngine) 
 
     make_stack(engine, compose=compose).stop()
 
-    assert compose.events == ["stop"]
+    assert compose.events == ["cancel", "stop"]
+
+
+def test_stop_is_idempotent_and_safe_from_two_threads(engine: FakeEngine) -> None:
+    ident = add(engine, "api")
+    stack = make_stack(engine, compose=FakeCompose(project_name=PROJECT))
+
+    threads = [threading.Thread(target=stack.stop) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    stack.stop()
+
+    assert [c.ident for c in engine.calls_to("remove_container")] == [ident]
 
 
 def test_project_is_the_compose_project_name(engine: FakeEngine) -> None:
