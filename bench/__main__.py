@@ -59,7 +59,10 @@ def main() -> None:
     tag = figures.image_tag()
     steps = {
         "floor": lambda: [figures.floor(tag, args.runs)],
-        "up-wait": lambda: [figures.compose_up_wait(tag, args.runs)],
+        "up-wait": lambda: [
+            figures.compose_up_wait(tag, args.runs),
+            figures.compose_up_wait(tag, args.runs, interval="1s"),
+        ],
         "harness": lambda: list(figures.harness_start_and_teardown(args.runs)),
         "one-test": lambda: list(figures.one_test_session(args.runs)),
         "builds": lambda: list(figures.warm_builds(tag, args.runs)),

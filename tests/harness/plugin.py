@@ -36,6 +36,9 @@ CALL_FINISHED = pytest.StashKey[bool]()
 _RUN_ID = pytest.StashKey[str]()
 _USED_ENGINE = pytest.StashKey[bool]()
 HEALTH_AFTER_TEST_TIMEOUT = 5.0
+# The harness polls /health itself at 20 ms; Docker's own probe (a `docker exec`,
+# ~0.1 s of engine CPU each) only needs to run now and then: idle cost ~0.
+TEST_ENVIRONMENT = {"HEALTHCHECK_INTERVAL": "30s"}
 STACK_FIXTURES = frozenset(
     {"stack", "user_service", "product_service", "make_user", "make_product", "faults"}
 )
@@ -142,6 +145,7 @@ def stack_settings(pytestconfig: pytest.Config) -> StackSettings:
         startup_timeout=pytestconfig.getoption("stack_timeout"),
         keep=pytestconfig.getoption("keep_stack"),
         reuse=pytestconfig.getoption("reuse_stack"),
+        environment=dict(TEST_ENVIRONMENT),
     )
 
 
