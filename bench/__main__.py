@@ -24,6 +24,7 @@ ALL = (
     "builds",
     "cold-build",
     "suite",
+    "xdist",
     "faults",
     "ctrl-c",
     "idle-cpu",
