@@ -31,6 +31,7 @@ from .stack import ServiceSpec, Stack
 from .sweeper import PROJECT_LABEL, sweep_abandoned
 
 PENDING_TAG = "harness-pending-tag"
+SECRET_VARIABLE = "USER_SERVICE_SECRET_KEY"
 
 
 @dataclass
@@ -80,15 +81,13 @@ def open_stack(settings: StackSettings) -> Iterator[Stack]:
     """Yield a healthy stack; tear it down afterwards unless it is kept or reused."""
     client = DockerClient()
     engine = client.client
+    host = engine_host(client)
+    keep = settings.keep or settings.reuse
     sweep_abandoned(engine)
-    structure = {
-        "PUBLISH_HOST": "127.0.0.1" if engine_host(client) == "127.0.0.1" else "0.0.0.0",
-        **settings.environment,
-    }
-    # Values that differ at every run stay out of the config read for structure,
-    # so that read can be cached.
-    per_run = {"USER_SERVICE_SECRET_KEY": secrets.token_urlsafe(32)}
-    per_run.update((key, value) for key, value in settings.environment.items() if key in per_run)
+    structure = {"PUBLISH_HOST": "127.0.0.1" if host == "127.0.0.1" else "0.0.0.0", **settings.environment}
+    # A fresh secret per run (unless the settings give one); it stays out of the
+    # config read for structure, so that read can be cached.
+    per_run = {SECRET_VARIABLE: settings.environment.get(SECRET_VARIABLE, secrets.token_urlsafe(32))}
 
     def compose(files: tuple[str, ...], project: str, tag: str, env: dict[str, str]) -> ProjectCompose:
         return ProjectCompose(
@@ -118,7 +117,7 @@ def open_stack(settings: StackSettings) -> Iterator[Stack]:
             stack = Stack(
                 compose(settings.compose_files, project, tag, environment),
                 engine,
-                engine_host(client),
+                host,
                 settings.services,
                 settings.startup_timeout,
             )
@@ -126,7 +125,7 @@ def open_stack(settings: StackSettings) -> Iterator[Stack]:
             yield stack
             return
 
-    labels = owner_labels(Owner.current(), keep=settings.keep or settings.reuse, config_hash=config_hash)
+    labels = owner_labels(Owner.current(), keep=keep, config_hash=config_hash)
     with tempfile.TemporaryDirectory(prefix=f"{settings.project}-") as workdir:
         override = Path(workdir) / "compose.harness.yaml"
         override.write_text(harness_override(config, labels))
@@ -134,30 +133,23 @@ def open_stack(settings: StackSettings) -> Iterator[Stack]:
             (*settings.compose_files, str(override)), settings.project, tag, environment
         )
         ensure_images(project_compose, engine, images)
-        stack = Stack(
-            project_compose, engine, engine_host(client), settings.services, settings.startup_timeout
-        )
-        keep = settings.keep or settings.reuse
+        stack = Stack(project_compose, engine, host, settings.services, settings.startup_timeout)
         if not keep:
             cleanup.register(stack.project, stack.stop)
-        handed_to_cleanup = False
+        started = handed_to_cleanup = False
         try:
             stack.start()
+            started = True
             yield stack
         except KeyboardInterrupt:
             # Ctrl-C or SIGTERM: our signal handler has started this stack's
             # teardown on a thread; it stays registered, so the atexit backstop
             # waits for it while pytest reports the interrupt.
-            handed_to_cleanup = not keep and cleanup.started_early(stack.project)
-            if keep:
-                stack.stop()
-            raise
-        except BaseException:
-            if keep:
-                stack.stop()  # a stack that never came up is not worth keeping
+            handed_to_cleanup = cleanup.started_early(stack.project)
             raise
         finally:
-            if not keep and not handed_to_cleanup:
+            kept = keep and started  # a stack that never came up is not worth keeping
+            if not kept and not handed_to_cleanup:
                 cleanup.unregister(stack.project)
                 stack.stop()
 

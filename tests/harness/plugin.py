@@ -11,7 +11,6 @@ Fixtures (scope in brackets; override any of them in a conftest.py):
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -31,17 +30,16 @@ from .stack import ServiceSpec, Stack
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = (ServiceSpec("user-service", 5000), ServiceSpec("product-service", 5001))
 RUN_ID_KEY = "microstack_run_id"
+KEPT_KEY = "microstack_kept_stacks"
 TEST_START = pytest.StashKey[float]()
 CALL_FINISHED = pytest.StashKey[bool]()
 _RUN_ID = pytest.StashKey[str]()
 _USED_ENGINE = pytest.StashKey[bool]()
+_KEPT = pytest.StashKey[list[str]]()
 HEALTH_AFTER_TEST_TIMEOUT = 5.0
 # The harness polls /health itself at 20 ms; Docker's own probe (a `docker exec`,
 # ~0.1 s of engine CPU each) only needs to run now and then: idle cost ~0.
 TEST_ENVIRONMENT = {"HEALTHCHECK_INTERVAL": "30s"}
-STACK_FIXTURES = frozenset(
-    {"stack", "user_service", "product_service", "make_user", "make_product", "faults"}
-)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -87,12 +85,17 @@ class _XdistRunId:
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[RUN_ID_KEY] = self.run_id
 
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """Collect the stacks a worker left running, for the controller's summary."""
+        output = getattr(node, "workeroutput", None) or {}
+        node.config.stash.setdefault(_KEPT, []).extend(output.get(KEPT_KEY, []))
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that use the stack are integration tests, marked or not."""
+    """Tests that use the stack, directly or through any fixture, are integration tests."""
     for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
-        if STACK_FIXTURES & fixtures:
+        fixtures = set(getattr(item, "fixturenames", ()))  # the whole fixture closure
+        if "stack" in fixtures:
             item.add_marker(pytest.mark.integration)
         if "faults" in fixtures:
             item.add_marker(pytest.mark.faults)
@@ -107,6 +110,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         # Again at the end: a run killed while this one started may have still
         # been dying then. Its leftovers are gone once this run ends.
         sweep_leftovers()
+
+
+def _kept_stacks(config: pytest.Config) -> list[str]:
+    """Descriptions of stacks left up by --keep-stack/--reuse-stack, for the summary."""
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller prints them
+        kept: list[str] = workeroutput.setdefault(KEPT_KEY, [])
+        return kept
+    return config.stash.setdefault(_KEPT, [])
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Say how to reach and remove the stacks left running."""
+    kept = config.stash.get(_KEPT, [])
+    if kept:
+        terminalreporter.write_sep("-", "stacks left running")
+        for description in kept:
+            terminalreporter.write_line(description)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -156,7 +177,7 @@ def stack(stack_settings: StackSettings, pytestconfig: pytest.Config) -> Iterato
     with open_stack(stack_settings) as running:
         yield running
         if stack_settings.keep or stack_settings.reuse:
-            print("\n" + describe_kept(running), file=sys.__stderr__)
+            _kept_stacks(pytestconfig).append(describe_kept(running))
 
 
 @pytest.fixture(autouse=True)
