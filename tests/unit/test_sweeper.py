@@ -8,6 +8,7 @@ from typing import Any
 
 import docker.errors
 import pytest
+import requests
 
 from tests.harness.ownership import (
     HARNESS_LABEL,
@@ -169,6 +170,18 @@ def test_tolerates_resources_removed_concurrently(engine: FakeEngine, vanished: 
 
     assert sweep_abandoned(engine) == ["dead-run"]
     assert removed_ids(engine) == set(ids.values()), "the other resources are still removed"
+
+
+def test_a_removal_already_in_progress_elsewhere_is_left_to_it(engine: FakeEngine) -> None:
+    ids = add_project(engine, "dead-run", DEAD)
+    conflict = requests.Response()
+    conflict.status_code = 409
+    engine.fail_on[("remove_container", ids["api"])] = docker.errors.APIError(
+        "Conflict", response=conflict, explanation="removal of container is already in progress"
+    )
+
+    assert sweep_abandoned(engine) == ["dead-run"]
+    assert removed_ids(engine) == set(ids.values()), "every removal was asked for; none raised"
 
 
 def test_other_engine_errors_are_not_swallowed(engine: FakeEngine) -> None:
