@@ -201,11 +201,11 @@ def cold_build(runs: int) -> Figure:
 
 def integration_suite(runs: int) -> tuple[Figure, Figure]:
     """(7) The integration suite on one worker against two."""
-    serial = Figure("7a integration suite, -n 0", note="pytest -m integration tests")
+    serial = Figure("7a integration suite, -n 1", note="pytest -m integration tests, one worker")
     parallel = Figure("7b integration suite, -n 2", note="two workers, a stack each")
     for _ in range(runs):
-        serial.samples.append(stopwatch(lambda: _run([*PYTEST, "-m", "integration", "tests"])))
-        parallel.samples.append(stopwatch(lambda: _run([*PYTEST, "-m", "integration", "-n", "2", "tests"])))
+        serial.samples.append(stopwatch(partial(_run, [*PYTEST, "-m", "integration", "-n", "1", "tests"])))
+        parallel.samples.append(stopwatch(partial(_run, [*PYTEST, "-m", "integration", "-n", "2", "tests"])))
     return serial, parallel
 
 
@@ -329,7 +329,7 @@ def ratios(medians: dict[str, float]) -> dict[str, float]:
             "5a one-test session, this harness",
             "5b one-test session, plain Testcontainers",
         ),
-        "suite -n 2 / -n 0": ("7b integration suite, -n 2", "7a integration suite, -n 0"),
+        "suite -n 2 / -n 1": ("7b integration suite, -n 2", "7a integration suite, -n 1"),
         "two tests -n 2 / -n 1": ("7d two tests, -n 2", "7c two tests, -n 1"),
         "harness start / floor": (
             "3 harness start -> all healthy",
