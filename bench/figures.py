@@ -18,8 +18,7 @@ import requests
 from testcontainers.core.docker_client import DockerClient
 
 from tests.harness.faults import Faults
-from tests.harness.images import image_id, source_digest
-from tests.harness.lifecycle import StackSettings, open_stack
+from tests.harness.lifecycle import StackSettings, open_stack, prepare_images
 from tests.harness.ownership import OWNER_LABEL, new_run_id
 from tests.harness.plugin import ROOT, SERVICES, TEST_ENVIRONMENT
 from tests.harness.sweeper import remove_project
@@ -69,9 +68,8 @@ def _poll_200(url: str, timeout: float = 30) -> None:
 
 
 def image_tag() -> str:
-    """Start and stop a stack once: builds the images if needed and gives their tag."""
-    with open_stack(_settings()) as stack:
-        return stack.compose.environment["IMAGE_TAG"]
+    """Build the images if needed (as a session would) and give their tag."""
+    return prepare_images(_settings())
 
 
 def floor(tag: str, runs: int) -> Figure:
@@ -151,17 +149,17 @@ def one_test_session(runs: int) -> tuple[Figure, Figure]:
 
 def warm_builds(tag: str, runs: int) -> tuple[Figure, Figure]:
     """(6) Rebuild with nothing changed: the harness's digest check, and compose's cached build."""
-    engine = _engine().client
-    ours = Figure("6a warm rebuild, harness (digest check)", note="nothing changed: no build runs")
+    ours = Figure(
+        "6a warm rebuild, harness (digest check)",
+        note="the start's image step: cached config, digest, lock, image check; no build runs",
+    )
     compose = Figure("6b warm rebuild, docker compose build", note="layer cache, for comparison")
 
+    settings = _settings()
+
     def harness_check() -> None:
-        base = image_id(engine, os.environ.get("BASE_IMAGE", _base_image()))
-        if source_digest(ROOT / "services", base) != tag:
-            raise RuntimeError("images are not current")
-        for service in ("user-service", "product-service"):
-            if not image_id(engine, f"microstack/{service}:{tag}"):
-                raise RuntimeError(f"{service} image missing")
+        if prepare_images(settings) != tag:
+            raise RuntimeError("the images changed while measuring")
 
     for _ in range(runs):
         ours.samples.append(stopwatch(harness_check))
@@ -173,13 +171,6 @@ def warm_builds(tag: str, runs: int) -> tuple[Figure, Figure]:
             )
         )
     return ours, compose
-
-
-def _base_image() -> str:
-    for line in (ROOT / ".env").read_text().splitlines() if (ROOT / ".env").exists() else []:
-        if line.startswith("BASE_IMAGE="):
-            return line.split("=", 1)[1]
-    return "python:3.11-slim-bookworm"
 
 
 def cold_build(runs: int) -> Figure:

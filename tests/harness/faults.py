@@ -71,9 +71,10 @@ class Faults:
             raise FaultError(f"{service}: no container in project {self.stack.project}")
         return container
 
-    def _apply(self, kind: str, service: str, inject: Callable[[], Callable[[], None]]) -> Fault:
+    def _apply(self, kind: str, service: str, inject: Callable[[Container], Callable[[], None]]) -> Fault:
+        """Inject into the service's container; `inject` returns how to undo it."""
         started = time.monotonic()
-        undo = inject()
+        undo = inject(self._container(service))
         self.stack.forget_urls()
 
         def heal_check() -> None:
@@ -86,8 +87,7 @@ class Faults:
     def down(self, service: str) -> Fault:
         """Stop the service: connections refused, its name no longer resolves."""
 
-        def inject() -> Callable[[], None]:
-            container = self._container(service)
+        def inject(container: Container) -> Callable[[], None]:
             container.stop(timeout=5)
             return lambda: container.start()
 
@@ -96,8 +96,7 @@ class Faults:
     def crash(self, service: str) -> Fault:
         """SIGKILL the service, as an OOM kill or a crash would; healing starts it again."""
 
-        def inject() -> Callable[[], None]:
-            container = self._container(service)
+        def inject(container: Container) -> Callable[[], None]:
             container.kill(signal="SIGKILL")
             container.wait(condition="not-running", timeout=10)
             return lambda: container.start()
@@ -107,8 +106,7 @@ class Faults:
     def hang(self, service: str) -> Fault:
         """Freeze the service: connections are accepted but nothing answers."""
 
-        def inject() -> Callable[[], None]:
-            container = self._container(service)
+        def inject(container: Container) -> Callable[[], None]:
             container.pause()
             return lambda: _unpause_if_paused(container)
 
@@ -117,8 +115,7 @@ class Faults:
     def slow(self, service: str, seconds: float) -> Fault:
         """Freeze the service for `seconds`, then thaw it: a latency spike for requests in flight."""
 
-        def inject() -> Callable[[], None]:
-            container = self._container(service)
+        def inject(container: Container) -> Callable[[], None]:
             container.pause()
             timer = threading.Timer(seconds, _unpause_if_paused, args=(container,))
             timer.daemon = True
@@ -135,8 +132,7 @@ class Faults:
     def partition(self, service: str) -> Fault:
         """Cut the service off the stack's networks; reconnect it with its aliases."""
 
-        def inject() -> Callable[[], None]:
-            container = self._container(service)
+        def inject(container: Container) -> Callable[[], None]:
             attached = container.attrs["NetworkSettings"]["Networks"]
             saved = {name: list(settings.get("Aliases") or []) for name, settings in attached.items()}
             for name in saved:
@@ -153,8 +149,7 @@ class Faults:
     def erroring(self, service: str) -> Fault:
         """Keep the service up but make its database unreadable, so its requests fail with 500."""
 
-        def inject() -> Callable[[], None]:
-            container = self._container(service)
+        def inject(container: Container) -> Callable[[], None]:
             path = self.stack.environment(service).get("DATABASE_PATH")
             if not path:
                 raise FaultError(f"{service}: no DATABASE_PATH in its environment to make unreadable")

@@ -76,6 +76,55 @@ def _find_kept_project(engine: Any, config_hash: str) -> str | None:
     return running[0].labels[PROJECT_LABEL] if running else None
 
 
+def _compose(
+    settings: StackSettings, files: tuple[str, ...], project: str, tag: str, env: dict[str, str]
+) -> ProjectCompose:
+    return ProjectCompose(
+        context=str(settings.root),
+        compose_file_name=list(files),
+        wait=False,
+        project_name=project,
+        environment={**env, "IMAGE_TAG": tag},
+    )
+
+
+def _structure(settings: StackSettings, host: str) -> dict[str, str]:
+    """The environment that shapes the config; per-run values (the secret) stay out."""
+    return {"PUBLISH_HOST": "127.0.0.1" if host == "127.0.0.1" else "0.0.0.0", **settings.environment}
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """The stack's config, and the tag of its (current) images."""
+
+    config: dict[str, Any]
+    tag: str
+
+
+def current_images(settings: StackSettings, engine: Any, structure: dict[str, str]) -> ImagePlan:
+    """Read the (cached) compose config, tag the images by their build inputs, build if missing."""
+    config = load_config(
+        _compose(settings, settings.compose_files, settings.project, PENDING_TAG, structure),
+        [settings.root / name for name in settings.compose_files],
+    )
+    services = config["services"].values()
+    base_images = {s.get("build", {}).get("args", {}).get("BASE_IMAGE", "") for s in services}
+    base_ids = "".join(sorted(image_id(engine, name) for name in base_images if name))
+    tag = source_digest(settings.root / settings.build_context, base_ids)
+    images = [s["image"].replace(PENDING_TAG, tag) for s in services]
+    # Builds don't depend on the run's labels or secret: the project's own files do.
+    ensure_images(
+        _compose(settings, settings.compose_files, settings.project, tag, structure), engine, images
+    )
+    return ImagePlan(config, tag)
+
+
+def prepare_images(settings: StackSettings) -> str:
+    """The image step of every start, on its own (for benchmarks); returns the tag."""
+    client = DockerClient()
+    return current_images(settings, client.client, _structure(settings, engine_host(client))).tag
+
+
 @contextmanager
 def open_stack(settings: StackSettings) -> Iterator[Stack]:
     """Yield a healthy stack; tear it down afterwards unless it is kept or reused."""
@@ -84,38 +133,20 @@ def open_stack(settings: StackSettings) -> Iterator[Stack]:
     host = engine_host(client)
     keep = settings.keep or settings.reuse
     sweep_abandoned(engine)
-    structure = {"PUBLISH_HOST": "127.0.0.1" if host == "127.0.0.1" else "0.0.0.0", **settings.environment}
+    structure = _structure(settings, host)
     # A fresh secret per run (unless the settings give one); it stays out of the
     # config read for structure, so that read can be cached.
     per_run = {SECRET_VARIABLE: settings.environment.get(SECRET_VARIABLE, secrets.token_urlsafe(32))}
-
-    def compose(files: tuple[str, ...], project: str, tag: str, env: dict[str, str]) -> ProjectCompose:
-        return ProjectCompose(
-            context=str(settings.root),
-            compose_file_name=list(files),
-            wait=False,
-            project_name=project,
-            environment={**env, "IMAGE_TAG": tag},
-        )
-
     environment = {**structure, **per_run}
-    config = load_config(
-        compose(settings.compose_files, settings.project, PENDING_TAG, structure),
-        [settings.root / name for name in settings.compose_files],
-    )
-    base_images = {
-        s.get("build", {}).get("args", {}).get("BASE_IMAGE", "") for s in config["services"].values()
-    }
-    base_ids = "".join(sorted(image_id(engine, name) for name in base_images if name))
-    tag = source_digest(settings.root / settings.build_context, base_ids)
-    images = [s["image"].replace(PENDING_TAG, tag) for s in config["services"].values()]
+    plan = current_images(settings, engine, structure)
+    config, tag = plan.config, plan.tag
     config_hash = _config_hash(settings, tag)
 
     if settings.reuse:
         project = _find_kept_project(engine, config_hash)
         if project:
             stack = Stack(
-                compose(settings.compose_files, project, tag, environment),
+                _compose(settings, settings.compose_files, project, tag, environment),
                 engine,
                 host,
                 settings.services,
@@ -129,10 +160,9 @@ def open_stack(settings: StackSettings) -> Iterator[Stack]:
     with tempfile.TemporaryDirectory(prefix=f"{settings.project}-") as workdir:
         override = Path(workdir) / "compose.harness.yaml"
         override.write_text(harness_override(config, labels))
-        project_compose = compose(
-            (*settings.compose_files, str(override)), settings.project, tag, environment
+        project_compose = _compose(
+            settings, (*settings.compose_files, str(override)), settings.project, tag, environment
         )
-        ensure_images(project_compose, engine, images)
         stack = Stack(project_compose, engine, host, settings.services, settings.startup_timeout)
         if not keep:
             cleanup.register(stack.project, stack.stop)

@@ -71,8 +71,7 @@ def _poll_one(probe: Probe, deadline: float, abort: threading.Event) -> ProbeRes
                     abort.set()
                     return ProbeResult(probe.service, False, url, last_seen, state, now - start)
                 next_state_check = now + STATE_CHECK_INTERVAL
-            remaining = deadline - now
-            if remaining <= 0:
+            if now >= deadline:
                 return ProbeResult(probe.service, False, url, last_seen, probe.state(), now - start)
             try:
                 url = probe.health_url()

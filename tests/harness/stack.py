@@ -16,7 +16,7 @@ from docker.models.containers import Container
 from .compose import ProjectCompose
 from .errors import ServiceDiagnosis, ServiceUnhealthyError, StackStartError
 from .readiness import ContainerState, Probe, ProbeResult, wait_until_healthy
-from .sweeper import remove_project
+from .sweeper import PROJECT_LABEL, remove_project
 
 LOG_TAIL_LINES = 40
 
@@ -108,7 +108,7 @@ class Stack:
 
     def container(self, service: str) -> Container | None:
         """The service's container, or None when it doesn't exist."""
-        labels = [f"com.docker.compose.project={self.project}", f"com.docker.compose.service={service}"]
+        labels = [f"{PROJECT_LABEL}={self.project}", f"com.docker.compose.service={service}"]
         # ignore_removed: a container removed between listing and inspecting is skipped.
         found = self.engine.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
         return found[0] if found else None
