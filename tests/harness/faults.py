@@ -153,11 +153,14 @@ class Faults:
             path = self.stack.environment(service).get("DATABASE_PATH")
             if not path:
                 raise FaultError(f"{service}: no DATABASE_PATH in its environment to make unreadable")
-            mode = _exec(container, ["stat", "-c", "%a", path]).strip()
-            _exec(container, ["chmod", "000", path])
+            # As the service's own user: with every capability dropped, root may
+            # not chmod a file it doesn't own (no CAP_FOWNER), the owner may.
+            user = container.attrs["Config"].get("User") or "0"
+            mode = _exec(container, ["stat", "-c", "%a", path], user).strip()
+            _exec(container, ["chmod", "000", path], user)
 
             def undo() -> None:
-                _exec(container, ["chmod", mode, path])
+                _exec(container, ["chmod", mode, path], user)
 
             return undo
 
@@ -191,9 +194,9 @@ def _unpause_if_paused(container: Container) -> None:
             container.unpause()
 
 
-def _exec(container: Container, command: list[str]) -> str:
-    """Run a command in the container as root; fail naming the command and its output."""
-    exit_code, output = container.exec_run(command, user="0")
+def _exec(container: Container, command: list[str], user: str) -> str:
+    """Run a command in the container as `user`; fail naming the command and its output."""
+    exit_code, output = container.exec_run(command, user=user)
     text = output.decode(errors="replace") if isinstance(output, bytes) else ""
     if exit_code != 0:
         raise FaultError(f"`{' '.join(command)}` in {container.name} exited {exit_code}: {text.strip()}")

@@ -253,6 +253,7 @@ def test_erroring_makes_the_database_unreadable_and_restores_its_mode(
     engine: FakeEngine, injector: Faults
 ) -> None:
     ident = add(engine, "api", env=["DATABASE_PATH=/data/users.db"])
+    engine.container_attrs[ident]["Config"]["User"] = "10001:10001"
     engine.exec_results[("stat", "-c", "%a", "/data/users.db")] = (0, b"640\n")
 
     fault = injector.erroring("api")
@@ -264,7 +265,16 @@ def test_erroring_makes_the_database_unreadable_and_restores_its_mode(
         ["chmod", "000", "/data/users.db"],
         ["chmod", "640", "/data/users.db"],
     ]
-    assert all(c.kwargs["user"] == "0" and c.ident == ident for c in execs), "run as root"
+    # With every capability dropped only the file's owner may chmod it, not root.
+    assert all(c.kwargs["user"] == "10001:10001" and c.ident == ident for c in execs), "as the service's user"
+
+
+def test_erroring_runs_as_root_in_a_container_without_a_user(engine: FakeEngine, injector: Faults) -> None:
+    add(engine, "api", env=["DATABASE_PATH=/data/users.db"])
+
+    injector.erroring("api").heal()
+
+    assert {c.kwargs["user"] for c in engine.calls_to("exec_create")} == {"0"}
 
 
 def test_erroring_needs_a_database_path(engine: FakeEngine, injector: Faults) -> None:
