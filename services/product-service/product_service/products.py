@@ -15,6 +15,10 @@ from product_service import db, user_client
 bp = Blueprint("products", __name__, url_prefix="/products")
 
 NAME_MAX = 200
+# A bound a shop can use, far inside what a float holds to the cent.
+PRICE_MAX = 1_000_000_000
+# SQLite's largest rowid: a larger id cannot exist, and would overflow the query.
+ID_MAX = 2**63 - 1
 
 
 def _authenticated_user() -> dict[str, Any]:
@@ -23,11 +27,13 @@ def _authenticated_user() -> dict[str, Any]:
 
 
 def _validated(data: dict[str, Any]) -> tuple[str, float]:
-    name = require_string(data, "name").strip()
-    if not name:
-        raise ValidationError("name", "name must not be empty")
+    name = require_string(data, "name")
+    # The length counts as sent, as the OpenAPI document says; then blanks are trimmed.
     if len(name) > NAME_MAX:
         raise ValidationError("name", f"name must be at most {NAME_MAX} characters")
+    name = name.strip()
+    if not name:
+        raise ValidationError("name", "name must not be empty")
     price = data.get("price")
     if price is None:
         raise ValidationError("price", "price is required")
@@ -38,8 +44,8 @@ def _validated(data: dict[str, Any]) -> tuple[str, float]:
         value = float(price)  # huge JSON integers overflow here
     except OverflowError:
         value = math.inf
-    if not math.isfinite(value) or value < 0:
-        raise ValidationError("price", "price must be a finite number >= 0")
+    if not math.isfinite(value) or not 0 <= value <= PRICE_MAX:
+        raise ValidationError("price", f"price must be a number from 0 to {PRICE_MAX}")
     return name, round(value, 2)
 
 
@@ -49,7 +55,7 @@ def list_products() -> Response:
     return jsonify(db.list_products())
 
 
-@bp.get("/<int:product_id>")
+@bp.get(f"/<int(max={ID_MAX}):product_id>")
 def get_product(product_id: int) -> Response:
     """Show one product, or 404."""
     product = db.get_product(product_id)
