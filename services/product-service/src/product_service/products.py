@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -10,7 +11,7 @@ from servicekit.errors import ValidationError
 from servicekit.http import json_object, require_string
 from werkzeug.exceptions import NotFound
 
-from product_service import db, user_client
+from product_service import db, pagination, user_client
 
 bp = Blueprint("products", __name__, url_prefix="/products")
 
@@ -49,10 +50,18 @@ def _validated(data: dict[str, Any]) -> tuple[str, float]:
     return name, round(value, 2)
 
 
+def _page_response(page: pagination.Page, wrap: Callable[[list[dict[str, Any]]], Any]) -> Response:
+    products, more = db.list_products(page.limit, page.after)
+    response = jsonify(wrap(products))
+    if more:
+        response.headers["Link"] = pagination.next_link(request.path, page, products[-1]["id"])
+    return response
+
+
 @bp.get("")
 def list_products() -> Response:
-    """List every product."""
-    return jsonify(db.list_products())
+    """List one page of products, by id; the next page is in the Link header."""
+    return _page_response(pagination.parse(request.args), lambda products: products)
 
 
 @bp.get(f"/<int(max={ID_MAX}):product_id>")
@@ -74,6 +83,7 @@ def create_product() -> tuple[Response, int]:
 
 @bp.get("/validate-user")
 def validate_user() -> Response:
-    """Show who user-service says the caller is, alongside the product list."""
+    """Show who user-service says the caller is, with a page of products."""
+    page = pagination.parse(request.args)  # before the call: a bad page costs no round trip
     user = _authenticated_user()
-    return jsonify({"user": user, "products": db.list_products()})
+    return _page_response(page, lambda products: {"user": user, "products": products})
