@@ -36,10 +36,16 @@ def _summary(row: sqlite3.Row) -> dict[str, Any]:
     return {"id": row["id"], "name": row["name"], "price": row["price"]}
 
 
-def list_products() -> list[dict[str, Any]]:
-    """Return all products as id, name, price, oldest first."""
-    rows = sqlite.get_db().execute("SELECT id, name, price FROM products ORDER BY id")
-    return [_summary(row) for row in rows]
+def list_products(limit: int, after: int = 0) -> tuple[list[dict[str, Any]], bool]:
+    """Return up to `limit` products with ids above `after`, by id, and whether more follow.
+
+    One row more than asked for tells whether a next page exists, without a count.
+    """
+    rows = sqlite.get_db().execute(
+        "SELECT id, name, price FROM products WHERE id > ? ORDER BY id LIMIT ?", (after, limit + 1)
+    )
+    products = [_summary(row) for row in rows]
+    return products[:limit], len(products) > limit
 
 
 def get_product(product_id: int) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import servicekit
+import servicekit.openapi
 from flask import Flask
 from servicekit import sqlite
 from servicekit.config import REQUIRED, Setting, load_settings, positive_int
@@ -41,9 +42,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     servicekit.init_app(app, SERVICE_NAME)
 
     from user_service import auth, db, users
+    from user_service.openapi import build
 
     db.init_app(app)
     register_health(app, lambda: sqlite.ping("users"))
     app.register_blueprint(users.bp)
     app.register_blueprint(auth.bp)
+    servicekit.openapi.init_app(app, build)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import servicekit
+import servicekit.openapi
 from flask import Flask
 from servicekit import sqlite
 from servicekit.config import Setting, load_settings, non_negative_int, positive_float
@@ -37,6 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     servicekit.init_app(app, SERVICE_NAME)
 
     from product_service import db, products, user_client
+    from product_service.openapi import build
 
     db.init_app(app)
     user_client.init_app(app)
@@ -44,4 +46,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # out.
     register_health(app, lambda: sqlite.ping("products"))
     app.register_blueprint(products.bp)
+    servicekit.openapi.init_app(app, build)
     return app

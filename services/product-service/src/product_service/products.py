@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -10,11 +11,15 @@ from servicekit.errors import ValidationError
 from servicekit.http import json_object, require_string
 from werkzeug.exceptions import NotFound
 
-from product_service import db, user_client
+from product_service import db, pagination, user_client
 
 bp = Blueprint("products", __name__, url_prefix="/products")
 
 NAME_MAX = 200
+# A bound a shop can use, far inside what a float holds to the cent.
+PRICE_MAX = 1_000_000_000
+# SQLite's largest rowid: a larger id cannot exist, and would overflow the query.
+ID_MAX = 2**63 - 1
 
 
 def _authenticated_user() -> dict[str, Any]:
@@ -23,11 +28,13 @@ def _authenticated_user() -> dict[str, Any]:
 
 
 def _validated(data: dict[str, Any]) -> tuple[str, float]:
-    name = require_string(data, "name").strip()
-    if not name:
-        raise ValidationError("name", "name must not be empty")
+    name = require_string(data, "name")
+    # The length counts as sent, as the OpenAPI document says; then blanks are trimmed.
     if len(name) > NAME_MAX:
         raise ValidationError("name", f"name must be at most {NAME_MAX} characters")
+    name = name.strip()
+    if not name:
+        raise ValidationError("name", "name must not be empty")
     price = data.get("price")
     if price is None:
         raise ValidationError("price", "price is required")
@@ -38,18 +45,26 @@ def _validated(data: dict[str, Any]) -> tuple[str, float]:
         value = float(price)  # huge JSON integers overflow here
     except OverflowError:
         value = math.inf
-    if not math.isfinite(value) or value < 0:
-        raise ValidationError("price", "price must be a finite number >= 0")
+    if not math.isfinite(value) or not 0 <= value <= PRICE_MAX:
+        raise ValidationError("price", f"price must be a number from 0 to {PRICE_MAX}")
     return name, round(value, 2)
+
+
+def _page_response(page: pagination.Page, wrap: Callable[[list[dict[str, Any]]], Any]) -> Response:
+    products, more = db.list_products(page.limit, page.after)
+    response = jsonify(wrap(products))
+    if more:
+        response.headers["Link"] = pagination.next_link(request.path, page, products[-1]["id"])
+    return response
 
 
 @bp.get("")
 def list_products() -> Response:
-    """List every product."""
-    return jsonify(db.list_products())
+    """List one page of products, by id; the next page is in the Link header."""
+    return _page_response(pagination.parse(request.args), lambda products: products)
 
 
-@bp.get("/<int:product_id>")
+@bp.get(f"/<int(max={ID_MAX}):product_id>")
 def get_product(product_id: int) -> Response:
     """Show one product, or 404."""
     product = db.get_product(product_id)
@@ -68,6 +83,7 @@ def create_product() -> tuple[Response, int]:
 
 @bp.get("/validate-user")
 def validate_user() -> Response:
-    """Show who user-service says the caller is, alongside the product list."""
+    """Show who user-service says the caller is, with a page of products."""
+    page = pagination.parse(request.args)  # before the call: a bad page costs no round trip
     user = _authenticated_user()
-    return jsonify({"user": user, "products": db.list_products()})
+    return _page_response(page, lambda products: {"user": user, "products": products})
