@@ -10,6 +10,7 @@ prepares both.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nox
@@ -37,6 +38,13 @@ def _run_pytest(session: nox.Session, *args: str) -> None:
     _python(session, "-m", "pytest", *args, *session.posargs)
 
 
+# The load run (tests/load) uses the stack too, but is minutes of full load:
+# only `nox -s load` selects it.
+INTEGRATION = "integration and not load"
+# Examples per operation for the long schema-fuzzing run (the default run has 10).
+FUZZ_MAX_EXAMPLES = "150"
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff on everything; mypy (strict) on the harness, tests, bench, services, conftest and noxfile."""
@@ -54,17 +62,37 @@ def unit(session: nox.Session) -> None:
 
 @nox.session
 def integration(session: nox.Session) -> None:
-    """The whole stack through Testcontainers' compose: flow, scenarios, failure cases.
+    """The whole stack through Testcontainers' compose: flow, scenarios, failure cases,
+    hostile input, container hardening and a bounded schema-fuzzing run.
 
     Extra arguments go to pytest: `nox -s integration -- -n 2 -k faults`.
     """
-    _run_pytest(session, "-m", "integration", "tests")
+    _run_pytest(session, "-m", INTEGRATION, "tests")
 
 
 @nox.session
 def integration_parallel(session: nox.Session) -> None:
     """The integration suite on two xdist workers, each with a stack of its own."""
-    _run_pytest(session, "-m", "integration", "-n", "2", "tests")
+    _run_pytest(session, "-m", INTEGRATION, "-n", "2", "tests")
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """The schema fuzzer at length: FUZZ_MAX_EXAMPLES per operation (150 unless set), seeded.
+
+    `FUZZ_SEED=N nox -s fuzz` explores other cases; the count sent is printed at the end.
+    """
+    session.env["FUZZ_MAX_EXAMPLES"] = os.environ.get("FUZZ_MAX_EXAMPLES", FUZZ_MAX_EXAMPLES)
+    _run_pytest(session, "-m", "integration", "tests/fuzz")
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    """The full flow under load on a stack of its own; figures to bench/results/load.{json,md}.
+
+    Needs wrk (scripts/bootstrap installs it as root). See tests/load/README.md.
+    """
+    _run_pytest(session, "-m", "load", "-p", "no:xdist", "tests/load")
 
 
 @nox.session
