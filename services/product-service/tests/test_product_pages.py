@@ -121,7 +121,9 @@ BAD_CURSORS = ["", "abc", "!!!!!!!!!!!", "AAAAAAAAAAAA", "AAAAAAAAAA=", "AAAAAAA
         *[pytest.param({"limit": v}, "limit", id=f"limit-{v[:8]!r}") for v in BAD_LIMITS],
         *[pytest.param({"cursor": v}, "cursor", id=f"cursor-{v[:12]!r}") for v in BAD_CURSORS],
         pytest.param([("limit", "5"), ("limit", "6")], "limit", id="limit-twice"),
-        pytest.param([("cursor", encode_cursor(1)), ("cursor", encode_cursor(2))], "cursor", id="cursor-twice"),
+        pytest.param(
+            [("cursor", encode_cursor(1)), ("cursor", encode_cursor(2))], "cursor", id="cursor-twice"
+        ),
     ],
 )
 @pytest.mark.parametrize("path", ["/products", "/products/validate-user"])
@@ -136,7 +138,9 @@ def test_bad_limit_or_cursor_is_400_naming_it_before_asking_user_service(
 
 
 @pytest.mark.parametrize("limit", ["1", "100", "007"])
-def test_limits_in_range_are_accepted(client: FlaskClient, add_products: Callable[[int], None], limit: str) -> None:
+def test_limits_in_range_are_accepted(
+    client: FlaskClient, add_products: Callable[[int], None], limit: str
+) -> None:
     add_products(MAX_LIMIT)
     response = client.get("/products", query_string={"limit": limit})
     assert len(response.json) == int(limit)  # type: ignore[arg-type]

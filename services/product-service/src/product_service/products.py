@@ -7,9 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from flask.blueprints import BlueprintSetupState
 from servicekit.errors import ValidationError
 from servicekit.http import json_object, require_string
 from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter, Map
 
 from product_service import db, pagination, user_client
 
@@ -20,6 +22,25 @@ NAME_MAX = 200
 PRICE_MAX = 1_000_000_000
 # SQLite's largest rowid: a larger id cannot exist, and would overflow the query.
 ID_MAX = 2**63 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """A product id in a path: ASCII digits, 1 to ID_MAX; anything else does not match (404).
+
+    werkzeug's int converter takes any Unicode digit and any size, and a size
+    SQLite cannot bind is a 500.
+    """
+
+    regex = r"[0-9]+"
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=ID_MAX)
+
+
+@bp.record_once
+def _register_converter(state: BlueprintSetupState) -> None:
+    # Registered before the routes below are: deferred functions run in order.
+    state.app.url_map.converters.setdefault("rowid", RowIdConverter)
 
 
 def _authenticated_user() -> dict[str, Any]:
@@ -64,7 +85,7 @@ def list_products() -> Response:
     return _page_response(pagination.parse(request.args), lambda products: products)
 
 
-@bp.get(f"/<int(max={ID_MAX}):product_id>")
+@bp.get("/<rowid:product_id>")
 def get_product(product_id: int) -> Response:
     """Show one product, or 404."""
     product = db.get_product(product_id)

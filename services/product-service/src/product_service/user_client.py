@@ -10,12 +10,17 @@ from typing import Any
 import requests
 from flask import Flask, current_app
 from requests.adapters import HTTPAdapter
+from requests.exceptions import InvalidHeader
+from requests.utils import check_header_validity
 from servicekit import request_id
-from servicekit.errors import APIError, DependencyError
+from servicekit.errors import APIError, DependencyError, UnauthorizedError
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 DEPENDENCY = "user-service"
+# user-service's own words and challenge for a header it cannot read.
+MALFORMED_AUTHORIZATION = "Authorization header must be 'Bearer <token>'"
+INVALID_CHALLENGE = 'Bearer realm="user-service", error="invalid_token"'
 log = logging.getLogger(__name__)
 
 
@@ -43,6 +48,20 @@ def _is_read_timeout(exc: requests.RequestException) -> bool:
     return isinstance(reason, ReadTimeoutError) or isinstance(
         getattr(reason, "reason", None), ReadTimeoutError
     )
+
+
+def _forwardable(authorization: str) -> str:
+    """The header as we may send it on; 401 for one that requests would refuse.
+
+    requests refuses values with leading whitespace or line breaks (InvalidHeader),
+    and its message quotes the value: it must become the caller's 401, not our 502
+    with the credential in the log.
+    """
+    try:
+        check_header_validity(("Authorization", authorization))
+    except InvalidHeader:
+        raise UnauthorizedError(MALFORMED_AUTHORIZATION, challenge=INVALID_CHALLENGE) from None
+    return authorization
 
 
 class UserServiceClient:
@@ -93,7 +112,7 @@ class UserServiceClient:
         # the read timeout (504) instead of failing at once as unreachable (503).
         headers = {"Accept": "application/json", "Connection": "close"}
         if authorization:
-            headers["Authorization"] = authorization
+            headers["Authorization"] = _forwardable(authorization)
         rid = request_id.current()
         if rid:
             headers[request_id.HEADER] = rid
