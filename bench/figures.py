@@ -17,11 +17,11 @@ from typing import Any
 import requests
 from testcontainers.core.docker_client import DockerClient
 
-from tests.harness.faults import Faults
-from tests.harness.lifecycle import StackSettings, open_stack, prepare_images
-from tests.harness.ownership import OWNER_LABEL, new_run_id
-from tests.harness.plugin import ROOT, SERVICES, TEST_ENVIRONMENT
-from tests.harness.sweeper import remove_project
+from pytest_microstack.faults import Faults
+from pytest_microstack.lifecycle import StackSettings, open_stack, prepare_images
+from pytest_microstack.ownership import OWNER_LABEL, new_run_id
+from pytest_microstack.plugin import ROOT, SERVICES, TEST_ENVIRONMENT
+from pytest_microstack.sweeper import remove_project
 
 from .timing import Figure, stopwatch
 

@@ -7,9 +7,9 @@ factories, act through the clients, assert on what a real caller would see.
 from __future__ import annotations
 
 import pytest
+from pytest_microstack.clients import ServiceClient
 
-from tests.harness.clients import ServiceClient
-from tests.harness.factories import UserFactory
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.scenario
 

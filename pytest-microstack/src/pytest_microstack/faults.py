@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 from docker.models.containers import Container
 
@@ -20,6 +21,9 @@ from .errors import HarnessError, ServiceUnhealthyError
 from .stack import Stack
 
 DEFAULT_HEAL_TIMEOUT = 30.0
+BUILT_IN = ("down", "crash", "hang", "slow", "partition")
+# inject(stack, container, **options) -> undo
+CustomFault = Callable[..., Callable[[], None]]
 
 
 class FaultError(HarnessError):
@@ -58,12 +62,13 @@ class Fault:
 
 
 class Faults:
-    """The `faults` fixture: down, crash, hang, slow, partition and erroring."""
+    """The `faults` fixture: down, crash, hang, slow and partition, plus what the project registers."""
 
     def __init__(self, stack: Stack, heal_timeout: float = DEFAULT_HEAL_TIMEOUT) -> None:
         self.stack = stack
         self.heal_timeout = heal_timeout
         self.applied: list[Fault] = []
+        self._custom: dict[str, CustomFault] = {}
 
     def _container(self, service: str) -> Container:
         container = self.stack.container(service)
@@ -146,22 +151,32 @@ class Faults:
 
         return self._apply("partition", service, inject)
 
-    def erroring(self, service: str) -> Fault:
-        """Keep the service up but make its database unreadable, so its requests fail with 500."""
+    def register(self, kind: str, inject: CustomFault) -> None:
+        """Add a project-specific fault, then call it as `faults.<kind>(service, **options)`.
 
-        def inject(container: Container) -> Callable[[], None]:
-            path = self.stack.environment(service).get("DATABASE_PATH")
-            if not path:
-                raise FaultError(f"{service}: no DATABASE_PATH in its environment to make unreadable")
-            mode = _exec(container, ["stat", "-c", "%a", path]).strip()
-            _exec(container, ["chmod", "000", path])
+        `inject(stack, container, **options)` breaks the service and returns how
+        to undo it; healing and the health check after it are the harness's.
+        Projects register theirs in the `pytest_microstack_add_faults` hook.
+        """
+        if kind in BUILT_IN or not kind.isidentifier():
+            raise FaultError(f"fault name {kind!r} is taken or not an identifier")
+        self._custom[kind] = inject
 
-            def undo() -> None:
-                _exec(container, ["chmod", mode, path])
+    def apply(self, kind: str, service: str, **options: Any) -> Fault:
+        """Apply a registered project-specific fault by name."""
+        if kind not in self._custom:
+            known = ", ".join(sorted((*BUILT_IN, *self._custom)))
+            raise FaultError(f"no fault named {kind!r} (known: {known})")
+        inject = self._custom[kind]
+        return self._apply(kind, service, lambda container: inject(self.stack, container, **options))
 
-            return undo
-
-        return self._apply("erroring", service, inject)
+    def __getattr__(self, kind: str) -> Callable[..., Fault]:
+        custom = self.__dict__.get("_custom", {})
+        if kind not in custom:
+            raise AttributeError(
+                f"{type(self).__name__} has no fault {kind!r}: register it in pytest_microstack_add_faults"
+            )
+        return lambda service, **options: self.apply(kind, service, **options)
 
     def heal_all(self) -> None:
         """Undo every fault still applied (latest first), then check the whole stack."""
@@ -191,9 +206,14 @@ def _unpause_if_paused(container: Container) -> None:
             container.unpause()
 
 
-def _exec(container: Container, command: list[str]) -> str:
-    """Run a command in the container as root; fail naming the command and its output."""
-    exit_code, output = container.exec_run(command, user="0")
+def exec_in(container: Container, command: list[str], *, user: str | None = None) -> str:
+    """Run a command in the container (as `user`, default the container's own); fail naming it.
+
+    For project-specific faults. The container's own user is the safe default:
+    containers that drop every capability can't let root change its files.
+    """
+    user = user if user is not None else (container.attrs.get("Config", {}).get("User") or "")
+    exit_code, output = container.exec_run(command, user=user)
     text = output.decode(errors="replace") if isinstance(output, bytes) else ""
     if exit_code != 0:
         raise FaultError(f"`{' '.join(command)}` in {container.name} exited {exit_code}: {text.strip()}")

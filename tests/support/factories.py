@@ -6,8 +6,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from .clients import ServiceClient
-from .errors import HarnessError
+from pytest_microstack.clients import ServiceClient
+from pytest_microstack.errors import HarnessError
 
 
 class FactoryError(HarnessError):

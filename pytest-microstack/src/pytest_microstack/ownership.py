@@ -13,6 +13,8 @@ OWNER_LABEL = "io.microstack.owner"
 KEEP_LABEL = "io.microstack.keep"
 CONFIG_LABEL = "io.microstack.config"
 PROJECT_PREFIX = "microstack-it-"
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
 
 
 def new_run_id() -> str:

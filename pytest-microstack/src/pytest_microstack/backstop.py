@@ -81,8 +81,19 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
+_installed = False
+
+
 def install() -> None:
-    """Make SIGTERM unwind like Ctrl-C, start teardowns at the signal, stop leftovers at exit."""
+    """Make SIGTERM unwind like Ctrl-C, start teardowns at the signal, stop leftovers at exit.
+
+    Installed when the first stack is opened, not at import: runs that use no
+    stack keep pytest's own signal handling. Idempotent.
+    """
+    global _installed
+    if _installed:
+        return
+    _installed = True
     if threading.current_thread() is threading.main_thread():
         if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
             signal.signal(signal.SIGTERM, _interrupt)

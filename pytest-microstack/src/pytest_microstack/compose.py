@@ -85,8 +85,9 @@ class ProjectCompose(DockerCompose):
             command.append("--volumes")
         self._run_command(command)
 
-    def build_images(self) -> None:
-        self._run_command([*self.compose_command_property, "build", "--quiet"])
+    def build_images(self, services: list[str] | None = None) -> None:
+        """Build the given services (all that have `build:` when None)."""
+        self._run_command([*self.compose_command_property, "build", "--quiet", *(services or [])])
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:

@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import docker
@@ -15,19 +14,12 @@ from docker.models.containers import Container
 
 from .compose import ProjectCompose
 from .errors import ServiceDiagnosis, ServiceUnhealthyError, StackStartError
+from .ownership import PROJECT_LABEL, SERVICE_LABEL
 from .readiness import ContainerState, Probe, ProbeResult, wait_until_healthy
-from .sweeper import PROJECT_LABEL, remove_project
+from .removal import remove_project
+from .settings import ServiceSpec
 
 LOG_TAIL_LINES = 40
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    """A service of the stack: its container port and health endpoint."""
-
-    name: str
-    port: int
-    health_path: str = "/health"
 
 
 class Stack:
@@ -46,7 +38,7 @@ class Stack:
         self.host = host
         self.services = {spec.name: spec for spec in services}
         self.startup_timeout = startup_timeout
-        self._urls: dict[str, str] = {}
+        self._addresses: dict[str, tuple[str, int]] = {}
         self._starting = False
         self._stop_lock = threading.Lock()
         self._stopped = False
@@ -103,12 +95,12 @@ class Stack:
                 remove_project(self.engine, self.project)
             except docker.errors.APIError:
                 self.compose.stop()
-            self._urls.clear()
+            self._addresses.clear()
             self._stopped = True
 
     def container(self, service: str) -> Container | None:
         """The service's container, or None when it doesn't exist."""
-        labels = [f"{PROJECT_LABEL}={self.project}", f"com.docker.compose.service={service}"]
+        labels = [f"{PROJECT_LABEL}={self.project}", f"{SERVICE_LABEL}={service}"]
         # ignore_removed: a container removed between listing and inspecting is skipped.
         found = self.engine.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
         return found[0] if found else None
@@ -130,21 +122,35 @@ class Stack:
         pairs = (item.partition("=") for item in container.attrs["Config"]["Env"] or [])
         return {key: value for key, _, value in pairs}
 
-    def url(self, service: str) -> str:
-        """Base URL of a service on its published host port (looked up once, then cached)."""
-        if service not in self._urls:
-            spec = self.services[service]
+    def address(self, service: str, port: int | None = None) -> tuple[str, int]:
+        """(host, host port) where a container port of the service is published.
+
+        `port` defaults to the declared port, else the service's first published port.
+        Looked up once, then cached until `forget_urls()` (a restart may change it).
+        """
+        key = f"{service}:{port}"
+        if key not in self._addresses:
             container = self.container(service)
-            bindings = container.attrs["NetworkSettings"]["Ports"] if container else None
-            published = (bindings or {}).get(f"{spec.port}/tcp")
+            bindings = (container.attrs["NetworkSettings"]["Ports"] if container else None) or {}
+            wanted = port or (self.services[service].port if service in self.services else None)
+            if wanted is None:
+                published = next((hosts for hosts in bindings.values() if hosts), None)
+            else:
+                published = bindings.get(f"{wanted}/tcp")
             if not published:
-                raise LookupError(f"{service} publishes no host port for {spec.port} (is it running?)")
-            self._urls[service] = f"http://{self.host}:{published[0]['HostPort']}"
-        return self._urls[service]
+                what = f"port {wanted}" if wanted else "any port"
+                raise LookupError(f"{service} publishes no host port for {what} (is it running?)")
+            self._addresses[key] = (self.host, int(published[0]["HostPort"]))
+        return self._addresses[key]
+
+    def url(self, service: str, port: int | None = None) -> str:
+        """Base URL of a service on its published host port, e.g. http://127.0.0.1:32771."""
+        host, host_port = self.address(service, port)
+        return f"http://{host}:{host_port}"
 
     def forget_urls(self) -> None:
         """Look ports up again next time: a restarted container may get a new host port."""
-        self._urls.clear()
+        self._addresses.clear()
 
     def logs(self, service: str, *, since: float | None = None, tail: int | None = None) -> str:
         container = self.container(service)
@@ -162,12 +168,15 @@ class Stack:
             return f"(logs unavailable: {error})"
 
     def probe(self, service: str, *, fail_on_unhealthy: bool = True) -> Probe:
-        path = self.services[service].health_path
+        spec = self.services[service]
 
-        def health_url() -> str:
-            return self.url(service) + path
+        def target() -> str:
+            if spec.check == "tcp":
+                host, port = self.address(service)
+                return f"{host}:{port}"
+            return self.url(service) + spec.path
 
-        return Probe(service, health_url, lambda: self.state(service), fail_on_unhealthy)
+        return Probe(service, target, lambda: self.state(service), fail_on_unhealthy, spec.check)
 
     def wait_until_healthy(
         self,
@@ -194,6 +203,21 @@ class Stack:
             self.wait_until_healthy(timeout=timeout, reason=why, fail_on_unhealthy=False)
         except StackStartError as error:
             raise ServiceUnhealthyError(str(error)) from None
+
+    def repair(self) -> None:
+        """Bring back whatever a test stopped, paused or removed, as the stack was started.
+
+        The same compose files, harness override (labels, images, ports) and
+        environment (secrets included) as at start, so the repaired services
+        are the stack's own and keep accepting what it issued before.
+        """
+        for service in self.services:
+            container = self.container(service)
+            if container is not None and container.status == "paused":
+                container.unpause()
+        self.compose.start()  # `up`: starts what is stopped, recreates what is missing
+        self.forget_urls()
+        self.wait_until_healthy(timeout=self.startup_timeout, reason="not healthy after repair")
 
     def diagnose(self, result: ProbeResult) -> ServiceDiagnosis:
         state = result.state or self.state(result.service)

@@ -49,6 +49,19 @@ class StackStartError(HarnessError):
         return "\n".join([head, *(f.render() for f in self.failures)])
 
 
+class SettingsError(HarnessError):
+    """The stack's declaration (ini options or StackSettings) can't be used; says which part."""
+
+
+class StackConfigError(HarnessError):
+    """The compose files can't be run by the harness; names the service and the key."""
+
+    def __init__(self, service: str, key: str, problem: str) -> None:
+        self.service = service
+        self.key = key
+        super().__init__(f"service {service!r}, key {key!r}: {problem}")
+
+
 class ServiceUnhealthyError(HarnessError):
     """A service did not come back healthy after a test or a fault was healed."""
 

@@ -1,12 +1,15 @@
-"""Wait for services to answer their health endpoint, all at once, under one deadline.
+"""Wait for services to be ready, all at once, under one deadline.
 
-Each service is polled on its own thread at a fine interval. The container's
-state is checked between polls, so a service that exits or turns unhealthy
-fails start-up at once instead of at the deadline.
+Each service is polled on its own thread at a fine interval, with its own kind
+of check: an HTTP health endpoint, a TCP connect, the container's Docker
+healthcheck, or just a running container. The container's state is checked
+between polls, so a service that exits or turns unhealthy fails start-up at
+once instead of at the deadline.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +20,10 @@ import requests
 POLL_INTERVAL = 0.02
 STATE_CHECK_INTERVAL = 0.1
 REQUEST_TIMEOUT = (0.5, 1.0)  # connect, read: a healthy /health answers in milliseconds
+# After a TCP connect, how long to wait for the peer to hang up. Docker's userland
+# proxy accepts every connection on a published port and closes it at once when
+# nothing listens behind it; a real server keeps it open (or greets us).
+TCP_SETTLE = 0.05
 
 
 @dataclass(frozen=True)
@@ -38,11 +45,14 @@ class Probe:
     """How to reach one service and how to ask the engine about its container."""
 
     service: str
-    health_url: Callable[[], str]
+    # The health URL (check "http") or "host:port" (check "tcp"); raises
+    # LookupError while the container publishes no port yet.
+    target: Callable[[], str]
     state: Callable[[], ContainerState]
     # At start-up, Docker's "unhealthy" is final. After a fault it is stale
     # (the probe failed while the service was frozen), so only an exit counts.
     fail_on_unhealthy: bool = True
+    check: str = "http"
 
     def is_lost(self, state: ContainerState) -> bool:
         return state.has_exited or (self.fail_on_unhealthy and state.health == "unhealthy")
@@ -58,10 +68,34 @@ class ProbeResult:
     elapsed: float = 0.0
 
 
+def _tcp_ready(target: str) -> tuple[bool, str]:
+    host, _, port = target.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=REQUEST_TIMEOUT[0]) as connection:
+            connection.settimeout(TCP_SETTLE)
+            try:
+                if connection.recv(1, socket.MSG_PEEK) == b"":
+                    return False, "connection closed at once (nothing listening behind the published port)"
+            except TimeoutError:
+                pass  # open and quiet: a server waiting for its client to speak
+            return True, "connected"
+    except OSError as error:
+        return False, f"{type(error).__name__}: {error}"
+
+
+def _state_ready(probe: Probe, state: ContainerState) -> tuple[bool, str]:
+    if probe.check == "running":
+        return state.status == "running", f"container {state.status}"
+    if state.status == "running" and state.health is None:
+        return False, "the container has no Docker healthcheck (add `healthcheck:` to the service)"
+    return state.health == "healthy", f"container {state.status}, docker health {state.health}"
+
+
 def _poll_one(probe: Probe, deadline: float, abort: threading.Event) -> ProbeResult:
     start = time.monotonic()
     session = requests.Session()
     url, last_seen, next_state_check = "(not yet known)", "no attempt yet", 0.0
+    by_state = probe.check in {"docker", "running"}
     try:
         while not abort.is_set():
             now = time.monotonic()
@@ -71,15 +105,29 @@ def _poll_one(probe: Probe, deadline: float, abort: threading.Event) -> ProbeRes
                     abort.set()
                     return ProbeResult(probe.service, False, url, last_seen, state, now - start)
                 next_state_check = now + STATE_CHECK_INTERVAL
+                if by_state:
+                    url = f"container of {probe.service}"
+                    ready, last_seen = _state_ready(probe, state)
+                    if ready:
+                        return ProbeResult(probe.service, True, url, last_seen, state, now - start)
             if now >= deadline:
                 return ProbeResult(probe.service, False, url, last_seen, probe.state(), now - start)
+            if by_state:
+                abort.wait(STATE_CHECK_INTERVAL)
+                continue
             try:
-                url = probe.health_url()
+                url = probe.target()
             except LookupError as error:
                 # No published port yet: ask the engine again at the slower state
                 # rate, to leave it free for starting the containers.
                 last_seen = f"{type(error).__name__}: {error}"
                 abort.wait(STATE_CHECK_INTERVAL)
+                continue
+            if probe.check == "tcp":
+                ready, last_seen = _tcp_ready(url)
+                if ready:
+                    return ProbeResult(probe.service, True, url, last_seen, None, time.monotonic() - start)
+                abort.wait(POLL_INTERVAL)
                 continue
             try:
                 # Full timeouts even near the deadline (overshooting it by at most

@@ -3,7 +3,8 @@
 The harness reads the stack's structure (services, images, build arguments,
 networks, volumes) at every start. Asking compose costs ~0.15 s, a tenth of a
 warm start, and its answer only changes when the compose files, the .env file
-or a variable they use changes: those are the cache key.
+or a variable they use changes: those are the cache key. The cache lives in the
+private state folder: a planted config would run with the user's Docker rights.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .compose import ProjectCompose
+from .state_dir import read_private, state_dir, write_private
 
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -36,18 +37,19 @@ def cache_key(files: Sequence[Path], environment: Mapping[str, str]) -> str:
     return digest.hexdigest()[:24]
 
 
-def load_config(compose: ProjectCompose, files: Sequence[Path]) -> dict[str, Any]:
+def load_config(
+    compose: ProjectCompose, files: Sequence[Path], cache_dir: Path | None = None
+) -> dict[str, Any]:
     """The compose config for these files, from the cache when nothing changed."""
-    path = Path(tempfile.gettempdir()) / f"microstack-config-{cache_key(files, compose.environment)}.json"
+    folder = cache_dir or state_dir()
+    path = folder / f"config-{cache_key(files, compose.environment)}.json"
     try:
-        cached: dict[str, Any] = json.loads(path.read_text())
+        cached: dict[str, Any] = json.loads(read_private(path))
         return cached
-    except (OSError, ValueError):
+    except FileNotFoundError:
         pass
+    except ValueError:
+        pass  # half-written by a run killed mid-write: read it again
     config = compose.get_config()
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    # Owner-only: the config may hold values taken from the environment.
-    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
-        out.write(json.dumps(config))
-    partial.replace(path)  # atomic: concurrent runs never read half a file
+    write_private(path, json.dumps(config).encode())
     return config
