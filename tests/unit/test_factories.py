@@ -9,8 +9,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Request, Response
 
-from tests.harness.clients import ServiceClient
-from tests.harness.factories import FactoryError, ProductFactory, User, UserFactory
+from pytest_microstack.clients import ServiceClient
+from tests.support.factories import FactoryError, ProductFactory, User, UserFactory
 
 
 @pytest.fixture
