@@ -51,7 +51,8 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def unit(session: nox.Session) -> None:
     """The services' unit tests (Flask test client) and the plugin's own, no Docker needed."""
-    _run_pytest(session, "-m", "not integration", paths=(*SERVICE_TESTS, f"{PLUGIN}/tests/unit", "tests/unit"))
+    paths = (*SERVICE_TESTS, f"{PLUGIN}/tests/unit", "tests/unit")
+    _run_pytest(session, "-m", "not integration", paths=paths)
 
 
 @nox.session

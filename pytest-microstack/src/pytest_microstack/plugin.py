@@ -88,7 +88,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "integration: uses the compose stack (added to tests using its fixtures)")
+    config.addinivalue_line(
+        "markers", "integration: uses the compose stack (added to tests using its fixtures)"
+    )
     config.addinivalue_line("markers", "faults: breaks a service for real (added to tests using `faults`)")
     workerinput = getattr(config, "workerinput", None)
     config.stash[_RUN_ID] = workerinput[RUN_ID_KEY] if workerinput else new_run_id()

@@ -6,6 +6,7 @@ and the plugin can read it from ini options without importing any client.
 
 from __future__ import annotations
 
+import configparser
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,3 +112,30 @@ class StackSettings:
                 return spec
         declared = ", ".join(spec.name for spec in self.services) or "none"
         raise LookupError(f"service {name!r} is not declared in stack_services (declared: {declared})")
+
+
+def settings_from_ini_file(path: Path, *, run_id: str, worker: str = "main") -> StackSettings:
+    """StackSettings from the [pytest] section of a pytest.ini or tox.ini, outside pytest.
+
+    For scripts and benchmarks that start the stack a project's tests declare;
+    inside pytest the plugin reads the same options through pytest's own parser.
+    """
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(path)
+    section = parser["pytest"] if parser.has_section("pytest") else {}
+
+    def lines(key: str) -> list[str]:
+        return [line.strip() for line in str(section.get(key, "")).splitlines() if line.strip()]
+
+    return StackSettings(
+        root=path.parent,
+        services=tuple(ServiceSpec.parse(line) for line in lines("stack_services")),
+        run_id=run_id,
+        worker=worker,
+        compose_files=tuple(shlex.split(str(section.get("stack_compose_files", "compose.yaml")))),
+        startup_timeout=float(section.get("stack_timeout") or 60.0),
+        environment=parse_environment(lines("stack_environment")),
+        secrets=tuple(shlex.split(str(section.get("stack_secrets", "")))),
+        parallel_start=str(section.get("stack_parallel_start", "false")).lower()
+        in {"true", "1", "yes", "on"},
+    )

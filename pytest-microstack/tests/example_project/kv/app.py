@@ -24,5 +24,5 @@ class Server(socketserver.ThreadingTCPServer):
 
 
 if __name__ == "__main__":
-    with Server(("0.0.0.0", 6400), Handler) as server:  # noqa: S104 - inside its container
+    with Server(("0.0.0.0", 6400), Handler) as server:
         server.serve_forever()

@@ -27,7 +27,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         if self.path == "/health":
             self.reply(200, {"status": "ok"})
         elif self.path == "/":
@@ -45,7 +45,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.reply(404, {"error": "not found"})
 
-    def do_PUT(self) -> None:  # noqa: N802 - http.server's name
+    def do_PUT(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         value = self.rfile.read(length).decode().strip()
         try:
@@ -55,4 +55,4 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()  # noqa: S104 - inside its container
+    ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
