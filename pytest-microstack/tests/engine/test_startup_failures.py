@@ -65,9 +65,8 @@ def test_health_never_200_fails_at_the_deadline_with_the_last_response(
     assert "/no-such-health" in message
     assert "HTTP 404" in message
     assert "container: running" in message
-    assert (
-        "service 'kv'" not in message and "service 'worker'" not in message
-    )  # the healthy ones aren't blamed
+    assert "service 'kv'" not in message  # the healthy ones aren't blamed
+    assert "service 'worker'" not in message
     assert project_resources(engine, broken.project) == []
 
 
