@@ -23,7 +23,7 @@ import pytest
 
 from .errors import SettingsError
 from .ownership import new_run_id
-from .settings import ServiceSpec, StackSettings, parse_environment
+from .settings import ServiceSpec, StackSettings, default_compose_files, parse_environment
 
 if TYPE_CHECKING:
     from .clients import ServiceClient
@@ -68,7 +68,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "env STACK_TIMEOUT, else 60)",
     )
     parser.addini(
-        "stack_compose_files", "compose files, relative to the rootdir", type="args", default=["compose.yaml"]
+        "stack_compose_files",
+        "compose files, relative to the rootdir (default: the first of compose.yaml, compose.yml, "
+        "docker-compose.yaml, docker-compose.yml)",
+        type="args",
+        default=[],
     )
     parser.addini(
         "stack_services",
@@ -213,7 +217,7 @@ def settings_from_ini(config: pytest.Config) -> StackSettings:
         services=services,
         run_id=config.stash[_RUN_ID],
         worker=_worker_id(config),
-        compose_files=tuple(config.getini("stack_compose_files")),
+        compose_files=tuple(config.getini("stack_compose_files")) or default_compose_files(config.rootpath),
         startup_timeout=_stack_timeout(config),
         keep=config.getoption("keep_stack"),
         reuse=config.getoption("reuse_stack"),

@@ -18,6 +18,8 @@ from .ownership import project_name
 Check = Literal["http", "tcp", "docker", "running"]
 CHECKS: tuple[str, ...] = get_args(Check)
 DEFAULT_HEALTH_PATH = "/health"
+# The names `docker compose` looks for, in its order.
+COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,12 @@ class ServiceSpec:
         if not path.startswith("/"):
             raise SettingsError(f"stack_services line {line!r}: the health path must start with /")
         return cls(name, port, path, kind)  # type: ignore[arg-type]  # checked against CHECKS above
+
+
+def default_compose_files(root: Path) -> tuple[str, ...]:
+    """The compose file `docker compose` would pick in `root` (compose.yaml when there is none)."""
+    found = next((name for name in COMPOSE_FILE_NAMES if (root / name).is_file()), COMPOSE_FILE_NAMES[0])
+    return (found,)
 
 
 def parse_environment(lines: list[str]) -> dict[str, str]:
@@ -132,7 +140,8 @@ def settings_from_ini_file(path: Path, *, run_id: str, worker: str = "main") -> 
         services=tuple(ServiceSpec.parse(line) for line in lines("stack_services")),
         run_id=run_id,
         worker=worker,
-        compose_files=tuple(shlex.split(str(section.get("stack_compose_files", "compose.yaml")))),
+        compose_files=tuple(shlex.split(str(section.get("stack_compose_files", ""))))
+        or default_compose_files(path.parent),
         startup_timeout=float(section.get("stack_timeout") or 60.0),
         environment=parse_environment(lines("stack_environment")),
         secrets=tuple(shlex.split(str(section.get("stack_secrets", "")))),
