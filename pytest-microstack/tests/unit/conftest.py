@@ -19,15 +19,18 @@ from pytest_httpserver import HTTPServer
 from unit.fakes import FakeEngine
 
 ENGINE_PROGRAMS = frozenset({"docker", "docker-compose", "podman"})
+REAPER_MODULE = "pytest_microstack.reaper"  # a detached process that works on the real engine
 
 
 class _NoEnginePopen(subprocess.Popen[bytes]):
-    """subprocess.Popen that refuses to start the Docker CLI; anything else runs as usual."""
+    """subprocess.Popen that refuses to start the Docker CLI or the reaper; anything else runs as usual."""
 
     def __init__(self, args: Any, *rest: Any, **kwargs: Any) -> None:
-        program = args[0] if isinstance(args, list | tuple) else str(args).split()[0]
-        if Path(str(program)).name in ENGINE_PROGRAMS:
+        words = [str(arg) for arg in args] if isinstance(args, list | tuple) else str(args).split()
+        if Path(words[0]).name in ENGINE_PROGRAMS:
             raise AssertionError(f"a unit test tried to run the engine's CLI: {args!r}")
+        if REAPER_MODULE in words:
+            raise AssertionError(f"a unit test tried to start the reaper on the real engine: {args!r}")
         super().__init__(args, *rest, **kwargs)
 
 

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import pytest
 from pytest_httpserver import HTTPServer
-from pytest_microstack import backstop
+from pytest_microstack import backstop, reaper
 from pytest_microstack.engine import Engine
 from pytest_microstack.errors import ComposeCommandError, StackConfigError, StackStartError
 from pytest_microstack.images import TAG_PREFIX, plan_images
@@ -492,6 +492,74 @@ def test_after_ctrl_c_the_teardown_started_by_the_signal_finishes_at_exit(
     assert containers_of(engine, chosen.project) == []
     assert chosen.project in backstop._teardowns, "left to the atexit backstop, which waits for it"
     backstop.run_all()
+    assert chosen.project not in backstop._teardowns
+
+
+# --- handing the removal to the reaper -------------------------------------------------------------
+
+
+@pytest.fixture
+def reaped(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The projects handed to the detached reaper (which is not started)."""
+    handed: list[list[str]] = []
+
+    def spawn(projects: list[str], *, sweep: bool = True) -> None:
+        handed.append(list(projects))
+
+    monkeypatch.setattr(reaper, "spawn", spawn)
+    return handed
+
+
+def test_without_waiting_a_finished_stack_is_handed_to_the_reaper(
+    root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine, reaped: list[list[str]]
+) -> None:
+    chosen = settings(root, wait_for_teardown=False)
+
+    with open_stack(chosen, local):
+        pass
+
+    assert reaped == [[chosen.project]]
+    assert len(containers_of(engine, chosen.project)) == 2, "removed by the reaper, not by this process"
+    assert chosen.project not in backstop._teardowns, "the atexit backstop must not remove it again"
+
+
+def test_waiting_for_teardown_removes_the_stack_before_returning(
+    root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine, reaped: list[list[str]]
+) -> None:
+    chosen = settings(root, wait_for_teardown=True)
+
+    with open_stack(chosen, local):
+        pass
+
+    assert reaped == []
+    assert containers_of(engine, chosen.project) == []
+
+
+def test_a_stack_whose_test_run_failed_is_removed_at_once_even_without_waiting(
+    root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine, reaped: list[list[str]]
+) -> None:
+    chosen = settings(root, wait_for_teardown=False)
+
+    with pytest.raises(RuntimeError, match="body failed"), open_stack(chosen, local):
+        raise RuntimeError("body failed")
+
+    assert reaped == []
+    assert containers_of(engine, chosen.project) == []
+
+
+def test_when_the_reaper_cannot_start_the_stack_is_removed_here(
+    root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_reaper(projects: list[str], *, sweep: bool = True) -> None:
+        raise OSError("fork: Resource temporarily unavailable")
+
+    monkeypatch.setattr(reaper, "spawn", no_reaper)
+    chosen = settings(root, wait_for_teardown=False)
+
+    with open_stack(chosen, local):
+        pass
+
+    assert containers_of(engine, chosen.project) == []
     assert chosen.project not in backstop._teardowns
 
 
