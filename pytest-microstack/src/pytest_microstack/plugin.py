@@ -106,6 +106,17 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError("--reuse-stack attaches one stack: run it without xdist (-n)")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistRunId(config.stash[_RUN_ID]))
+    _check_declaration(config)
+
+
+def _check_declaration(config: pytest.Config) -> None:
+    """A bad ini line is a usage error at start-up, not an error of the first stack test."""
+    try:
+        for line in config.getini("stack_services"):
+            ServiceSpec.parse(line)
+        parse_environment(config.getini("stack_environment"))
+    except SettingsError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 class _XdistRunId:

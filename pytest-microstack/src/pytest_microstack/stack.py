@@ -165,7 +165,7 @@ class Stack:
     def url(self, service: str, port: int | None = None) -> str:
         """Base URL of a service on its published host port, e.g. http://127.0.0.1:32771."""
         host, host_port = self.address(service, port)
-        return f"http://{host}:{host_port}"
+        return f"http://[{host}]:{host_port}" if ":" in host else f"http://{host}:{host_port}"
 
     def forget_urls(self) -> None:
         """Look ports up again next time: a restarted container may get a new host port."""
