@@ -1,3 +1,2 @@
-"""Root conftest: kept thin; the harness lives in tests/harness."""
-
-pytest_plugins = ["tests.harness.plugin"]
+"""Root conftest: kept thin. pytest-microstack loads through its pytest11 entry point;
+this project's layer on it is tests/conftest.py, and its stack is declared in pytest.ini."""

@@ -19,12 +19,16 @@ ROOT = Path(__file__).parent
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 SERVICES = ["services/servicekit", "services/user-service", "services/product-service"]
 SERVICE_TESTS = [f"{service}/tests" for service in SERVICES]
-# One mypy run per entry: each service's tests have their own top-level conftest
-# (a `conftest` module twice in one run is refused), so the services are checked
-# one at a time, each with its tests.
-TYPED_CODE = [["conftest.py", "noxfile.py", "tests", "bench"], *([service] for service in SERVICES)]
+PLUGIN = "pytest-microstack"
+# One mypy run per project: the plugin and each service have a tests/conftest.py of
+# their own (a `conftest` module twice in one run is refused).
+TYPED_CODE = [
+    ["conftest.py", "noxfile.py", "tests", "bench"],
+    [f"{PLUGIN}/src", f"{PLUGIN}/tests"],
+    *([service] for service in SERVICES),
+]
 
-nox.options.sessions = ["lint", "unit", "integration", "integration_parallel"]
+nox.options.sessions = ["lint", "unit", "plugin", "integration", "integration_parallel"]
 nox.options.default_venv_backend = "none"
 
 
@@ -34,8 +38,14 @@ def _python(session: nox.Session, *args: str) -> None:
     session.run(str(VENV_PYTHON), *args, external=True)
 
 
-def _run_pytest(session: nox.Session, *args: str) -> None:
-    _python(session, "-m", "pytest", *args, *session.posargs)
+def _names_a_path(arg: str) -> bool:
+    return not arg.startswith("-") and Path(arg.split("::", 1)[0]).exists()
+
+
+def _run_pytest(session: nox.Session, *args: str, paths: tuple[str, ...] = ()) -> None:
+    """pytest with `args`, then posargs; paths in posargs replace the default `paths`."""
+    given = any(_names_a_path(arg) for arg in session.posargs)
+    _python(session, "-m", "pytest", *args, *([] if given else paths), *session.posargs)
 
 
 # The load run (tests/load) uses the stack too, but is minutes of full load:
@@ -47,7 +57,7 @@ FUZZ_MAX_EXAMPLES = "150"
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff on everything; mypy (strict) on the harness, tests, bench, services, conftest and noxfile."""
+    """ruff on everything; mypy (strict) on the plugin, services, tests, bench, conftest and noxfile."""
     _python(session, "-m", "ruff", "check", ".")
     _python(session, "-m", "ruff", "format", "--check", ".")
     for paths in TYPED_CODE:
@@ -56,8 +66,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def unit(session: nox.Session) -> None:
-    """The services' unit tests (Flask test client) and the harness's own, no Docker needed."""
-    _run_pytest(session, "-m", "not integration", *SERVICE_TESTS, "tests/unit")
+    """The services' unit tests (Flask test client) and the plugin's own, no Docker needed."""
+    paths = (*SERVICE_TESTS, f"{PLUGIN}/tests/unit", "tests/unit")
+    _run_pytest(session, "-m", "not integration", paths=paths)
+
+
+@nox.session
+def plugin(session: nox.Session) -> None:
+    """The plugin against the real engine, as other projects use it: its example project
+    (through pytester and the installed entry point), start-up failures, signals and leaks."""
+    _run_pytest(session, "-m", "integration", paths=(f"{PLUGIN}/tests",))
 
 
 @nox.session
@@ -65,15 +83,16 @@ def integration(session: nox.Session) -> None:
     """The whole stack through Testcontainers' compose: flow, scenarios, failure cases,
     hostile input, container hardening and a bounded schema-fuzzing run.
 
-    Extra arguments go to pytest: `nox -s integration -- -n 2 -k faults`.
+    Extra arguments go to pytest: `nox -s integration -- -n 2 -k faults`; a path
+    among them replaces the default `tests`: `nox -s integration -- tests/scenarios`.
     """
-    _run_pytest(session, "-m", INTEGRATION, "tests")
+    _run_pytest(session, "-m", INTEGRATION, paths=("tests",))
 
 
 @nox.session
 def integration_parallel(session: nox.Session) -> None:
     """The integration suite on two xdist workers, each with a stack of its own."""
-    _run_pytest(session, "-m", INTEGRATION, "-n", "2", "tests")
+    _run_pytest(session, "-m", INTEGRATION, "-n", "2", paths=("tests",))
 
 
 @nox.session
@@ -83,16 +102,16 @@ def fuzz(session: nox.Session) -> None:
     `FUZZ_SEED=N nox -s fuzz` explores other cases; the count sent is printed at the end.
     """
     session.env["FUZZ_MAX_EXAMPLES"] = os.environ.get("FUZZ_MAX_EXAMPLES", FUZZ_MAX_EXAMPLES)
-    _run_pytest(session, "-m", "integration", "tests/fuzz")
+    _run_pytest(session, "-m", "integration", paths=("tests/fuzz",))
 
 
 @nox.session
 def load(session: nox.Session) -> None:
     """The full flow under load on a stack of its own; figures to bench/results/load.{json,md}.
 
-    Needs wrk (scripts/bootstrap installs it as root). See tests/load/README.md.
+    Needs wrk (scripts/bootstrap installs it as root). What it runs: tests/load/test_load.py.
     """
-    _run_pytest(session, "-m", "load", "-p", "no:xdist", "tests/load")
+    _run_pytest(session, "-m", "load", "-p", "no:xdist", paths=("tests/load",))
 
 
 @nox.session

@@ -15,15 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from pytest_microstack.faults import Faults
+from pytest_microstack.lifecycle import open_stack, prepare_images
+from pytest_microstack.ownership import OWNER_LABEL, new_run_id
+from pytest_microstack.removal import remove_project
+from pytest_microstack.settings import StackSettings, settings_from_ini_file
 from testcontainers.core.docker_client import DockerClient
 
-from tests.harness.faults import Faults
-from tests.harness.lifecycle import StackSettings, open_stack, prepare_images
-from tests.harness.ownership import OWNER_LABEL, new_run_id
-from tests.harness.plugin import ROOT, SERVICES, TEST_ENVIRONMENT
-from tests.harness.sweeper import remove_project
+from tests.support.sqlite_fault import make_database_unreadable
 
 from .timing import Figure, stopwatch
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 ONE_TEST = "tests/scenarios/test_new_seller_lists_a_product.py::test_listing_without_logging_in_is_refused"
@@ -36,14 +39,15 @@ def _engine() -> DockerClient:
 
 
 def _settings() -> StackSettings:
-    """The settings the pytest plugin uses, for a stack of the benchmark's own."""
-    return StackSettings(
-        root=ROOT, services=SERVICES, run_id=new_run_id(), worker="bench", environment=dict(TEST_ENVIRONMENT)
-    )
+    """The settings the tests declare in pytest.ini, for a stack of the benchmark's own."""
+    return settings_from_ini_file(ROOT / "pytest.ini", run_id=new_run_id(), worker="bench")
+
+
+TEST_ENVIRONMENT = _settings().environment
 
 
 def _compose_env(tag: str) -> dict[str, str]:
-    return {**os.environ, "IMAGE_TAG": tag, "USER_SERVICE_SECRET_KEY": SECRET}
+    return {**os.environ, "USER_SERVICE_SECRET_KEY": SECRET}
 
 
 def _run(command: list[str], env: dict[str, str] | None = None) -> None:
@@ -68,8 +72,8 @@ def _poll_200(url: str, timeout: float = 30) -> None:
 
 
 def image_tag() -> str:
-    """Build the images if needed (as a session would) and give their tag."""
-    return prepare_images(_settings())
+    """Build the images if needed (as a session would) and give user-service's image."""
+    return prepare_images(_settings()).images["user-service"]
 
 
 def floor(tag: str, runs: int) -> Figure:
@@ -79,7 +83,7 @@ def floor(tag: str, runs: int) -> Figure:
     for _ in range(runs):
         started = time.perf_counter()
         container = engine.containers.run(
-            f"microstack/user-service:{tag}",
+            tag,
             detach=True,
             init=True,
             ports=RANDOM_LOCAL_PORT,
@@ -158,7 +162,7 @@ def warm_builds(tag: str, runs: int) -> tuple[Figure, Figure]:
     settings = _settings()
 
     def harness_check() -> None:
-        if prepare_images(settings) != tag:
+        if prepare_images(settings).images["user-service"] != tag:
             raise RuntimeError("the images changed while measuring")
 
     for _ in range(runs):
@@ -221,6 +225,7 @@ def fault_times(runs: int) -> list[Figure]:
     heal = {kind: Figure(f"8 fault {kind}: heal", note="undo + health 200") for kind in kinds}
     with open_stack(_settings()) as stack:
         faults = Faults(stack)
+        faults.register("erroring", make_database_unreadable)
         for _ in range(runs):
             for kind in kinds:
                 fault = (
@@ -252,7 +257,7 @@ def interrupt_during_startup(runs: int) -> tuple[Figure, Figure]:
     engine = _engine().client
     exit_time = Figure("ctrl-c during start-up: exit", note="SIGINT at 0.5-2.5 s after pytest starts")
     leftovers = Figure("ctrl-c during start-up: resources left", unit="count")
-    sample = ROOT / "tests" / "harness_checks" / "sample_hold_stack.py"
+    sample = ROOT / "bench" / "sample_hold_stack.py"
     for number in range(runs):
         delay = 0.5 + 2.0 * number / max(1, runs - 1)
         with tempfile.TemporaryDirectory() as workdir:

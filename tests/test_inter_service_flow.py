@@ -6,11 +6,11 @@ import json
 from typing import Any
 
 import pytest
+from pytest_microstack.clients import ServiceClient
+from pytest_microstack.stack import Stack
+from pytest_microstack.waiting import wait_for
 
-from tests.harness.clients import ServiceClient
-from tests.harness.factories import ProductFactory, UserFactory
-from tests.harness.stack import Stack
-from tests.harness.waiting import wait_for
+from tests.support.factories import ProductFactory, UserFactory
 
 
 def test_validate_user_goes_through_user_service(

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import pytest
 import requests
+from pytest_microstack.stack import Stack
 
-from tests.harness.factories import User, UserFactory
-from tests.harness.stack import Stack
+from tests.support.factories import User, UserFactory
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 
-from tests.harness.clients import ServiceClient
-from tests.harness.factories import ProductFactory, User, UserFactory
-from tests.harness.faults import Faults
-from tests.harness.waiting import wait_for
+from pytest_microstack.clients import ServiceClient
+from pytest_microstack.faults import Faults
+from pytest_microstack.waiting import wait_for
+
+from tests.support.factories import ProductFactory, User, UserFactory
 
 
 def test_products_committed_before_a_kill_mid_way_survive(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from pytest_microstack.clients import ServiceClient
+from pytest_microstack.faults import Faults
 
-from tests.harness.clients import ServiceClient
-from tests.harness.factories import User
-from tests.harness.faults import Faults
+from tests.support.factories import User
 
 from .conftest import timed
 

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pytest_microstack.clients import ServiceClient
 
-from tests.harness.clients import ServiceClient
-from tests.harness.factories import UserFactory
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.scenario
 

@@ -7,10 +7,10 @@ is healed when the `with` block ends, even if an assertion fails inside it.
 from __future__ import annotations
 
 import pytest
+from pytest_microstack.clients import ServiceClient
+from pytest_microstack.faults import Faults
 
-from tests.harness.clients import ServiceClient
-from tests.harness.factories import ProductFactory
-from tests.harness.faults import Faults
+from tests.support.factories import ProductFactory
 
 pytestmark = pytest.mark.scenario
 

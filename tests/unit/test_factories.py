@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 from pytest_httpserver import HTTPServer
+from pytest_microstack.clients import ServiceClient
 from werkzeug.wrappers import Request, Response
 
-from tests.harness.clients import ServiceClient
-from tests.harness.factories import FactoryError, ProductFactory, User, UserFactory
+from tests.support.factories import FactoryError, ProductFactory, User, UserFactory
 
 
 @pytest.fixture

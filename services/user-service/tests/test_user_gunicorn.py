@@ -20,6 +20,9 @@ from pathlib import Path
 import pytest
 from servicekit import MAX_CONTENT_LENGTH
 from user_helpers import SECRET
+from user_service import SETTINGS
+
+SETTING_NAMES = {setting.name for setting in SETTINGS}
 
 GUNICORN_CONF = Path(__file__).resolve().parents[1] / "gunicorn.conf.py"
 # Booting is importing the app and forking one worker (well under a second here);
@@ -34,12 +37,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[int]:
-    """Function scope: gunicorn serving user-service on 127.0.0.1; yields its port."""
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """Module scope: gunicorn serving user-service on 127.0.0.1; yields its port."""
+    tmp_path = tmp_path_factory.mktemp("gunicorn")
     port = _free_port()
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name not in SETTING_NAMES},
         "SECRET_KEY": SECRET,
         "DATABASE_PATH": str(tmp_path / "users.db"),
         "GUNICORN_WORKERS": "1",
@@ -104,5 +108,6 @@ def test_valid_json_padded_past_the_limit_is_413_not_accepted(server: int) -> No
 
 
 def test_chunked_body_within_the_limit_is_served(server: int) -> None:
-    status, data = _request(server, "POST", "/users", _chunks(CREDENTIALS + b" " * (MAX_CONTENT_LENGTH // 2)))
-    assert (status, json.loads(data)) == (201, {"id": 1, "username": "alice"})
+    body = b'{"username": "bob", "password": "s3cret-pass"}' + b" " * (MAX_CONTENT_LENGTH // 2)
+    status, data = _request(server, "POST", "/users", _chunks(body))
+    assert (status, json.loads(data)["username"]) == (201, "bob")

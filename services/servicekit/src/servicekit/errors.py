@@ -73,6 +73,16 @@ class UnauthorizedError(APIError):
         super().__init__(message, headers={"WWW-Authenticate": challenge})
 
 
+class TooManyRequestsError(APIError):
+    """The caller must wait before trying again (429 with Retry-After in seconds)."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+
+
 class DependencyError(APIError):
     """A service we depend on failed (502/503/504); says which one."""
 

@@ -31,6 +31,8 @@ def common_settings() -> dict[str, object]:
         "preload_app": True,
         "accesslog": None,  # the app writes its own JSON access line per request
         "errorlog": "-",
+        # Its "Invalid request" warnings quote header lines: keep credentials out.
+        "logger_class": "servicekit.gunicorn_logging.RedactingLogger",
         # gunicorn >= 25 opens a runtime-control socket under $HOME by default; a
         # container has no use for it (and the non-root user may have no writable home).
         "control_socket_disable": True,

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, has_app_context, request
 
 from servicekit import request_id
+from servicekit.redaction import redact, redact_field
 
 access_log = logging.getLogger("servicekit.access")
 
@@ -36,12 +37,13 @@ class JSONFormatter(logging.Formatter):
             "msg": record.getMessage(),
             "logger": record.name,
         }
+        entry["msg"] = redact(entry["msg"])
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in entry:
-                entry[key] = value
+                entry[key] = redact_field(key, value)
         if record.exc_info:
             # json.dumps escapes the newlines, so the traceback stays on one line.
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
 
 

@@ -27,6 +27,12 @@ SETTINGS = (
     Setting("SECRET_KEY", str, REQUIRED, _check_secret),
     Setting("DATABASE_PATH", str, "/data/users.db"),
     Setting("TOKEN_TTL_SECONDS", positive_int, 3600),
+    # The `aud` claim of the tokens issued, and the only one /users/authenticate accepts.
+    Setting("TOKEN_AUDIENCE", str, "microstack"),
+    # Failed logins allowed per window, per account and per client (TCP peer); see throttle.py.
+    Setting("LOGIN_FAILURES_PER_ACCOUNT", positive_int, 10),
+    Setting("LOGIN_FAILURES_PER_CLIENT", positive_int, 1000),
+    Setting("LOGIN_FAILURE_WINDOW_SECONDS", positive_int, 900),
     Setting("DEMO_USERNAME", str, None),
     Setting("DEMO_PASSWORD", str, None),
     Setting("LOG_LEVEL", str.upper, "INFO"),

@@ -8,7 +8,7 @@ import sqlite3
 from flask import Flask
 from servicekit import sqlite
 
-from user_service import passwords
+from user_service import passwords, throttle
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def init_app(app: Flask) -> None:
 
     elif username or password:
         log.warning("DEMO_USERNAME and DEMO_PASSWORD must both be set; no demo user created")
-    sqlite.init_app(app, SCHEMA, setup)
+    sqlite.init_app(app, SCHEMA + throttle.SCHEMA, setup)
 
 
 def find_by_username(username: str) -> sqlite3.Row | None:
@@ -78,3 +78,12 @@ def insert_user(username: str, password_hash: str) -> int | None:
     except sqlite3.IntegrityError:
         return None
     return cur.lastrowid
+
+
+def replace_password_hash(user_id: int, old_hash: str, new_hash: str) -> bool:
+    """Store a new hash unless another login already replaced the old one."""
+    cur = sqlite.get_db().execute(
+        "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
+        (new_hash, user_id, old_hash),
+    )
+    return cur.rowcount == 1

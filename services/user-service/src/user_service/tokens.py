@@ -1,4 +1,9 @@
-"""HS256 bearer tokens; other services check them via /users/authenticate."""
+"""HS256 bearer tokens; other services check them via /users/authenticate.
+
+Each token names its account twice (`sub`, the id, and `username`) and the
+audience it is for (`aud`, TOKEN_AUDIENCE): verify() insists on the audience, and
+/users/authenticate on both names matching the account.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import jwt
 
 ISSUER = "user-service"
 ALGORITHM = "HS256"
-REQUIRED_CLAIMS = ["sub", "username", "iat", "exp", "iss"]
+REQUIRED_CLAIMS = ["sub", "username", "iat", "exp", "iss", "aud"]
 
 
 class InvalidTokenError(Exception):
@@ -24,8 +29,8 @@ class TokenClaims:
     username: str
 
 
-def issue(user_id: int, username: str, secret: str, ttl_seconds: int) -> str:
-    """Return a signed token for the user that expires after ttl_seconds."""
+def issue(user_id: int, username: str, secret: str, ttl_seconds: int, audience: str) -> str:
+    """Return a signed token for the user, for `audience`, that expires after ttl_seconds."""
     now = int(time.time())
     claims = {
         "sub": str(user_id),
@@ -33,11 +38,12 @@ def issue(user_id: int, username: str, secret: str, ttl_seconds: int) -> str:
         "iat": now,
         "exp": now + ttl_seconds,
         "iss": ISSUER,
+        "aud": audience,
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify(token: str, secret: str) -> TokenClaims:
+def verify(token: str, secret: str, audience: str) -> TokenClaims:
     """Return a valid token's claims, else raise InvalidTokenError (safe reason)."""
     try:
         # algorithms is pinned: never let the token choose (e.g. "none").
@@ -46,6 +52,7 @@ def verify(token: str, secret: str) -> TokenClaims:
             secret,
             algorithms=[ALGORITHM],
             issuer=ISSUER,
+            audience=audience,
             options={"require": REQUIRED_CLAIMS},
         )
     except jwt.ExpiredSignatureError:

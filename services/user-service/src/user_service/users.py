@@ -41,13 +41,19 @@ def bearer_token() -> str:
 def authenticate() -> Response:
     """Verify the caller's token and that its user still exists."""
     try:
-        claims = tokens.verify(bearer_token(), current_app.config["SECRET_KEY"])
+        claims = tokens.verify(
+            bearer_token(), current_app.config["SECRET_KEY"], current_app.config["TOKEN_AUDIENCE"]
+        )
     except tokens.InvalidTokenError as exc:
         raise UnauthorizedError(str(exc), challenge=INVALID_CHALLENGE) from None
     # Read the user so deleted accounts stop working and DB faults surface as 500.
     user = db.find_by_id(claims.user_id)
     if user is None:
         raise UnauthorizedError("user no longer exists", challenge=INVALID_CHALLENGE)
+    # The id and the name must both be this account's: a token that names someone
+    # else is not this account's, however it was made.
+    if user["username"] != claims.username:
+        raise UnauthorizedError("token does not match its account", challenge=INVALID_CHALLENGE)
     return jsonify(
         {
             "user_id": user["id"],

@@ -1,0 +1,96 @@
+"""Testcontainers' DockerCompose with what a parallel test run needs.
+
+The upstream class has no project name (two runs from one checkout collide),
+passes no environment of its own and stops containers gracefully. This subclass
+adds a project name and an environment, runs compose in its own session so a
+Ctrl-C reaches only the harness (which then tears down), bounds every command
+with a timeout, and tears down without waiting for graceful stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from testcontainers.compose import DockerCompose
+
+from .errors import ComposeCommandError
+
+
+@dataclass
+class ProjectCompose(DockerCompose):
+    """A compose project with its own name and environment."""
+
+    project_name: str = ""
+    environment: dict[str, str] = field(default_factory=dict)
+    command_timeout: float = 600.0
+    _running: set[subprocess.Popen[bytes]] = field(default_factory=set, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @cached_property
+    def compose_command_property(self) -> list[str]:
+        command = list(super().compose_command_property)
+        if self.project_name:
+            command += ["--project-name", self.project_name]
+        return command
+
+    def _run_command(
+        self, cmd: str | list[str], context: str | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        command = cmd if isinstance(cmd, list) else cmd.split()
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=context or str(self.context),
+            env={**os.environ, **self.environment},
+            start_new_session=True,
+        )
+        with self._lock:
+            self._running.add(process)
+        try:
+            stdout, stderr = process.communicate(timeout=self.command_timeout)
+        except BaseException:  # timeout, Ctrl-C: never leave compose running behind us
+            _kill_group(process)
+            process.communicate()
+            raise
+        finally:
+            with self._lock:
+                self._running.discard(process)
+        if process.returncode != 0:
+            raise ComposeCommandError(
+                command, process.returncode, stdout.decode(errors="replace"), stderr.decode(errors="replace")
+            )
+        return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+    def cancel(self) -> None:
+        """Kill every compose command still running (from any thread), e.g. on Ctrl-C."""
+        with self._lock:
+            running = list(self._running)
+        for process in running:
+            _kill_group(process)
+
+    def stop(self, down: bool = True) -> None:
+        """Remove containers, networks and volumes at once: nothing needs a graceful stop."""
+        if not down:
+            super().stop(down=False)
+            return
+        command = [*self.compose_command_property, "down", "--remove-orphans", "--timeout", "0"]
+        if not self.keep_volumes:
+            command.append("--volumes")
+        self._run_command(command)
+
+    def build_images(self, services: list[str] | None = None) -> None:
+        """Build the given services (all that have `build:` when None)."""
+        self._run_command([*self.compose_command_property, "build", "--quiet", *(services or [])])
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill the docker CLI and the compose plugin it runs: they share a session."""
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        os.killpg(process.pid, signal.SIGKILL)

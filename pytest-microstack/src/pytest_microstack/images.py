@@ -1,0 +1,141 @@
+"""Build the stack's images once per change, not once per run or per worker.
+
+Every service that compose builds gets an image tagged with a digest of what
+goes into it: the files of its build context that .dockerignore lets through,
+its Dockerfile, build arguments and target, and the ids of the local images its
+arguments or FROM lines name. A tag that exists is up to date, so a warm run
+skips the build entirely, and a stale image can never run under a fixed tag. A
+file lock makes concurrent runs and xdist workers wait for one build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+from docker.utils.build import exclude_paths
+from filelock import FileLock
+
+from .compose import ProjectCompose
+from .errors import StackConfigError
+
+TAG_PREFIX = "it-"
+_FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)", re.IGNORECASE | re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """Which image each built service runs, by the digest of its inputs."""
+
+    images: dict[str, str]
+
+    @property
+    def tag(self) -> str:
+        """One digest of every image, for --reuse-stack to match configurations on."""
+        return hashlib.sha256(json.dumps(sorted(self.images.items())).encode()).hexdigest()[:16]
+
+
+def context_digest(context: Path, dockerfile: str = "Dockerfile") -> str:
+    """Digest of the files `docker build` would send: .dockerignore applied as docker-py does."""
+    ignore = context / ".dockerignore"
+    patterns = [
+        line.strip()
+        for line in (ignore.read_text().splitlines() if ignore.is_file() else [])
+        if line.strip() and not line.startswith("#")
+    ]
+    digest = hashlib.sha256()
+    for relative in sorted(exclude_paths(str(context), patterns, dockerfile=dockerfile)):
+        path = context / relative
+        if path.is_file() and not path.is_symlink():
+            digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def image_id(engine: Any, name: str) -> str:
+    """The id of a local image, or "" when it isn't there."""
+    try:
+        return str(engine.images.get(name).id)
+    except (docker.errors.ImageNotFound, docker.errors.InvalidRepository):
+        return ""
+    except docker.errors.APIError:
+        return ""  # names with variables left in them, e.g. FROM ${BASE}
+
+
+def _dockerfile(build: Mapping[str, Any], context: Path) -> Path:
+    name = build.get("dockerfile") or "Dockerfile"
+    path = Path(name)
+    return path if path.is_absolute() else context / path
+
+
+def service_digest(
+    service: str, build: Mapping[str, Any], engine: Any, contexts: dict[tuple[str, str], str]
+) -> str:
+    """The digest of one service's build inputs (contexts are hashed once per call)."""
+    if "context" not in build:
+        raise StackConfigError(service, "build.context", "no build context: compose could not resolve it")
+    context = Path(build["context"])
+    if not context.is_dir():
+        raise StackConfigError(
+            service, "build.context", f"{context} is not a local folder (remote contexts are not supported)"
+        )
+    dockerfile = _dockerfile(build, context)
+    if not dockerfile.is_file():
+        raise StackConfigError(service, "build.dockerfile", f"{dockerfile} does not exist")
+    key = (str(context), str(dockerfile))
+    if key not in contexts:
+        # A Dockerfile outside the context is hashed below, with its content.
+        inside = dockerfile.is_relative_to(context)
+        contexts[key] = context_digest(
+            context, str(dockerfile.relative_to(context)) if inside else "Dockerfile"
+        )
+    args = {str(k): "" if v is None else str(v) for k, v in (build.get("args") or {}).items()}
+    referenced = set(args.values()) | set(_FROM.findall(dockerfile.read_text()))
+    bases = sorted(image_id(engine, name) for name in referenced if name and "$" not in name)
+    digest = hashlib.sha256()
+    for part in (
+        contexts[key],
+        dockerfile.read_text(),
+        json.dumps(args, sort_keys=True),
+        str(build.get("target")),
+    ):
+        digest.update(part.encode() + b"\0")
+    digest.update("".join(bases).encode())
+    return digest.hexdigest()[:16]
+
+
+def image_repository(project_name: str, service: str, spec: Mapping[str, Any]) -> str:
+    """The project's own image name without its tag, else compose's default `<project>-<service>`."""
+    image = str(spec.get("image") or "")
+    if image:
+        last = image.rsplit("/", 1)[-1]
+        return image.rsplit(":", 1)[0] if ":" in last else image
+    return f"{project_name}-{service}".lower()
+
+
+def plan_images(config: Mapping[str, Any], engine: Any) -> ImagePlan:
+    """The image each service with `build:` will run: its repository, tagged by its digest."""
+    project_name = str(config.get("name") or "stack")
+    contexts: dict[tuple[str, str], str] = {}
+    images = {}
+    for service, spec in (config.get("services") or {}).items():
+        build = spec.get("build")
+        if not build:
+            continue
+        digest = service_digest(service, build, engine, contexts)
+        images[service] = f"{image_repository(project_name, service, spec)}:{TAG_PREFIX}{digest}"
+    return ImagePlan(images)
+
+
+def ensure_images(compose: ProjectCompose, engine: Any, plan: ImagePlan, lock_path: Path) -> list[str]:
+    """Build the services whose tagged image is missing; returns the services built."""
+    with FileLock(str(lock_path)):
+        missing = [service for service, image in plan.images.items() if not image_id(engine, image)]
+        if missing:
+            compose.build_images(missing)
+        return missing

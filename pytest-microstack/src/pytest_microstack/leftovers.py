@@ -1,0 +1,57 @@
+"""Remove what dead runs left behind, and nothing else.
+
+A run killed with SIGKILL can't clean up. Every harness resource carries owner
+labels (see `ownership`); a project is swept only when its owner process is
+known to be dead on this host and it was not kept on purpose with --keep-stack.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from .ownership import HARNESS_LABEL, KEEP_LABEL, OWNER_LABEL, PROJECT_LABEL, Owner
+from .removal import remove_project
+
+LOG = logging.getLogger(__name__)
+
+
+def _harness_resources(client: Any) -> dict[str, list[Any]]:
+    """Containers, networks and volumes carrying the harness label, by project."""
+    label_filter = {"label": HARNESS_LABEL}
+    by_project: dict[str, list[Any]] = defaultdict(list)
+    kinds: Iterable[Any] = (
+        client.containers.list(all=True, filters=label_filter, ignore_removed=True),
+        client.networks.list(filters=label_filter),
+        client.volumes.list(filters=label_filter),
+    )
+    for resources in kinds:
+        for resource in resources:
+            by_project[_labels(resource).get(PROJECT_LABEL, "")].append(resource)
+    return by_project
+
+
+def _labels(resource: Any) -> dict[str, str]:
+    return resource.attrs.get("Labels") or resource.attrs.get("Config", {}).get("Labels") or {}
+
+
+def is_abandoned(labels: dict[str, str]) -> bool:
+    """A project is abandoned when not kept and its owner is known to be dead."""
+    if labels.get(KEEP_LABEL) == "true":
+        return False
+    owner = Owner.parse(labels.get(OWNER_LABEL, ""))
+    return owner is not None and owner.is_alive() is False
+
+
+def sweep_abandoned(client: Any) -> list[str]:
+    """Remove every abandoned harness project; returns the projects removed."""
+    swept = []
+    for project, resources in _harness_resources(client).items():
+        if not project or not all(is_abandoned(_labels(r)) for r in resources):
+            continue
+        LOG.warning("removing leftovers of dead run: project %s", project)
+        remove_project(client, project)
+        swept.append(project)
+    return swept

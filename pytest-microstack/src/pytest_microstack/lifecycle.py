@@ -1,0 +1,179 @@
+"""Start-up and teardown of one test stack, as a plain context manager.
+
+Order matters: sweep dead runs' leftovers, read the compose config and check it
+against the declaration, tag the images by their inputs, write the override,
+build what is missing, then bring the project up and wait for readiness.
+Whatever fails after `up` started, the project is torn down before the error
+leaves, with the diagnostics taken first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import tempfile
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from . import backstop
+from .compose import ProjectCompose
+from .config_cache import load_config
+from .config_check import check_config
+from .engine import Engine, connect
+from .images import ImagePlan, ensure_images, plan_images
+from .kept import find_kept_project, load_record, save_record
+from .leftovers import sweep_abandoned
+from .override import harness_override
+from .ownership import Owner, owner_labels
+from .settings import ServiceSpec, StackSettings
+from .stack import Stack
+from .state_dir import state_dir
+
+BUILD_LOCK = "image-build.lock"
+
+
+def _compose(
+    settings: StackSettings, files: tuple[str, ...], project: str, env: dict[str, str]
+) -> ProjectCompose:
+    return ProjectCompose(
+        context=str(settings.root),
+        compose_file_name=list(files),
+        wait=False,
+        project_name=project,
+        environment=env,
+    )
+
+
+def _config_hash(settings: StackSettings, plan: ImagePlan) -> str:
+    """Identifies a stack's configuration, for --reuse-stack to match on."""
+    digest = hashlib.sha256(plan.tag.encode())
+    for path in settings.compose_paths:
+        digest.update(path.read_bytes())
+    digest.update(json.dumps(sorted(settings.environment.items())).encode())
+    return digest.hexdigest()[:16]
+
+
+def declared_services(settings: StackSettings, config: Mapping[str, Any]) -> tuple[ServiceSpec, ...]:
+    """The declared services; when none are, every service of the compose file.
+
+    Undeclared services are waited for by their Docker healthcheck when they
+    have one, else until their container runs.
+    """
+    if settings.services:
+        return settings.services
+    return tuple(
+        ServiceSpec(name, check="docker" if (spec.get("healthcheck") or {}).get("test") else "running")
+        for name, spec in (config.get("services") or {}).items()
+    )
+
+
+def per_run_environment(settings: StackSettings) -> dict[str, str]:
+    """The settings' environment plus a fresh value for each secret it doesn't set."""
+    fresh = {name: secrets.token_urlsafe(32) for name in settings.secrets if name not in settings.environment}
+    return {**settings.environment, **fresh}
+
+
+def read_config(settings: StackSettings, state: Path) -> dict[str, Any]:
+    """The project's compose config (cached), read without the per-run secrets."""
+    compose = _compose(settings, settings.compose_files, settings.project, dict(settings.environment))
+    return load_config(compose, settings.compose_paths, state)
+
+
+def prepare_images(settings: StackSettings, engine: Engine | None = None) -> ImagePlan:
+    """The image step of every start, on its own (for benchmarks): plan, then build what is missing."""
+    engine = engine or connect()
+    state = state_dir()
+    config = read_config(settings, state)
+    plan = plan_images(config, engine.client)
+    override = harness_override(config, {}, images=plan.images)
+    with tempfile.TemporaryDirectory(dir=state) as workdir:
+        path = Path(workdir) / "compose.images.yaml"
+        path.write_text(override)
+        compose = _compose(
+            settings, (*settings.compose_files, str(path)), settings.project, dict(settings.environment)
+        )
+        ensure_images(compose, engine.client, plan, state / BUILD_LOCK)
+    return plan
+
+
+@contextmanager
+def open_stack(settings: StackSettings, engine: Engine | None = None) -> Iterator[Stack]:
+    """Yield a healthy stack; tear it down afterwards unless it is kept or reused."""
+    engine = engine or connect()
+    state = state_dir()
+    keep = settings.keep or settings.reuse
+    # Dead runs' leftovers are removed while the config is read and the images
+    # checked: neither depends on the other, and both are on the critical path.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep") as pool:
+        sweep = pool.submit(sweep_abandoned, engine.client)
+        config = read_config(settings, state)
+        services = declared_services(settings, config)
+        check_config(config, services, ", ".join(settings.compose_files))
+        plan = plan_images(config, engine.client)
+        config_hash = _config_hash(settings, plan)
+        sweep.result()
+
+    if settings.reuse:
+        project = find_kept_project(engine.client, config_hash)
+        record = load_record(state, project) if project else None
+        if record is not None:
+            compose = _compose(
+                settings, (*settings.compose_files, str(record.override)), record.project, record.environment
+            )
+            stack = Stack(compose, engine.client, engine.host, services, settings.startup_timeout)
+            stack.wait_until_healthy(timeout=settings.startup_timeout, reason="kept stack not healthy")
+            yield stack
+            return
+
+    environment = per_run_environment(settings)
+    labels = owner_labels(Owner.current(), keep=keep, config_hash=config_hash)
+    override_text = harness_override(
+        config,
+        labels,
+        images=plan.images,
+        ports={spec.name: spec.port for spec in services},
+        host_ip=engine.publish_ip,
+        parallel_start=settings.parallel_start,
+    )
+    with tempfile.TemporaryDirectory(prefix=f"{settings.project}-", dir=state) as workdir:
+        if keep:
+            override = save_record(state, settings.project, override_text, environment).override
+        else:
+            override = Path(workdir) / "compose.harness.yaml"
+            override.write_text(override_text)
+        project_compose = _compose(
+            settings, (*settings.compose_files, str(override)), settings.project, environment
+        )
+        ensure_images(project_compose, engine.client, plan, state / BUILD_LOCK)
+        stack = Stack(project_compose, engine.client, engine.host, services, settings.startup_timeout)
+        if not keep:
+            backstop.register(stack.project, stack.stop)
+        started = handed_to_backstop = finished = False
+        try:
+            stack.start()
+            started = True
+            yield stack
+            finished = True
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM: our signal handler has started this stack's
+            # teardown on a thread; it stays registered, so the atexit backstop
+            # waits for it while pytest reports the interrupt.
+            handed_to_backstop = backstop.started_early(stack.project)
+            raise
+        finally:
+            kept = keep and started  # a stack that never came up is not worth keeping
+            if not kept and not handed_to_backstop:
+                detached = finished and not settings.wait_for_teardown and stack.hand_to_reaper()
+                if not detached:
+                    stack.stop()
+                # Only once removed (or handed over): a second Ctrl-C still finds it.
+                backstop.unregister(stack.project)
+
+
+def sweep_leftovers(engine: Engine | None = None) -> list[str]:
+    """Remove what dead runs left behind on this engine; returns the projects removed."""
+    return sweep_abandoned((engine or connect()).client)

@@ -1,0 +1,169 @@
+"""What a project declares about its stack: compose files, services and how each is checked.
+
+Plain data with no Docker in it, so a conftest can build or change it cheaply
+and the plugin can read it from ini options without importing any client.
+"""
+
+from __future__ import annotations
+
+import configparser
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, get_args
+
+from .errors import SettingsError
+from .ownership import project_name
+
+Check = Literal["http", "tcp", "docker", "running"]
+CHECKS: tuple[str, ...] = get_args(Check)
+DEFAULT_HEALTH_PATH = "/health"
+# The names `docker compose` looks for, in its order.
+COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service the stack waits for: where it listens and how its readiness is checked.
+
+    check="http": GET `path` on `port` must answer 200.
+    check="tcp": `port` must accept a connection (and not close it at once).
+    check="docker": the container's own Docker healthcheck must say healthy.
+    check="running": the container must be running.
+    """
+
+    name: str
+    port: int | None = None
+    path: str = DEFAULT_HEALTH_PATH
+    check: Check = "http"
+
+    def __post_init__(self) -> None:
+        if self.check not in CHECKS:
+            raise SettingsError(
+                f"service {self.name!r}: check {self.check!r} is not one of {', '.join(CHECKS)}"
+            )
+        if self.check in {"http", "tcp"} and self.port is None:
+            raise SettingsError(f"service {self.name!r}: a {self.check} check needs a container port")
+
+    @classmethod
+    def parse(cls, line: str) -> ServiceSpec:
+        """One `stack_services` line: `NAME [http PORT [PATH] | tcp PORT | docker | running]`."""
+        try:
+            words = shlex.split(line)
+        except ValueError as error:  # e.g. "No closing quotation"
+            raise SettingsError(f"stack_services line {line!r}: {error}") from None
+        if not words:
+            raise SettingsError("stack_services: empty service line")
+        name, rest = words[0], words[1:]
+        if not rest:
+            return cls(name, check="running")
+        kind, args = rest[0], rest[1:]
+        if kind not in CHECKS:
+            raise SettingsError(
+                f"stack_services line {line!r}: check {kind!r} is not one of {', '.join(CHECKS)}"
+            )
+        allowed = {"http": 2, "tcp": 1}.get(kind, 0)
+        if len(args) > allowed:
+            raise SettingsError(
+                f"stack_services line {line!r}: unexpected {' '.join(args[allowed:])!r} after {kind}"
+            )
+        port: int | None = None
+        if kind in {"http", "tcp"}:
+            if not args or not args[0].isdigit() or not 0 < int(args[0]) < 65536:
+                raise SettingsError(f"stack_services line {line!r}: {kind} needs a container port (1-65535)")
+            port = int(args[0])
+        path = args[1] if kind == "http" and len(args) > 1 else DEFAULT_HEALTH_PATH
+        if not path.startswith("/"):
+            raise SettingsError(f"stack_services line {line!r}: the health path must start with /")
+        return cls(name, port, path, kind)  # type: ignore[arg-type]  # checked against CHECKS above
+
+
+def default_compose_files(root: Path) -> tuple[str, ...]:
+    """The compose file `docker compose` would pick in `root` (compose.yaml when there is none)."""
+    found = next((name for name in COMPOSE_FILE_NAMES if (root / name).is_file()), COMPOSE_FILE_NAMES[0])
+    return (found,)
+
+
+def parse_environment(lines: list[str]) -> dict[str, str]:
+    """`KEY=VALUE` lines (the stack_environment ini option) as a dict."""
+    environment = {}
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise SettingsError(f"stack_environment line {line!r}: expected KEY=VALUE")
+        environment[key.strip()] = value.strip()
+    return environment
+
+
+@dataclass
+class StackSettings:
+    """Everything that decides which stack a run gets."""
+
+    root: Path
+    services: tuple[ServiceSpec, ...]
+    run_id: str
+    worker: str = "main"
+    compose_files: tuple[str, ...] = ("compose.yaml",)
+    startup_timeout: float = 60.0
+    keep: bool = False
+    reuse: bool = False
+    environment: dict[str, str] = field(default_factory=dict)
+    # Variables given a fresh random value per run (unless `environment` sets them).
+    secrets: tuple[str, ...] = ()
+    # Drop depends_on so every service starts at once: for stacks whose services
+    # need each other per request, not to boot.
+    parallel_start: bool = False
+    # At the end, wait for the stack's removal (CI: a job's end means a clean
+    # engine) instead of handing it to a detached reaper (developers: pytest
+    # exits as soon as the results are reported).
+    wait_for_teardown: bool = True
+
+    @property
+    def project(self) -> str:
+        return project_name(self.run_id, self.worker)
+
+    @property
+    def compose_paths(self) -> list[Path]:
+        return [self.root / name for name in self.compose_files]
+
+    def service(self, name: str) -> ServiceSpec:
+        for spec in self.services:
+            if spec.name == name:
+                return spec
+        declared = ", ".join(spec.name for spec in self.services) or "none"
+        raise LookupError(f"service {name!r} is not declared in stack_services (declared: {declared})")
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise SettingsError(f"stack_timeout: {text!r} is not a number of seconds") from None
+
+
+def settings_from_ini_file(path: Path, *, run_id: str, worker: str = "main") -> StackSettings:
+    """StackSettings from the [pytest] section of a pytest.ini or tox.ini, outside pytest.
+
+    For scripts and benchmarks that start the stack a project's tests declare;
+    inside pytest the plugin reads the same options through pytest's own parser.
+    """
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(path)
+    section = parser["pytest"] if parser.has_section("pytest") else {}
+
+    def lines(key: str) -> list[str]:
+        return [line.strip() for line in str(section.get(key, "")).splitlines() if line.strip()]
+
+    return StackSettings(
+        root=path.parent,
+        services=tuple(ServiceSpec.parse(line) for line in lines("stack_services")),
+        run_id=run_id,
+        worker=worker,
+        compose_files=tuple(shlex.split(str(section.get("stack_compose_files", ""))))
+        or default_compose_files(path.parent),
+        startup_timeout=_seconds(str(section.get("stack_timeout") or "60")),
+        environment=parse_environment(lines("stack_environment")),
+        secrets=tuple(shlex.split(str(section.get("stack_secrets", "")))),
+        parallel_start=str(section.get("stack_parallel_start", "false")).lower()
+        in {"true", "1", "yes", "on"},
+    )

@@ -1,0 +1,77 @@
+"""The example project passes through the installed plugin, exactly as an outside project runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_microstack.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+RUN_TIMEOUT = 240  # seconds: a cold build of three small images plus the run, on 2 loaded cores
+# Outside CI the removal is left to a detached reaper that outlives pytest: its
+# Python start-up plus the API removal take ~1 s; 30 s is the margin for a loaded machine.
+REAPER_DEADLINE = 30.0
+WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
+
+
+def left_behind(engine: Any, project_dir: Path) -> list[str]:
+    """Containers and networks compose created for stacks of this project folder."""
+    label = {"label": f"{WORKING_DIR_LABEL}={project_dir}"}
+    return [
+        *(c.name for c in engine.containers.list(all=True, filters=label)),
+        *(n.name for n in engine.networks.list(filters=label)),
+    ]
+
+
+def assert_nothing_left(engine: Any, project_dir: Path) -> None:
+    wait_for(lambda: not left_behind(engine, project_dir), timeout=REAPER_DEADLINE, what="the stack removed")
+
+
+def run_example(pytester: pytest.Pytester, project: Path, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        str(project), "--rootdir", str(project), "-p", "no:cacheprovider", *args, timeout=RUN_TIMEOUT
+    )
+
+
+def test_example_project_is_green_through_the_entry_point(
+    pytester: pytest.Pytester, example_project: Path, engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)  # a developer's run: removal by the detached reaper
+
+    result = run_example(pytester, example_project)
+
+    result.assert_outcomes(passed=8)
+    assert_nothing_left(engine, example_project)
+
+
+def test_xdist_workers_each_get_their_own_stack_and_ci_waits_for_removal(
+    pytester: pytest.Pytester, example_project: Path, engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", "true")  # CI mode: pytest exits only once its stacks are gone
+
+    result = run_example(pytester, example_project, "-n", "2", "-k", "web or worker")
+
+    result.assert_outcomes(passed=3)
+    assert left_behind(engine, example_project) == []
+
+
+def test_the_generic_fixtures_are_listed(pytester: pytest.Pytester, example_project: Path) -> None:
+    result = run_example(pytester, example_project, "--fixtures")
+
+    for fixture in ("stack_settings", "stack ", "service_url", "service_client", "faults"):
+        result.stdout.fnmatch_lines([f"{fixture}*"])
+
+
+def test_a_declared_service_missing_from_the_compose_file_is_refused_naming_it_and_the_key(
+    pytester: pytest.Pytester, example_project: Path, engine: Any
+) -> None:
+    ini = example_project / "pytest.ini"
+    ini.write_text(ini.read_text().replace("worker  docker", "worker  docker\n    queue   tcp 5672"))
+
+    result = run_example(pytester, example_project, "-k", "worker")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*service 'queue', key 'services': declared in stack_services*"])
+    assert left_behind(engine, example_project) == []  # refused before anything started

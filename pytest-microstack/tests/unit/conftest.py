@@ -1,0 +1,70 @@
+"""Fixtures for the harness's unit tests: a fake engine, HTTP on 127.0.0.1 only, no Docker,
+and a state folder of the test's own.
+
+None of these may share a name with the harness plugin's fixtures: using one of
+those marks a test as integration and starts the compose stack.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker.api.client
+import pytest
+from pytest_httpserver import HTTPServer
+
+from unit.fakes import FakeEngine
+
+ENGINE_PROGRAMS = frozenset({"docker", "docker-compose", "podman"})
+REAPER_MODULE = "pytest_microstack.reaper"  # a detached process that works on the real engine
+
+
+class _NoEnginePopen(subprocess.Popen[bytes]):
+    """subprocess.Popen that refuses to start the Docker CLI or the reaper; anything else runs as usual."""
+
+    def __init__(self, args: Any, *rest: Any, **kwargs: Any) -> None:
+        words = [str(arg) for arg in args] if isinstance(args, list | tuple) else str(args).split()
+        if Path(words[0]).name in ENGINE_PROGRAMS:
+            raise AssertionError(f"a unit test tried to run the engine's CLI: {args!r}")
+        if REAPER_MODULE in words:
+            raise AssertionError(f"a unit test tried to start the reaper on the real engine: {args!r}")
+        super().__init__(args, *rest, **kwargs)
+
+
+def _no_engine_client(self: object, *args: Any, **kwargs: Any) -> None:
+    raise AssertionError("a unit test tried to connect to the Docker engine")
+
+
+@pytest.fixture(autouse=True)
+def no_docker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests run without Docker: fail at once if harness code reaches for the real engine."""
+    monkeypatch.setattr(subprocess, "Popen", _NoEnginePopen)
+    monkeypatch.setattr(docker.api.client.APIClient, "__init__", _no_engine_client)
+
+
+@pytest.fixture(autouse=True)
+def private_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The harness's private state folder for this test: never the developer's ~/.cache."""
+    folder = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("MICROSTACK_STATE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def make_httpserver() -> Iterator[HTTPServer]:
+    """pytest-httpserver's server for this directory, bound to 127.0.0.1 rather than "localhost"."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+@pytest.fixture
+def engine() -> FakeEngine:
+    """An empty fake Docker engine."""
+    return FakeEngine()

@@ -1,0 +1,446 @@
+"""A fake Docker engine for the harness's unit tests.
+
+The objects handed to the harness are docker-py's own models (Container,
+Network, Volume, Image), bound to a fake client: every model method the harness
+calls goes through `FakeAPI`, which records the call and changes the fake
+engine's state the way the daemon would. `list()` and `get()` return snapshots,
+as the real API does, so code that forgets to `reload()` sees stale state.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import subprocess
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import docker.errors
+from docker.models.containers import Container
+from docker.models.images import Image
+from docker.models.networks import Network
+from docker.models.volumes import Volume
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+
+
+@dataclass
+class Call:
+    """One call the harness made through a model: API method, object id and keyword arguments."""
+
+    method: str
+    ident: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def _label_match(labels: dict[str, str], filters: dict[str, Any] | None) -> bool:
+    wanted = (filters or {}).get("label", [])
+    for item in [wanted] if isinstance(wanted, str) else wanted:
+        key, sep, value = item.partition("=")
+        if key not in labels or (sep and labels[key] != value):
+            return False
+    return True
+
+
+class FakeAPI:
+    """What docker-py's models call as `client.api`; records and applies each call."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        self.engine = engine
+        self._exec_ids = itertools.count(1)
+        self._execs: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+    def _record(self, method: str, ident: str, **kwargs: Any) -> None:
+        self.engine.calls.append(Call(method, ident, kwargs))
+        error = self.engine.fail_on.get((method, ident))
+        if error is not None:
+            raise error
+
+    def _state(self, ident: str) -> dict[str, Any]:
+        try:
+            state: dict[str, Any] = self.engine.container_attrs[ident]["State"]
+        except KeyError:
+            raise docker.errors.NotFound(f"No such container: {ident}") from None
+        return state
+
+    # Removal
+    def remove_container(self, ident: str, **kwargs: Any) -> None:
+        self._record("remove_container", ident, **kwargs)
+        if self.engine.container_attrs.pop(ident, None) is None:
+            raise docker.errors.NotFound(f"No such container: {ident}")
+
+    def remove_network(self, ident: str) -> None:
+        self._record("remove_network", ident)
+        if self.engine.network_attrs.pop(ident, None) is None:
+            raise docker.errors.NotFound(f"network {ident} not found")
+
+    def remove_volume(self, ident: str, force: bool = False) -> None:
+        self._record("remove_volume", ident, force=force)
+        if self.engine.volume_attrs.pop(ident, None) is None:
+            raise docker.errors.NotFound(f"get {ident}: no such volume")
+
+    # Life cycle
+    def start(self, ident: str, **kwargs: Any) -> None:
+        self._record("start", ident, **kwargs)
+        self._state(ident).update(Status="running", ExitCode=0)
+
+    def stop(self, ident: str, **kwargs: Any) -> None:
+        self._record("stop", ident, **kwargs)
+        self._state(ident).update(Status="exited", ExitCode=0)
+
+    def kill(self, ident: str, signal: str | int | None = None) -> None:
+        self._record("kill", ident, signal=signal)
+        self._state(ident).update(Status="exited", ExitCode=137)
+
+    def wait(self, ident: str, **kwargs: Any) -> dict[str, Any]:
+        self._record("wait", ident, **kwargs)
+        return {"StatusCode": self._state(ident)["ExitCode"]}
+
+    def pause(self, ident: str) -> None:
+        self._record("pause", ident)
+        self._state(ident)["Status"] = "paused"
+
+    def unpause(self, ident: str) -> None:
+        self._record("unpause", ident)
+        state = self._state(ident)
+        if state["Status"] != "paused":
+            raise docker.errors.APIError(f"Container {ident} is not paused")
+        state["Status"] = "running"
+
+    def logs(self, ident: str, **kwargs: Any) -> bytes:
+        self._record("logs", ident, **kwargs)
+        output = self.engine.container_logs.get(ident, b"")
+        tail = kwargs.get("tail")
+        if isinstance(tail, int):
+            output = b"".join(output.splitlines(keepends=True)[-tail:])
+        return output
+
+    # Networks
+    def connect_container_to_network(self, container: str, net_id: str, **kwargs: Any) -> None:
+        self._record("connect", net_id, container=container, **kwargs)
+
+    def disconnect_container_from_network(self, container: str, net_id: str, **kwargs: Any) -> None:
+        self._record("disconnect", net_id, container=container, **kwargs)
+
+    # Exec
+    def exec_create(self, ident: str, cmd: list[str], **kwargs: Any) -> dict[str, str]:
+        self._record("exec_create", ident, cmd=list(cmd), **kwargs)
+        exec_id = f"exec-{next(self._exec_ids)}"
+        self._execs[exec_id] = (ident, tuple(cmd))
+        return {"Id": exec_id}
+
+    def exec_start(self, exec_id: str, **kwargs: Any) -> bytes:
+        return self.engine.exec_results.get(self._execs[exec_id][1], (0, b""))[1]
+
+    def exec_inspect(self, exec_id: str) -> dict[str, Any]:
+        return {"ExitCode": self.engine.exec_results.get(self._execs[exec_id][1], (0, b""))[0]}
+
+
+class FakeContainers:
+    def __init__(self, engine: FakeEngine) -> None:
+        self.engine = engine
+
+    def _model(self, attrs: dict[str, Any]) -> Container:
+        return Container(
+            attrs=copy.deepcopy(attrs), client=cast(Any, self.engine), collection=cast(Any, self)
+        )
+
+    def list(
+        self,
+        all: bool = False,
+        filters: dict[str, Any] | None = None,
+        sparse: bool = False,
+        ignore_removed: bool = False,
+        **kwargs: Any,
+    ) -> list[Container]:
+        """Like docker-py: list, then inspect each one (unless sparse), which fails for one just removed."""
+        options = {
+            "all": all,
+            "filters": filters,
+            "sparse": sparse,
+            "ignore_removed": ignore_removed,
+            **kwargs,
+        }
+        self.engine.list_calls.append(("containers", options))
+        found = []
+        for ident, attrs in list(self.engine.container_attrs.items()):
+            running = attrs["State"]["Status"] == "running"
+            status = (filters or {}).get("status")
+            if not (all or running) or not _label_match(attrs["Config"]["Labels"], filters):
+                continue
+            if status is not None and attrs["State"]["Status"] != status:
+                continue
+            if ident in self.engine.removed_while_listing and not sparse:
+                del self.engine.container_attrs[ident]
+                if ignore_removed:
+                    continue
+                raise docker.errors.NotFound(f"No such container: {ident}")
+            found.append(self._model(attrs))
+        return found
+
+    def get(self, ident: str) -> Container:
+        for attrs in self.engine.container_attrs.values():
+            if ident in (attrs["Id"], attrs["Name"].lstrip("/")):
+                model = self._model(attrs)  # inspected now, returned to the caller later
+                if self.engine.on_inspect is not None:
+                    self.engine.on_inspect(ident)
+                return model
+        raise docker.errors.NotFound(f"No such container: {ident}")
+
+
+class FakeNetworks:
+    def __init__(self, engine: FakeEngine) -> None:
+        self.engine = engine
+
+    def _model(self, attrs: dict[str, Any]) -> Network:
+        return Network(attrs=copy.deepcopy(attrs), client=cast(Any, self.engine), collection=cast(Any, self))
+
+    def list(self, filters: dict[str, Any] | None = None, **kwargs: Any) -> list[Network]:
+        self.engine.list_calls.append(("networks", {"filters": filters, **kwargs}))
+        values = self.engine.network_attrs.values()
+        return [self._model(a) for a in values if _label_match(a["Labels"] or {}, filters)]
+
+    def get(self, ident: str) -> Network:
+        for attrs in self.engine.network_attrs.values():
+            if ident in (attrs["Id"], attrs["Name"]):
+                return self._model(attrs)
+        raise docker.errors.NotFound(f"network {ident} not found")
+
+
+class FakeVolumes:
+    def __init__(self, engine: FakeEngine) -> None:
+        self.engine = engine
+
+    def list(self, filters: dict[str, Any] | None = None, **kwargs: Any) -> list[Volume]:
+        self.engine.list_calls.append(("volumes", {"filters": filters, **kwargs}))
+        return [
+            Volume(attrs=copy.deepcopy(a), client=cast(Any, self.engine), collection=cast(Any, self))
+            for a in self.engine.volume_attrs.values()
+            if _label_match(a["Labels"] or {}, filters)
+        ]
+
+
+class FakeImages:
+    def __init__(self) -> None:
+        self.present: dict[str, str] = {}
+        self.lookups: list[str] = []
+        self.errors: dict[str, BaseException] = {}  # names the engine answers with an error
+
+    def get(self, name: str) -> Image:
+        self.lookups.append(name)
+        if name in self.errors:
+            raise self.errors[name]
+        if name not in self.present:
+            raise docker.errors.ImageNotFound(f"No such image: {name}")
+        return Image(attrs={"Id": self.present[name]})
+
+
+class FakeEngine:
+    """Stands in for `docker.DockerClient`: containers, networks, volumes, images."""
+
+    def __init__(self) -> None:
+        self.api = FakeAPI(self)
+        self.containers = FakeContainers(self)
+        self.networks = FakeNetworks(self)
+        self.volumes = FakeVolumes(self)
+        self.images = FakeImages()
+        self.container_attrs: dict[str, dict[str, Any]] = {}
+        self.network_attrs: dict[str, dict[str, Any]] = {}
+        self.volume_attrs: dict[str, dict[str, Any]] = {}
+        self.container_logs: dict[str, bytes] = {}
+        self.exec_results: dict[tuple[str, ...], tuple[int, bytes]] = {}
+        self.calls: list[Call] = []
+        self.list_calls: list[tuple[str, dict[str, Any]]] = []
+        self.fail_on: dict[tuple[str, str], BaseException] = {}
+        # Containers that another process removes between a list and the inspect that follows it.
+        self.removed_while_listing: set[str] = set()
+        # Called on every `containers.get` (which `Container.reload()` uses), in the caller's thread.
+        self.on_inspect: Callable[[str], None] | None = None
+        self._ids = itertools.count(1)
+
+    def add_container(
+        self,
+        name: str,
+        *,
+        project: str | None = None,
+        service: str | None = None,
+        labels: dict[str, str] | None = None,
+        status: str = "running",
+        exit_code: int = 0,
+        health: str | None = None,
+        ports: dict[int, int] | None = None,
+        env: list[str] | None = None,
+        networks: dict[str, list[str]] | None = None,
+        logs: bytes = b"",
+    ) -> str:
+        ident = f"c{next(self._ids):063d}"
+        all_labels = dict(labels or {})
+        if project is not None:
+            all_labels[PROJECT_LABEL] = project
+        if service is not None:
+            all_labels[SERVICE_LABEL] = service
+        state: dict[str, Any] = {"Status": status, "ExitCode": exit_code}
+        if health is not None:
+            state["Health"] = {"Status": health}
+        self.container_attrs[ident] = {
+            "Id": ident,
+            "Name": f"/{name}",
+            "Config": {"Labels": all_labels, "Env": env},
+            "State": state,
+            "NetworkSettings": {
+                "Ports": {
+                    f"{port}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(host_port)}]
+                    for port, host_port in (ports or {}).items()
+                },
+                "Networks": {net: {"Aliases": aliases} for net, aliases in (networks or {}).items()},
+            },
+        }
+        self.container_logs[ident] = logs
+        return ident
+
+    def add_network(
+        self, name: str, *, project: str | None = None, labels: dict[str, str] | None = None
+    ) -> str:
+        ident = f"n{next(self._ids):063d}"
+        all_labels = dict(labels or {})
+        if project is not None:
+            all_labels[PROJECT_LABEL] = project
+        self.network_attrs[ident] = {"Id": ident, "Name": name, "Labels": all_labels}
+        return ident
+
+    def add_volume(
+        self, name: str, *, project: str | None = None, labels: dict[str, str] | None = None
+    ) -> str:
+        all_labels = dict(labels or {})
+        if project is not None:
+            all_labels[PROJECT_LABEL] = project
+        self.volume_attrs[name] = {"Name": name, "Driver": "local", "Labels": all_labels}
+        return name
+
+    def state(self, ident: str) -> dict[str, Any]:
+        """The live state of a container, to change it as the daemon would."""
+        state: dict[str, Any] = self.container_attrs[ident]["State"]
+        return state
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [call for call in self.calls if call.method == method]
+
+
+@dataclass
+class FakeCompose:
+    """Stands in for ProjectCompose where only start/stop matter."""
+
+    project_name: str = "microstack-it-unit-main"
+    on_start: Callable[[], None] | None = None
+    events: list[str] = field(default_factory=list)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    built: list[list[str]] = field(default_factory=list)  # the services of each build
+
+    def start(self) -> None:
+        self.events.append("start")
+        if self.on_start is not None:
+            self.on_start()
+
+    def stop(self) -> None:
+        self.events.append("stop")
+
+    def build_images(self, services: list[str] | None = None) -> None:
+        self.events.append("build")
+        self.built.append(list(services or []))
+
+    def cancel(self) -> None:
+        self.events.append("cancel")
+        self.cancelled.set()
+
+
+@dataclass
+class PopenCall:
+    """One process the harness started: its command line and Popen keyword arguments."""
+
+    args: list[str]
+    kwargs: dict[str, Any]
+    communicate_timeouts: list[float | None] = field(default_factory=list)
+    killed: threading.Event = field(default_factory=threading.Event)
+
+
+Respond = Callable[[list[str], dict[str, Any]], tuple[int, bytes, bytes]]
+
+
+class FakeProcesses:
+    """Stands in for `subprocess.Popen`, which `subprocess.run` uses too: no real process starts.
+
+    Each command is answered by `respond(args, kwargs) -> (returncode, stdout, stderr)`.
+    With `hang` set, a command runs until it is killed or its communicate() times out
+    (10 s at most).
+    """
+
+    def __init__(self, respond: Respond | None = None) -> None:
+        self.respond: Respond = respond or (lambda args, kwargs: (0, b"", b""))
+        self.hang = False
+        self.calls: list[PopenCall] = []
+        self._by_pid: dict[int, FakePopen] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, args: list[str], **kwargs: Any) -> FakePopen:
+        call = PopenCall(list(args), kwargs)
+        process = FakePopen(self, call)
+        with self._lock:
+            self.calls.append(call)
+            self._by_pid[process.pid] = process
+        return process
+
+    def killpg(self, pgid: int, signum: int) -> None:
+        """Stands in for `os.killpg`: each fake process leads its own session."""
+        with self._lock:
+            process = self._by_pid.get(pgid)
+        if process is None:
+            raise ProcessLookupError(pgid)
+        process.kill()
+
+    @property
+    def commands(self) -> list[list[str]]:
+        return [call.args for call in self.calls]
+
+
+class FakePopen:
+    _pids = itertools.count(4_000_000)
+
+    def __init__(self, processes: FakeProcesses, call: PopenCall) -> None:
+        self._processes = processes
+        self._call = call
+        self.args = call.args
+        self.pid = next(self._pids)
+        self.returncode: int | None = None
+
+    def __enter__(self) -> FakePopen:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def communicate(self, input: bytes | None = None, timeout: float | None = None) -> tuple[bytes, bytes]:
+        self._call.communicate_timeouts.append(timeout)
+        if self._processes.hang and not self._call.killed.is_set():
+            # A hung command, but never one that outlives a test for long.
+            limit = min(timeout if timeout is not None else 10.0, 10.0)
+            if not self._call.killed.wait(limit):
+                raise subprocess.TimeoutExpired(self.args, limit)
+        if self._call.killed.is_set():
+            self.returncode = -9
+            return b"", b""
+        self.returncode, stdout, stderr = self._processes.respond(self.args, self._call.kwargs)
+        return stdout, stderr
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        return self.returncode
+
+    def kill(self) -> None:
+        self._call.killed.set()
+
+    terminate = kill

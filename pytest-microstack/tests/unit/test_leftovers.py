@@ -1,0 +1,216 @@
+"""pytest_microstack.leftovers (and removal): remove dead runs' leftovers, and nothing else."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+import docker.errors
+import pytest
+import requests
+from pytest_microstack.leftovers import is_abandoned, sweep_abandoned
+from pytest_microstack.ownership import (
+    HARNESS_LABEL,
+    KEEP_LABEL,
+    OWNER_LABEL,
+    Owner,
+    owner_labels,
+    process_start_time,
+)
+from pytest_microstack.removal import remove_project
+
+from unit.fakes import FakeEngine
+
+HOST = socket.gethostname()
+ALIVE = Owner.current()
+# This very process, but with another start time: a pid reused by someone else.
+DEAD = Owner(HOST, os.getpid(), f"{process_start_time(os.getpid())}0")
+ELSEWHERE = Owner(f"not-{HOST}", 1, "1")
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs /proc")
+
+
+def labels(owner: Owner, *, keep: bool = False) -> dict[str, str]:
+    return owner_labels(owner, keep=keep, config_hash="cafe")
+
+
+def add_project(engine: FakeEngine, project: str, owner: Owner, *, keep: bool = False) -> dict[str, str]:
+    """A harness project as compose creates it: two containers, a network and a volume."""
+    owned = labels(owner, keep=keep)
+    return {
+        "api": engine.add_container(f"{project}-api-1", project=project, service="api", labels=owned),
+        "db": engine.add_container(f"{project}-db-1", project=project, service="db", labels=owned),
+        "network": engine.add_network(f"{project}_default", project=project, labels=owned),
+        "volume": engine.add_volume(f"{project}_data", project=project, labels=owned),
+    }
+
+
+def removed_ids(engine: FakeEngine) -> set[str]:
+    return {call.ident for call in engine.calls if call.method.startswith("remove_")}
+
+
+def test_removes_every_resource_of_a_dead_owners_project_containers_first(engine: FakeEngine) -> None:
+    ids = add_project(engine, "microstack-it-dead-main", DEAD)
+
+    assert sweep_abandoned(engine) == ["microstack-it-dead-main"]
+
+    removals = [call for call in engine.calls if call.method.startswith("remove_")]
+    kinds = [call.method for call in removals]
+    assert sorted(kinds[:2]) == ["remove_container", "remove_container"]
+    assert sorted(kinds[2:]) == ["remove_network", "remove_volume"]
+    for call in engine.calls_to("remove_container"):
+        assert call.kwargs == {"force": True, "v": True}
+    assert engine.calls_to("remove_volume")[0].kwargs == {"force": True}
+    assert removed_ids(engine) == set(ids.values())
+    assert not engine.container_attrs
+    assert not engine.network_attrs
+    assert not engine.volume_attrs
+
+
+def test_remove_project_removes_only_that_project_containers_then_networks_then_volumes(
+    engine: FakeEngine,
+) -> None:
+    mine = add_project(engine, "mine", ALIVE)
+    stopped = engine.add_container("mine-old-1", project="mine", status="exited")
+    unlabelled_volume = engine.add_volume("mine_cache", project="mine")  # no harness labels
+    others = add_project(engine, "others", DEAD)
+
+    remove_project(engine, "mine")
+
+    assert removed_ids(engine) == {*mine.values(), stopped, unlabelled_volume}
+    assert set(others.values()) <= {*engine.container_attrs, *engine.network_attrs, *engine.volume_attrs}
+    kinds = [call.method for call in engine.calls if call.method.startswith("remove_")]
+    last = {kind: max(i for i, k in enumerate(kinds) if k == kind) for kind in set(kinds)}
+    first = {kind: kinds.index(kind) for kind in set(kinds)}
+    assert last["remove_container"] < first["remove_network"], "networks in use can't be removed"
+    assert last["remove_container"] < first["remove_volume"], "volumes in use can't be removed"
+
+
+def test_remove_project_of_an_unknown_project_does_nothing(engine: FakeEngine) -> None:
+    add_project(engine, "mine", ALIVE)
+
+    remove_project(engine, "nobody")
+
+    assert removed_ids(engine) == set()
+
+
+def test_lists_only_harness_resources_including_stopped_containers(engine: FakeEngine) -> None:
+    sweep_abandoned(engine)
+
+    by_kind = dict(engine.list_calls)
+    assert by_kind["containers"]["all"] is True
+    for kind in ("containers", "networks", "volumes"):
+        assert by_kind[kind]["filters"] == {"label": HARNESS_LABEL}
+
+
+def test_stopped_containers_of_a_dead_owner_are_removed(engine: FakeEngine) -> None:
+    ident = engine.add_container("x-api-1", project="x", labels=labels(DEAD), status="exited", exit_code=137)
+
+    assert sweep_abandoned(engine) == ["x"]
+    assert removed_ids(engine) == {ident}
+
+
+@pytest.mark.parametrize(
+    ("owner", "keep"),
+    [
+        pytest.param(ALIVE, False, id="owner-alive"),
+        pytest.param(DEAD, True, id="kept-on-purpose"),
+        pytest.param(ELSEWHERE, False, id="owner-on-another-host"),
+    ],
+)
+def test_leaves_projects_that_are_not_abandoned(engine: FakeEngine, owner: Owner, keep: bool) -> None:
+    add_project(engine, "microstack-it-other-main", owner, keep=keep)
+
+    assert sweep_abandoned(engine) == []
+    assert removed_ids(engine) == set()
+
+
+def test_sweeps_only_the_abandoned_project_among_several(engine: FakeEngine) -> None:
+    dead_ids = add_project(engine, "dead-run", DEAD)
+    add_project(engine, "live-run", ALIVE)
+    add_project(engine, "kept-run", DEAD, keep=True)
+    add_project(engine, "remote-run", ELSEWHERE)
+
+    assert sweep_abandoned(engine) == ["dead-run"]
+    assert removed_ids(engine) == set(dead_ids.values())
+
+
+@pytest.mark.parametrize(
+    "odd_one_out",
+    [
+        pytest.param(labels(ALIVE), id="one-container-owned-by-a-live-process"),
+        pytest.param(labels(DEAD, keep=True), id="one-container-kept"),
+        pytest.param(labels(ELSEWHERE), id="one-container-from-another-host"),
+        pytest.param({HARNESS_LABEL: "1"}, id="one-container-without-owner"),
+    ],
+)
+def test_a_project_is_removed_only_when_all_its_resources_are_abandoned(
+    engine: FakeEngine, odd_one_out: dict[str, str]
+) -> None:
+    add_project(engine, "mixed", DEAD)
+    engine.add_container("mixed-extra-1", project="mixed", labels=odd_one_out)
+
+    assert sweep_abandoned(engine) == []
+    assert removed_ids(engine) == set()
+
+
+def test_resources_without_a_compose_project_are_never_removed(engine: FakeEngine) -> None:
+    engine.add_container("stray", labels=labels(DEAD))
+    engine.add_volume("stray-volume", labels=labels(DEAD))
+
+    assert sweep_abandoned(engine) == []
+    assert removed_ids(engine) == set()
+
+
+@pytest.mark.parametrize("vanished", ["api", "network", "volume"])
+def test_tolerates_resources_removed_concurrently(engine: FakeEngine, vanished: str) -> None:
+    ids = add_project(engine, "dead-run", DEAD)
+    method = {"api": "remove_container", "network": "remove_network", "volume": "remove_volume"}[vanished]
+    engine.fail_on[(method, ids[vanished])] = docker.errors.NotFound("already gone")
+
+    assert sweep_abandoned(engine) == ["dead-run"]
+    assert removed_ids(engine) == set(ids.values()), "the other resources are still removed"
+
+
+def test_a_removal_already_in_progress_elsewhere_is_left_to_it(engine: FakeEngine) -> None:
+    ids = add_project(engine, "dead-run", DEAD)
+    conflict = requests.Response()
+    conflict.status_code = 409
+    engine.fail_on[("remove_container", ids["api"])] = docker.errors.APIError(
+        "Conflict", response=conflict, explanation="removal of container is already in progress"
+    )
+
+    assert sweep_abandoned(engine) == ["dead-run"]
+    assert removed_ids(engine) == set(ids.values()), "every removal was asked for; none raised"
+
+
+def test_other_engine_errors_are_not_swallowed(engine: FakeEngine) -> None:
+    ids = add_project(engine, "dead-run", DEAD)
+    engine.fail_on[("remove_network", ids["network"])] = docker.errors.APIError("boom")
+
+    with pytest.raises(docker.errors.APIError, match="boom"):
+        sweep_abandoned(engine)
+
+
+@pytest.mark.parametrize(
+    ("resource_labels", "expected"),
+    [
+        pytest.param(labels(DEAD), True, id="dead-owner"),
+        pytest.param(labels(ALIVE), False, id="live-owner"),
+        pytest.param(labels(DEAD, keep=True), False, id="kept"),
+        pytest.param(labels(ELSEWHERE), False, id="other-host"),
+        pytest.param({HARNESS_LABEL: "1"}, False, id="no-owner-label"),
+        pytest.param({OWNER_LABEL: "garbage", KEEP_LABEL: "false"}, False, id="unparseable-owner"),
+    ],
+)
+def test_is_abandoned(resource_labels: dict[str, Any], expected: bool) -> None:
+    assert is_abandoned(resource_labels) is expected
+
+
+def test_a_container_removed_by_a_concurrent_sweeper_while_listing_is_tolerated(engine: FakeEngine) -> None:
+    ids = add_project(engine, "dead-run", DEAD)
+    engine.removed_while_listing.add(ids["api"])
+
+    assert sweep_abandoned(engine) == ["dead-run"]
+    assert not engine.container_attrs

@@ -1,0 +1,457 @@
+"""pytest_microstack.readiness: concurrent health polling under one deadline, failing fast."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from pytest_httpserver import HTTPServer
+from pytest_microstack import readiness
+from pytest_microstack.readiness import ContainerState, Probe, ProbeResult, wait_until_healthy
+from werkzeug.wrappers import Request, Response
+
+RUNNING = ContainerState("running")
+
+
+class Health:
+    """A /health endpoint that answers 503 until it is told (or it is time) to answer 200."""
+
+    def __init__(self, failures: int = 0, ready_after: float | None = None) -> None:
+        self.failures = failures
+        self.ready_after = ready_after
+        self.hits = 0
+        self.first_hit: float | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Response:
+        with self._lock:
+            self.hits += 1
+            now = time.monotonic()
+            self.first_hit = self.first_hit or now
+            if self.ready_after is not None:
+                ready = now - self.first_hit >= self.ready_after
+            else:
+                ready = self.hits > self.failures
+        return Response("ok", 200) if ready else Response("starting", 503)
+
+
+def serve(httpserver: HTTPServer, path: str, health: Health) -> str:
+    httpserver.expect_request(path).respond_with_handler(health)
+    return httpserver.url_for(path)
+
+
+def constant(state: ContainerState) -> Callable[[], ContainerState]:
+    return lambda: state
+
+
+def after_hits(health: Health, hits: int, then: ContainerState) -> Callable[[], ContainerState]:
+    """A container that is running until the service has answered `hits` requests."""
+    return lambda: then if health.hits >= hits else RUNNING
+
+
+def timed(probes: list[Probe], timeout: float) -> tuple[list[ProbeResult], float]:
+    started = time.monotonic()
+    results = wait_until_healthy(probes, timeout)
+    return results, time.monotonic() - started
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def unpublished() -> str:
+    raise LookupError("api publishes no host port for 5000")
+
+
+def test_healthy_once_health_answers_200_after_some_503s(httpserver: HTTPServer) -> None:
+    health = Health(failures=3)
+    url = serve(httpserver, "/health", health)
+
+    [result], elapsed = timed([Probe("api", lambda: url, constant(RUNNING))], timeout=10)
+
+    assert result.healthy is True
+    assert result.service == "api"
+    assert result.url == url
+    assert health.hits == 4
+    assert elapsed < 2
+    assert 0 < result.elapsed <= elapsed
+
+
+def test_an_exited_container_fails_fast_with_its_state_and_exit_code(httpserver: HTTPServer) -> None:
+    health = Health(failures=10**6)
+    url = serve(httpserver, "/health", health)
+    exited = ContainerState("exited", exit_code=3)
+
+    [result], elapsed = timed([Probe("api", lambda: url, after_hits(health, 2, exited))], timeout=30)
+
+    assert elapsed < 2, "an exit must be noticed at once, not at the deadline"
+    assert result.healthy is False
+    assert result.state == exited
+    assert result.state is not None
+    assert result.state.exit_code == 3
+    assert result.url == url
+    assert result.last_seen.startswith("HTTP 503")
+
+
+@pytest.mark.parametrize(
+    ("fail_on_unhealthy", "expect_healthy"),
+    [
+        pytest.param(True, False, id="at-start-up-unhealthy-is-final"),
+        pytest.param(False, True, id="after-a-fault-unhealthy-is-stale"),
+    ],
+)
+def test_docker_unhealthy_fails_fast_only_when_asked(
+    httpserver: HTTPServer, fail_on_unhealthy: bool, expect_healthy: bool
+) -> None:
+    health = Health(failures=5)
+    url = serve(httpserver, "/health", health)
+    unhealthy = ContainerState("running", health="unhealthy")
+    probe = Probe("api", lambda: url, constant(unhealthy), fail_on_unhealthy=fail_on_unhealthy)
+
+    [result], elapsed = timed([probe], timeout=30)
+
+    assert elapsed < 2
+    assert result.healthy is expect_healthy
+    if not expect_healthy:
+        assert result.state == unhealthy
+        assert health.hits == 0, "lost before the first request: the state is checked first"
+
+
+def test_the_deadline_is_respected_and_the_last_response_recorded(httpserver: HTTPServer) -> None:
+    url = serve(httpserver, "/health", Health(failures=10**6))
+
+    [result], elapsed = timed([Probe("api", lambda: url, constant(RUNNING))], timeout=0.5)
+
+    assert 0.5 <= elapsed < 2
+    assert result.healthy is False
+    assert result.last_seen == "HTTP 503: 'starting'"
+    assert result.state == RUNNING
+
+
+@pytest.mark.parametrize(
+    ("health_url", "expected_prefix"),
+    [
+        pytest.param(lambda: f"http://127.0.0.1:{closed_port()}/health", "ConnectionError", id="refused"),
+        pytest.param(unpublished, "LookupError", id="no-port-published"),
+    ],
+)
+def test_errors_are_recorded_until_the_deadline(health_url: Callable[[], str], expected_prefix: str) -> None:
+    [result], elapsed = timed([Probe("api", health_url, constant(RUNNING))], timeout=0.3)
+
+    assert elapsed < 2
+    assert result.healthy is False
+    assert result.last_seen.startswith(expected_prefix), result.last_seen
+
+
+def test_probes_run_concurrently(httpserver: HTTPServer) -> None:
+    # Each service is ready 0.3 s after it is first asked: one at a time would take 0.6 s.
+    one = serve(httpserver, "/one/health", Health(ready_after=0.3))
+    two = serve(httpserver, "/two/health", Health(ready_after=0.3))
+    probes = [Probe("one", lambda: one, constant(RUNNING)), Probe("two", lambda: two, constant(RUNNING))]
+
+    results, elapsed = timed(probes, timeout=10)
+
+    assert [r.healthy for r in results] == [True, True]
+    assert elapsed < 0.5, f"took {elapsed:.2f} s: the probes were not polled concurrently"
+
+
+def test_results_come_back_in_probe_order(httpserver: HTTPServer) -> None:
+    slow = serve(httpserver, "/slow/health", Health(failures=5))
+    fast = serve(httpserver, "/fast/health", Health())
+    probes = [Probe("slow", lambda: slow, constant(RUNNING)), Probe("fast", lambda: fast, constant(RUNNING))]
+
+    results = wait_until_healthy(probes, timeout=10)
+
+    assert [r.service for r in results] == ["slow", "fast"]
+    assert all(r.healthy for r in results)
+
+
+def test_one_lost_service_stops_the_others_at_once(httpserver: HTTPServer) -> None:
+    never = serve(httpserver, "/never/health", Health(failures=10**6))
+    crashing = Health(failures=10**6)
+    crash_url = serve(httpserver, "/crash/health", crashing)
+    probes = [
+        Probe("waiting", lambda: never, constant(RUNNING)),
+        Probe("crashing", lambda: crash_url, after_hits(crashing, 1, ContainerState("dead", 137))),
+    ]
+
+    (waiting, crashed), elapsed = timed(probes, timeout=30)
+
+    assert elapsed < 2
+    assert crashed.state == ContainerState("dead", 137)
+    assert waiting.healthy is False
+    assert waiting.last_seen.endswith("(stopped: another service failed)")
+
+
+# --- tcp check -----------------------------------------------------------------------------------
+
+
+def tcp(service: str, target: Callable[[], str]) -> Probe:
+    return Probe(service, target, constant(RUNNING), check="tcp")
+
+
+@pytest.fixture
+def listening() -> Iterator[socket.socket]:
+    """A real server socket on 127.0.0.1: the kernel completes each connection and keeps it open."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield server
+
+
+class ClosingServer:
+    """Accepts every connection and closes it at once, as Docker's proxy does with nothing behind it."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.05)
+        self.accepted = 0
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.server.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            self.accepted += 1
+            connection.close()
+
+    def __enter__(self) -> ClosingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
+        self.server.close()
+
+
+def test_tcp_is_ready_once_the_port_accepts_and_keeps_the_connection(listening: socket.socket) -> None:
+    target = f"127.0.0.1:{listening.getsockname()[1]}"
+
+    [result], elapsed = timed([tcp("db", lambda: target)], timeout=10)
+
+    assert result.healthy is True
+    assert (result.url, result.last_seen) == (target, "connected")
+    assert elapsed < 2
+
+
+def test_tcp_is_ready_when_the_server_greets_first(listening: socket.socket) -> None:
+    target = f"127.0.0.1:{listening.getsockname()[1]}"
+
+    def greet() -> None:
+        connection, _ = listening.accept()
+        with connection, contextlib.suppress(ConnectionResetError):  # the greeting is left unread
+            connection.sendall(b"220 smtp ready\r\n")
+            connection.recv(1)  # until the probe hangs up
+
+    greeter = threading.Thread(target=greet, daemon=True)
+    greeter.start()
+    [result] = wait_until_healthy([tcp("mail", lambda: target)], timeout=10)
+    greeter.join(timeout=5)
+
+    assert result.healthy is True
+
+
+def test_tcp_is_not_ready_while_connections_are_closed_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A generous settle time: a close that arrives late must not make this test pass by luck.
+    monkeypatch.setattr(readiness, "TCP_SETTLE", 5.0)
+    with ClosingServer() as server:
+        [result], elapsed = timed([tcp("db", lambda: server.target)], timeout=0.3)
+
+    assert server.accepted >= 1, "the probe did connect"
+    assert result.healthy is False
+    assert result.last_seen.startswith("connection closed at once"), result.last_seen
+    assert elapsed < 2
+
+
+def test_tcp_refused_is_not_ready_and_recorded() -> None:
+    target = f"127.0.0.1:{closed_port()}"
+
+    [result], elapsed = timed([tcp("db", lambda: target)], timeout=0.3)
+
+    assert result.healthy is False
+    assert result.last_seen.startswith("ConnectionRefusedError"), result.last_seen
+    assert 0.3 <= elapsed < 2
+
+
+def test_tcp_waits_for_the_port_to_be_published(listening: socket.socket) -> None:
+    published = threading.Event()
+    target = f"127.0.0.1:{listening.getsockname()[1]}"
+
+    def address() -> str:
+        if not published.is_set():
+            published.set()  # the next lookup finds it
+            raise LookupError("db publishes no host port for port 5432")
+        return target
+
+    [result] = wait_until_healthy([tcp("db", address)], timeout=10)
+
+    assert result.healthy is True
+
+
+# --- docker and running checks -----------------------------------------------------------------
+
+
+def states(*sequence: ContainerState) -> Callable[[], ContainerState]:
+    """A container that goes through `sequence`, one state per look, then stays in the last."""
+    remaining = list(sequence)
+
+    def next_state() -> ContainerState:
+        return remaining.pop(0) if len(remaining) > 1 else remaining[0]
+
+    return next_state
+
+
+def no_target() -> str:
+    raise AssertionError("a docker or running check must not look for a published port")
+
+
+def by_state(check: str, state: Callable[[], ContainerState], fail_on_unhealthy: bool = True) -> Probe:
+    return Probe("worker", no_target, state, fail_on_unhealthy, check)
+
+
+def test_docker_check_is_ready_when_dockers_healthcheck_says_healthy() -> None:
+    probe = by_state(
+        "docker",
+        states(
+            ContainerState("starting"),
+            ContainerState("running", health="starting"),
+            ContainerState("running", health="healthy"),
+        ),
+    )
+
+    [result], elapsed = timed([probe], timeout=10)
+
+    assert result.healthy is True
+    assert result.url == "container of worker"
+    assert result.last_seen == "container running, docker health healthy"
+    assert result.state == ContainerState("running", health="healthy")
+    assert elapsed < 2
+
+
+def test_docker_check_of_a_container_without_healthcheck_says_so_at_the_deadline() -> None:
+    [result], elapsed = timed([by_state("docker", constant(RUNNING))], timeout=0.3)
+
+    assert result.healthy is False
+    assert "has no Docker healthcheck" in result.last_seen
+    assert "healthcheck:" in result.last_seen, "says what to add"
+    assert 0.3 <= elapsed < 2
+
+
+def test_docker_check_fails_fast_on_unhealthy() -> None:
+    unhealthy = ContainerState("running", health="unhealthy")
+
+    [result], elapsed = timed([by_state("docker", constant(unhealthy))], timeout=30)
+
+    assert result.healthy is False
+    assert result.state == unhealthy
+    assert elapsed < 2
+
+
+@pytest.mark.parametrize("check", ["docker", "running"])
+def test_a_state_check_fails_fast_when_the_container_exits(check: str) -> None:
+    exited = ContainerState("exited", exit_code=2)
+
+    [result], elapsed = timed([by_state(check, states(ContainerState("created"), exited))], timeout=30)
+
+    assert result.healthy is False
+    assert result.state == exited
+    assert elapsed < 2
+
+
+def test_running_check_is_ready_once_the_container_runs_whatever_its_health() -> None:
+    probe = by_state(
+        "running",
+        states(ContainerState("created"), ContainerState("running", health="starting")),
+    )
+
+    [result] = wait_until_healthy([probe], timeout=10)
+
+    assert result.healthy is True
+    assert result.last_seen == "container running"
+
+
+def test_running_check_is_not_ready_while_the_container_is_only_created() -> None:
+    [result], elapsed = timed([by_state("running", constant(ContainerState("created")))], timeout=0.3)
+
+    assert result.healthy is False
+    assert result.last_seen == "container created"
+    assert 0.3 <= elapsed < 2
+
+
+def test_no_probes_is_a_no_op() -> None:
+    assert wait_until_healthy([], timeout=1) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "exited"),
+    [
+        *[(status, True) for status in ("exited", "dead", "removing", "missing")],
+        *[(status, False) for status in ("running", "created", "restarting", "paused", "starting")],
+    ],
+    ids=str,
+)
+def test_container_state_has_exited(status: str, exited: bool) -> None:
+    assert ContainerState(status).has_exited is exited
+
+
+@pytest.mark.parametrize(
+    ("state", "fail_on_unhealthy", "lost"),
+    [
+        pytest.param(ContainerState("running", health="healthy"), True, False, id="healthy"),
+        pytest.param(ContainerState("running", health="starting"), True, False, id="starting"),
+        pytest.param(ContainerState("running", health="unhealthy"), True, True, id="unhealthy-strict"),
+        pytest.param(ContainerState("running", health="unhealthy"), False, False, id="unhealthy-lenient"),
+        pytest.param(ContainerState("exited", 1), False, True, id="exited-lenient"),
+        pytest.param(ContainerState("running"), True, False, id="no-healthcheck"),
+    ],
+)
+def test_probe_is_lost(state: ContainerState, fail_on_unhealthy: bool, lost: bool) -> None:
+    probe = Probe("api", lambda: "http://unused", constant(state), fail_on_unhealthy)
+    assert probe.is_lost(state) is lost
+
+
+class Interrupted(Exception):
+    """Stands in for the KeyboardInterrupt that Ctrl-C or SIGTERM raises in the main thread."""
+
+
+def test_an_interrupt_while_waiting_stops_the_probes_at_once(httpserver: HTTPServer) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers can only be installed from the main thread")
+    url = serve(httpserver, "/health", Health(failures=10**6))
+    calls = 0
+
+    def interrupting_url() -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 3:  # by then the main thread is waiting for the results
+            os.kill(os.getpid(), signal.SIGUSR1)
+        return url
+
+    def handler(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        started = time.monotonic()
+        with pytest.raises(Interrupted):
+            wait_until_healthy([Probe("api", interrupting_url, constant(RUNNING))], timeout=2)
+        elapsed = time.monotonic() - started
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+    assert elapsed < 1, f"the interrupt took {elapsed:.1f} s to get through"

@@ -1,0 +1,1 @@
+"""This project's layer on pytest-microstack: factories and its own faults."""
