@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from . import catalogue
-from .flow import run_flow
+from .flow import FlowResult, run_flow
 from .report import LoadReport, Row
 from .wrk import WrkResult, run_wrk
 
@@ -35,12 +35,14 @@ pytestmark = [pytest.mark.load, pytest.mark.timeout(1800)]
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 CONNECTIONS = 32
-CATALOGUE_SIZE = 10_000
-FIXED_PATH_REQUESTS = 10_000
-FLOW_USERS = CONNECTIONS
-FLOW_ITERATIONS = 50  # per user: 32 x 50 x 3 requests, plus the logins
 TOKEN_REUSE = 25  # iterations per login
-MIN_REQUESTS = 20_000
+# The issue's minimums are the defaults; LOAD_* shrink a run for quick comparisons
+# while tuning (the report says what ran).
+CATALOGUE_SIZE = int(os.environ.get("LOAD_CATALOGUE", "10000"))
+FIXED_PATH_REQUESTS = int(os.environ.get("LOAD_REQUESTS", "10000"))  # per fixed path
+FLOW_USERS = CONNECTIONS
+FLOW_ITERATIONS = int(os.environ.get("LOAD_FLOW_ITERATIONS", "50"))  # per user; 0 skips the flow
+PLANNED_REQUESTS = 2 * FIXED_PATH_REQUESTS + FLOW_USERS * FLOW_ITERATIONS * 3
 PHASE_SECONDS = 180  # the time bound of each load phase; far above what it needs here
 
 
@@ -57,6 +59,46 @@ def wrk_row(result: WrkResult, path: str) -> Row:
         errors=result.errors,
         server_errors=result.server_errors,
     )
+
+
+def flow_phase(user_service_url: str, product_service_url: str) -> FlowResult:
+    """The locust flow, or an empty result when LOAD_FLOW_ITERATIONS=0."""
+    if not FLOW_ITERATIONS:
+        return FlowResult([], [], FLOW_USERS, 0.0, [], 0)
+    credentials = catalogue.new_users(user_service_url, FLOW_USERS)
+    with tempfile.TemporaryDirectory(prefix="load-flow-") as workdir:
+        return run_flow(
+            product_service_url=product_service_url,
+            user_service_url=user_service_url,
+            credentials=credentials,
+            users=FLOW_USERS,
+            iterations=FLOW_ITERATIONS,
+            token_reuse=TOKEN_REUSE,
+            max_seconds=PHASE_SECONDS,
+            workdir=Path(workdir),
+        )
+
+
+def flow_rows(flow: FlowResult) -> list[Row]:
+    return [
+        Row(
+            path=f"flow: {figures.label}",
+            tool="locust",
+            connections=FLOW_USERS,
+            requests=figures.requests,
+            requests_per_second=figures.requests_per_second,
+            p50_ms=figures.latency_ms["p50"],
+            p95_ms=figures.latency_ms["p95"],
+            p99_ms=figures.latency_ms["p99"],
+            errors=figures.failures,
+            server_errors=sum(
+                int(f["Occurrences"])
+                for f in flow.failures
+                if f["Name"] == figures.label and "HTTP 5" in f["Error"]
+            ),
+        )
+        for figures in flow.paths
+    ]
 
 
 def say(pytestconfig: pytest.Config, text: str) -> None:
@@ -108,37 +150,8 @@ def test_full_flow_under_load(
     ]
 
     # 3. The flow with locust.
-    credentials = catalogue.new_users(user_service_url, FLOW_USERS)
-    with tempfile.TemporaryDirectory(prefix="load-flow-") as workdir:
-        flow = run_flow(
-            product_service_url=product_service_url,
-            user_service_url=user_service_url,
-            credentials=credentials,
-            users=FLOW_USERS,
-            iterations=FLOW_ITERATIONS,
-            token_reuse=TOKEN_REUSE,
-            max_seconds=PHASE_SECONDS,
-            workdir=Path(workdir),
-        )
-    for figures in flow.paths:
-        report.rows.append(
-            Row(
-                path=f"flow: {figures.label}",
-                tool="locust",
-                connections=FLOW_USERS,
-                requests=figures.requests,
-                requests_per_second=figures.requests_per_second,
-                p50_ms=figures.latency_ms["p50"],
-                p95_ms=figures.latency_ms["p95"],
-                p99_ms=figures.latency_ms["p99"],
-                errors=figures.failures,
-                server_errors=sum(
-                    int(f["Occurrences"])
-                    for f in flow.failures
-                    if f["Name"] == figures.label and "HTTP 5" in f["Error"]
-                ),
-            )
-        )
+    flow = flow_phase(user_service_url, product_service_url)
+    report.rows += flow_rows(flow)
 
     # 4. Every acknowledged product can be read back.
     listed = catalogue.read_all(product_service_url)
@@ -150,9 +163,7 @@ def test_full_flow_under_load(
         "catalogue at the end": f"{len(listed):,} products",
         "validate-user / floor": f"{validate.requests_per_second / floor.requests_per_second:.2f}",
         "flow": f"{FLOW_USERS} users x {FLOW_ITERATIONS} iterations, one login per {TOKEN_REUSE} iterations",
-        "gunicorn (product-service)": (
-            f"{environment.get('GUNICORN_WORKERS')} workers x {environment.get('GUNICORN_THREADS')} threads"
-        ),
+        "gunicorn": "{GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads".format_map(environment),
         "product-service -> user-service": environment.get("USER_SERVICE_KEEPALIVE", "connection per call"),
         "load average (1 min) before/after": f"{load_before[0]:.2f} / {os.getloadavg()[0]:.2f}",
         "seeding": f"{len(seeded):,} products in {seed_seconds:.1f} s",
@@ -166,8 +177,7 @@ def test_full_flow_under_load(
         assert result.errors == 0, f"{result.label}: {result}"
         assert result.server_errors == 0, f"{result.label}: {result}"
         assert result.requests >= FIXED_PATH_REQUESTS, f"{result.label} stopped early (time bound): {result}"
-    assert flow.exit_code == 0 or not flow.failures, flow.failures
     assert not flow.failures, flow.failures
     assert flow.finished_users == FLOW_USERS, "the flow hit its time bound before every user finished"
-    assert report.total_requests >= MIN_REQUESTS
+    assert report.total_requests >= PLANNED_REQUESTS
     assert catalogue.missing_or_changed(acknowledged, listed) == []
