@@ -164,7 +164,9 @@ def test_full_flow_under_load(
         "validate-user / floor": f"{validate.requests_per_second / floor.requests_per_second:.2f}",
         "flow": f"{FLOW_USERS} users x {FLOW_ITERATIONS} iterations, one login per {TOKEN_REUSE} iterations",
         "gunicorn": "{GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads".format_map(environment),
-        "product-service -> user-service": environment.get("USER_SERVICE_KEEPALIVE", "connection per call"),
+        "product-service -> user-service keep-alive idle limit (0: a connection per call)": (
+            environment.get("USER_SERVICE_KEEPALIVE_IDLE", "?") + " s"
+        ),
         "load average (1 min) before/after": f"{load_before[0]:.2f} / {os.getloadavg()[0]:.2f}",
         "seeding": f"{len(seeded):,} products in {seed_seconds:.1f} s",
         "wall time": f"{time.monotonic() - started:.0f} s",
