@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,9 +63,19 @@ def run_wrk(
         "--",
         str(per_thread),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=max_seconds + 30, check=True)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("WRK_JSON ")]
-    assert lines, f"wrk printed no figures:\n{done.stdout}\n{done.stderr}"
+    output = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        assert process.stdout is not None
+        done_threads = 0
+        for line in process.stdout:
+            output.append(line)
+            if line.startswith("WRK_THREAD_DONE"):
+                done_threads += 1
+                if done_threads == THREADS:
+                    process.send_signal(signal.SIGINT)  # all counted: stop now, not at --duration
+        process.wait(timeout=30)
+    lines = [line for line in output if line.startswith("WRK_JSON ")]
+    assert lines, "wrk printed no figures:\n" + "".join(output)
     raw: dict[str, Any] = json.loads(lines[-1].removeprefix("WRK_JSON "))
     sockets = raw["socket_errors"]
     return WrkResult(

@@ -1,6 +1,11 @@
 -- wrk script for tests/load: bound each thread's requests, count statuses, and
 -- print the figures as one JSON line (prefixed WRK_JSON) for the test to parse.
 -- Arguments after `--`: the number of responses each thread stops after.
+--
+-- wrk's main thread sleeps for the whole --duration even when every thread has
+-- stopped, so a thread says WRK_THREAD_DONE when it reaches its count and the
+-- caller sends SIGINT once all have: wrk then stops at once and its duration is
+-- the time the requests really took.
 
 local threads = {}
 
@@ -24,7 +29,9 @@ function response(status, headers, body)
   else
     other = other + 1
   end
-  if responses >= limit then
+  if responses == limit then
+    io.write("WRK_THREAD_DONE\n")
+    io.stdout:flush()
     wrk.thread:stop()
   end
 end
