@@ -22,6 +22,8 @@ class Row:
     p99_ms: float
     errors: int
     server_errors: int
+    # CPU milliseconds per request spent in each service's container (wrk rows).
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -38,14 +40,16 @@ class LoadReport:
 
     def markdown(self) -> str:
         lines = [
-            "| path | tool | connections | requests | requests/s | p50 ms | p95 ms | p99 ms | errors | 5xx |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| path | tool | connections | requests | requests/s | p50 ms | p95 ms | p99 ms | errors | 5xx "
+            "| CPU ms/request (user-service + product-service) |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for row in self.rows:
+            cpu = " + ".join(f"{ms:.2f}" for ms in row.cpu_ms.values()) if row.cpu_ms else ""
             lines.append(
                 f"| `{row.path}` | {row.tool} | {row.connections} | {row.requests:,} | "
                 f"{row.requests_per_second:,.0f} | {row.p50_ms:.1f} | {row.p95_ms:.1f} | {row.p99_ms:.1f} | "
-                f"{row.errors} | {row.server_errors} |"
+                f"{row.errors} | {row.server_errors} | {cpu} |"
             )
         lines.append("")
         lines += [f"- {name}: {value}" for name, value in self.context.items()]

@@ -27,12 +27,14 @@ from typing import Any
 import pytest
 
 from . import catalogue
+from .cpu import cpu_seconds, per_request_ms
 from .flow import FlowResult, run_flow
 from .report import LoadReport, Row
 from .wrk import WrkResult, run_wrk
 
 pytestmark = [pytest.mark.load, pytest.mark.timeout(1800)]
 
+SERVICES = ["user-service", "product-service"]
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 CONNECTIONS = 32
 TOKEN_REUSE = 25  # iterations per login
@@ -46,7 +48,23 @@ PLANNED_REQUESTS = 2 * FIXED_PATH_REQUESTS + FLOW_USERS * FLOW_ITERATIONS * 3
 PHASE_SECONDS = 180  # the time bound of each load phase; far above what it needs here
 
 
-def wrk_row(result: WrkResult, path: str) -> Row:
+def measured_wrk(
+    stack: Any, label: str, url: str, headers: dict[str, str]
+) -> tuple[WrkResult, dict[str, float]]:
+    """One bounded wrk run, and the CPU ms per request it cost each service."""
+    before = cpu_seconds(stack, SERVICES)
+    result = run_wrk(
+        label,
+        url,
+        requests=FIXED_PATH_REQUESTS,
+        connections=CONNECTIONS,
+        max_seconds=PHASE_SECONDS,
+        headers=headers,
+    )
+    return result, per_request_ms(before, cpu_seconds(stack, SERVICES), result.requests)
+
+
+def wrk_row(result: WrkResult, path: str, cpu_ms: dict[str, float]) -> Row:
     return Row(
         path=path,
         tool="wrk",
@@ -58,6 +76,7 @@ def wrk_row(result: WrkResult, path: str) -> Row:
         p99_ms=result.latency_ms["p99"],
         errors=result.errors,
         server_errors=result.server_errors,
+        cpu_ms=cpu_ms,
     )
 
 
@@ -128,25 +147,11 @@ def test_full_flow_under_load(
     )
     for url in (floor_url, validate_url):
         run_wrk("warm-up", url, requests=500, connections=CONNECTIONS, max_seconds=30, headers=token)
-    floor = run_wrk(
-        "floor",
-        floor_url,
-        requests=FIXED_PATH_REQUESTS,
-        connections=CONNECTIONS,
-        max_seconds=PHASE_SECONDS,
-        headers=token,
-    )
-    validate = run_wrk(
-        "validate-user",
-        validate_url,
-        requests=FIXED_PATH_REQUESTS,
-        connections=CONNECTIONS,
-        max_seconds=PHASE_SECONDS,
-        headers=token,
-    )
+    floor, floor_cpu = measured_wrk(stack, "floor", floor_url, token)
+    validate, validate_cpu = measured_wrk(stack, "validate-user", validate_url, token)
     report.rows += [
-        wrk_row(floor, "GET /users/authenticate (user-service alone: the floor)"),
-        wrk_row(validate, "GET /products/validate-user"),
+        wrk_row(floor, "GET /users/authenticate (user-service alone: the floor)", floor_cpu),
+        wrk_row(validate, "GET /products/validate-user", validate_cpu),
     ]
 
     # 3. The flow with locust.
