@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from pytest_microstack.leftovers import is_abandoned, sweep_abandoned
 from pytest_microstack.ownership import (
     KEEP_LABEL,
@@ -26,6 +25,7 @@ from pytest_microstack.ownership import (
     pid_namespace,
     process_start_time,
 )
+
 from unit.fakes import FakeEngine
 
 pytestmark = pytest.mark.skipif(
