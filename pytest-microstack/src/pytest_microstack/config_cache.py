@@ -24,7 +24,9 @@ _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def cache_key(files: Sequence[Path], environment: Mapping[str, str]) -> str:
-    """Digest of the files, the .env beside the first, and the variables they name."""
+    """Digest of the files (where they are and what they hold), the .env beside the first,
+    and the variables they name. Where matters: the config holds absolute paths
+    (build contexts, bind mounts), so two copies of a project never share an entry."""
     texts = [path.read_bytes() for path in files]
     dotenv = files[0].parent / ".env"
     if dotenv.is_file():
@@ -32,6 +34,7 @@ def cache_key(files: Sequence[Path], environment: Mapping[str, str]) -> str:
     names = sorted({name for text in texts for name in _VARIABLE.findall(text.decode(errors="replace"))})
     values = {name: environment.get(name, os.environ.get(name)) for name in names}
     digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode())
+    digest.update("\0".join(str(path.resolve()) for path in files).encode() + b"\0")
     for text in texts:
         digest.update(text + b"\0")
     return digest.hexdigest()[:24]

@@ -48,7 +48,10 @@ class ServiceSpec:
     @classmethod
     def parse(cls, line: str) -> ServiceSpec:
         """One `stack_services` line: `NAME [http PORT [PATH] | tcp PORT | docker | running]`."""
-        words = shlex.split(line)
+        try:
+            words = shlex.split(line)
+        except ValueError as error:  # e.g. "No closing quotation"
+            raise SettingsError(f"stack_services line {line!r}: {error}") from None
         if not words:
             raise SettingsError("stack_services: empty service line")
         name, rest = words[0], words[1:]
@@ -105,6 +108,10 @@ class StackSettings:
     # Drop depends_on so every service starts at once: for stacks whose services
     # need each other per request, not to boot.
     parallel_start: bool = False
+    # At the end, wait for the stack's removal (CI: a job's end means a clean
+    # engine) instead of handing it to a detached reaper (developers: pytest
+    # exits as soon as the results are reported).
+    wait_for_teardown: bool = True
 
     @property
     def project(self) -> str:
