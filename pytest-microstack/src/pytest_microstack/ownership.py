@@ -66,6 +66,7 @@ def pid_namespace() -> str:
 
 
 _BOOT_ID = re.compile(r"[0-9a-fA-F-]*")
+SEPARATOR = "#"  # never in a host name
 
 
 @dataclass(frozen=True)
@@ -91,21 +92,29 @@ class Owner:
     def parse(cls, label: str) -> Owner | None:
         """The owner a label names; None when it isn't one of ours.
 
-        `host@pid:start` (labels of older versions) parses with an empty boot
-        id and namespace, which `is_alive` can't judge.
+        `host#boot_id#pid_namespace@pid:start`. Labels of older versions,
+        `host@pid:start`, parse with an empty boot id and namespace, which
+        `is_alive` can't judge.
         """
-        host, _, rest = label.rpartition("@")
-        fields = rest.split(":")
-        if not host or len(fields) not in (2, 4) or not fields[0].isdigit():
+        where, _, rest = label.rpartition("@")
+        pid_text, _, started = rest.partition(":")
+        host, *namespaces = where.split(SEPARATOR)
+        if not host or not pid_text.isdigit() or len(namespaces) not in (0, 2):
             return None
-        pid_text, started, *where = fields
-        boot, namespace = where or ["", ""]
+        boot, namespace = namespaces or ["", ""]
         if not _BOOT_ID.fullmatch(boot) or not (namespace == "" or namespace.isdigit()):
             return None
         return cls(host, int(pid_text), started, boot, namespace)
 
     def label(self) -> str:
-        return f"{self.host}@{self.pid}:{self.started}:{self.boot_id}:{self.pid_namespace}"
+        """The owner as one label value.
+
+        Boot id and namespace go before the `@`: an older version reading this
+        label sees another host name and leaves the stack alone, where after
+        the start time it would see a pid reused by someone else, and sweep it.
+        """
+        where = SEPARATOR.join((self.host, self.boot_id, self.pid_namespace))
+        return f"{where}@{self.pid}:{self.started}"
 
     def is_alive(self) -> bool | None:
         """True or False for a process we can see; None when it can't be known from here.

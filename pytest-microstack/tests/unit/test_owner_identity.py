@@ -65,7 +65,7 @@ def test_the_label_carries_boot_id_and_pid_namespace() -> None:
     assert current.boot_id == boot_id() == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     assert current.pid_namespace == pid_namespace() == str(os.stat("/proc/self/ns/pid").st_ino)
     assert current.label() == (
-        f"{HOST}@{os.getpid()}:{process_start_time(os.getpid())}:{current.boot_id}:{current.pid_namespace}"
+        f"{HOST}#{current.boot_id}#{current.pid_namespace}@{os.getpid()}:{process_start_time(os.getpid())}"
     )
     assert Owner.parse(current.label()) == current
 
@@ -77,11 +77,12 @@ def test_a_label_of_an_older_version_still_parses_without_boot_id_or_namespace()
 @pytest.mark.parametrize(
     "label",
     [
-        pytest.param("host@12:34:boot", id="three-fields"),
-        pytest.param("host@12:34:b:1:extra", id="five-fields"),
-        pytest.param("host@12:34:not/a/boot/id:1", id="bad-boot-id"),
-        pytest.param("host@12:34:abcd-ef:ns", id="namespace-not-a-number"),
-        pytest.param("host@x:34:abcd-ef:1", id="pid-not-a-number"),
+        pytest.param("host#abcd-ef@12:34", id="boot-id-without-namespace"),
+        pytest.param("host#abcd-ef#1#2@12:34", id="too-many-parts"),
+        pytest.param("host#not/a/boot/id#1@12:34", id="bad-boot-id"),
+        pytest.param("host#abcd-ef#ns@12:34", id="namespace-not-a-number"),
+        pytest.param("#abcd-ef#1@12:34", id="no-host"),
+        pytest.param("host#abcd-ef#1@x:34", id="pid-not-a-number"),
         pytest.param("garbage", id="no-at"),
     ],
 )
@@ -145,3 +146,24 @@ def test_the_sweep_removes_only_the_provably_dead_owners_project(engine: FakeEng
     assert sweep_abandoned(engine) == ["microstack-it-dead-main"]
     remaining = {attrs["Name"] for attrs in engine.network_attrs.values()}
     assert remaining == {f"{project}_default" for project in owners if project != "microstack-it-dead-main"}
+
+
+def _judged_by_the_previous_version(label: str) -> bool | None:
+    """Owner.parse and is_alive of the version before boot ids, as still run by older checkouts."""
+    host, _, rest = label.rpartition("@")
+    pid_text, _, started = rest.partition(":")
+    if not host or not pid_text.isdigit():
+        return None
+    if host != socket.gethostname():
+        return None
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    now = process_start_time(int(pid_text))
+    return not (started and now and now != started)
+
+
+def test_an_older_version_on_the_same_engine_never_takes_a_live_run_for_dead() -> None:
+    """Runs of an older checkout share the engine: they must not sweep our live stacks."""
+    assert _judged_by_the_previous_version(Owner.current().label()) is not False
