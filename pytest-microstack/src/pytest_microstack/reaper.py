@@ -13,11 +13,16 @@ import os
 import subprocess
 import sys
 
+# Reapers outlive the run on purpose. Holding them here keeps Popen's "still
+# running" ResourceWarning (an error under filterwarnings = error) from firing
+# in whichever test is running when the object would otherwise be collected.
+_SPAWNED: list[subprocess.Popen[bytes]] = []
+
 
 def spawn(projects: list[str], *, sweep: bool = True) -> subprocess.Popen[bytes]:
     """Start the reaper for these projects and return at once; it inherits DOCKER_HOST and the like."""
     command = [sys.executable, "-m", "pytest_microstack.reaper", *(["--sweep"] if sweep else []), *projects]
-    return subprocess.Popen(
+    process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -26,6 +31,8 @@ def spawn(projects: list[str], *, sweep: bool = True) -> subprocess.Popen[bytes]
         close_fds=True,
         env=os.environ.copy(),
     )
+    _SPAWNED.append(process)
+    return process
 
 
 def main(argv: list[str]) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 import servicekit
 from flask import Flask
 from servicekit import sqlite
-from servicekit.config import Setting, load_settings, non_negative_int, positive_float
+from servicekit.config import Setting, load_settings, non_negative_float, non_negative_int, positive_float
 from servicekit.health import register_health
 
 SERVICE_NAME = "product-service"
@@ -25,6 +25,7 @@ SETTINGS = (
     Setting("USER_SERVICE_CONNECT_TIMEOUT", positive_float, 1.0),
     Setting("USER_SERVICE_READ_TIMEOUT", positive_float, 2.0),
     Setting("USER_SERVICE_RETRIES", non_negative_int, 2),
+    Setting("USER_SERVICE_RETRY_BACKOFF", non_negative_float, 0.1),
     Setting("LOG_LEVEL", str.upper, "INFO"),
 )
 

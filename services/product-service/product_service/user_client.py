@@ -48,10 +48,13 @@ def _is_read_timeout(exc: requests.RequestException) -> bool:
 class UserServiceClient:
     """Calls user-service; one requests.Session per thread (it is not thread-safe)."""
 
-    def __init__(self, base_url: str, connect_timeout: float, read_timeout: float, retries: int) -> None:
+    def __init__(
+        self, base_url: str, connect_timeout: float, read_timeout: float, retries: int, backoff: float = 0.1
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self.retries = retries
+        self.backoff = backoff
         self._local = threading.local()
 
     def make_session(self) -> requests.Session:
@@ -65,7 +68,8 @@ class UserServiceClient:
             status=0,
             other=0,
             redirect=0,
-            backoff_factor=0.1,
+            # urllib3 sleeps backoff * 2**(n-1) before the n-th retry, none before the first.
+            backoff_factor=self.backoff,
             allowed_methods=frozenset({"GET", "HEAD"}),
             status_forcelist=(),
             respect_retry_after_header=False,
@@ -162,6 +166,7 @@ def init_app(app: Flask) -> None:
         app.config["USER_SERVICE_CONNECT_TIMEOUT"],
         app.config["USER_SERVICE_READ_TIMEOUT"],
         app.config["USER_SERVICE_RETRIES"],
+        app.config["USER_SERVICE_RETRY_BACKOFF"],
     )
 
 
