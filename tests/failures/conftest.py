@@ -53,7 +53,7 @@ class Upstream:
     @property
     def backoff_total(self) -> float:
         """Seconds slept between the attempts of one call that keeps failing to connect."""
-        return sum(self.backoff * 2 ** (n - 1) for n in range(2, self.retries + 1))
+        return float(sum(self.backoff * 2 ** (n - 1) for n in range(2, self.retries + 1)))
 
     @property
     def unreachable_bound(self) -> float:
