@@ -15,6 +15,7 @@ Generic fixtures (scope in brackets; override any of them in a conftest.py):
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from .stack import Stack
 
 RUN_ID_KEY = "microstack_run_id"
+RUN_ID_ENV = "MICROSTACK_RUN_ID"
 KEPT_KEY = "microstack_kept_stacks"
 TEST_START = pytest.StashKey[float]()
 CALL_FINISHED = pytest.StashKey[bool]()
@@ -98,7 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line("markers", "faults: breaks a service for real (added to tests using `faults`)")
     workerinput = getattr(config, "workerinput", None)
-    config.stash[_RUN_ID] = workerinput[RUN_ID_KEY] if workerinput else new_run_id()
+    config.stash[_RUN_ID] = workerinput[RUN_ID_KEY] if workerinput else _run_id_from_environment()
     if config.getoption("reuse_stack"):
         if os.environ.get("CI"):
             raise pytest.UsageError("--reuse-stack is refused in CI: every CI run starts a clean stack")
@@ -106,6 +108,20 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError("--reuse-stack attaches one stack: run it without xdist (-n)")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistRunId(config.stash[_RUN_ID]))
+
+
+def _run_id_from_environment() -> str:
+    """$MICROSTACK_RUN_ID, else a random id: for tools that start runs and must find their stacks.
+
+    The id names every project of the run (microstack-it-<id>-<worker>), so it
+    must be unique among the runs alive at once.
+    """
+    given = os.environ.get(RUN_ID_ENV, "")
+    if not given:
+        return new_run_id()
+    if not re.fullmatch(r"[a-z0-9]{1,24}", given):
+        raise pytest.UsageError(f"{RUN_ID_ENV}={given!r}: use 1 to 24 lowercase letters and digits")
+    return given
 
 
 class _XdistRunId:
