@@ -82,3 +82,14 @@ def integration_parallel(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Start-up, teardown, build and fault timings; prints figures and writes JSON."""
     _python(session, "-m", "bench", *session.posargs)
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """Many integration runs, about half killed (SIGINT, SIGTERM, SIGKILL) at chosen phases; then
+    0 leaked containers, networks and volumes, and 0 failures among the runs not killed.
+
+    Not in the default sessions: bounded by `-- --minutes 40 --runs 60` (the defaults).
+    Prints a table and writes bench-results/soak.json.
+    """
+    _python(session, "-m", "bench.soak", *session.posargs)

@@ -351,4 +351,7 @@ def faults(stack: Stack, request: pytest.FixtureRequest) -> Iterator[Faults]:
     try:
         yield injector
     finally:
-        injector.heal_all()
+        if request.node.stash.get(CALL_FINISHED, False):
+            injector.heal_all()
+        else:  # interrupted (Ctrl-C, SIGTERM): the stack is being removed; don't wait for its health
+            injector.withdraw_all()

@@ -63,6 +63,7 @@ def test_ctrl_c_after_up_is_submitted_but_before_it_starts_creates_nothing(
     fake_compose: FakeCompose, engine: FakeEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     removal_done = threading.Event()
+    up_returned = threading.Event()
     refused: list[ComposeCancelledError] = []
     stop = Stack.stop
 
@@ -81,6 +82,9 @@ def test_ctrl_c_after_up_is_submitted_but_before_it_starts_creates_nothing(
         except ComposeCancelledError as error:
             refused.append(error)
             raise
+        finally:
+            if "up" in cmd:
+                up_returned.set()
 
     monkeypatch.setattr(Stack, "stop", stop_and_tell)
     monkeypatch.setattr(ProjectCompose, "_run_command", at_the_window)
@@ -88,6 +92,9 @@ def test_ctrl_c_after_up_is_submitted_but_before_it_starts_creates_nothing(
     with pytest.raises(KeyboardInterrupt), open_stack(settings(tmp_path, "cafe0001"), fake_engine(engine)):
         pytest.fail("the stack must not come up")
 
+    # The interrupt may leave open_stack before `up`'s thread is done (when it lands while
+    # the executor is still starting that thread, the executor doesn't wait for it).
+    wait(up_returned, "`up`'s thread to return")
     assert fake_compose.ran("up") == [], "`up` started after the teardown had run"
     assert [error.command[-2:] for error in refused] == [["up", "--detach"]]
     assert engine.container_attrs == {}
