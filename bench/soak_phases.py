@@ -20,7 +20,9 @@ PHASES = ("image-check", "compose-up", "mid-test", "fault", "teardown")
 SERVICES_PER_STACK = 2  # user-service and product-service
 # A test's result line, serial ("path::name PASSED [ 50%]") or xdist ("[gw0] [ 50%] PASSED path::name").
 _RESULT = re.compile(r"^(?=.*::).*\b(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b", re.MULTILINE)
-_SESSION_STARTED = re.compile(r"collected \d+ items?|created: \d+/\d+ workers")
+# The first test has begun: serially its node id is printed before its setup (where the
+# stack starts); on xdist the workers have collected and tests are being scheduled.
+_TESTS_BEGUN = re.compile(r"^\S+\.py::\S+|^scheduling tests via", re.MULTILINE)
 
 
 @dataclass
@@ -72,8 +74,8 @@ def results_in(output: str) -> int:
 
 
 def phase(output: str, resources: Resources, selected: int) -> str | None:
-    """The run's phase now, one of PHASES, or None before the session starts."""
-    if not _SESSION_STARTED.search(output):
+    """The run's phase now, one of PHASES, or None before the first test begins."""
+    if not _TESTS_BEGUN.search(output):
         return None
     done = results_in(output)
     if done >= selected:
