@@ -220,13 +220,17 @@ def main() -> None:
     outcomes: list[Outcome] = []
     pending: list[str] = []  # prefixes of SIGKILLed runs with leftovers, for the next run's sweep
     swept = [0, 0]
+    not_swept: list[str] = []  # SIGKILLed runs whose leftovers outlived the next run (left to later sweeps)
     try:
         while len(outcomes) < args.runs and time.monotonic() - started < args.minutes * 60:
             batch = plans(rng, soak_id, len(outcomes), args.kill_ratio)
             done = run_iteration(batch, client, rng)
             for prefix in pending:
                 swept[1] += 1
-                swept[0] += engine_resources(client, prefix, volumes=True).count == 0
+                if engine_resources(client, prefix, volumes=True).count == 0:
+                    swept[0] += 1
+                else:
+                    not_swept.append(prefix)
             pending = [
                 o.plan.prefix for o in done if o.plan.kill_signal == "SIGKILL" and o.killed and o.left_at_exit
             ]
@@ -265,6 +269,7 @@ def main() -> None:
                 "leaks": leaks,
                 "leaked_projects": sorted(remaining.projects),
                 "orphans_left": left,
+                "sigkill_leftovers_not_swept_by_next_run": not_swept,
                 "flakes": sum(o.flaky for o in outcomes),
                 "table": report,
                 "runs": [o.summary() for o in outcomes],

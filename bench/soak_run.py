@@ -73,6 +73,11 @@ class Outcome:
         """A run that was not killed and failed, hung or left its stacks behind."""
         return self.hung or (not self.killed and (self.exit_code != 0 or self.gone_seconds is None))
 
+    @property
+    def odd_exit(self) -> bool:
+        """SIGINT or SIGTERM that the run didn't end as an interrupt (e.g. it came after the session)."""
+        return self.killed and self.plan.kill_signal != "SIGKILL" and self.exit_code != 2
+
     def summary(self) -> dict[str, Any]:
         return {
             "run_id": self.plan.run_id,
@@ -92,7 +97,8 @@ class Outcome:
             "hung": self.hung,
             "kill_missed": self.kill_missed,
             "flaky": self.flaky,
-            "output_tail": self.output_tail if self.flaky else "",
+            # For flakes, and for interrupted runs that did not end as an interrupt (exit 2).
+            "output_tail": self.output_tail if self.flaky or self.odd_exit else "",
         }
 
 
