@@ -30,8 +30,8 @@ class ChildFailed(RuntimeError):
 def shown(command: Sequence[str], env: Mapping[str, str] | None = None) -> str:
     """The command as a reader would type it at the repository root (`python` is .venv/bin/python)."""
     words = ["python" if word == sys.executable else word for word in command]
-    prefix = [f"{key}={value}" for key, value in (env or {}).items()]
-    return shlex.join([*prefix, *words])
+    prefix = "".join(f"{key}={value} " for key, value in (env or {}).items())  # shown, not quoted
+    return prefix + shlex.join(words)
 
 
 def environment(*, ci: bool = False, extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -21,14 +21,19 @@ FIXED_PORTS = (5000, 5001)  # compose.yaml publishes these itself (127.0.0.1)
 
 
 def _labelled(client: DockerClient) -> list[dict[str, str]]:
-    """The labels of every container, network and volume carrying the owner label."""
-    wanted: dict[str, str | list[str] | bool] = {"label": OWNER_LABEL}
-    resources: list[Any] = [
-        *client.containers.list(all=True, filters=wanted),
-        *client.networks.list(filters=wanted),
-        *client.volumes.list(filters=wanted),
+    """The labels of every container, network and volume carrying the owner label.
+
+    Through the list endpoints alone (no inspect per item), so a resource
+    removed while we look is simply absent instead of an error.
+    """
+    wanted = {"label": OWNER_LABEL}
+    api = client.api
+    resources: list[dict[str, Any]] = [
+        *api.containers(all=True, filters=wanted),
+        *api.networks(filters=wanted),
+        *(api.volumes(filters=wanted).get("Volumes") or []),
     ]
-    return [dict(getattr(r, "labels", None) or r.attrs.get("Labels") or {}) for r in resources]
+    return [dict(resource.get("Labels") or {}) for resource in resources]
 
 
 def harness_projects(client: DockerClient) -> dict[str, str]:
@@ -68,7 +73,7 @@ def wait_until_removed(client: DockerClient, before: Collection[str], timeout: f
 
 
 def _published(client: DockerClient, port: int) -> list[str]:
-    return [str(c.name) for c in client.containers.list(filters={"publish": str(port)})]
+    return [str(c["Names"][0]) for c in client.api.containers(filters={"publish": str(port)})]
 
 
 def _listening(port: int) -> bool:

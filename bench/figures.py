@@ -27,6 +27,7 @@ from .engine_state import harness_projects, wait_for_fixed_ports, wait_until_rem
 from .timing import PERCENT_CORE, Figure, stopwatch
 
 SECRET = secrets.token_urlsafe(32)
+SECRET_SHOWN = {"USER_SERVICE_SECRET_KEY": "<random>"}
 RANDOM_LOCAL_PORT: Any = {"5000/tcp": ("127.0.0.1", None)}  # None: the engine picks the host port
 SETTINGS_CODE = "settings_from_ini_file(Path('pytest.ini'), run_id=new_run_id(), worker='bench')"
 COMPOSE = ["docker", "compose", "-f", "compose.yaml"]
@@ -45,8 +46,11 @@ def settings() -> StackSettings:
 
 
 def compose_environment(**extra: str) -> dict[str, str]:
-    """For compose.yaml as written: a secret (the file requires one) and nothing else of ours."""
-    return environment(extra={"USER_SERVICE_SECRET_KEY": SECRET, **extra})
+    """For compose.yaml as written: a secret (the file requires one) and only the `extra` settings."""
+    env = environment(extra={"USER_SERVICE_SECRET_KEY": SECRET, **extra})
+    if "HEALTHCHECK_INTERVAL" not in extra:
+        env.pop("HEALTHCHECK_INTERVAL", None)  # "as written": the file's own default
+    return env
 
 
 @cache
@@ -110,8 +114,8 @@ def compose_up_wait(runs: int, interval: str | None = None) -> Figure:
     env = compose_environment(**extra)
     figure = Figure(
         f"up-wait-{interval}" if interval else "up-wait",
-        f"`docker compose up -d --wait`, {interval or '2 s'} healthchecks",
-        shown([*COMPOSE, "-p", "bench-upwait-N", "up", "-d", "--wait"], extra),
+        f"`docker compose up -d --wait`, {(interval or '2s').replace('s', ' s')} healthchecks",
+        shown([*COMPOSE, "-p", "bench-upwait-N", "up", "-d", "--wait"], {**SECRET_SHOWN, **extra}),
         group="start-up",
         note="compose.yaml as written" if not interval else "compose's fastest healthchecks here",
     )
