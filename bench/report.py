@@ -157,13 +157,15 @@ def _load_section(load: Any, path: Path) -> list[str]:
         rows = next((load[k] for k in ("figures", "results", "rows") if isinstance(load.get(k), list)), None)
     else:
         rows = load if isinstance(load, list) else None
+    if lines[-1]:
+        lines.append("")
     if rows and all(isinstance(row, Mapping) for row in rows):
         columns = [c for c in dict.fromkeys(c for row in rows for c in row) if c != "samples"]
-        lines += ["", *_table(columns, [[_plain(row.get(c)) for c in columns] for row in rows])]
+        lines += _table(columns, [[_plain(row.get(c)) for c in columns] for row in rows])
     elif isinstance(load, Mapping):
-        lines += ["", *_table(("key", "value"), [(str(k), _plain(v)) for k, v in load.items()])]
+        lines += _table(("key", "value"), [(str(k), _plain(v)) for k, v in load.items()])
     else:
-        lines += ["", "```json", json.dumps(load, indent=2), "```"]
+        lines += ["```json", json.dumps(load, indent=2), "```"]
     return [*lines, "", f"From `{_shown_path(path)}`, as the load run wrote it."]
 
 
