@@ -72,6 +72,22 @@ def wait_until_removed(client: DockerClient, before: Collection[str], timeout: f
     return time.perf_counter() - started
 
 
+def wait_until_project_removed(client: DockerClient, project: str, timeout: float = 60.0) -> float:
+    """Seconds until nothing of `project` is left (for stacks this process started and handed off)."""
+    wanted = {"label": f"{PROJECT_LABEL}={project}"}
+    started = time.perf_counter()
+    deadline = time.monotonic() + timeout
+    while (
+        client.api.containers(all=True, filters=wanted)
+        or client.api.networks(filters=wanted)
+        or client.api.volumes(filters=wanted).get("Volumes")
+    ):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{project} still on the engine after {timeout:.0f} s")
+        time.sleep(POLL_SECONDS)
+    return time.perf_counter() - started
+
+
 def _published(client: DockerClient, port: int) -> list[str]:
     return [str(c["Names"][0]) for c in client.api.containers(filters={"publish": str(port)})]
 

@@ -23,7 +23,7 @@ from pytest_microstack.settings import StackSettings, settings_from_ini_file
 from tests.support.sqlite_fault import make_database_unreadable
 
 from .children import ROOT, environment, run, shown
-from .engine_state import harness_projects, wait_for_fixed_ports, wait_until_removed
+from .engine_state import wait_for_fixed_ports, wait_until_project_removed
 from .timing import PERCENT_CORE, Figure, stopwatch
 
 SECRET = secrets.token_urlsafe(32)
@@ -41,8 +41,13 @@ def client() -> docker.DockerClient:
 
 
 def settings() -> StackSettings:
-    """The settings the tests declare in pytest.ini, for a stack of the benchmark's own."""
-    return settings_from_ini_file(ROOT / "pytest.ini", run_id=new_run_id(), worker="bench")
+    """The settings the tests declare in pytest.ini, for a stack of the benchmark's own.
+
+    Torn down in place unless a figure says otherwise, so its removal never overlaps the next figure.
+    """
+    current = settings_from_ini_file(ROOT / "pytest.ini", run_id=new_run_id(), worker="bench")
+    current.wait_for_teardown = True
+    return current
 
 
 def compose_environment(**extra: str) -> dict[str, str]:
@@ -130,8 +135,13 @@ def compose_up_wait(runs: int, interval: str | None = None) -> Figure:
     return figure
 
 
-def harness_start_and_teardown(runs: int) -> tuple[Figure, Figure]:
-    """The harness's start to all healthy, and its teardown, called as code in this process."""
+def harness_start_and_teardown(runs: int) -> tuple[Figure, Figure, Figure]:
+    """The harness's start to all healthy, and its teardown both ways, called as code in this process.
+
+    Each run starts two stacks: one torn down in place (wait_for_teardown=True,
+    what a run with CI set does) and one handed to the detached reaper (False,
+    the default without CI), whose removal is waited for outside the figure.
+    """
     start = Figure(
         "harness-start",
         "harness start → all healthy",
@@ -139,20 +149,27 @@ def harness_start_and_teardown(runs: int) -> tuple[Figure, Figure]:
         group="start-up",
         note="sweep, config, image check, up, readiness of every service",
     )
-    teardown = Figure(
-        "harness-teardown",
-        "harness teardown (the context's exit)",
-        "open_stack(...).__exit__(None, None, None)",
-        group="start-up",
-        note="until the exit returns; removal it hands off is waited for outside the figure",
-    )
+    teardown = {
+        wait: Figure(
+            "harness-teardown" if wait else "harness-handoff",
+            "harness teardown, waited: containers, network, volumes removed"
+            if wait
+            else "harness teardown handed to the reaper",
+            f"open_stack(settings with wait_for_teardown={wait}).__exit__(None, None, None)",
+            group="start-up",
+            note="as with CI set" if wait else "as without CI: until the exit returns",
+        )
+        for wait in (True, False)
+    }
     for _ in range(runs):
-        before = harness_projects(client())
-        context = open_stack(settings())
-        start.samples.append(stopwatch(context.__enter__))
-        teardown.samples.append(stopwatch(partial(context.__exit__, None, None, None)))
-        wait_until_removed(client(), before)
-    return start, teardown
+        for wait, figure in teardown.items():
+            current = settings()
+            current.wait_for_teardown = wait
+            context = open_stack(current)
+            start.samples.append(stopwatch(context.__enter__))
+            figure.samples.append(stopwatch(partial(context.__exit__, None, None, None)))
+            wait_until_project_removed(client(), current.project)
+    return start, teardown[True], teardown[False]
 
 
 def warm_builds(image: str, runs: int) -> tuple[Figure, Figure]:
@@ -237,8 +254,8 @@ def fault_times(runs: int) -> list[Figure]:
         )
         for kind in FAULT_KINDS
     }
-    before = harness_projects(client())
-    with open_stack(settings()) as stack:
+    current = settings()
+    with open_stack(current) as stack:
         faults = Faults(stack)
         faults.register("erroring", make_database_unreadable)
         for _ in range(runs):
@@ -251,7 +268,7 @@ def fault_times(runs: int) -> list[Figure]:
                 fault.heal()
                 inject[kind].samples.append(fault.inject_seconds)
                 heal[kind].samples.append(fault.heal_seconds or 0.0)
-    wait_until_removed(client(), before)
+    wait_until_project_removed(client(), current.project)
     return [figure for kind in FAULT_KINDS for figure in (inject[kind], heal[kind])]
 
 
@@ -298,11 +315,10 @@ def idle_cpu(window: float, windows: int = 3) -> Iterator[Figure]:
     ):
         current = settings()
         current.environment["HEALTHCHECK_INTERVAL"] = interval
-        before = harness_projects(client())
         with open_stack(current):
             time.sleep(3)  # let start-up's own work end before sampling
             samples = [_cpu_percent(window) for _ in range(windows)]
-        wait_until_removed(client(), before)
+        wait_until_project_removed(client(), current.project)
         yield Figure(
             f"{key}",
             f"idle stack cost, {label}",
