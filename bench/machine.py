@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from datetime import UTC, datetime
@@ -63,4 +64,10 @@ def machine() -> dict[str, str]:
         "docker_py": _version("docker"),
         "pytest_microstack": _version("pytest-microstack"),
         "load_average_at_start": load_average(),
+        # Set in the caller's environment, these change what every child does (CI is set per figure).
+        "environment": " ".join(
+            f"{key}={os.environ[key]!r}"
+            for key in ("CI", "PYTEST_ADDOPTS", "DOCKER_HOST")
+            if key in os.environ
+        ),
     }

@@ -91,16 +91,21 @@ def _header(data: Mapping[str, Any]) -> list[str]:
         ),
         ("runs", options.get("runs_text", "")),
     ]
+    if m.get("environment"):
+        rows.append(("set in the environment", m["environment"]))
     return _table(("", ""), rows)
 
 
 def _figure_rows(figures: Iterable[Mapping[str, Any]]) -> list[list[str]]:
     rows = []
+    previous = None
     for f in figures:
         unit = f["unit"]
-        title = f["title"] + (f" ({f['note']})" if f.get("note") else "")
+        title = f["title"] + (f" — {f['note']}" if f.get("note") else "")
         if f.get("resolution"):
-            title += f"; resolution {f['resolution']}"
+            title += f"; resolution: {f['resolution']}"
+        command = "the same as above" if f["command"] == previous else f"`{f['command']}`"
+        previous = f["command"]
         rows.append(
             [
                 title,
@@ -108,7 +113,7 @@ def _figure_rows(figures: Iterable[Mapping[str, Any]]) -> list[list[str]]:
                 f"**{format_value(f.get('median'), unit)}**",
                 format_value(f.get("max"), unit),
                 str(f.get("n", 0)),
-                f"`{f['command']}`",
+                command,
             ]
         )
     return rows

@@ -112,13 +112,13 @@ def _exit_figures(ci: bool) -> dict[str, Figure]:
         "exit": ("end of the last test → process exit", "last call phase reported → waitpid", SECONDS),
         "exit-after-teardown": (
             "last test's teardown done → process exit",
-            "its logfinish (session fixtures torn down) → waitpid",
+            "from its logfinish, after the session fixtures' teardown, to waitpid",
             SECONDS,
         ),
         "exit-after-unconfigure": ("pytest_unconfigure → process exit", "", SECONDS),
         "pipe-held": (
             "output pipe held open after the process exit",
-            "what a caller reading its output (CI, `| tee`) waits on top; 0: closed with the process",
+            "a caller reading the output, as CI does, waits this much longer; 0: closed with the process",
             SECONDS,
         ),
         "left-at-exit": ("stack resources left at process exit", "containers, networks, volumes", COUNT),
