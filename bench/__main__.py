@@ -20,6 +20,7 @@ from .machine import load_average, machine
 from .targets import ratios, targets
 from .timing import Figure
 
+PROG = "python -m bench"
 STEPS = (
     "floor",
     "harness",

@@ -20,6 +20,7 @@ from .children import ROOT
 from .targets import ratios, targets
 from .timing import COUNT, PERCENT_CORE, YES_NO
 
+PROG = "python -m bench.report"
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_JSON = RESULTS / "bench.json"
 DEFAULT_LOAD = RESULTS / "load.json"
