@@ -244,7 +244,7 @@ def write(
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="the benchmark run's JSON")
     parser.add_argument("--load", type=Path, default=DEFAULT_LOAD, help="the load run's JSON, if any")
