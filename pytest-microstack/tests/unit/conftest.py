@@ -15,7 +15,7 @@ import docker.api.client
 import pytest
 from pytest_httpserver import HTTPServer
 
-from tests.unit.fakes import FakeEngine
+from unit.fakes import FakeEngine
 
 ENGINE_PROGRAMS = frozenset({"docker", "docker-compose", "podman"})
 
