@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +20,23 @@ class Engine:
 
     @property
     def is_local(self) -> bool:
-        return self.host in LOCAL_NAMES
+        """Published ports are on this machine: a local socket, or a TCP engine on loopback."""
+        return is_loopback(self.host)
 
     @property
     def publish_ip(self) -> str:
         """Where ports are published: loopback only, unless the engine is on another machine."""
         return "127.0.0.1" if self.is_local else "0.0.0.0"
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1."""
+    if host in LOCAL_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def engine_host(client: DockerClient) -> str:
