@@ -144,8 +144,11 @@ def durations(session: nox.Session) -> None:
 
 @nox.session
 def images(session: nox.Session) -> None:
-    """Build the stack's images as the tests tag them, only those missing: CI's build step."""
-    _python(session, "-m", "pytest_microstack.prebuild", "pytest.ini", *session.posargs)
+    """Build the stack's images as the tests tag them, only those missing: CI's build step.
+
+    Takes no arguments, so `nox -s images integration -- ...` passes them to pytest only.
+    """
+    _python(session, "-m", "pytest_microstack.prebuild", "pytest.ini")
 
 
 @nox.session
