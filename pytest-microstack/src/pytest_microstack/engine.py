@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,23 +19,12 @@ class Engine:
 
     @property
     def is_local(self) -> bool:
-        """Published ports are on this machine: a local socket, or a TCP engine on loopback."""
-        return is_loopback(self.host)
+        return self.host in LOCAL_NAMES
 
     @property
     def publish_ip(self) -> str:
         """Where ports are published: loopback only, unless the engine is on another machine."""
         return "127.0.0.1" if self.is_local else "0.0.0.0"
-
-
-def is_loopback(host: str) -> bool:
-    """localhost, 127.0.0.0/8 or ::1."""
-    if host in LOCAL_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def engine_host(client: DockerClient) -> str:

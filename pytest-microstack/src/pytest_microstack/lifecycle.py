@@ -14,6 +14,7 @@ import json
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -113,12 +114,16 @@ def open_stack(
     engine = engine or connect()
     state = state_dir()
     keep = settings.keep or settings.reuse
-    sweep_abandoned(engine.client)
-    config = read_config(settings, state)
-    services = declared_services(settings, config)
-    check_config(config, services, ", ".join(settings.compose_files))
-    plan = plan_images(config, engine.client)
-    config_hash = _config_hash(settings, plan)
+    # Dead runs' leftovers are removed while the config is read and the images
+    # checked: neither depends on the other, and both are on the critical path.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep") as pool:
+        sweep = pool.submit(sweep_abandoned, engine.client)
+        config = read_config(settings, state)
+        services = declared_services(settings, config)
+        check_config(config, services, ", ".join(settings.compose_files))
+        plan = plan_images(config, engine.client)
+        config_hash = _config_hash(settings, plan)
+        sweep.result()
 
     if settings.reuse:
         project = find_kept_project(engine.client, config_hash)
@@ -155,7 +160,7 @@ def open_stack(
         stack = Stack(project_compose, engine.client, engine.host, services, settings.startup_timeout)
         if not keep:
             backstop.register(stack.project, stack.stop)
-        started = handed_to_backstop = False
+        started = handed_to_backstop = finished = False
         try:
             try:
                 stack.start()
@@ -165,6 +170,7 @@ def open_stack(
                 raise
             started = True
             yield stack
+            finished = True
         except KeyboardInterrupt:
             # Ctrl-C or SIGTERM: our signal handler has started this stack's
             # teardown on a thread; it stays registered, so the atexit backstop
@@ -174,8 +180,11 @@ def open_stack(
         finally:
             kept = keep and started  # a stack that never came up is not worth keeping
             if not kept and not handed_to_backstop:
-                stack.stop()
-                backstop.unregister(stack.project)  # only once removed: a second Ctrl-C still finds it
+                detached = finished and not settings.wait_for_teardown and stack.hand_to_reaper()
+                if not detached:
+                    stack.stop()
+                # Only once removed (or handed over): a second Ctrl-C still finds it.
+                backstop.unregister(stack.project)
 
 
 def sweep_leftovers(engine: Engine | None = None) -> list[str]:

@@ -38,6 +38,7 @@ CALL_FINISHED = pytest.StashKey[bool]()
 _RUN_ID = pytest.StashKey[str]()
 _USED_ENGINE = pytest.StashKey[bool]()
 _KEPT = pytest.StashKey[list[str]]()
+_WAIT_FOR_TEARDOWN = pytest.StashKey[bool]()
 REPORTS = pytest.StashKey[RunReports]()
 DEFAULT_STACK_TIMEOUT = 60.0
 HEALTH_AFTER_TEST_TIMEOUT = 5.0
@@ -123,6 +124,17 @@ def pytest_configure(config: pytest.Config) -> None:
     reports = RunReports(config, artifacts_folder(config, config.stash[_RUN_ID]))
     config.stash[REPORTS] = reports
     config.pluginmanager.register(reports, "microstack-reports")
+    _check_declaration(config)
+
+
+def _check_declaration(config: pytest.Config) -> None:
+    """A bad ini line is a usage error at start-up, not an error of the first stack test."""
+    try:
+        for line in config.getini("stack_services"):
+            ServiceSpec.parse(line)
+        parse_environment(config.getini("stack_environment"))
+    except SettingsError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 class _XdistRunId:
@@ -159,6 +171,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from .lifecycle import sweep_leftovers
 
     backstop.run_all()
+    if not session.config.stash.get(_WAIT_FOR_TEARDOWN, True):
+        return  # the detached reaper sweeps after removing this run's stack
     if exitstatus != pytest.ExitCode.INTERRUPTED:
         # Again at the end: a run killed while this one started may have still
         # been dying then. Its leftovers are gone once this run ends.
@@ -242,6 +256,9 @@ def settings_from_ini(config: pytest.Config) -> StackSettings:
         environment=environment,
         secrets=tuple(config.getini("stack_secrets")),
         parallel_start=bool(config.getini("stack_parallel_start")),
+        # Measured: waiting costs the user ~0.5 s after the last test; CI waits
+        # anyway, so that the end of a job means a clean engine.
+        wait_for_teardown=bool(os.environ.get("CI")),
     )
 
 
@@ -266,6 +283,7 @@ def stack(stack_settings: StackSettings, pytestconfig: pytest.Config) -> Iterato
             pytrace=False,
         )
     pytestconfig.stash[_USED_ENGINE] = True
+    pytestconfig.stash[_WAIT_FOR_TEARDOWN] = stack_settings.wait_for_teardown
     backstop.install()
     reports = pytestconfig.stash[REPORTS]
 

@@ -48,7 +48,10 @@ class ServiceSpec:
     @classmethod
     def parse(cls, line: str) -> ServiceSpec:
         """One `stack_services` line: `NAME [http PORT [PATH] | tcp PORT | docker | running]`."""
-        words = shlex.split(line)
+        try:
+            words = shlex.split(line)
+        except ValueError as error:  # e.g. "No closing quotation"
+            raise SettingsError(f"stack_services line {line!r}: {error}") from None
         if not words:
             raise SettingsError("stack_services: empty service line")
         name, rest = words[0], words[1:]
@@ -59,10 +62,15 @@ class ServiceSpec:
             raise SettingsError(
                 f"stack_services line {line!r}: check {kind!r} is not one of {', '.join(CHECKS)}"
             )
+        allowed = {"http": 2, "tcp": 1}.get(kind, 0)
+        if len(args) > allowed:
+            raise SettingsError(
+                f"stack_services line {line!r}: unexpected {' '.join(args[allowed:])!r} after {kind}"
+            )
         port: int | None = None
         if kind in {"http", "tcp"}:
-            if not args or not args[0].isdigit():
-                raise SettingsError(f"stack_services line {line!r}: {kind} needs a container port")
+            if not args or not args[0].isdigit() or not 0 < int(args[0]) < 65536:
+                raise SettingsError(f"stack_services line {line!r}: {kind} needs a container port (1-65535)")
             port = int(args[0])
         path = args[1] if kind == "http" and len(args) > 1 else DEFAULT_HEALTH_PATH
         if not path.startswith("/"):
@@ -105,6 +113,10 @@ class StackSettings:
     # Drop depends_on so every service starts at once: for stacks whose services
     # need each other per request, not to boot.
     parallel_start: bool = False
+    # At the end, wait for the stack's removal (CI: a job's end means a clean
+    # engine) instead of handing it to a detached reaper (developers: pytest
+    # exits as soon as the results are reported).
+    wait_for_teardown: bool = True
 
     @property
     def project(self) -> str:
@@ -120,6 +132,13 @@ class StackSettings:
                 return spec
         declared = ", ".join(spec.name for spec in self.services) or "none"
         raise LookupError(f"service {name!r} is not declared in stack_services (declared: {declared})")
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise SettingsError(f"stack_timeout: {text!r} is not a number of seconds") from None
 
 
 def settings_from_ini_file(path: Path, *, run_id: str, worker: str = "main") -> StackSettings:
@@ -142,7 +161,7 @@ def settings_from_ini_file(path: Path, *, run_id: str, worker: str = "main") -> 
         worker=worker,
         compose_files=tuple(shlex.split(str(section.get("stack_compose_files", ""))))
         or default_compose_files(path.parent),
-        startup_timeout=float(section.get("stack_timeout") or 60.0),
+        startup_timeout=_seconds(str(section.get("stack_timeout") or "60")),
         environment=parse_environment(lines("stack_environment")),
         secrets=tuple(shlex.split(str(section.get("stack_secrets", "")))),
         parallel_start=str(section.get("stack_parallel_start", "false")).lower()

@@ -102,6 +102,25 @@ class Stack:
             self._addresses.clear()
             self._stopped = True
 
+    def hand_to_reaper(self) -> bool:
+        """Leave removal to a detached reaper process; False if it could not be started.
+
+        For the end of a session: the user doesn't wait for the removal. Not
+        while compose may still run (start-up, repair): use `stop()` there.
+        """
+        from . import reaper
+
+        with self._stop_lock:
+            if self._stopped:
+                return True
+            try:
+                reaper.spawn([self.project])
+            except OSError:
+                return False
+            self._addresses.clear()
+            self._stopped = True
+            return True
+
     def container(self, service: str) -> Container | None:
         """The service's container, or None when it doesn't exist."""
         labels = [f"{PROJECT_LABEL}={self.project}", f"{SERVICE_LABEL}={service}"]
@@ -150,7 +169,7 @@ class Stack:
     def url(self, service: str, port: int | None = None) -> str:
         """Base URL of a service on its published host port, e.g. http://127.0.0.1:32771."""
         host, host_port = self.address(service, port)
-        return f"http://{host}:{host_port}"
+        return f"http://[{host}]:{host_port}" if ":" in host else f"http://{host}:{host_port}"
 
     def forget_urls(self) -> None:
         """Look ports up again next time: a restarted container may get a new host port."""

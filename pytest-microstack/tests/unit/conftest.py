@@ -1,4 +1,5 @@
-"""Fixtures for the harness's unit tests: a fake engine, HTTP on 127.0.0.1 only, and no Docker.
+"""Fixtures for the harness's unit tests: a fake engine, HTTP on 127.0.0.1 only, no Docker,
+and a state folder of the test's own.
 
 None of these may share a name with the harness plugin's fixtures: using one of
 those marks a test as integration and starts the compose stack.
@@ -18,15 +19,18 @@ from pytest_httpserver import HTTPServer
 from unit.fakes import FakeEngine
 
 ENGINE_PROGRAMS = frozenset({"docker", "docker-compose", "podman"})
+REAPER_MODULE = "pytest_microstack.reaper"  # a detached process that works on the real engine
 
 
 class _NoEnginePopen(subprocess.Popen[bytes]):
-    """subprocess.Popen that refuses to start the Docker CLI; anything else runs as usual."""
+    """subprocess.Popen that refuses to start the Docker CLI or the reaper; anything else runs as usual."""
 
     def __init__(self, args: Any, *rest: Any, **kwargs: Any) -> None:
-        program = args[0] if isinstance(args, list | tuple) else str(args).split()[0]
-        if Path(str(program)).name in ENGINE_PROGRAMS:
+        words = [str(arg) for arg in args] if isinstance(args, list | tuple) else str(args).split()
+        if Path(words[0]).name in ENGINE_PROGRAMS:
             raise AssertionError(f"a unit test tried to run the engine's CLI: {args!r}")
+        if REAPER_MODULE in words:
+            raise AssertionError(f"a unit test tried to start the reaper on the real engine: {args!r}")
         super().__init__(args, *rest, **kwargs)
 
 
@@ -39,6 +43,14 @@ def no_docker(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests run without Docker: fail at once if harness code reaches for the real engine."""
     monkeypatch.setattr(subprocess, "Popen", _NoEnginePopen)
     monkeypatch.setattr(docker.api.client.APIClient, "__init__", _no_engine_client)
+
+
+@pytest.fixture(autouse=True)
+def private_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The harness's private state folder for this test: never the developer's ~/.cache."""
+    folder = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("MICROSTACK_STATE_DIR", str(folder))
+    return folder
 
 
 @pytest.fixture(scope="session")

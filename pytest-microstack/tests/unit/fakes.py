@@ -227,9 +227,12 @@ class FakeImages:
     def __init__(self) -> None:
         self.present: dict[str, str] = {}
         self.lookups: list[str] = []
+        self.errors: dict[str, BaseException] = {}  # names the engine answers with an error
 
     def get(self, name: str) -> Image:
         self.lookups.append(name)
+        if name in self.errors:
+            raise self.errors[name]
         if name not in self.present:
             raise docker.errors.ImageNotFound(f"No such image: {name}")
         return Image(attrs={"Id": self.present[name]})
@@ -334,6 +337,7 @@ class FakeCompose:
     on_start: Callable[[], None] | None = None
     events: list[str] = field(default_factory=list)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    built: list[list[str]] = field(default_factory=list)  # the services of each build
 
     def start(self) -> None:
         self.events.append("start")
@@ -343,8 +347,9 @@ class FakeCompose:
     def stop(self) -> None:
         self.events.append("stop")
 
-    def build_images(self) -> None:
+    def build_images(self, services: list[str] | None = None) -> None:
         self.events.append("build")
+        self.built.append(list(services or []))
 
     def cancel(self) -> None:
         self.events.append("cancel")

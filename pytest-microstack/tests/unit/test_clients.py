@@ -1,4 +1,4 @@
-"""tests.harness.clients: ServiceClient's base URL, X-Request-ID and default timeout."""
+"""pytest_microstack.clients: ServiceClient's base URL, X-Request-ID and default timeout."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 import requests
 from pytest_httpserver import HTTPServer
+from pytest_microstack.clients import DEFAULT_TIMEOUT, ServiceClient, request_id_prefix
 from werkzeug.wrappers import Request, Response
-
-from tests.harness.clients import DEFAULT_TIMEOUT, ServiceClient, request_id_prefix
 
 
 def base_of(httpserver: HTTPServer) -> str:

@@ -1,4 +1,4 @@
-"""tests.harness.compose: ProjectCompose's command lines, environment, errors and cancelling.
+"""pytest_microstack.compose: ProjectCompose's command lines, environment, errors and cancelling.
 
 No process is started: `subprocess.Popen` (which `subprocess.run` uses too) is
 replaced by `FakeProcesses` for every test here.
@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_microstack.compose import ProjectCompose
+from pytest_microstack.errors import ComposeCommandError
+from pytest_microstack.waiting import wait_for
 
-from tests.harness.compose import ProjectCompose
-from tests.harness.errors import ComposeCommandError
-from tests.harness.waiting import wait_for
-from tests.unit.fakes import FakeProcesses
+from unit.fakes import FakeProcesses
 
 FILES = ["compose.yaml", "/tmp/run-1/compose.harness.yaml"]
 PROJECT = "microstack-it-cafe-gw1"
@@ -26,7 +26,7 @@ PROJECT = "microstack-it-cafe-gw1"
 @pytest.fixture
 def processes(monkeypatch: pytest.MonkeyPatch) -> FakeProcesses:
     fake = FakeProcesses()
-    monkeypatch.setattr(subprocess, "Popen", fake)  # the module tests.harness.compose uses
+    monkeypatch.setattr(subprocess, "Popen", fake)  # the module pytest_microstack.compose uses
     monkeypatch.setattr(os, "killpg", fake.killpg)
     return fake
 

@@ -1,15 +1,16 @@
-"""tests.harness.config_cache: `docker compose config`, cached by what can change it."""
+"""pytest_microstack.config_cache: `docker compose config`, cached by what can change it."""
 
 from __future__ import annotations
 
-import tempfile
+import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-
-from tests.harness.config_cache import cache_key, load_config
+from pytest_microstack.config_cache import cache_key, load_config
+from pytest_microstack.state_dir import UnsafeStateDirError
 
 COMPOSE = """\
 services:
@@ -30,14 +31,11 @@ def files(tmp_path: Path) -> list[Path]:
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No variable the files use comes from the developer's shell; a private cache directory."""
+def clean_environment(monkeypatch: pytest.MonkeyPatch, private_state: Path) -> Path:
+    """No variable the files use comes from the developer's shell; the cache is the test's state folder."""
     for name in ("IMAGE_TAG", "LOG_LEVEL", "UNRELATED"):
         monkeypatch.delenv(name, raising=False)
-    cache_dir = tmp_path / "cache"
-    cache_dir.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(cache_dir))
-    return cache_dir
+    return private_state
 
 
 def test_key_is_stable(files: list[Path]) -> None:
@@ -143,3 +141,72 @@ def test_an_unreadable_cache_entry_is_replaced(
     later = CountingCompose()
     assert load_config(cast(Any, later), files) == compose.config
     assert later.reads == 0, "the rewritten entry is used"
+
+
+def test_an_explicit_cache_dir_is_used_instead_of_the_state_folder(
+    files: list[Path], clean_environment: Path, tmp_path: Path
+) -> None:
+    cache_dir = tmp_path / "elsewhere"
+    cache_dir.mkdir(mode=0o700)
+
+    load_config(cast(Any, CountingCompose()), files, cache_dir)
+
+    assert [p.suffix for p in cache_dir.iterdir()] == [".json"]
+    assert list(clean_environment.iterdir()) == []
+
+
+PLANTED = {"services": {"api": {"image": "attacker/miner", "privileged": True}}}
+
+
+def plant(folder: Path, files: list[Path]) -> Path:
+    """A cache entry written by someone else, where the next run will look for it."""
+    entry = folder / f"config-{cache_key(files, {})}.json"
+    entry.write_text(json.dumps(PLANTED))
+    entry.chmod(0o600)
+    return entry
+
+
+@pytest.mark.parametrize(
+    ("make_unsafe", "problem"),
+    [
+        pytest.param(
+            lambda entry: os.chown(entry, 4242, -1),
+            "owned by uid 4242",
+            id="another-owner",
+            marks=pytest.mark.skipif(os.geteuid() != 0, reason="giving a file away needs root"),
+        ),
+        pytest.param(lambda entry: entry.chmod(0o620), "open to other users", id="group-writable"),
+        pytest.param(lambda entry: entry.chmod(0o602), "open to other users", id="other-writable"),
+    ],
+)
+def test_a_planted_cache_entry_is_refused_not_trusted(
+    files: list[Path], clean_environment: Path, make_unsafe: Any, problem: str
+) -> None:
+    entry = plant(clean_environment, files)
+    make_unsafe(entry)
+    compose = CountingCompose()
+
+    with pytest.raises(UnsafeStateDirError, match=problem) as caught:
+        load_config(cast(Any, compose), files)
+
+    assert str(entry) in str(caught.value)
+    assert compose.reads == 0
+
+
+def test_a_symlinked_cache_entry_is_refused(
+    files: list[Path], clean_environment: Path, tmp_path: Path
+) -> None:
+    target = plant(tmp_path, files)
+    (clean_environment / target.name).symlink_to(target)
+
+    with pytest.raises(UnsafeStateDirError, match="symlinks are refused"):
+        load_config(cast(Any, CountingCompose()), files)
+
+
+def test_a_cache_folder_owned_by_another_user_is_refused(
+    files: list[Path], clean_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "getuid", lambda: os.stat(clean_environment).st_uid + 1)
+
+    with pytest.raises(UnsafeStateDirError, match="not by this user"):
+        load_config(cast(Any, CountingCompose()), files)

@@ -1,10 +1,9 @@
-"""tests.harness.errors: what each harness error says about the service it gave up on."""
+"""pytest_microstack.errors: what each harness error says about the service it gave up on."""
 
 from __future__ import annotations
 
 import pytest
-
-from tests.harness.errors import (
+from pytest_microstack.errors import (
     ComposeCommandError,
     HarnessError,
     ServiceDiagnosis,

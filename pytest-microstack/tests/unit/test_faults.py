@@ -1,4 +1,4 @@
-"""tests.harness.faults: faults applied through the engine, always healed, failures named."""
+"""pytest_microstack.faults: faults applied through the engine, always healed, failures named."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any, cast
 import docker.errors
 import pytest
 from docker.models.containers import Container
+from pytest_microstack.errors import ServiceUnhealthyError
+from pytest_microstack.faults import Fault, FaultError, Faults, exec_in
+from pytest_microstack.waiting import wait_for
 
-from tests.harness.errors import ServiceUnhealthyError
-from tests.harness.faults import Fault, FaultError, Faults
-from tests.harness.waiting import wait_for
-from tests.unit.fakes import FakeEngine
+from unit.fakes import FakeEngine
 
 PROJECT = "microstack-it-cafe-main"
 
@@ -249,52 +249,145 @@ def test_partition_disconnects_every_network_and_reconnects_with_aliases(
     assert connected == {front: (ident, ["api", "api-alias"]), back: (ident, [])}
 
 
-def test_erroring_makes_the_database_unreadable_and_restores_its_mode(
-    engine: FakeEngine, injector: Faults
-) -> None:
-    ident = add(engine, "api", env=["DATABASE_PATH=/data/users.db"])
-    engine.exec_results[("stat", "-c", "%a", "/data/users.db")] = (0, b"640\n")
+# --- project-specific faults: register, apply, exec_in ----------------------------------------------
 
-    fault = injector.erroring("api")
+
+@dataclass
+class Injected:
+    """A project fault that records what it was given and when it was undone."""
+
+    calls: list[tuple[Any, str | None, dict[str, Any]]] = field(default_factory=list)
+    undone: list[str] = field(default_factory=list)
+
+    def __call__(self, stack: Any, container: Container, **options: Any) -> Any:
+        self.calls.append((stack, container.id, options))
+        return lambda: self.undone.append(str(container.id))
+
+
+def test_a_registered_fault_is_applied_by_name_with_its_options_and_healed(
+    engine: FakeEngine, fake_stack: FakeStack, injector: Faults
+) -> None:
+    ident = add(engine, "api")
+    inject = Injected()
+    injector.register("erroring", inject)
+
+    fault = injector.apply("erroring", "api", path="/data/users.db")
+
+    assert (fault.kind, fault.service) == ("erroring", "api")
+    assert inject.calls == [(fake_stack, ident, {"path": "/data/users.db"})]
+    assert injector.applied == [fault]
+    assert fake_stack.events == ["forget_urls"]
+    assert inject.undone == []
+
     fault.heal()
 
-    execs = engine.calls_to("exec_create")
-    assert [c.kwargs["cmd"] for c in execs] == [
-        ["stat", "-c", "%a", "/data/users.db"],
-        ["chmod", "000", "/data/users.db"],
-        ["chmod", "640", "/data/users.db"],
-    ]
-    assert all(c.kwargs["user"] == "0" and c.ident == ident for c in execs), "run as root"
+    assert inject.undone == [ident]
+    assert fake_stack.health_checks == [(7.5, "not healthy after healing erroring")]
 
 
-def test_erroring_needs_a_database_path(engine: FakeEngine, injector: Faults) -> None:
-    add(engine, "api", env=["OTHER=1"])
+def test_a_registered_fault_is_also_a_method_of_faults(engine: FakeEngine, injector: Faults) -> None:
+    ident = add(engine, "api")
+    inject = Injected()
+    injector.register("erroring", inject)
 
-    with pytest.raises(FaultError, match="api: no DATABASE_PATH"):
+    with injector.erroring("api", mode="000") as fault:
+        assert fault.kind == "erroring"
+        assert inject.calls[0][1:] == (ident, {"mode": "000"})
+
+    assert inject.undone == [ident]
+
+
+def test_registered_faults_belong_to_one_faults_object(engine: FakeEngine, fake_stack: FakeStack) -> None:
+    first, second = Faults(cast(Any, fake_stack)), Faults(cast(Any, fake_stack))
+    first.register("erroring", Injected())
+
+    with pytest.raises(AttributeError, match="pytest_microstack_add_faults"):
+        second.erroring("api")
+
+
+def test_an_unknown_fault_name_lists_the_known_ones(injector: Faults) -> None:
+    injector.register("erroring", Injected())
+
+    with pytest.raises(FaultError, match=r"no fault named 'flooding' \(known: .*crash.*erroring.*\)"):
+        injector.apply("flooding", "api")
+    with pytest.raises(
+        AttributeError, match="has no fault 'flooding': register it in pytest_microstack_add_faults"
+    ):
+        injector.flooding("api")
+    assert injector.applied == []
+
+
+@pytest.mark.parametrize("kind", ["down", "crash", "hang", "slow", "partition", "not-an-identifier", ""])
+def test_register_refuses_a_built_in_name_or_a_non_identifier(injector: Faults, kind: str) -> None:
+    with pytest.raises(FaultError, match="is taken or not an identifier"):
+        injector.register(kind, Injected())
+
+
+def test_a_fault_whose_inject_fails_is_not_recorded_as_applied(engine: FakeEngine, injector: Faults) -> None:
+    add(engine, "api")
+
+    def broken(stack: Any, container: Container) -> Any:
+        raise FaultError("api: no DATABASE_PATH in its environment to make unreadable")
+
+    injector.register("erroring", broken)
+
+    with pytest.raises(FaultError, match="no DATABASE_PATH"):
         injector.erroring("api")
     assert injector.applied == []
 
 
-def test_a_failing_exec_names_the_command_container_and_output(engine: FakeEngine, injector: Faults) -> None:
-    add(engine, "api", env=["DATABASE_PATH=/data/users.db"])
+@pytest.mark.parametrize(
+    ("own_user", "given", "expected"),
+    [
+        pytest.param("1000:1000", None, "1000:1000", id="the-containers-own-user"),
+        pytest.param("", None, "", id="image-default-user"),
+        pytest.param(None, None, "", id="no-user-in-config"),
+        pytest.param("1000", "0", "0", id="explicit-user-wins"),
+    ],
+)
+def test_exec_in_runs_as_the_containers_own_user_by_default(
+    engine: FakeEngine, own_user: str | None, given: str | None, expected: str
+) -> None:
+    ident = add(engine, "api")
+    if own_user is not None:
+        engine.container_attrs[ident]["Config"]["User"] = own_user
+    engine.exec_results[("stat", "-c", "%a", "/data/users.db")] = (0, b"640\n")
+    container = engine.containers.get(ident)
+
+    output = exec_in(container, ["stat", "-c", "%a", "/data/users.db"], user=given)
+
+    assert output == "640\n"
+    [call] = engine.calls_to("exec_create")
+    assert (call.ident, call.kwargs["cmd"], call.kwargs["user"]) == (
+        ident,
+        ["stat", "-c", "%a", "/data/users.db"],
+        expected,
+    )
+
+
+def test_a_failing_exec_names_the_command_container_and_output(engine: FakeEngine) -> None:
+    ident = add(engine, "api")
     engine.exec_results[("stat", "-c", "%a", "/data/users.db")] = (1, b"stat: cannot statx: No such file\n")
 
     with pytest.raises(FaultError) as caught:
-        injector.erroring("api")
+        exec_in(engine.containers.get(ident), ["stat", "-c", "%a", "/data/users.db"])
 
     message = str(caught.value)
     assert "`stat -c %a /data/users.db`" in message
     assert f"{PROJECT}-api-1" in message
     assert "exited 1" in message
     assert "No such file" in message
-    assert injector.applied == []
 
 
 @pytest.mark.parametrize("kind", ["down", "crash", "hang", "partition", "erroring"])
 def test_a_service_without_a_container_is_a_fault_error(injector: Faults, kind: str) -> None:
+    inject = Injected()
+    injector.register("erroring", inject)
+
     with pytest.raises(FaultError, match=f"api: no container in project {PROJECT}"):
         getattr(injector, kind)("api")
     assert injector.applied == []
+    assert inject.calls == []
 
 
 # --- heal_all ----------------------------------------------------------------------------------

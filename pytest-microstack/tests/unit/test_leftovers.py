@@ -1,4 +1,4 @@
-"""tests.harness.sweeper: remove dead runs' leftovers, and nothing else."""
+"""pytest_microstack.leftovers (and removal): remove dead runs' leftovers, and nothing else."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import docker.errors
 import pytest
 import requests
-
-from tests.harness.ownership import (
+from pytest_microstack.leftovers import is_abandoned, sweep_abandoned
+from pytest_microstack.ownership import (
     HARNESS_LABEL,
     KEEP_LABEL,
     OWNER_LABEL,
@@ -18,8 +18,9 @@ from tests.harness.ownership import (
     owner_labels,
     process_start_time,
 )
-from tests.harness.sweeper import is_abandoned, remove_project, sweep_abandoned
-from tests.unit.fakes import FakeEngine
+from pytest_microstack.removal import remove_project
+
+from unit.fakes import FakeEngine
 
 HOST = socket.gethostname()
 ALIVE = Owner.current()

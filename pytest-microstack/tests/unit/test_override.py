@@ -1,14 +1,14 @@
-"""tests.harness.override: the compose override that labels and un-serialises a test stack."""
+"""pytest_microstack.override: the compose override that labels, re-publishes and un-serialises a stack."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 import pytest
+from pytest_microstack.override import HEADER, harness_override
 
-from tests.harness.override import harness_override
+from unit.compose_yaml import Tag, load_compose
 
 LABELS = {
     "io.microstack.harness": "1",
@@ -16,56 +16,37 @@ LABELS = {
     "io.microstack.keep": "false",
     "io.microstack.config": "0123abcd",
 }
-RESET = "<!reset {}>"
-_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-def parse_yaml_subset(text: str) -> dict[str, Any]:
-    """Parse block mappings with 2-space indents, JSON-quoted scalars and `!reset {}`.
+def override(config: dict[str, Any], labels: dict[str, str] = LABELS, **options: Any) -> dict[str, Any]:
+    """The override for `config`, read back as compose reads it."""
+    return load_compose(harness_override(config, labels, **options))
 
-    That is all the override may use; anything else (flow collections, tabs,
-    bad indentation, duplicate keys, bare scalars) fails the test.
-    """
-    root: dict[str, Any] = {}
-    stack: list[tuple[int, dict[str, Any]]] = [(-1, root)]
-    expect_child = False
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        assert "\t" not in line, f"line {number}: tab"
-        indent = len(line) - len(line.lstrip(" "))
-        assert indent % 2 == 0, f"line {number}: odd indent"
-        while stack[-1][0] >= indent:
-            stack.pop()
-        parent_indent, parent = stack[-1]
-        if expect_child:
-            assert indent == parent_indent + 2, f"line {number}: not indented under its key"
-        key, sep, rest = line.strip().partition(":")
-        assert sep, f"line {number}: not a `key:` line: {line!r}"
-        assert _KEY.match(key), f"line {number}: not a plain key: {line!r}"
-        assert key not in parent, f"line {number}: duplicate key {key!r}"
-        value = rest.strip()
-        if not value:
-            parent[key] = {}
-            stack.append((indent, parent[key]))
-            expect_child = True
-            continue
-        expect_child = False
-        if value == "!reset {}":
-            parent[key] = RESET
-        else:
-            assert value.startswith('"'), f"line {number}: unquoted scalar {value!r}"
-            parent[key] = json.loads(value)
-    assert not expect_child, "the last key has no value"
-    return root
+
+def published(
+    target: int, host_ip: str = "127.0.0.1", host_port: str = "", protocol: str = "tcp"
+) -> dict[str, Any]:
+    """A port as `docker compose config` prints it (always the long form)."""
+    return {
+        "mode": "ingress",
+        "host_ip": host_ip,
+        "target": target,
+        "published": host_port,
+        "protocol": protocol,
+    }
 
 
 CONFIG: dict[str, Any] = {
     "name": "microstack",
     "services": {
-        "user-service": {"image": "u", "labels": {"existing": "x"}},
+        "user-service": {
+            "image": "u",
+            "labels": {"existing": "x"},
+            "ports": [published(5000, host_port="5000")],
+        },
         "product-service": {
-            "image": "p",
+            "build": {"context": "/src/services"},
+            "container_name": "product",
             "depends_on": {"user-service": {"condition": "service_started", "required": False}},
         },
         "worker": {"image": "w", "depends_on": {}},
@@ -85,7 +66,7 @@ CONFIG: dict[str, Any] = {
 
 @pytest.fixture
 def parsed() -> dict[str, Any]:
-    return parse_yaml_subset(harness_override(CONFIG, LABELS))
+    return override(CONFIG)
 
 
 def test_every_service_gets_the_labels(parsed: dict[str, Any]) -> None:
@@ -102,14 +83,16 @@ def test_every_service_gets_the_labels(parsed: dict[str, Any]) -> None:
         pytest.param("worker", False, id="empty-depends-on"),
     ],
 )
-def test_depends_on_is_reset_only_where_there_was_one(
-    parsed: dict[str, Any], service: str, reset: bool
-) -> None:
-    entry = parsed["services"][service]
+def test_with_parallel_start_depends_on_is_reset_only_where_there_was_one(service: str, reset: bool) -> None:
+    entry = override(CONFIG, parallel_start=True)["services"][service]
     if reset:
-        assert entry["depends_on"] == RESET
+        assert entry["depends_on"] == Tag("!reset", {})
     else:
         assert "depends_on" not in entry
+
+
+def test_without_parallel_start_depends_on_is_left_as_it_is(parsed: dict[str, Any]) -> None:
+    assert all("depends_on" not in entry for entry in parsed["services"].values())
 
 
 @pytest.mark.parametrize(
@@ -127,34 +110,186 @@ def test_owned_networks_and_volumes_get_the_labels_external_ones_are_skipped(
         assert entry == {"labels": LABELS}
 
 
-def test_the_only_tag_is_reset_and_the_header_is_a_comment() -> None:
-    text = harness_override(CONFIG, LABELS)
-    assert text.startswith("#")
+def test_the_header_is_a_comment_and_the_only_tags_are_composes() -> None:
+    text = harness_override(CONFIG, LABELS, ports={"worker": 80}, parallel_start=True)
+    assert text.startswith(HEADER)
+    assert HEADER.startswith("#")
     assert text.endswith("\n")
-    assert re.findall(r"!\w+", text) == ["!reset"]
+    assert set(re.findall(r"!\w+", text)) == {"!override", "!reset"}
 
 
 def test_sections_with_nothing_owned_are_left_out() -> None:
-    config = {"services": {"a": {}}, "networks": {"ext": {"external": True}}, "volumes": {}}
-    parsed = parse_yaml_subset(harness_override(config, LABELS))
-    assert set(parsed) == {"services"}
+    config = {"services": {"a": {"image": "a"}}, "networks": {"ext": {"external": True}}, "volumes": {}}
+    assert set(override(config)) == {"services"}
 
 
 def test_a_config_without_services_gives_an_empty_but_valid_override() -> None:
-    text = harness_override({}, LABELS)
-    assert "services:" in text
-    assert "labels" not in text
+    assert override({}) == {"services": {}}
+
+
+# --- ports --------------------------------------------------------------------------------------
+
+
+def ports_of(parsed: dict[str, Any], service: str) -> Tag:
+    value = parsed["services"][service]["ports"]
+    assert isinstance(value, Tag)
+    return value
+
+
+def test_published_ports_are_replaced_by_random_host_ports_on_the_host_ip() -> None:
+    config = {
+        "services": {
+            "api": {
+                "image": "api",
+                "ports": [
+                    published(5000, host_ip="0.0.0.0", host_port="5000"),
+                    published(9090, host_port="19090"),
+                    published(53, host_port="53", protocol="udp"),
+                    published(53, host_port="53"),
+                ],
+            }
+        }
+    }
+
+    ports = ports_of(override(config), "api")
+
+    assert ports.tag == "!override", "replaces the project's list instead of adding to it"
+    assert ports.value == ["127.0.0.1::5000", "127.0.0.1::9090", "127.0.0.1::53/udp", "127.0.0.1::53"]
+
+
+def test_ports_are_published_on_the_given_host_ip() -> None:
+    config = {"services": {"api": {"image": "api", "ports": [published(5000, host_port="5000")]}}}
+    assert ports_of(override(config, host_ip="0.0.0.0"), "api").value == ["0.0.0.0::5000"]
+
+
+def test_short_syntax_ports_keep_their_container_port() -> None:
+    config = {"services": {"api": {"image": "api", "ports": ["127.0.0.1:8080:80", "9000", 7000]}}}
+    assert ports_of(override(config), "api").value == ["127.0.0.1::80", "127.0.0.1::9000", "127.0.0.1::7000"]
 
 
 @pytest.mark.parametrize(
-    "value",
+    ("ports", "declared", "expected"),
     [
-        pytest.param("true", id="yaml-boolean-word"),
-        pytest.param("123", id="number"),
-        pytest.param('quote " and: colon # hash', id="yaml-special-characters"),
-        pytest.param("", id="empty"),
+        pytest.param([], 5000, ["127.0.0.1::5000"], id="declared-port-not-published-by-the-project"),
+        pytest.param(
+            [published(5000, host_port="5000")], 5000, ["127.0.0.1::5000"], id="declared-and-published-once"
+        ),
+        pytest.param([published(9090)], 5000, ["127.0.0.1::9090", "127.0.0.1::5000"], id="both"),
+        pytest.param(
+            [published(53, protocol="udp")], 53, ["127.0.0.1::53/udp", "127.0.0.1::53"], id="udp-then-tcp"
+        ),
     ],
 )
-def test_label_values_stay_strings(value: str) -> None:
-    parsed = parse_yaml_subset(harness_override({"services": {"a": {}}}, {"k": value}))
+def test_the_declared_port_is_always_published(
+    ports: list[dict[str, Any]], declared: int, expected: list[str]
+) -> None:
+    config = {"services": {"api": {"image": "api", "ports": ports}}}
+    assert ports_of(override(config, ports={"api": declared}), "api").value == expected
+
+
+def test_a_service_publishing_nothing_gets_no_ports(parsed: dict[str, Any]) -> None:
+    assert "ports" not in parsed["services"]["worker"]
+    assert "ports" not in override(CONFIG, ports={"worker": None})["services"]["worker"]
+
+
+# --- container_name and images ------------------------------------------------------------------
+
+
+def test_container_name_is_reset_where_the_project_fixes_one(parsed: dict[str, Any]) -> None:
+    assert parsed["services"]["product-service"]["container_name"] == Tag("!reset", "")
+    assert "container_name" not in parsed["services"]["user-service"]
+
+
+def test_images_are_set_only_for_the_services_given_one() -> None:
+    parsed = override(CONFIG, images={"product-service": "microstack-product-service:it-0123abcd"})
+
+    assert parsed["services"]["product-service"]["image"] == "microstack-product-service:it-0123abcd"
+    assert "image" not in parsed["services"]["user-service"], "a pulled image is the project's own"
+    assert "image" not in parsed["services"]["worker"]
+
+
+# --- YAML safety --------------------------------------------------------------------------------
+
+SPECIAL = [
+    pytest.param("true", id="yaml-boolean-word"),
+    pytest.param("yes", id="yaml-1.1-boolean"),
+    pytest.param("123", id="number"),
+    pytest.param("1e3", id="float"),
+    pytest.param("0x1F", id="hex"),
+    pytest.param("2024-01-01", id="date"),
+    pytest.param("null", id="null-word"),
+    pytest.param("~", id="tilde"),
+    pytest.param("", id="empty"),
+    pytest.param('quote " and: colon # hash', id="quote-colon-hash"),
+    pytest.param("'single'", id="single-quotes"),
+    pytest.param("- item", id="dash"),
+    pytest.param("{a: 1}", id="flow-mapping"),
+    pytest.param("[1, 2]", id="flow-sequence"),
+    pytest.param("*alias", id="alias"),
+    pytest.param("&anchor x", id="anchor"),
+    pytest.param("!reset", id="tag"),
+    pytest.param("| block", id="literal-indicator"),
+    pytest.param("line one\nline two", id="newline"),
+    pytest.param("  padded  ", id="surrounding-spaces"),
+    pytest.param("caf\u00e9 \u2603", id="unicode"),
+    pytest.param("%TAG", id="directive"),
+]
+
+
+@pytest.mark.parametrize("value", SPECIAL)
+def test_values_with_yaml_special_characters_round_trip(value: str) -> None:
+    config = {"services": {"a": {"build": {"context": "."}}}}
+
+    parsed = override(config, {"k": value}, images={"a": value})
+
     assert parsed["services"]["a"]["labels"] == {"k": value}
+    assert parsed["services"]["a"]["image"] == value
+
+
+@pytest.mark.parametrize("name", SPECIAL)
+def test_names_with_yaml_special_characters_round_trip(name: str) -> None:
+    config = {
+        "services": {name: {"image": "x", "container_name": "c"}},
+        "networks": {name: {}},
+        "volumes": {name: {}},
+    }
+
+    parsed = override(config, {name: name})
+
+    assert list(parsed["services"]) == [name]
+    assert parsed["services"][name]["labels"] == {name: name}
+    assert list(parsed["networks"]) == [name]
+    assert list(parsed["volumes"]) == [name]
+
+
+INJECTIONS = [
+    pytest.param("x:\n    privileged: true", id="service-key-on-the-next-line"),
+    pytest.param("x\nservices:\n  evil:\n    image: evil", id="top-level-section"),
+    pytest.param('x": {privileged: true}, "y', id="flow-break-out"),
+    pytest.param("x\n    privileged: true\n  y", id="indented-sibling"),
+]
+
+
+@pytest.mark.parametrize("name", INJECTIONS)
+def test_a_service_name_cannot_add_structure(name: str) -> None:
+    config = {"services": {name: {"image": "x", "container_name": "c"}, "other": {"image": "o"}}}
+
+    parsed = override(config, images={name: "img:it-1"})
+
+    assert set(parsed) == {"services"}
+    assert set(parsed["services"]) == {name, "other"}
+    assert parsed["services"][name] == {
+        "labels": LABELS,
+        "image": "img:it-1",
+        "container_name": Tag("!reset", ""),
+    }
+    assert parsed["services"]["other"] == {"labels": LABELS}
+
+
+@pytest.mark.parametrize("text", INJECTIONS)
+def test_a_label_name_or_value_cannot_add_structure(text: str) -> None:
+    config = {"services": {"api": {"image": "x"}}}
+
+    parsed = override(config, {text: text, "plain": "1"})
+
+    assert parsed == {"services": {"api": {"labels": {text: text, "plain": "1"}}}}

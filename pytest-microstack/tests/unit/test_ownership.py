@@ -1,4 +1,4 @@
-"""tests.harness.ownership: who owns a stack, and whether that process still lives."""
+"""pytest_microstack.ownership: who owns a stack, and whether that process still lives."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import subprocess
 import sys
 
 import pytest
-
-from tests.harness.ownership import (
+from pytest_microstack.ownership import (
     CONFIG_LABEL,
     HARNESS_LABEL,
     KEEP_LABEL,

@@ -1,19 +1,20 @@
-"""tests.harness.readiness: concurrent health polling under one deadline, failing fast."""
+"""pytest_microstack.readiness: concurrent health polling under one deadline, failing fast."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from pytest_httpserver import HTTPServer
+from pytest_microstack import readiness
+from pytest_microstack.readiness import ContainerState, Probe, ProbeResult, wait_until_healthy
 from werkzeug.wrappers import Request, Response
-
-from tests.harness.readiness import ContainerState, Probe, ProbeResult, wait_until_healthy
 
 RUNNING = ContainerState("running")
 
@@ -189,6 +190,207 @@ def test_one_lost_service_stops_the_others_at_once(httpserver: HTTPServer) -> No
     assert crashed.state == ContainerState("dead", 137)
     assert waiting.healthy is False
     assert waiting.last_seen.endswith("(stopped: another service failed)")
+
+
+# --- tcp check -----------------------------------------------------------------------------------
+
+
+def tcp(service: str, target: Callable[[], str]) -> Probe:
+    return Probe(service, target, constant(RUNNING), check="tcp")
+
+
+@pytest.fixture
+def listening() -> Iterator[socket.socket]:
+    """A real server socket on 127.0.0.1: the kernel completes each connection and keeps it open."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield server
+
+
+class ClosingServer:
+    """Accepts every connection and closes it at once, as Docker's proxy does with nothing behind it."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.05)
+        self.accepted = 0
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.server.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            self.accepted += 1
+            connection.close()
+
+    def __enter__(self) -> ClosingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
+        self.server.close()
+
+
+def test_tcp_is_ready_once_the_port_accepts_and_keeps_the_connection(listening: socket.socket) -> None:
+    target = f"127.0.0.1:{listening.getsockname()[1]}"
+
+    [result], elapsed = timed([tcp("db", lambda: target)], timeout=10)
+
+    assert result.healthy is True
+    assert (result.url, result.last_seen) == (target, "connected")
+    assert elapsed < 2
+
+
+def test_tcp_is_ready_when_the_server_greets_first(listening: socket.socket) -> None:
+    target = f"127.0.0.1:{listening.getsockname()[1]}"
+
+    def greet() -> None:
+        connection, _ = listening.accept()
+        with connection, contextlib.suppress(ConnectionResetError):  # the greeting is left unread
+            connection.sendall(b"220 smtp ready\r\n")
+            connection.recv(1)  # until the probe hangs up
+
+    greeter = threading.Thread(target=greet, daemon=True)
+    greeter.start()
+    [result] = wait_until_healthy([tcp("mail", lambda: target)], timeout=10)
+    greeter.join(timeout=5)
+
+    assert result.healthy is True
+
+
+def test_tcp_is_not_ready_while_connections_are_closed_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A generous settle time: a close that arrives late must not make this test pass by luck.
+    monkeypatch.setattr(readiness, "TCP_SETTLE", 5.0)
+    with ClosingServer() as server:
+        [result], elapsed = timed([tcp("db", lambda: server.target)], timeout=0.3)
+
+    assert server.accepted >= 1, "the probe did connect"
+    assert result.healthy is False
+    assert result.last_seen.startswith("connection closed at once"), result.last_seen
+    assert elapsed < 2
+
+
+def test_tcp_refused_is_not_ready_and_recorded() -> None:
+    target = f"127.0.0.1:{closed_port()}"
+
+    [result], elapsed = timed([tcp("db", lambda: target)], timeout=0.3)
+
+    assert result.healthy is False
+    assert result.last_seen.startswith("ConnectionRefusedError"), result.last_seen
+    assert 0.3 <= elapsed < 2
+
+
+def test_tcp_waits_for_the_port_to_be_published(listening: socket.socket) -> None:
+    published = threading.Event()
+    target = f"127.0.0.1:{listening.getsockname()[1]}"
+
+    def address() -> str:
+        if not published.is_set():
+            published.set()  # the next lookup finds it
+            raise LookupError("db publishes no host port for port 5432")
+        return target
+
+    [result] = wait_until_healthy([tcp("db", address)], timeout=10)
+
+    assert result.healthy is True
+
+
+# --- docker and running checks -----------------------------------------------------------------
+
+
+def states(*sequence: ContainerState) -> Callable[[], ContainerState]:
+    """A container that goes through `sequence`, one state per look, then stays in the last."""
+    remaining = list(sequence)
+
+    def next_state() -> ContainerState:
+        return remaining.pop(0) if len(remaining) > 1 else remaining[0]
+
+    return next_state
+
+
+def no_target() -> str:
+    raise AssertionError("a docker or running check must not look for a published port")
+
+
+def by_state(check: str, state: Callable[[], ContainerState], fail_on_unhealthy: bool = True) -> Probe:
+    return Probe("worker", no_target, state, fail_on_unhealthy, check)
+
+
+def test_docker_check_is_ready_when_dockers_healthcheck_says_healthy() -> None:
+    probe = by_state(
+        "docker",
+        states(
+            ContainerState("starting"),
+            ContainerState("running", health="starting"),
+            ContainerState("running", health="healthy"),
+        ),
+    )
+
+    [result], elapsed = timed([probe], timeout=10)
+
+    assert result.healthy is True
+    assert result.url == "container of worker"
+    assert result.last_seen == "container running, docker health healthy"
+    assert result.state == ContainerState("running", health="healthy")
+    assert elapsed < 2
+
+
+def test_docker_check_of_a_container_without_healthcheck_says_so_at_the_deadline() -> None:
+    [result], elapsed = timed([by_state("docker", constant(RUNNING))], timeout=0.3)
+
+    assert result.healthy is False
+    assert "has no Docker healthcheck" in result.last_seen
+    assert "healthcheck:" in result.last_seen, "says what to add"
+    assert 0.3 <= elapsed < 2
+
+
+def test_docker_check_fails_fast_on_unhealthy() -> None:
+    unhealthy = ContainerState("running", health="unhealthy")
+
+    [result], elapsed = timed([by_state("docker", constant(unhealthy))], timeout=30)
+
+    assert result.healthy is False
+    assert result.state == unhealthy
+    assert elapsed < 2
+
+
+@pytest.mark.parametrize("check", ["docker", "running"])
+def test_a_state_check_fails_fast_when_the_container_exits(check: str) -> None:
+    exited = ContainerState("exited", exit_code=2)
+
+    [result], elapsed = timed([by_state(check, states(ContainerState("created"), exited))], timeout=30)
+
+    assert result.healthy is False
+    assert result.state == exited
+    assert elapsed < 2
+
+
+def test_running_check_is_ready_once_the_container_runs_whatever_its_health() -> None:
+    probe = by_state(
+        "running",
+        states(ContainerState("created"), ContainerState("running", health="starting")),
+    )
+
+    [result] = wait_until_healthy([probe], timeout=10)
+
+    assert result.healthy is True
+    assert result.last_seen == "container running"
+
+
+def test_running_check_is_not_ready_while_the_container_is_only_created() -> None:
+    [result], elapsed = timed([by_state("running", constant(ContainerState("created")))], timeout=0.3)
+
+    assert result.healthy is False
+    assert result.last_seen == "container created"
+    assert 0.3 <= elapsed < 2
 
 
 def test_no_probes_is_a_no_op() -> None:

@@ -1,4 +1,4 @@
-"""tests.harness.stack: a compose project addressed through a (fake) engine."""
+"""pytest_microstack.stack: a compose project addressed through a (fake) engine."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from typing import Any, cast
 import docker.errors
 import pytest
 from pytest_httpserver import HTTPServer
+from pytest_microstack.errors import ComposeCommandError, ServiceUnhealthyError, StackStartError
+from pytest_microstack.readiness import ContainerState
+from pytest_microstack.settings import ServiceSpec
+from pytest_microstack.stack import LOG_TAIL_LINES, Stack
+from pytest_microstack.waiting import wait_for
 from werkzeug.wrappers import Request, Response
 
-from tests.harness.errors import ComposeCommandError, ServiceUnhealthyError, StackStartError
-from tests.harness.readiness import ContainerState
-from tests.harness.stack import LOG_TAIL_LINES, ServiceSpec, Stack
-from tests.harness.waiting import wait_for
-from tests.unit.fakes import FakeCompose, FakeEngine
+from unit.fakes import FakeCompose, FakeEngine
 
 PROJECT = "microstack-it-cafe-main"
 SERVICES = (ServiceSpec("api", 5000), ServiceSpec("worker", 5001, "/ready"))
@@ -81,10 +82,53 @@ def test_url_raises_lookup_error_when_the_port_is_not_published(engine: FakeEngi
         engine.container_attrs[ident]["NetworkSettings"]["Ports"] = None if ports == "stopped" else ports
     stack = make_stack(engine)
 
-    with pytest.raises(LookupError, match=r"api publishes no host port for 5000"):
+    with pytest.raises(LookupError, match=r"api publishes no host port for port 5000"):
         stack.url("api")
     with pytest.raises(LookupError):
         stack.url("api")  # a failed lookup is not cached
+
+
+def test_address_and_url_of_another_container_port(engine: FakeEngine) -> None:
+    add(engine, "api", ports={5000: 32771, 9090: 32790})
+    stack = make_stack(engine)
+
+    assert stack.address("api") == ("127.0.0.1", 32771), "the declared port by default"
+    assert stack.address("api", 9090) == ("127.0.0.1", 32790)
+    assert stack.url("api", 9090) == "http://127.0.0.1:32790"
+    with pytest.raises(LookupError, match="api publishes no host port for port 7000"):
+        stack.address("api", 7000)
+
+
+def test_a_service_without_a_declared_port_is_reached_on_its_published_one(engine: FakeEngine) -> None:
+    add(engine, "admin", ports={8080: 32800})  # not declared at all
+    add(engine, "cron")  # publishes nothing
+    stack = Stack(
+        cast(Any, FakeCompose(project_name=PROJECT)),
+        cast(Any, engine),
+        "127.0.0.1",
+        (*SERVICES, ServiceSpec("cron", check="running")),
+        startup_timeout=10,
+    )
+
+    assert stack.url("admin") == "http://127.0.0.1:32800"
+    with pytest.raises(LookupError, match="cron publishes no host port for any port"):
+        stack.address("cron")
+
+
+@pytest.mark.parametrize(
+    ("spec", "target"),
+    [
+        pytest.param(ServiceSpec("db", 5432, check="tcp"), "127.0.0.1:32999", id="tcp-host-and-port"),
+        pytest.param(ServiceSpec("db", 5432, "/ready"), "http://127.0.0.1:32999/ready", id="http-url"),
+    ],
+)
+def test_a_probe_targets_what_its_check_needs(engine: FakeEngine, spec: ServiceSpec, target: str) -> None:
+    add(engine, "db", ports={5432: 32999})
+    stack = Stack(cast(Any, FakeCompose(project_name=PROJECT)), cast(Any, engine), "127.0.0.1", (spec,), 10)
+
+    probe = stack.probe("db")
+
+    assert (probe.target(), probe.check) == (target, spec.check)
 
 
 # --- state, environment, logs ------------------------------------------------------------------
@@ -443,3 +487,43 @@ def test_stop_is_idempotent_and_safe_from_two_threads(engine: FakeEngine) -> Non
 
 def test_project_is_the_compose_project_name(engine: FakeEngine) -> None:
     assert make_stack(engine, compose=FakeCompose(project_name="p-1")).project == "p-1"
+
+
+# --- repair ------------------------------------------------------------------------------------
+
+
+def test_repair_unpauses_brings_back_what_is_missing_and_waits(
+    engine: FakeEngine, httpserver: HTTPServer
+) -> None:
+    paused = add(engine, "api", status="paused", ports={5000: 1})
+    httpserver.expect_request("/health").respond_with_data("ok")
+    httpserver.expect_request("/ready").respond_with_data("ok")
+
+    def up() -> None:  # compose recreates the removed worker; api comes back on a new host port
+        engine.container_attrs[paused]["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostPort"] = str(
+            httpserver.port
+        )
+        add(engine, "worker", ports={5001: httpserver.port})
+
+    compose = FakeCompose(project_name=PROJECT, on_start=up)
+    stack = make_stack(engine, compose=compose)
+    assert stack.url("api") == "http://127.0.0.1:1"
+
+    stack.repair()
+
+    assert engine.state(paused)["Status"] == "running"
+    assert [c.ident for c in engine.calls_to("unpause")] == [paused]
+    assert compose.events == ["start"], "the stack's own compose: same files, override and environment"
+    assert stack.url("api") == f"http://127.0.0.1:{httpserver.port}", "ports looked up again"
+
+
+def test_a_repair_that_does_not_heal_names_the_service(engine: FakeEngine, httpserver: HTTPServer) -> None:
+    add(engine, "api", ports={5000: httpserver.port}, status="exited", exit_code=1)
+    add(engine, "worker", ports={5001: httpserver.port})
+    httpserver.expect_request("/ready").respond_with_data("ok")
+
+    with pytest.raises(StackStartError, match="not healthy after repair") as caught:
+        make_stack(engine).repair()
+
+    lost = next(f for f in caught.value.failures if f.service == "api")
+    assert (lost.state, lost.exit_code) == ("exited", 1)
