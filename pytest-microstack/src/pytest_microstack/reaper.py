@@ -13,11 +13,17 @@ import os
 import subprocess
 import sys
 
+# Every reaper this process started. A Popen dropped while its process still runs
+# is reported as a ResourceWarning ("subprocess ... is still running"): under
+# pytest's filterwarnings=error, an error of the test that was running. Kept
+# here, they are only dropped at interpreter exit, after pytest has finished.
+_started: list[subprocess.Popen[bytes]] = []
+
 
 def spawn(projects: list[str], *, sweep: bool = True) -> subprocess.Popen[bytes]:
     """Start the reaper for these projects and return at once; it inherits DOCKER_HOST and the like."""
     command = [sys.executable, "-m", "pytest_microstack.reaper", *(["--sweep"] if sweep else []), *projects]
-    return subprocess.Popen(
+    process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -26,6 +32,8 @@ def spawn(projects: list[str], *, sweep: bool = True) -> subprocess.Popen[bytes]
         close_fds=True,
         env=os.environ.copy(),
     )
+    _started.append(process)
+    return process
 
 
 def main(argv: list[str]) -> int:
