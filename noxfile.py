@@ -32,6 +32,8 @@ VENV_PYTHON = VENV_BIN / "python"
 ARTIFACTS = ROOT / ".artifacts"
 WORKFLOWS = sorted(str(path.relative_to(ROOT)) for path in (ROOT / ".github" / "workflows").glob("*.yml"))
 DEFAULT_ENGINE_SOCKET = "/var/run/docker.sock"
+# What the integration sessions run (paths in posargs replace "tests").
+INTEGRATION_SELECTION = ("-m", "integration", "tests")
 ENGINE_ANSWER_TIMEOUT = 10.0  # seconds for socat to listen and the engine to answer through it
 SERVICE_TESTS = ["services/user-service/tests", "services/product-service/tests"]
 PLUGIN = "pytest-microstack"
@@ -156,10 +158,12 @@ def images(session: nox.Session) -> None:
 
 @nox.session
 def junit_report(session: nox.Session) -> None:
-    """Merge the shards' JUnit files and check that every test ran in exactly one shard.
+    """Merge the shards' JUnit files; check that every integration test ran in exactly one shard.
 
-    `nox -s junit_report -- SHARD.xml... [--expect UNSHARDED.xml] [--summary FILE]`;
+    `nox -s junit_report -- SHARD.xml... [--output MERGED.xml] [--summary FILE]`;
     with no arguments, the shards under .artifacts/, merged into .artifacts/junit.xml.
+    Unless `--expect UNSHARDED.xml` is given, the shards are compared with the
+    integration suite as collected here (no Docker needed).
     """
     args = list(session.posargs)
     if not args:
@@ -169,6 +173,23 @@ def junit_report(session: nox.Session) -> None:
                 "no shard's JUnit file under .artifacts/: run nox -s integration -- --splits N --group I"
             )
         args += ["--output", str(ARTIFACTS / "junit.xml")]
+    if not any(arg.startswith("--expect") for arg in args):
+        collected = session.run(
+            str(VENV_PYTHON),
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *INTEGRATION_SELECTION,
+            external=True,
+            silent=True,
+        )
+        ARTIFACTS.mkdir(exist_ok=True)
+        nodeids = ARTIFACTS / "collected-integration.txt"
+        nodeids.write_text(str(collected))
+        args += ["--expect-nodeids", str(nodeids)]
     _python(session, "-m", "tests.ci.junit_report", *args)
 
 

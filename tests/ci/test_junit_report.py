@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml
 
-from tests.ci.junit_report import main
+from tests.ci.junit_report import junit_id_of_nodeid, main
 
 CASE = '<testcase classname="{classname}" name="{name}" time="{time}">{result}</testcase>'
 FAILURE = '<failure message="assert 1 == 2">AssertionError</failure>'
@@ -86,3 +86,39 @@ def test_failed_tests_are_listed_without_failing_the_report(
     out = capsys.readouterr().out
     assert "| **all** | 2 | 1 | 0 | 3.0 |" in out
     assert "- `tests.test_flow::test_broken` (shard-1-of-1)" in out
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "junit_id"),
+    [
+        ("tests/test_flow.py::test_a", "tests.test_flow::test_a"),
+        (
+            "tests/scenarios/test_x.py::TestX::test_b[param-1]",
+            "tests.scenarios.test_x.TestX::test_b[param-1]",
+        ),
+        ("tests/test_p.py::test_c[a/b::c.py]", "tests.test_p::test_c[a/b::c.py]"),
+    ],
+)
+def test_node_ids_map_to_the_ids_pytest_writes_in_junit(nodeid: str, junit_id: str) -> None:
+    assert junit_id_of_nodeid(nodeid) == junit_id
+
+
+def test_shards_are_compared_with_a_collection(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    one = junit(tmp_path / "shard-1-of-2", A)
+    two = junit(tmp_path / "shard-2-of-2", B)
+    collected = tmp_path / "collected.txt"
+    collected.write_text(
+        "tests/test_flow.py::test_a\n"
+        "tests/scenarios/test_x.py::TestX::test_b[param-1]\n"
+        "tests/failures/test_f.py::test_c\n"
+        "\n3/10 tests collected (7 deselected) in 0.50s\n"
+    )
+
+    assert main([str(one), str(two), "--expect-nodeids", str(collected)]) == 1
+    assert "not run by any shard: `tests.failures.test_f::test_c`" in capsys.readouterr().out
+    assert (
+        main(
+            [str(one), str(two), str(junit(tmp_path / "shard-3-of-3", C)), "--expect-nodeids", str(collected)]
+        )
+        == 0
+    )
