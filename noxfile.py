@@ -261,5 +261,10 @@ def _engine_over_tcp(session: nox.Session) -> Iterator[str]:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Start-up, teardown, build and fault timings; prints figures and writes JSON."""
+    """Every benchmark figure side by side (about 15 minutes): prints them, the ratios and issue 11's
+    targets (each met or its gap), writes bench/results/bench.json and regenerates BENCHMARKS.md.
+
+    `nox -s bench -- --runs 1 --skip suite,suite-serial,cold-build` for a quick look (that
+    too rewrites both files); `python -m bench.report` regenerates BENCHMARKS.md from the JSON.
+    """
     _python(session, "-m", "bench", *session.posargs)
