@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from pytest_microstack.clients import ServiceClient
@@ -66,7 +67,12 @@ def test_created_product_is_attributed_to_its_creator(
         "price": 12.5,
         "created_by": product.owner.username,
     }
-    listed = {p["id"]: p for p in product_service.get("/products").json()}
+    listed: dict[int, dict[str, Any]] = {}
+    url: str | None = "/products?limit=100"
+    while url is not None and product.id not in listed:  # the catalogue is paginated
+        page = product_service.get(url)
+        listed.update((p["id"], p) for p in page.json())
+        url = page.links.get("next", {}).get("url")
     assert listed[product.id]["name"] == "Attributed lamp"
 
 

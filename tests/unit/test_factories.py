@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 from pytest_httpserver import HTTPServer
+from pytest_microstack.clients import ServiceClient
 from werkzeug.wrappers import Request, Response
 
-from pytest_microstack.clients import ServiceClient
 from tests.support.factories import FactoryError, ProductFactory, User, UserFactory
 
 

@@ -89,7 +89,11 @@ def service_digest(
         raise StackConfigError(service, "build.dockerfile", f"{dockerfile} does not exist")
     key = (str(context), str(dockerfile))
     if key not in contexts:
-        contexts[key] = context_digest(context, str(dockerfile.relative_to(context)))
+        # A Dockerfile outside the context is hashed below, with its content.
+        inside = dockerfile.is_relative_to(context)
+        contexts[key] = context_digest(
+            context, str(dockerfile.relative_to(context)) if inside else "Dockerfile"
+        )
     args = {str(k): "" if v is None else str(v) for k, v in (build.get("args") or {}).items()}
     referenced = set(args.values()) | set(_FROM.findall(dockerfile.read_text()))
     bases = sorted(image_id(engine, name) for name in referenced if name and "$" not in name)

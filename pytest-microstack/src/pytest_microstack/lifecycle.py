@@ -14,7 +14,7 @@ import json
 import logging
 import secrets
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -104,8 +104,16 @@ def prepare_images(settings: StackSettings, engine: Engine | None = None) -> Ima
 
 
 @contextmanager
-def open_stack(settings: StackSettings, engine: Engine | None = None) -> Iterator[Stack]:
-    """Yield a healthy stack; tear it down afterwards unless it is kept or reused."""
+def open_stack(
+    settings: StackSettings,
+    engine: Engine | None = None,
+    on_start_failure: Callable[[Stack, Exception], None] | None = None,
+) -> Iterator[Stack]:
+    """Yield a healthy stack; tear it down afterwards unless it is kept or reused.
+
+    `on_start_failure(stack, error)` runs when start-up fails, before the
+    teardown, while the containers can still be looked at (failure reports).
+    """
     engine = engine or connect()
     state = state_dir()
     keep = settings.keep or settings.reuse
@@ -158,7 +166,12 @@ def open_stack(settings: StackSettings, engine: Engine | None = None) -> Iterato
                 backstop.register(stack.project, stack.stop)
             started = handed_to_backstop = finished = False
             try:
-                stack.start()
+                try:
+                    stack.start()
+                except Exception as error:
+                    if on_start_failure is not None:
+                        on_start_failure(stack, error)
+                    raise
                 started = True
                 yield stack
                 finished = True

@@ -24,6 +24,7 @@ import pytest
 
 from .errors import SettingsError
 from .ownership import new_run_id
+from .reporting import RunReports, artifacts_folder
 from .settings import ServiceSpec, StackSettings, default_compose_files, parse_environment
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ _RUN_ID = pytest.StashKey[str]()
 _USED_ENGINE = pytest.StashKey[bool]()
 _KEPT = pytest.StashKey[list[str]]()
 _WAIT_FOR_TEARDOWN = pytest.StashKey[bool]()
+REPORTS = pytest.StashKey[RunReports]()
 DEFAULT_STACK_TIMEOUT = 60.0
 HEALTH_AFTER_TEST_TIMEOUT = 5.0
 
@@ -70,6 +72,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seconds for the whole stack to become ready (default: ini stack_timeout, "
         "env STACK_TIMEOUT, else 60)",
     )
+    group.addoption(
+        "--stack-artifacts",
+        metavar="DIR",
+        default=None,
+        help="folder for this run's failure reports (logs, docker inspect, effective compose config) "
+        "(default: <rootdir>/<ini stack_artifacts>/<run id>)",
+    )
     parser.addini(
         "stack_compose_files",
         "compose files, relative to the rootdir (default: the first of compose.yaml, compose.yml, "
@@ -86,6 +95,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("stack_secrets", "variables given a fresh random value every run", type="args", default=[])
     parser.addini("stack_environment", "KEY=VALUE lines passed to compose", type="linelist", default=[])
     parser.addini("stack_timeout", "seconds for the whole stack to become ready", default="")
+    parser.addini(
+        "stack_artifacts",
+        "folder, relative to the rootdir, under which each run saves its failure reports in a "
+        "folder named by its run id (default: .artifacts)",
+        default="",
+    )
     parser.addini(
         "stack_parallel_start",
         "drop depends_on so every service starts at once (services that need each other only per request)",
@@ -108,6 +123,20 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError("--reuse-stack attaches one stack: run it without xdist (-n)")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistRunId(config.stash[_RUN_ID]))
+    reports = RunReports(config, artifacts_folder(config, config.stash[_RUN_ID]))
+    config.stash[REPORTS] = reports
+    config.pluginmanager.register(reports, "microstack-reports")
+    _check_declaration(config)
+
+
+def _check_declaration(config: pytest.Config) -> None:
+    """A bad ini line is a usage error at start-up, not an error of the first stack test."""
+    try:
+        for line in config.getini("stack_services"):
+            ServiceSpec.parse(line)
+        parse_environment(config.getini("stack_environment"))
+    except SettingsError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def _run_id_from_environment() -> str:
@@ -272,8 +301,15 @@ def stack(stack_settings: StackSettings, pytestconfig: pytest.Config) -> Iterato
     pytestconfig.stash[_USED_ENGINE] = True
     pytestconfig.stash[_WAIT_FOR_TEARDOWN] = stack_settings.wait_for_teardown
     backstop.install()
-    with open_stack(stack_settings) as running:
+    reports = pytestconfig.stash[REPORTS]
+
+    def report_start_failure(failed: Stack, error: Exception) -> None:
+        reports.start_failed(failed, error, stack_settings.secrets)
+
+    with open_stack(stack_settings, on_start_failure=report_start_failure) as running:
+        reports.stack_opened(running)
         yield running
+        reports.stack_closed(running)
         if stack_settings.keep or stack_settings.reuse:
             _kept_stacks(pytestconfig).append(describe_kept(running))
 
@@ -351,7 +387,11 @@ def faults(stack: Stack, request: pytest.FixtureRequest) -> Iterator[Faults]:
     try:
         yield injector
     finally:
-        if request.node.stash.get(CALL_FINISHED, False):
-            injector.heal_all()
-        else:  # interrupted (Ctrl-C, SIGTERM): the stack is being removed; don't wait for its health
-            injector.withdraw_all()
+        applied = list(injector.applied)  # heal_all forgets them
+        try:
+            if request.node.stash.get(CALL_FINISHED, False):
+                injector.heal_all()
+            else:  # interrupted (Ctrl-C, SIGTERM): the stack is being removed; don't wait for its health
+                injector.withdraw_all()
+        finally:
+            request.config.stash[REPORTS].faults_done(applied)

@@ -9,44 +9,21 @@ the next run's sweep removes the rest.
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
-import subprocess
 import sys
 
-# Reapers outlive the run on purpose. Holding them here keeps Popen's "still
-# running" ResourceWarning (an error under filterwarnings = error) from firing
-# in whichever test is running when the object would otherwise be collected;
-# at exit they are left to init (see _leave_to_init).
-_SPAWNED: list[subprocess.Popen[bytes]] = []
 
+def spawn(projects: list[str], *, sweep: bool = True) -> int:
+    """Start the reaper for these projects and return its pid at once.
 
-def _leave_to_init() -> None:
-    """At exit: a reaper still running is not ours to wait for; say so, so Popen doesn't warn."""
-    for process in _SPAWNED:
-        with contextlib.suppress(AttributeError):  # a unit test's stand-in for Popen has no poll()
-            if process.poll() is None:
-                process.returncode = 0  # never waited for: init reaps it once this process is gone
-
-
-atexit.register(_leave_to_init)
-
-
-def spawn(projects: list[str], *, sweep: bool = True) -> subprocess.Popen[bytes]:
-    """Start the reaper for these projects and return at once; it inherits DOCKER_HOST and the like."""
+    posix_spawn in a new session rather than subprocess.Popen: a Popen object
+    still running when pytest finishes would be reported as a leaked resource,
+    and this process is meant to outlive pytest. It inherits the environment
+    (DOCKER_HOST and the like) and reads and writes nothing of ours.
+    """
     command = [sys.executable, "-m", "pytest_microstack.reaper", *(["--sweep"] if sweep else []), *projects]
-    process = subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # Ctrl-C in the terminal, or the end of pytest's session, doesn't reach it
-        close_fds=True,
-        env=os.environ.copy(),
-    )
-    _SPAWNED.append(process)
-    return process
+    quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+    return os.posix_spawn(sys.executable, command, os.environ.copy(), file_actions=quiet, setsid=True)
 
 
 def main(argv: list[str]) -> int:

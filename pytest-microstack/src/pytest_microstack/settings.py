@@ -62,10 +62,15 @@ class ServiceSpec:
             raise SettingsError(
                 f"stack_services line {line!r}: check {kind!r} is not one of {', '.join(CHECKS)}"
             )
+        allowed = {"http": 2, "tcp": 1}.get(kind, 0)
+        if len(args) > allowed:
+            raise SettingsError(
+                f"stack_services line {line!r}: unexpected {' '.join(args[allowed:])!r} after {kind}"
+            )
         port: int | None = None
         if kind in {"http", "tcp"}:
-            if not args or not args[0].isdigit():
-                raise SettingsError(f"stack_services line {line!r}: {kind} needs a container port")
+            if not args or not args[0].isdigit() or not 0 < int(args[0]) < 65536:
+                raise SettingsError(f"stack_services line {line!r}: {kind} needs a container port (1-65535)")
             port = int(args[0])
         path = args[1] if kind == "http" and len(args) > 1 else DEFAULT_HEALTH_PATH
         if not path.startswith("/"):
@@ -129,6 +134,13 @@ class StackSettings:
         raise LookupError(f"service {name!r} is not declared in stack_services (declared: {declared})")
 
 
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise SettingsError(f"stack_timeout: {text!r} is not a number of seconds") from None
+
+
 def settings_from_ini_file(path: Path, *, run_id: str, worker: str = "main") -> StackSettings:
     """StackSettings from the [pytest] section of a pytest.ini or tox.ini, outside pytest.
 
@@ -149,7 +161,7 @@ def settings_from_ini_file(path: Path, *, run_id: str, worker: str = "main") -> 
         worker=worker,
         compose_files=tuple(shlex.split(str(section.get("stack_compose_files", ""))))
         or default_compose_files(path.parent),
-        startup_timeout=float(section.get("stack_timeout") or 60.0),
+        startup_timeout=_seconds(str(section.get("stack_timeout") or "60")),
         environment=parse_environment(lines("stack_environment")),
         secrets=tuple(shlex.split(str(section.get("stack_secrets", "")))),
         parallel_start=str(section.get("stack_parallel_start", "false")).lower()

@@ -42,6 +42,10 @@ class Stack:
         self._starting = False
         self._stop_lock = threading.Lock()
         self._stopped = False
+        # For the run's summary: each service's time to ready at start, and
+        # all the time spent waiting for readiness (start, checks, heals).
+        self.startup: list[ProbeResult] = []
+        self.waited = 0.0
 
     @property
     def project(self) -> str:
@@ -61,7 +65,7 @@ class Stack:
             up = pool.submit(self.compose.start)
             up.add_done_callback(lambda done: self._up_finished(done, up_failed))
             try:
-                self.wait_until_healthy(
+                self.startup = self.wait_until_healthy(
                     timeout=self.startup_timeout, reason="failed to start", abort=up_failed
                 )
             except StackStartError:
@@ -165,7 +169,7 @@ class Stack:
     def url(self, service: str, port: int | None = None) -> str:
         """Base URL of a service on its published host port, e.g. http://127.0.0.1:32771."""
         host, host_port = self.address(service, port)
-        return f"http://{host}:{host_port}"
+        return f"http://[{host}]:{host_port}" if ":" in host else f"http://{host}:{host_port}"
 
     def forget_urls(self) -> None:
         """Look ports up again next time: a restarted container may get a new host port."""
@@ -209,7 +213,11 @@ class Stack:
         """Poll the services' health concurrently; raise with diagnostics if any fails."""
         names = list(services or self.services)
         probes = [self.probe(name, fail_on_unhealthy=fail_on_unhealthy) for name in names]
-        results = wait_until_healthy(probes, timeout, abort)
+        began = time.monotonic()
+        try:
+            results = wait_until_healthy(probes, timeout, abort)
+        finally:
+            self.waited += time.monotonic() - began
         failures = [self.diagnose(result) for result in results if not result.healthy]
         if failures:
             raise StackStartError(self.project, reason, timeout, failures)

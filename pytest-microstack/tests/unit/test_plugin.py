@@ -175,14 +175,14 @@ def test_the_stack_settings_fixture_reads_the_ini(pytester: pytest.Pytester) -> 
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
-def test_a_bad_line_fails_the_run_naming_it(pytester: pytest.Pytester) -> None:
+def test_a_bad_line_fails_the_run_at_start_naming_it(pytester: pytest.Pytester) -> None:
     pytester.makefile(".ini", pytest="[pytest]\nstack_services =\n    db tcp\n")
     pytester.makepyfile("def test_settings(stack_settings):\n    pass\n")
 
     result = pytester.runpytest("-p", "no:cacheprovider")
 
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*stack_services line 'db tcp': tcp needs a container port*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*stack_services line 'db tcp': tcp needs a container port*"])
 
 
 def test_tests_using_the_stack_are_marked_integration_and_those_using_faults_faults(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,28 @@ def test_a_bad_line_in_an_ini_file_is_refused_naming_it(tmp_path: Path) -> None:
 
     with pytest.raises(SettingsError, match="stack_services line 'db tcp': tcp needs a container port"):
         settings_from_ini_file(ini, run_id="r1")
+
+
+@pytest.mark.parametrize(
+    ("line", "complaint"),
+    [
+        pytest.param("api docker 5000", "unexpected '5000' after docker", id="port-on-docker"),
+        pytest.param("db tcp 5432 /x", "unexpected '/x' after tcp", id="path-on-tcp"),
+        pytest.param("api http 80 /a /b", "unexpected '/b' after http", id="two-paths"),
+        pytest.param("api http 0", "needs a container port (1-65535)", id="port-zero"),
+        pytest.param("api http 70000", "needs a container port (1-65535)", id="port-too-big"),
+    ],
+)
+def test_lines_with_extra_words_or_impossible_ports_are_refused(line: str, complaint: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(complaint)) as caught:
+        ServiceSpec.parse(line)
+
+    assert repr(line) in str(caught.value)
+
+
+def test_a_bad_timeout_in_an_ini_file_is_a_settings_error(tmp_path: Path) -> None:
+    ini = tmp_path / "pytest.ini"
+    ini.write_text("[pytest]\nstack_timeout = soon\n")
+
+    with pytest.raises(SettingsError, match="stack_timeout: 'soon'"):
+        settings_from_ini_file(ini, run_id="r")

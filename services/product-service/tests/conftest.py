@@ -5,33 +5,21 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from product_helpers import FakeUserService
+from product_service import SETTINGS, create_app
 from pytest_httpserver import HTTPServer
-
-if TYPE_CHECKING:
-    from product_helpers import FakeUserService
-
-# Mirror the image layout (/app holds servicekit/ and product_service/ on PYTHONPATH).
-# The tests directory too, for product_helpers (a unique name: both suites share one
-# process). Project imports below are therefore made inside the fixtures.
-SERVICE_DIR = Path(__file__).resolve().parents[1]
-for _path in (SERVICE_DIR.parent, SERVICE_DIR, SERVICE_DIR / "tests"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Function scope: hide the developer's environment so only test_config counts."""
-    from product_service import SETTINGS
-
     for setting in SETTINGS:
         monkeypatch.delenv(setting.name, raising=False)
 
@@ -39,8 +27,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def users(httpserver: HTTPServer) -> Iterator[FakeUserService]:
     """Function scope: a fake user-service on pytest-httpserver, reset per test."""
-    from product_helpers import FakeUserService
-
     # The fake's werkzeug access lines would mix into the JSON logs that tests read.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     yield FakeUserService(httpserver)
@@ -56,8 +42,6 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def make_app(db_path: Path, users: FakeUserService) -> Callable[..., Flask]:
     """Function scope: factory of apps on db_path, pointed at `users`; kwargs win."""
-
-    from product_service import create_app
 
     def make(**overrides: Any) -> Flask:
         config = {

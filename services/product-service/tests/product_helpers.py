@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
+from werkzeug.test import EnvironBuilder, TestResponse
 
 AUTH_PATH = "/users/authenticate"
 TOKEN = "good-token"
@@ -52,3 +54,20 @@ class FakeUserService:
     def requests(self) -> list[Request]:
         """Return the requests user-service received, oldest first."""
         return [request for request, _response in self.server.log]
+
+
+def post_chunked(
+    client: FlaskClient, path: str, body: bytes, headers: dict[str, str] | None = None
+) -> TestResponse:
+    """POST body with Transfer-Encoding: chunked and no Content-Length, as gunicorn passes it on."""
+    environ = EnvironBuilder(
+        path=path,
+        method="POST",
+        data=body,
+        content_type="application/json",
+        headers=list((headers or {}).items()),
+    ).get_environ()
+    del environ["CONTENT_LENGTH"]
+    environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+    environ["wsgi.input_terminated"] = True  # gunicorn de-chunks and ends the stream itself
+    return client.open(environ)

@@ -79,11 +79,9 @@ def test_create_product_as_authenticated_user(client: FlaskClient, users: FakeUs
     created = {"id": 4, "name": "Monitor", "price": 200.0, "created_by": "alice"}
     assert response.json == created
     assert client.get("/products/4").json == created
-    assert client.get("/products").json[-1] == {
-        "id": 4,
-        "name": "Monitor",
-        "price": 200.0,
-    }  # type: ignore[index]
+    listed = client.get("/products").json
+    assert listed is not None
+    assert listed[-1] == {"id": 4, "name": "Monitor", "price": 200.0}
     (sent,) = users.requests()
     assert sent.headers["Authorization"] == f"Bearer {TOKEN}"
 

@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from product_helpers import BEARER, FakeUserService
 from product_service.user_client import UserServiceClient
+from requests.adapters import HTTPAdapter
 from werkzeug import Request, Response
 
 ENDPOINTS = [
@@ -126,11 +127,13 @@ def test_unreachable_user_service_is_503_fast(
 
 def test_session_retries_only_connection_errors_for_idempotent_methods() -> None:
     session = UserServiceClient("http://x", 1.0, 2.0, retries=3).make_session()
-    retry = session.get_adapter("http://x").max_retries
+    adapter = session.get_adapter("http://x")
+    assert isinstance(adapter, HTTPAdapter)
+    retry = adapter.max_retries
     assert (retry.connect, retry.read, retry.status, retry.other) == (3, False, 0, 0)
     assert retry.allowed_methods == frozenset({"GET", "HEAD"})
     assert retry.backoff_factor == 0.1
-    assert session.get_adapter("https://x").max_retries is retry
+    assert session.get_adapter("https://x") is adapter
 
 
 def test_each_thread_gets_its_own_session() -> None:

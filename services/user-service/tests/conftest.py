@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-
-if TYPE_CHECKING:
-    from user_helpers import AuthActions
-
-# Mirror the image layout (/app holds servicekit/ and user_service/ on PYTHONPATH). The
-# tests directory too, for user_helpers (a unique name: both suites share one process).
-# Project imports below are therefore made inside the fixtures, after this runs.
-SERVICE_DIR = Path(__file__).resolve().parents[1]
-for _path in (SERVICE_DIR.parent, SERVICE_DIR, SERVICE_DIR / "tests"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+from user_helpers import SECRET, AuthActions
+from user_service import SETTINGS, create_app
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Function scope: hide the developer's environment so only test_config counts."""
-    from user_service import SETTINGS
-
     for setting in SETTINGS:
         monkeypatch.delenv(setting.name, raising=False)
 
@@ -42,8 +30,6 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def make_app(db_path: Path) -> Callable[..., Flask]:
     """Function scope: factory building apps on db_path; keyword overrides win."""
-    from user_helpers import SECRET
-    from user_service import create_app
 
     def make(**overrides: Any) -> Flask:
         config = {"TESTING": True, "SECRET_KEY": SECRET, "DATABASE_PATH": str(db_path)}
@@ -67,8 +53,6 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def auth(client: FlaskClient) -> AuthActions:
     """Function scope: AuthActions bound to `client`."""
-    from user_helpers import AuthActions
-
     return AuthActions(client)
 
 

@@ -33,7 +33,7 @@ def test_password_is_stored_hashed(auth: AuthActions, app: Flask, db_path: Path)
     with sqlite3.connect(db_path) as conn:
         (stored,) = conn.execute("SELECT password_hash FROM users").fetchone()
     assert "s3cret-pass" not in stored
-    assert stored.startswith("scrypt:")
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
 
 @pytest.mark.parametrize(
@@ -178,7 +178,9 @@ def test_login_returns_bearer_token_with_expected_claims(
     assert set(body) == {"access_token", "token_type", "expires_in"}
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == 120
-    claims = jwt.decode(body["access_token"], SECRET, algorithms=["HS256"], issuer="user-service")
+    claims = jwt.decode(
+        body["access_token"], SECRET, algorithms=["HS256"], issuer="user-service", audience="microstack"
+    )
     assert claims["sub"] == "1"
     assert claims["username"] == "alice"
     assert before <= claims["iat"] <= claims["exp"] - 120 + 1
@@ -240,6 +242,7 @@ def _forge(**changes: Any) -> str:
         "iat": now,
         "exp": now + 60,
         "iss": "user-service",
+        "aud": "microstack",
     }
     claims.update(changes)
     secret = claims.pop("secret", SECRET)
@@ -283,6 +286,17 @@ def _tamper(token: str) -> str:
             id="missing-username",
         ),
         pytest.param(lambda t: f"Bearer {_forge(exp=None)}", "invalid", id="missing-exp"),
+        pytest.param(lambda t: f"Bearer {_forge(aud=None)}", "invalid", id="missing-audience"),
+        pytest.param(lambda t: f"Bearer {_forge(aud='another-stack')}", "invalid", id="wrong-audience"),
+        pytest.param(
+            lambda t: f"Bearer {_forge(aud=['another-stack'])}", "invalid", id="wrong-audience-list"
+        ),
+        pytest.param(
+            lambda t: f"Bearer {_forge(username='mallory')}", "does not match", id="username-of-another"
+        ),
+        pytest.param(
+            lambda t: f"Bearer {_forge(username='ALICE')}", "does not match", id="username-case-differs"
+        ),
         pytest.param(lambda t: f"Bearer {_forge(sub='abc')}", "invalid", id="non-numeric-sub"),
         pytest.param(
             lambda t: f"Bearer {_forge(sub='999')}",

@@ -158,7 +158,7 @@ def _token_then_break(app: Flask, broken_path: str) -> tuple[FlaskClient, dict[s
 def test_database_fault_gives_500_json_then_recovers(app: Flask, tmp_path: Path) -> None:
     # Pointing at a directory fails the open for every user, root included.
     client, headers, good = _token_then_break(app, str(tmp_path))
-    for method, path, kwargs in [
+    calls: list[tuple[str, str, dict[str, Any]]] = [
         ("GET", "/users/authenticate", {"headers": headers}),
         (
             "POST",
@@ -166,7 +166,8 @@ def test_database_fault_gives_500_json_then_recovers(app: Flask, tmp_path: Path)
             {"json": {"username": "alice", "password": "s3cret-pass"}},
         ),
         ("POST", "/users", {"json": {"username": "bob", "password": "s3cret-pass"}}),
-    ]:
+    ]
+    for method, path, kwargs in calls:
         response = client.open(path, method=method, **kwargs)
         assert response.status_code == 500, path
         assert response.json == {"error": "internal server error"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
+from werkzeug.test import EnvironBuilder, TestResponse
 
 SECRET = "unit-test-secret-key-0123456789abcdef"
 
@@ -30,3 +30,14 @@ class AuthActions:
     @staticmethod
     def bearer(token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
+
+
+def post_chunked(
+    client: FlaskClient, path: str, body: bytes, content_type: str = "application/json"
+) -> TestResponse:
+    """POST body with Transfer-Encoding: chunked and no Content-Length, as gunicorn passes it on."""
+    environ = EnvironBuilder(path=path, method="POST", data=body, content_type=content_type).get_environ()
+    del environ["CONTENT_LENGTH"]
+    environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+    environ["wsgi.input_terminated"] = True  # gunicorn de-chunks and ends the stream itself
+    return client.open(environ)

@@ -1,0 +1,58 @@
+"""user-service: accounts, password login and bearer tokens for the other services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import servicekit
+import servicekit.openapi
+from flask import Flask
+from servicekit import sqlite
+from servicekit.config import REQUIRED, Setting, load_settings, positive_int
+from servicekit.health import register_health
+
+SERVICE_NAME = "user-service"
+# HS256 keys shorter than the hash output are weak (RFC 7518 section 3.2); PyJWT warns
+# too.
+MIN_SECRET_KEY_BYTES = 32
+
+
+def _check_secret(value: str) -> str | None:
+    if len(value.encode()) < MIN_SECRET_KEY_BYTES:
+        return f"must be at least {MIN_SECRET_KEY_BYTES} bytes long"
+    return None
+
+
+SETTINGS = (
+    Setting("SECRET_KEY", str, REQUIRED, _check_secret),
+    Setting("DATABASE_PATH", str, "/data/users.db"),
+    Setting("TOKEN_TTL_SECONDS", positive_int, 3600),
+    # The `aud` claim of the tokens issued, and the only one /users/authenticate accepts.
+    Setting("TOKEN_AUDIENCE", str, "microstack"),
+    # Failed logins allowed per window, per account and per client (TCP peer); see throttle.py.
+    Setting("LOGIN_FAILURES_PER_ACCOUNT", positive_int, 10),
+    Setting("LOGIN_FAILURES_PER_CLIENT", positive_int, 1000),
+    Setting("LOGIN_FAILURE_WINDOW_SECONDS", positive_int, 900),
+    Setting("DEMO_USERNAME", str, None),
+    Setting("DEMO_PASSWORD", str, None),
+    Setting("LOG_LEVEL", str.upper, "INFO"),
+)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app from defaults, then env, then test_config; fail fast if invalid."""
+    app = Flask(__name__)
+    app.config.from_mapping(load_settings(SETTINGS, overrides=test_config))
+    # Flask keys such as TESTING may come from tests too; settings were validated above.
+    app.config.update(test_config or {})
+    servicekit.init_app(app, SERVICE_NAME)
+
+    from user_service import auth, db, users
+    from user_service.openapi import build
+
+    db.init_app(app)
+    register_health(app, lambda: sqlite.ping("users"))
+    app.register_blueprint(users.bp)
+    app.register_blueprint(auth.bp)
+    servicekit.openapi.init_app(app, build)
+    return app

@@ -1,0 +1,150 @@
+"""user-service's OpenAPI document, from the limits the code enforces.
+
+Regenerate the checked-in copy after a change:
+`.venv/bin/python -m user_service.openapi > services/user-service/openapi.json`
+"""
+
+from __future__ import annotations
+
+from servicekit import openapi
+from servicekit.openapi import body_errors, error, json_body, operation, response, schema_ref
+
+from user_service import validation
+
+VERSION = "1.1.0"
+
+BEARER_ERRORS = (
+    "No valid bearer token: the header is missing or not `Bearer <token>`, or the token is "
+    "malformed, tampered with, expired, for another audience, or names an account that does "
+    "not exist or has another username."
+)
+
+
+def _schemas() -> dict[str, object]:
+    return {
+        "NewUser": {
+            "type": "object",
+            "required": ["username", "password"],
+            "properties": {
+                "username": {
+                    "type": "string",
+                    "pattern": f"^{validation.USERNAME_PATTERN}$",
+                    "minLength": 3,
+                    "maxLength": validation.USERNAME_MAX,
+                },
+                "password": {
+                    "type": "string",
+                    "minLength": validation.PASSWORD_MIN,
+                    "maxLength": validation.PASSWORD_MAX,
+                },
+            },
+        },
+        "Credentials": {
+            "type": "object",
+            "required": ["username", "password"],
+            "properties": {
+                "username": {"type": "string", "minLength": 1, "maxLength": validation.USERNAME_MAX},
+                "password": {"type": "string", "minLength": 1, "maxLength": validation.PASSWORD_MAX},
+            },
+        },
+        "User": {
+            "type": "object",
+            "required": ["id", "username"],
+            "properties": {"id": {"type": "integer", "minimum": 1}, "username": {"type": "string"}},
+            "additionalProperties": False,
+        },
+        "Token": {
+            "type": "object",
+            "required": ["access_token", "token_type", "expires_in"],
+            "properties": {
+                "access_token": {"type": "string"},
+                "token_type": {"type": "string", "enum": ["Bearer"]},
+                "expires_in": {"type": "integer", "minimum": 1},
+            },
+            "additionalProperties": False,
+        },
+        "AuthenticatedUser": {
+            "type": "object",
+            "required": ["user_id", "username", "message"],
+            "properties": {
+                "user_id": {"type": "integer", "minimum": 1},
+                "username": {"type": "string"},
+                "message": {"type": "string", "enum": ["Authenticated"]},
+            },
+            "additionalProperties": False,
+        },
+    }
+
+
+def build() -> openapi.Document:
+    """Return the whole document."""
+    challenge = {
+        "WWW-Authenticate": {
+            "description": "An RFC 6750 Bearer challenge.",
+            "schema": {"type": "string"},
+        }
+    }
+    paths = {
+        "/users": {
+            "post": operation(
+                "createUser",
+                "Sign up.",
+                {
+                    "201": response("Created.", schema_ref("User")),
+                    **body_errors(),
+                    "409": error("The username is taken (`field` is `username`)."),
+                },
+                tags=["users"],
+                request_body=json_body("NewUser", "The new account; unknown fields are ignored."),
+            )
+        },
+        "/auth/token": {
+            "post": operation(
+                "issueToken",
+                "Log in: exchange username and password for a bearer token.",
+                {
+                    "200": response("A signed token for this user.", schema_ref("Token")),
+                    **body_errors(),
+                    "401": error("Wrong username or password (one message for both).", headers=challenge),
+                    "429": error(
+                        "Too many failed logins for this account or from this client; "
+                        "the account is refused even with the right password until Retry-After passes.",
+                        headers={
+                            "Retry-After": {
+                                "description": "Seconds to wait before trying again.",
+                                "schema": {"type": "integer", "minimum": 1},
+                            }
+                        },
+                    ),
+                },
+                tags=["auth"],
+                request_body=json_body(
+                    "Credentials", "The account to log in as; unknown fields are ignored."
+                ),
+            )
+        },
+        "/users/authenticate": {
+            "get": operation(
+                "authenticate",
+                "Check the caller's bearer token; other services call this for every request they authorise.",
+                {
+                    "200": response("The token is valid for this account.", schema_ref("AuthenticatedUser")),
+                    "401": error(BEARER_ERRORS, headers=challenge),
+                },
+                tags=["auth"],
+                security=["bearerAuth"],
+            )
+        },
+    }
+    return openapi.document(
+        title="user-service",
+        version=VERSION,
+        description="Accounts, password login and bearer tokens for the other services.",
+        paths=paths,
+        schemas=_schemas(),
+        security_schemes={"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+    )
+
+
+if __name__ == "__main__":
+    print(openapi.dumps(build()), end="")  # noqa: T201 - writes the checked-in copy

@@ -1,0 +1,63 @@
+"""Sign-up and the token check that other services call."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from servicekit.errors import ConflictError, UnauthorizedError
+from servicekit.http import json_object
+
+from user_service import db, passwords, tokens, validation
+
+bp = Blueprint("users", __name__, url_prefix="/users")
+
+# RFC 6750 challenges: a bare one when no token was sent, invalid_token when it was bad.
+CHALLENGE = 'Bearer realm="user-service"'
+INVALID_CHALLENGE = 'Bearer realm="user-service", error="invalid_token"'
+
+
+@bp.post("")
+def create_user() -> tuple[Response, int]:
+    """Register a user; 409 if the username is taken."""
+    username, password = validation.credentials(json_object(), strict=True)
+    user_id = db.insert_user(username, passwords.hash_password(password))
+    if user_id is None:
+        raise ConflictError("username", "username is already taken")
+    return jsonify({"id": user_id, "username": username}), 201
+
+
+def bearer_token() -> str:
+    """Return the token from `Authorization: Bearer <token>` or raise 401."""
+    header = request.headers.get("Authorization")
+    if not header:
+        raise UnauthorizedError("missing Authorization header", challenge=CHALLENGE)
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise UnauthorizedError("Authorization header must be 'Bearer <token>'", challenge=INVALID_CHALLENGE)
+    return token
+
+
+@bp.get("/authenticate")
+def authenticate() -> Response:
+    """Verify the caller's token and that its user still exists."""
+    try:
+        claims = tokens.verify(
+            bearer_token(), current_app.config["SECRET_KEY"], current_app.config["TOKEN_AUDIENCE"]
+        )
+    except tokens.InvalidTokenError as exc:
+        raise UnauthorizedError(str(exc), challenge=INVALID_CHALLENGE) from None
+    # Read the user so deleted accounts stop working and DB faults surface as 500.
+    user = db.find_by_id(claims.user_id)
+    if user is None:
+        raise UnauthorizedError("user no longer exists", challenge=INVALID_CHALLENGE)
+    # The id and the name must both be this account's: a token that names someone
+    # else is not this account's, however it was made.
+    if user["username"] != claims.username:
+        raise UnauthorizedError("token does not match its account", challenge=INVALID_CHALLENGE)
+    return jsonify(
+        {
+            "user_id": user["id"],
+            "username": user["username"],
+            "message": "Authenticated",
+        }
+    )

@@ -1,0 +1,113 @@
+"""The body limit under the real server: gunicorn de-chunks, the app must still refuse.
+
+The Flask test client cannot send a chunked body the way gunicorn hands it on, and
+the bug this guards against (werkzeug silently truncating a chunked body at the
+limit) only shows with a real server. gunicorn runs on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from servicekit import MAX_CONTENT_LENGTH
+from user_helpers import SECRET
+from user_service import SETTINGS
+
+SETTING_NAMES = {setting.name for setting in SETTINGS}
+
+GUNICORN_CONF = Path(__file__).resolve().parents[1] / "gunicorn.conf.py"
+# Booting is importing the app and forking one worker (well under a second here);
+# the rest is margin for a loaded CI machine.
+BOOT_DEADLINE_SECONDS = 30.0
+REQUEST_TIMEOUT_SECONDS = 10.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """Module scope: gunicorn serving user-service on 127.0.0.1; yields its port."""
+    tmp_path = tmp_path_factory.mktemp("gunicorn")
+    port = _free_port()
+    env = {
+        **{name: value for name, value in os.environ.items() if name not in SETTING_NAMES},
+        "SECRET_KEY": SECRET,
+        "DATABASE_PATH": str(tmp_path / "users.db"),
+        "GUNICORN_WORKERS": "1",
+        "GUNICORN_THREADS": "2",
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--bind", f"127.0.0.1:{port}"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + BOOT_DEADLINE_SECONDS
+        while True:
+            try:
+                if _request(port, "GET", "/health", None)[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert process.poll() is None, f"gunicorn exited: {process.stderr.read().decode()[-2000:]}"  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, f"gunicorn not healthy within {BOOT_DEADLINE_SECONDS}s"
+            time.sleep(0.05)  # poll interval while gunicorn boots
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=REQUEST_TIMEOUT_SECONDS)
+        assert process.stderr is not None
+        process.stderr.close()
+
+
+def _request(port: int, method: str, path: str, chunks: Iterator[bytes] | None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_SECONDS)
+    try:
+        headers = {"Content-Type": "application/json"}
+        if chunks is not None:
+            headers["Transfer-Encoding"] = "chunked"
+        conn.request(method, path, body=chunks, headers=headers, encode_chunked=chunks is not None)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def _chunks(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+CREDENTIALS = b'{"username": "alice", "password": "s3cret-pass"}'
+
+
+def test_chunked_body_over_the_limit_is_413(server: int) -> None:
+    body = b'{"username": "' + b"a" * MAX_CONTENT_LENGTH + b'", "password": "s3cret-pass"}'
+    status, data = _request(server, "POST", "/users", _chunks(body))
+    assert status == 413
+    assert "error" in json.loads(data)
+
+
+def test_valid_json_padded_past_the_limit_is_413_not_accepted(server: int) -> None:
+    status, _ = _request(server, "POST", "/users", _chunks(CREDENTIALS + b" " * MAX_CONTENT_LENGTH))
+    assert status == 413
+    # and the account was not created
+    status, _ = _request(server, "POST", "/auth/token", _chunks(CREDENTIALS))
+    assert status == 401
+
+
+def test_chunked_body_within_the_limit_is_served(server: int) -> None:
+    body = b'{"username": "bob", "password": "s3cret-pass"}' + b" " * (MAX_CONTENT_LENGTH // 2)
+    status, data = _request(server, "POST", "/users", _chunks(body))
+    assert (status, json.loads(data)["username"]) == (201, "bob")
