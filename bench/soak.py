@@ -34,7 +34,7 @@ from typing import Any
 from pytest_microstack.engine import connect
 from pytest_microstack.lifecycle import sweep_leftovers
 
-from .__main__ import machine
+from .machine import machine
 from .soak_phases import PHASES, engine_resources
 from .soak_run import PROJECT_PREFIX, Outcome, Plan, execute
 
