@@ -29,7 +29,7 @@ def run_with_window(
     tests = project_dir / "tests"
     shutil.copy(HERE / "sample_interrupt_hooks.py", tests / "interrupt_hooks.py")
     (tests / "conftest.py").write_text((tests / "conftest.py").read_text() + "\nimport interrupt_hooks\n")
-    shutil.copy(HERE / "sample_interrupt_test.py", tests / "test_interrupted.py")
+    shutil.copy(HERE / "sample_interrupted.py", tests / "test_interrupted.py")
     return subprocess.run(
         [
             sys.executable,
