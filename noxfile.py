@@ -281,6 +281,6 @@ def soak(session: nox.Session) -> None:
     0 leaked containers, networks and volumes, and 0 failures among the runs not killed.
 
     Not in the default sessions: bounded by `-- --minutes 40 --runs 60` (the defaults).
-    Prints a table and writes bench-results/soak.json.
+    Prints a table and writes bench/results/soak.json (BENCHMARKS.md shows it).
     """
     _python(session, "-m", "bench.soak", *session.posargs)

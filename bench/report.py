@@ -24,6 +24,7 @@ PROG = "python -m bench.report"
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_JSON = RESULTS / "bench.json"
 DEFAULT_LOAD = RESULTS / "load.json"
+DEFAULT_SOAK = RESULTS / "soak.json"
 DEFAULT_NOTES = ROOT / "bench" / "notes.md"
 DEFAULT_OUT = ROOT / "BENCHMARKS.md"
 GROUPS = {
@@ -175,6 +176,15 @@ def _load_section(load: Any, path: Path) -> list[str]:
     return [*lines, "", f"From `{_shown_path(path)}`, as the load run wrote it."]
 
 
+def _soak_section(soak: Any, path: Path) -> list[str]:
+    """The last soak run's table (`nox -s soak`), as it printed it."""
+    lines = ["", "## Soak (`nox -s soak`)", ""]
+    if not isinstance(soak, Mapping) or "table" not in soak:
+        return [*lines, f"Not run: there is no `{_shown_path(path)}`. `nox -s soak` writes it."]
+    lines += [f"Seed `{soak.get('seed')}`, {soak.get('minutes')} min; engine and machine in the JSON.", ""]
+    return [*lines, str(soak["table"]).strip(), "", f"From `{_shown_path(path)}`, as the soak run wrote it."]
+
+
 def _plain(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -222,6 +232,7 @@ def render(data: Mapping[str, Any], load: Any, load_path: Path, notes: str | Non
         lines += ["", "## Not measured in this run", ""]
         lines += [f"- `{step}`: {_cell(str(why))[:500]}" for step, why in missing.items()]
     lines += _load_section(load, load_path)
+    lines += _soak_section(_read_json(DEFAULT_SOAK), DEFAULT_SOAK)
     if notes:
         lines += ["", "## Notes", "", notes.strip()]
     return "\n".join(lines) + "\n"

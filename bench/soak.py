@@ -202,7 +202,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=60, help="start no run after this many (default 60)")
     parser.add_argument("--kill-ratio", type=float, default=0.5, help="share of runs planned to be killed")
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "soak.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "soak.json")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else secrets.randbits(32)
     rng = random.Random(seed)
