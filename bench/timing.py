@@ -1,4 +1,4 @@
-"""Repeat a measurement and summarise it: min, median, max."""
+"""A benchmark figure: what was measured (the exact command or code), its samples and their summary."""
 
 from __future__ import annotations
 
@@ -8,33 +8,41 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# Units a figure can have; "yes/no" samples are 1.0 (yes) or 0.0 (no).
+SECONDS = "s"
+PERCENT_CORE = "% core"
+COUNT = "count"
+YES_NO = "yes/no"
+
 
 @dataclass
 class Figure:
-    """One benchmark figure: its samples in seconds (or another unit) and a summary."""
+    """One figure: `key` is stable (ratios and targets refer to it), `command` says what ran."""
 
-    name: str
-    samples: list[float] = field(default_factory=list)
-    unit: str = "s"
+    key: str
+    title: str
+    command: str
+    group: str
+    unit: str = SECONDS
     note: str = ""
+    # The granularity of the measurement where it is coarse enough to matter.
+    resolution: str = ""
+    samples: list[float] = field(default_factory=list)
 
     @property
     def median(self) -> float:
         return statistics.median(self.samples)
 
     def summary(self) -> dict[str, Any]:
+        """The figure as JSON: everything above, plus n, min, median and max."""
+        measured = bool(self.samples)
         return {
             **asdict(self),
-            "min": min(self.samples),
-            "median": self.median,
-            "max": max(self.samples),
+            "n": len(self.samples),
+            "min": min(self.samples) if measured else None,
+            "median": self.median if measured else None,
+            "max": max(self.samples) if measured else None,
         }
-
-    def row(self) -> str:
-        return (
-            f"| {self.name} | {min(self.samples):.3f} | {self.median:.3f} | {max(self.samples):.3f} "
-            f"| {self.unit} | {len(self.samples)} | {self.note} |"
-        )
 
 
 def stopwatch(action: Callable[[], Any]) -> float:

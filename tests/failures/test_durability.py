@@ -2,47 +2,95 @@
 
 from __future__ import annotations
 
-import threading
+import secrets
+from collections import Counter
 
+import pytest
 from pytest_microstack.clients import ServiceClient
 from pytest_microstack.faults import Faults
-from pytest_microstack.waiting import wait_for
+from pytest_microstack.stack import Stack
 
 from tests.support.factories import ProductFactory, User, UserFactory
 
+from .writes import Writers
 
-def test_products_committed_before_a_kill_mid_way_survive(
-    faults: Faults, product_service: ServiceClient, user: User
+# More writers than product-service has request threads (2 gunicorn workers x 4
+# threads), so requests queue up inside it and some are still there when the
+# kill lands. Bounded: each writer sends at most PER_WRITER requests.
+WRITERS = 24
+PER_WRITER = 50
+# The client's socket timeout: a request cut off by the kill gets no RST (the
+# container's network namespace is gone), so it ends at this timeout.
+CLIENT_TIMEOUT = 5.0
+WARM_UP_TIMEOUT = 60.0  # seconds for the first acknowledged writes on a loaded machine
+
+
+def test_writes_in_flight_at_a_kill_are_kept_once_or_not_at_all(
+    faults: Faults,
+    stack: Stack,
+    product_service: ServiceClient,
+    make_product: ProductFactory,
+    user: User,
+    request: pytest.FixtureRequest,
 ) -> None:
-    committed: list[int] = []
-    stop = threading.Event()
+    before = make_product(owner=user).id
+    writers = Writers(
+        stack.address("product-service"),
+        user.token,
+        count=WRITERS,
+        per_writer=PER_WRITER,
+        timeout=CLIENT_TIMEOUT,
+        prefix=f"inflight-{secrets.token_hex(3)}",
+    )
+    writers.start()
+    writers.wait_until(
+        lambda writes: (
+            sum(w.acknowledged for w in writes) >= WRITERS
+            and sum(w.in_flight for w in writes) >= WRITERS // 2
+        ),
+        timeout=WARM_UP_TIMEOUT,
+        what="writes acknowledged and a queue of writes in flight",
+    )
 
-    def keep_creating() -> None:
-        for number in range(500):  # bounded: stops by itself
-            if stop.is_set():
-                return
-            try:
-                response = product_service.post(
-                    "/products",
-                    json={"name": f"durable-{number}", "price": number},
-                    headers=user.auth,
-                    timeout=2,
-                )
-            except (OSError, LookupError):  # refused, or no published port while it is down
-                continue
-            if response.status_code == 201:
-                committed.append(response.json()["id"])
-
-    writer = threading.Thread(target=keep_creating, daemon=True)
-    writer.start()
-    wait_for(lambda: len(committed) >= 5, timeout=15, what="five products created before the kill")
-    with faults.crash("product-service"):
+    open_at_kill = writers.stop()  # sent, not answered, as the kill is issued
+    with faults.crash("product-service"):  # SIGKILL; healed (restarted, healthy) after the block
         pass
-    stop.set()
-    writer.join(timeout=10)
+    writers.join(CLIENT_TIMEOUT * 2)
+    after = make_product(owner=user).id
 
-    for product_id in committed:
-        assert product_service.get(f"/products/{product_id}").status_code == 200, product_id
+    # The kill landed while writes were in flight: sent before it was issued, never answered.
+    cut_off = [write for write in open_at_kill if write.status is None]
+    assert cut_off, f"no write was in flight when the kill landed ({writers.summary()})"
+
+    stored = products_between(product_service, before, after)
+    mine = {write.name: write for write in writers.writes}
+    assert set(stored.values()) <= set(mine), "rows nobody wrote (corruption)"
+    counts = Counter(stored.values())
+    assert [name for name, count in counts.items() if count > 1] == [], "a write stored twice"
+    for write in writers.writes:
+        if write.acknowledged:
+            product_id = write.body["id"]
+            assert stored.get(product_id) == write.name, f"acknowledged write lost: {write}"
+            assert product_service.get(f"/products/{product_id}").json()["price"] == write.price
+    cut_off_but_stored = [write for write in cut_off if counts[write.name] == 1]
+    request.node.add_report_section(  # shown with -rP: how the writes in flight at the kill ended
+        "call",
+        "writes",
+        f"{writers.summary()}; {len(cut_off)} in flight at the kill, "
+        f"{len(cut_off_but_stored)} of them committed before it landed, the rest absent",
+    )
+
+
+def products_between(product_service: ServiceClient, first: int, last: int) -> dict[int, str]:
+    """id -> name of every product strictly between two ids, read one by one (GET /products/<id>)."""
+    found = {}
+    for product_id in range(first + 1, last):
+        response = product_service.get(f"/products/{product_id}")
+        if response.status_code == 404:
+            continue  # an id no committed row took
+        assert response.status_code == 200, response.text
+        found[product_id] = response.json()["name"]
+    return found
 
 
 def test_products_survive_a_restart(

@@ -19,7 +19,7 @@ from functools import cached_property
 
 from testcontainers.compose import DockerCompose
 
-from .errors import ComposeCommandError
+from .errors import ComposeCancelledError, ComposeCommandError
 
 
 @dataclass
@@ -31,6 +31,7 @@ class ProjectCompose(DockerCompose):
     command_timeout: float = 600.0
     _running: set[subprocess.Popen[bytes]] = field(default_factory=set, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _cancelled: bool = field(default=False, init=False, repr=False)
 
     @cached_property
     def compose_command_property(self) -> list[str]:
@@ -42,16 +43,28 @@ class ProjectCompose(DockerCompose):
     def _run_command(
         self, cmd: str | list[str], context: str | None = None
     ) -> subprocess.CompletedProcess[bytes]:
-        command = cmd if isinstance(cmd, list) else cmd.split()
-        process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=context or str(self.context),
-            env={**os.environ, **self.environment},
-            start_new_session=True,
-        )
+        return self._run(cmd if isinstance(cmd, list) else cmd.split(), context)
+
+    def _run(
+        self, command: list[str], context: str | None = None, *, teardown: bool = False
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run one compose command, unless the project was cancelled (teardowns still run).
+
+        The check and the start happen under the lock that `cancel` takes: a
+        command submitted before a Ctrl-C but not yet started never starts, so
+        it can't create what the teardown has already removed.
+        """
         with self._lock:
+            if self._cancelled and not teardown:
+                raise ComposeCancelledError(command)
+            process = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=context or str(self.context),
+                env={**os.environ, **self.environment},
+                start_new_session=True,
+            )
             self._running.add(process)
         try:
             stdout, stderr = process.communicate(timeout=self.command_timeout)
@@ -68,22 +81,29 @@ class ProjectCompose(DockerCompose):
             )
         return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
     def cancel(self) -> None:
-        """Kill every compose command still running (from any thread), e.g. on Ctrl-C."""
+        """Kill every compose command still running and refuse new ones (from any thread), e.g. on Ctrl-C.
+
+        Only the teardown (`stop`) still runs afterwards.
+        """
         with self._lock:
+            self._cancelled = True
             running = list(self._running)
         for process in running:
             _kill_group(process)
 
     def stop(self, down: bool = True) -> None:
         """Remove containers, networks and volumes at once: nothing needs a graceful stop."""
-        if not down:
-            super().stop(down=False)
-            return
         command = [*self.compose_command_property, "down", "--remove-orphans", "--timeout", "0"]
-        if not self.keep_volumes:
+        if not down:
+            command = [*self.compose_command_property, "stop"]
+        elif not self.keep_volumes:
             command.append("--volumes")
-        self._run_command(command)
+        self._run(command, teardown=True)
 
     def build_images(self, services: list[str] | None = None) -> None:
         """Build the given services (all that have `build:` when None)."""

@@ -78,3 +78,11 @@ class ComposeCommandError(HarnessError):
             f"`{' '.join(command)}` exited with {returncode}\n"
             f"--- stderr ---\n{stderr.strip()}\n--- stdout ---\n{stdout.strip()}"
         )
+
+
+class ComposeCancelledError(HarnessError):
+    """A compose command was not started: the project is being torn down (Ctrl-C, SIGTERM)."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
+        super().__init__(f"`{' '.join(command)}` not started: the stack is being torn down")

@@ -8,6 +8,7 @@ endpoint again, so the next test always starts on a healthy stack.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -52,13 +53,28 @@ class Fault:
         self.heal_check()
         self.heal_seconds = time.monotonic() - started
 
+    def withdraw(self) -> None:
+        """Undo the fault as far as possible, without waiting for health; never raises.
+
+        For a run that is being interrupted: its stack is already being
+        removed, and a failed health check must not take the interrupt's place.
+        """
+        if self._healed:
+            return
+        self._healed = True
+        with contextlib.suppress(Exception):
+            self.undo()
+
     def __enter__(self) -> Fault:
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.heal()
+        if exc_type is not None and not issubclass(exc_type, Exception):  # Ctrl-C, SIGTERM, exit
+            self.withdraw()
+        else:
+            self.heal()
 
 
 class Faults:
@@ -177,6 +193,12 @@ class Faults:
                 f"{type(self).__name__} has no fault {kind!r}: register it in pytest_microstack_add_faults"
             )
         return lambda service, **options: self.apply(kind, service, **options)
+
+    def withdraw_all(self) -> None:
+        """Undo every fault still applied (latest first), without health checks: the run is ending."""
+        for fault in reversed(self.applied):
+            fault.withdraw()
+        self.applied.clear()
 
     def heal_all(self) -> None:
         """Undo every fault still applied (latest first), then check the whole stack."""

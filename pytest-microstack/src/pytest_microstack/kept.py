@@ -53,12 +53,17 @@ def load_record(state: Path, project: str) -> KeptRecord | None:
     return KeptRecord(project, folder / "compose.harness.yaml", environment)
 
 
-def find_kept_project(engine: Any, config_hash: str) -> str | None:
-    """A running kept stack started from the same configuration, if any."""
+def find_kept_projects(engine: Any, config_hash: str) -> list[str]:
+    """Running kept stacks started from the same configuration, in name order."""
     running = engine.containers.list(
         filters={"label": [f"{KEEP_LABEL}=true", f"{CONFIG_LABEL}={config_hash}"], "status": "running"}
     )
-    return str(running[0].labels[PROJECT_LABEL]) if running else None
+    return sorted({str(container.labels[PROJECT_LABEL]) for container in running})
+
+
+def find_kept_project(engine: Any, config_hash: str) -> str | None:
+    """The first of `find_kept_projects`, if any (whether in use or not: see lease.py)."""
+    return next(iter(find_kept_projects(engine, config_hash)), None)
 
 
 def describe_kept(stack: Stack) -> str:

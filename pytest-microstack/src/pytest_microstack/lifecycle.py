@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +26,8 @@ from .config_cache import load_config
 from .config_check import check_config
 from .engine import Engine, connect
 from .images import ImagePlan, ensure_images, plan_images
-from .kept import find_kept_project, load_record, save_record
+from .kept import find_kept_projects, load_record, save_record
+from .lease import Lease, holder, take_lease
 from .leftovers import sweep_abandoned
 from .override import harness_override
 from .ownership import Owner, owner_labels
@@ -34,6 +36,7 @@ from .stack import Stack
 from .state_dir import state_dir
 
 BUILD_LOCK = "image-build.lock"
+LOG = logging.getLogger(__name__)
 
 
 def _compose(
@@ -101,8 +104,16 @@ def prepare_images(settings: StackSettings, engine: Engine | None = None) -> Ima
 
 
 @contextmanager
-def open_stack(settings: StackSettings, engine: Engine | None = None) -> Iterator[Stack]:
-    """Yield a healthy stack; tear it down afterwards unless it is kept or reused."""
+def open_stack(
+    settings: StackSettings,
+    engine: Engine | None = None,
+    on_start_failure: Callable[[Stack, Exception], None] | None = None,
+) -> Iterator[Stack]:
+    """Yield a healthy stack; tear it down afterwards unless it is kept or reused.
+
+    `on_start_failure(stack, error)` runs when start-up fails, before the
+    teardown, while the containers can still be looked at (failure reports).
+    """
     engine = engine or connect()
     state = state_dir()
     keep = settings.keep or settings.reuse
@@ -118,15 +129,13 @@ def open_stack(settings: StackSettings, engine: Engine | None = None) -> Iterato
         sweep.result()
 
     if settings.reuse:
-        project = find_kept_project(engine.client, config_hash)
-        record = load_record(state, project) if project else None
-        if record is not None:
-            compose = _compose(
-                settings, (*settings.compose_files, str(record.override)), record.project, record.environment
-            )
-            stack = Stack(compose, engine.client, engine.host, services, settings.startup_timeout)
-            stack.wait_until_healthy(timeout=settings.startup_timeout, reason="kept stack not healthy")
-            yield stack
+        reused = _reuse_kept_stack(settings, engine, state, services, config_hash)
+        if reused is not None:
+            stack, lease = reused
+            try:
+                yield stack
+            finally:
+                lease.release()
             return
 
     environment = per_run_environment(settings)
@@ -139,39 +148,79 @@ def open_stack(settings: StackSettings, engine: Engine | None = None) -> Iterato
         host_ip=engine.publish_ip,
         parallel_start=settings.parallel_start,
     )
-    with tempfile.TemporaryDirectory(prefix=f"{settings.project}-", dir=state) as workdir:
-        if keep:
-            override = save_record(state, settings.project, override_text, environment).override
-        else:
-            override = Path(workdir) / "compose.harness.yaml"
-            override.write_text(override_text)
-        project_compose = _compose(
-            settings, (*settings.compose_files, str(override)), settings.project, environment
-        )
-        ensure_images(project_compose, engine.client, plan, state / BUILD_LOCK)
-        stack = Stack(project_compose, engine.client, engine.host, services, settings.startup_timeout)
-        if not keep:
-            backstop.register(stack.project, stack.stop)
-        started = handed_to_backstop = finished = False
+    # A kept stack is leased to this run before it exists: no other run can attach to it meanwhile.
+    own_lease = take_lease(state, settings.project) if keep else None
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"{settings.project}-", dir=state) as workdir:
+            if keep:
+                override = save_record(state, settings.project, override_text, environment).override
+            else:
+                override = Path(workdir) / "compose.harness.yaml"
+                override.write_text(override_text)
+            project_compose = _compose(
+                settings, (*settings.compose_files, str(override)), settings.project, environment
+            )
+            ensure_images(project_compose, engine.client, plan, state / BUILD_LOCK)
+            stack = Stack(project_compose, engine.client, engine.host, services, settings.startup_timeout)
+            if not keep:
+                backstop.register(stack.project, stack.stop)
+            started = handed_to_backstop = finished = False
+            try:
+                try:
+                    stack.start()
+                except Exception as error:
+                    if on_start_failure is not None:
+                        on_start_failure(stack, error)
+                    raise
+                started = True
+                yield stack
+                finished = True
+            except KeyboardInterrupt:
+                # Ctrl-C or SIGTERM: our signal handler has started this stack's
+                # teardown on a thread; it stays registered, so the atexit backstop
+                # waits for it while pytest reports the interrupt.
+                handed_to_backstop = backstop.started_early(stack.project)
+                raise
+            finally:
+                kept = keep and started  # a stack that never came up is not worth keeping
+                if not kept and not handed_to_backstop:
+                    detached = finished and not settings.wait_for_teardown and stack.hand_to_reaper()
+                    if not detached:
+                        stack.stop()
+                    # Only once removed (or handed over): a second Ctrl-C still finds it.
+                    backstop.unregister(stack.project)
+    finally:
+        if own_lease is not None:
+            own_lease.release()
+
+
+def _reuse_kept_stack(
+    settings: StackSettings, engine: Engine, state: Path, services: tuple[ServiceSpec, ...], config_hash: str
+) -> tuple[Stack, Lease] | None:
+    """A kept stack of this configuration that no live run is using, leased to this run; else None.
+
+    The compose files, override and environment (secrets) are the recorded
+    ones, so `Stack.repair()` recreates its containers as the starter did.
+    """
+    for project in find_kept_projects(engine.client, config_hash):
+        record = load_record(state, project)
+        if record is None:
+            continue  # another user's, or its record is gone: it can't be driven as it was started
+        lease = take_lease(state, project)
+        if lease is None:
+            LOG.info("kept stack %s is in use by %s; not reusing it", project, holder(state, project))
+            continue
         try:
-            stack.start()
-            started = True
-            yield stack
-            finished = True
-        except KeyboardInterrupt:
-            # Ctrl-C or SIGTERM: our signal handler has started this stack's
-            # teardown on a thread; it stays registered, so the atexit backstop
-            # waits for it while pytest reports the interrupt.
-            handed_to_backstop = backstop.started_early(stack.project)
+            compose = _compose(
+                settings, (*settings.compose_files, str(record.override)), record.project, record.environment
+            )
+            stack = Stack(compose, engine.client, engine.host, services, settings.startup_timeout)
+            stack.wait_until_healthy(timeout=settings.startup_timeout, reason="kept stack not healthy")
+        except BaseException:
+            lease.release()
             raise
-        finally:
-            kept = keep and started  # a stack that never came up is not worth keeping
-            if not kept and not handed_to_backstop:
-                detached = finished and not settings.wait_for_teardown and stack.hand_to_reaper()
-                if not detached:
-                    stack.stop()
-                # Only once removed (or handed over): a second Ctrl-C still finds it.
-                backstop.unregister(stack.project)
+        return stack, lease
+    return None
 
 
 def sweep_leftovers(engine: Engine | None = None) -> list[str]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HARNESS_LABEL = "io.microstack.harness"
@@ -40,33 +41,92 @@ def process_start_time(pid: int) -> str:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
+def boot_id() -> str:
+    """This boot of this kernel, or "" where /proc is absent.
+
+    Tells apart two machines with one host name (CI runners sharing a
+    DOCKER_HOST) and a machine before and after a reboot.
+    """
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def pid_namespace() -> str:
+    """The inode of this process's pid namespace, or "" where /proc is absent.
+
+    Pids only mean something inside one namespace: a CI job in a container that
+    shares the host's Docker socket sees other jobs' pids as free or as others.
+    """
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
+_BOOT_ID = re.compile(r"[0-9a-fA-F-]*")
+SEPARATOR = "#"  # never in a host name
+
+
 @dataclass(frozen=True)
 class Owner:
-    """The process that created a stack and is responsible for removing it."""
+    """The process that created a stack and is responsible for removing it.
+
+    A pid is only meaningful on one host, in one boot, in one pid namespace, so
+    all of them are recorded; boot id and namespace default to this process's.
+    """
 
     host: str
     pid: int
     started: str
+    boot_id: str = field(default_factory=boot_id)
+    pid_namespace: str = field(default_factory=pid_namespace)
 
     @classmethod
     def current(cls) -> Owner:
         pid = os.getpid()
-        return cls(socket.gethostname(), pid, process_start_time(pid))
+        return cls(socket.gethostname(), pid, process_start_time(pid), boot_id(), pid_namespace())
 
     @classmethod
     def parse(cls, label: str) -> Owner | None:
-        host, _, rest = label.rpartition("@")
+        """The owner a label names; None when it isn't one of ours.
+
+        `host#boot_id#pid_namespace@pid:start`. Labels of older versions,
+        `host@pid:start`, parse with an empty boot id and namespace, which
+        `is_alive` can't judge.
+        """
+        where, _, rest = label.rpartition("@")
         pid_text, _, started = rest.partition(":")
-        if not host or not pid_text.isdigit():
+        host, *namespaces = where.split(SEPARATOR)
+        if not host or not pid_text.isdigit() or len(namespaces) not in (0, 2):
             return None
-        return cls(host, int(pid_text), started)
+        boot, namespace = namespaces or ["", ""]
+        if not _BOOT_ID.fullmatch(boot) or not (namespace == "" or namespace.isdigit()):
+            return None
+        return cls(host, int(pid_text), started, boot, namespace)
 
     def label(self) -> str:
-        return f"{self.host}@{self.pid}:{self.started}"
+        """The owner as one label value.
+
+        Boot id and namespace go before the `@`: an older version reading this
+        label sees another host name and leaves the stack alone, where after
+        the start time it would see a pid reused by someone else, and sweep it.
+        """
+        where = SEPARATOR.join((self.host, self.boot_id, self.pid_namespace))
+        return f"{where}@{self.pid}:{self.started}"
 
     def is_alive(self) -> bool | None:
-        """True or False for a process on this host; None when it can't be known."""
-        if self.host != socket.gethostname():
+        """True or False for a process we can see; None when it can't be known from here.
+
+        Another host name, another boot or another pid namespace (or an older
+        label that doesn't say which, read on a machine that knows its own)
+        means the pid names a process we can't see: None, and callers leave
+        what it owns alone. Without /proc (macOS) both sides are "" and only
+        the host name tells machines apart, as before.
+        """
+        here = (socket.gethostname(), boot_id(), pid_namespace())
+        if (self.host, self.boot_id, self.pid_namespace) != here:
             return None
         try:
             os.kill(self.pid, 0)

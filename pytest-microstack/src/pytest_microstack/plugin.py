@@ -15,6 +15,7 @@ Generic fixtures (scope in brackets; override any of them in a conftest.py):
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ import pytest
 
 from .errors import SettingsError
 from .ownership import new_run_id
+from .reporting import RunReports, artifacts_folder
 from .settings import ServiceSpec, StackSettings, default_compose_files, parse_environment
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from .stack import Stack
 
 RUN_ID_KEY = "microstack_run_id"
+RUN_ID_ENV = "MICROSTACK_RUN_ID"
 KEPT_KEY = "microstack_kept_stacks"
 TEST_START = pytest.StashKey[float]()
 CALL_FINISHED = pytest.StashKey[bool]()
@@ -38,6 +41,7 @@ _RUN_ID = pytest.StashKey[str]()
 _USED_ENGINE = pytest.StashKey[bool]()
 _KEPT = pytest.StashKey[list[str]]()
 _WAIT_FOR_TEARDOWN = pytest.StashKey[bool]()
+REPORTS = pytest.StashKey[RunReports]()
 DEFAULT_STACK_TIMEOUT = 60.0
 HEALTH_AFTER_TEST_TIMEOUT = 5.0
 
@@ -68,6 +72,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seconds for the whole stack to become ready (default: ini stack_timeout, "
         "env STACK_TIMEOUT, else 60)",
     )
+    group.addoption(
+        "--stack-artifacts",
+        metavar="DIR",
+        default=None,
+        help="folder for this run's failure reports (logs, docker inspect, effective compose config) "
+        "(default: <rootdir>/<ini stack_artifacts>/<run id>)",
+    )
     parser.addini(
         "stack_compose_files",
         "compose files, relative to the rootdir (default: the first of compose.yaml, compose.yml, "
@@ -85,6 +96,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("stack_environment", "KEY=VALUE lines passed to compose", type="linelist", default=[])
     parser.addini("stack_timeout", "seconds for the whole stack to become ready", default="")
     parser.addini(
+        "stack_artifacts",
+        "folder, relative to the rootdir, under which each run saves its failure reports in a "
+        "folder named by its run id (default: .artifacts)",
+        default="",
+    )
+    parser.addini(
         "stack_parallel_start",
         "drop depends_on so every service starts at once (services that need each other only per request)",
         type="bool",
@@ -98,7 +115,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line("markers", "faults: breaks a service for real (added to tests using `faults`)")
     workerinput = getattr(config, "workerinput", None)
-    config.stash[_RUN_ID] = workerinput[RUN_ID_KEY] if workerinput else new_run_id()
+    config.stash[_RUN_ID] = workerinput[RUN_ID_KEY] if workerinput else _run_id_from_environment()
     if config.getoption("reuse_stack"):
         if os.environ.get("CI"):
             raise pytest.UsageError("--reuse-stack is refused in CI: every CI run starts a clean stack")
@@ -106,6 +123,9 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError("--reuse-stack attaches one stack: run it without xdist (-n)")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistRunId(config.stash[_RUN_ID]))
+    reports = RunReports(config, artifacts_folder(config, config.stash[_RUN_ID]))
+    config.stash[REPORTS] = reports
+    config.pluginmanager.register(reports, "microstack-reports")
     _check_declaration(config)
 
 
@@ -117,6 +137,20 @@ def _check_declaration(config: pytest.Config) -> None:
         parse_environment(config.getini("stack_environment"))
     except SettingsError as error:
         raise pytest.UsageError(str(error)) from None
+
+
+def _run_id_from_environment() -> str:
+    """$MICROSTACK_RUN_ID, else a random id: for tools that start runs and must find their stacks.
+
+    The id names every project of the run (microstack-it-<id>-<worker>), so it
+    must be unique among the runs alive at once.
+    """
+    given = os.environ.get(RUN_ID_ENV, "")
+    if not given:
+        return new_run_id()
+    if not re.fullmatch(r"[a-z0-9]{1,24}", given):
+        raise pytest.UsageError(f"{RUN_ID_ENV}={given!r}: use 1 to 24 lowercase letters and digits")
+    return given
 
 
 class _XdistRunId:
@@ -267,8 +301,15 @@ def stack(stack_settings: StackSettings, pytestconfig: pytest.Config) -> Iterato
     pytestconfig.stash[_USED_ENGINE] = True
     pytestconfig.stash[_WAIT_FOR_TEARDOWN] = stack_settings.wait_for_teardown
     backstop.install()
-    with open_stack(stack_settings) as running:
+    reports = pytestconfig.stash[REPORTS]
+
+    def report_start_failure(failed: Stack, error: Exception) -> None:
+        reports.start_failed(failed, error, stack_settings.secrets)
+
+    with open_stack(stack_settings, on_start_failure=report_start_failure) as running:
+        reports.stack_opened(running)
         yield running
+        reports.stack_closed(running)
         if stack_settings.keep or stack_settings.reuse:
             _kept_stacks(pytestconfig).append(describe_kept(running))
 
@@ -346,4 +387,11 @@ def faults(stack: Stack, request: pytest.FixtureRequest) -> Iterator[Faults]:
     try:
         yield injector
     finally:
-        injector.heal_all()
+        applied = list(injector.applied)  # heal_all forgets them
+        try:
+            if request.node.stash.get(CALL_FINISHED, False):
+                injector.heal_all()
+            else:  # interrupted (Ctrl-C, SIGTERM): the stack is being removed; don't wait for its health
+                injector.withdraw_all()
+        finally:
+            request.config.stash[REPORTS].faults_done(applied)

@@ -10,22 +10,20 @@ the next run's sweep removes the rest.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 
-def spawn(projects: list[str], *, sweep: bool = True) -> subprocess.Popen[bytes]:
-    """Start the reaper for these projects and return at once; it inherits DOCKER_HOST and the like."""
+def spawn(projects: list[str], *, sweep: bool = True) -> int:
+    """Start the reaper for these projects and return its pid at once.
+
+    posix_spawn in a new session rather than subprocess.Popen: a Popen object
+    still running when pytest finishes would be reported as a leaked resource,
+    and this process is meant to outlive pytest. It inherits the environment
+    (DOCKER_HOST and the like) and reads and writes nothing of ours.
+    """
     command = [sys.executable, "-m", "pytest_microstack.reaper", *(["--sweep"] if sweep else []), *projects]
-    return subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # Ctrl-C in the terminal, or the end of pytest's session, doesn't reach it
-        close_fds=True,
-        env=os.environ.copy(),
-    )
+    quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+    return os.posix_spawn(sys.executable, command, os.environ.copy(), file_actions=quiet, setsid=True)
 
 
 def main(argv: list[str]) -> int:

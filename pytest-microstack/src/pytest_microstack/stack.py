@@ -42,6 +42,10 @@ class Stack:
         self._starting = False
         self._stop_lock = threading.Lock()
         self._stopped = False
+        # For the run's summary: each service's time to ready at start, and
+        # all the time spent waiting for readiness (start, checks, heals).
+        self.startup: list[ProbeResult] = []
+        self.waited = 0.0
 
     @property
     def project(self) -> str:
@@ -61,7 +65,7 @@ class Stack:
             up = pool.submit(self.compose.start)
             up.add_done_callback(lambda done: self._up_finished(done, up_failed))
             try:
-                self.wait_until_healthy(
+                self.startup = self.wait_until_healthy(
                     timeout=self.startup_timeout, reason="failed to start", abort=up_failed
                 )
             except StackStartError:
@@ -209,7 +213,11 @@ class Stack:
         """Poll the services' health concurrently; raise with diagnostics if any fails."""
         names = list(services or self.services)
         probes = [self.probe(name, fail_on_unhealthy=fail_on_unhealthy) for name in names]
-        results = wait_until_healthy(probes, timeout, abort)
+        began = time.monotonic()
+        try:
+            results = wait_until_healthy(probes, timeout, abort)
+        finally:
+            self.waited += time.monotonic() - began
         failures = [self.diagnose(result) for result in results if not result.healthy]
         if failures:
             raise StackStartError(self.project, reason, timeout, failures)

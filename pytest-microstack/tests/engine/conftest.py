@@ -40,7 +40,10 @@ def project_resources(engine: Any, project: str) -> list[str]:
     """Names of every container, network and volume left of a compose project."""
     label = {"label": f"{PROJECT_LABEL}={project}"}
     return [
-        *(f"container {c.name}" for c in engine.containers.list(all=True, filters=label)),
+        *(
+            f"container {c.name}"
+            for c in engine.containers.list(all=True, filters=label, ignore_removed=True)
+        ),
         *(f"network {n.name}" for n in engine.networks.list(filters=label)),
         *(f"volume {v.name}" for v in engine.volumes.list(filters=label)),
     ]

@@ -20,7 +20,7 @@ def left_behind(engine: Any, project_dir: Path) -> list[str]:
     """Containers and networks compose created for stacks of this project folder."""
     label = {"label": f"{WORKING_DIR_LABEL}={project_dir}"}
     return [
-        *(c.name for c in engine.containers.list(all=True, filters=label)),
+        *(c.name for c in engine.containers.list(all=True, filters=label, ignore_removed=True)),
         *(n.name for n in engine.networks.list(filters=label)),
     ]
 

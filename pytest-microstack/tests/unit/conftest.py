@@ -7,6 +7,7 @@ those marks a test as integration and starts the compose stack.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,11 +39,16 @@ def _no_engine_client(self: object, *args: Any, **kwargs: Any) -> None:
     raise AssertionError("a unit test tried to connect to the Docker engine")
 
 
+def _no_spawn(path: str, argv: Any, *args: Any, **kwargs: Any) -> int:
+    raise AssertionError(f"a unit test tried to spawn a process (the reaper?) directly: {argv!r}")
+
+
 @pytest.fixture(autouse=True)
 def no_docker(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests run without Docker: fail at once if harness code reaches for the real engine."""
     monkeypatch.setattr(subprocess, "Popen", _NoEnginePopen)
     monkeypatch.setattr(docker.api.client.APIClient, "__init__", _no_engine_client)
+    monkeypatch.setattr(os, "posix_spawn", _no_spawn)
 
 
 @pytest.fixture(autouse=True)

@@ -116,10 +116,10 @@ def test_run_ids_are_short_and_random() -> None:
 
 @pytest.mark.parametrize(("keep", "keep_value"), [(True, "true"), (False, "false")], ids=["keep", "no-keep"])
 def test_owner_labels(keep: bool, keep_value: str) -> None:
-    owner = Owner("h", 7, "8")
+    owner = Owner("h", 7, "8", "cafe-b007", "4026531836")
     assert owner_labels(owner, keep=keep, config_hash="abc") == {
         HARNESS_LABEL: "1",
-        OWNER_LABEL: "h@7:8",
+        OWNER_LABEL: "h#cafe-b007#4026531836@7:8",
         KEEP_LABEL: keep_value,
         CONFIG_LABEL: "abc",
     }

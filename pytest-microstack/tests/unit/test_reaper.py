@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
+import os
 from typing import Any
 
 import pytest
@@ -13,20 +13,20 @@ from unit.fakes import FakeEngine
 
 
 def test_spawn_starts_a_detached_python_that_outlives_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
-    started: list[tuple[list[str], dict[str, Any]]] = []
+    started: list[tuple[str, list[str], dict[str, Any]]] = []
 
-    class Recorder:
-        def __init__(self, command: list[str], **kwargs: Any) -> None:
-            started.append((command, kwargs))
+    def record(path: str, argv: list[str], env: dict[str, str], **kwargs: Any) -> int:
+        started.append((path, argv, kwargs))
+        return 4242
 
-    monkeypatch.setattr(subprocess, "Popen", Recorder)
+    monkeypatch.setattr(os, "posix_spawn", record)
 
-    reaper.spawn(["p-1", "p-2"])
+    assert reaper.spawn(["p-1", "p-2"]) == 4242
 
-    [(command, kwargs)] = started
-    assert command[1:] == ["-m", "pytest_microstack.reaper", "--sweep", "p-1", "p-2"]
-    assert kwargs["start_new_session"] is True  # neither Ctrl-C nor pytest's exit reaches it
-    assert kwargs["stdin"] is subprocess.DEVNULL
+    [(_, argv, kwargs)] = started
+    assert argv[1:] == ["-m", "pytest_microstack.reaper", "--sweep", "p-1", "p-2"]
+    assert kwargs["setsid"] is True  # neither Ctrl-C nor pytest's exit reaches it
+    assert [action[1] for action in kwargs["file_actions"]] == [0, 1, 2]  # nothing of ours held open
 
 
 def test_main_removes_the_named_projects_and_sweeps_dead_runs(

@@ -107,6 +107,7 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp
         "USER_SERVICE_CONNECT_TIMEOUT": "0.5",
         "USER_SERVICE_READ_TIMEOUT": "3",
         "USER_SERVICE_RETRIES": "0",
+        "USER_SERVICE_RETRY_BACKOFF": "0.25",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -115,6 +116,8 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp
     assert client.base_url == "http://users.internal:8080"
     assert client.timeout == (0.5, 3.0)
     assert client.retries == 0
+    assert client.backoff == 0.25
+    assert client.make_session().get_adapter("http://x").max_retries.backoff_factor == 0.25
     assert not app.debug
 
 
@@ -123,6 +126,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert app.config["USER_SERVICE_URL"] == "http://user-service:5000"
     assert app.extensions["user_client"].timeout == (1.0, 2.0)
     assert app.config["USER_SERVICE_RETRIES"] == 2
+    assert app.extensions["user_client"].backoff == 0.1
     assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
 
 
@@ -135,6 +139,8 @@ def test_defaults(tmp_path: Path) -> None:
         pytest.param("USER_SERVICE_READ_TIMEOUT", "-1", id="read-timeout-negative"),
         pytest.param("USER_SERVICE_RETRIES", "-1", id="retries-negative"),
         pytest.param("USER_SERVICE_RETRIES", "two", id="retries-text"),
+        pytest.param("USER_SERVICE_RETRY_BACKOFF", "-0.1", id="backoff-negative"),
+        pytest.param("USER_SERVICE_RETRY_BACKOFF", "nan", id="backoff-not-finite"),
     ],
 )
 def test_bad_settings_fail_fast_naming_the_variable(

@@ -8,7 +8,7 @@ import servicekit
 import servicekit.openapi
 from flask import Flask
 from servicekit import sqlite
-from servicekit.config import Setting, load_settings, non_negative_int, positive_float
+from servicekit.config import Setting, load_settings, non_negative_float, non_negative_int, positive_float
 from servicekit.health import register_health
 
 SERVICE_NAME = "product-service"
@@ -32,6 +32,7 @@ SETTINGS = (
     Setting("USER_SERVICE_CONNECT_TIMEOUT", positive_float, 1.0),
     Setting("USER_SERVICE_READ_TIMEOUT", positive_float, 2.0),
     Setting("USER_SERVICE_RETRIES", non_negative_int, 2),
+    Setting("USER_SERVICE_RETRY_BACKOFF", non_negative_float, 0.1),
     Setting("USER_SERVICE_KEEPALIVE_IDLE", float, 0.0, _check_idle),
     Setting("LOG_LEVEL", str.upper, "INFO"),
 )

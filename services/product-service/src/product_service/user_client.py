@@ -73,11 +73,13 @@ class UserServiceClient:
         connect_timeout: float,
         read_timeout: float,
         retries: int,
+        backoff: float = 0.1,
         keepalive_idle: float = 0.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self.retries = retries
+        self.backoff = backoff
         self.keepalive_idle = keepalive_idle
         self._local = threading.local()
 
@@ -92,7 +94,8 @@ class UserServiceClient:
             status=0,
             other=0,
             redirect=0,
-            backoff_factor=0.1,
+            # urllib3 sleeps backoff * 2**(n-1) before the n-th retry, none before the first.
+            backoff_factor=self.backoff,
             allowed_methods=frozenset({"GET", "HEAD"}),
             status_forcelist=(),
             respect_retry_after_header=False,
@@ -207,6 +210,7 @@ def init_app(app: Flask) -> None:
         app.config["USER_SERVICE_CONNECT_TIMEOUT"],
         app.config["USER_SERVICE_READ_TIMEOUT"],
         app.config["USER_SERVICE_RETRIES"],
+        app.config["USER_SERVICE_RETRY_BACKOFF"],
         app.config["USER_SERVICE_KEEPALIVE_IDLE"],
     )
 

@@ -37,6 +37,14 @@ def positive_float(raw: str) -> float:
     return value
 
 
+def non_negative_float(raw: str) -> float:
+    """Parse a finite float >= 0 (backoff factors)."""
+    value = float(raw)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError("must be a finite number >= 0")
+    return value
+
+
 def non_negative_int(raw: str) -> int:
     """Parse an int >= 0 (retry counts)."""
     value = int(raw)

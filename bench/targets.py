@@ -1,0 +1,103 @@
+"""Ratios between figures of one run, and issue 11's targets, each "met" or its gap, from medians."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# name -> (numerator key, denominator key): measured side by side in the same run.
+RATIOS = {
+    "harness start / floor": ("harness-start", "floor"),
+    "harness start / `compose up --wait` as written": ("harness-start", "up-wait"),
+    "harness start / `compose up --wait`, 1 s healthchecks": ("harness-start", "up-wait-1s"),
+    "one-test session / plain Testcontainers, build=True": ("one-test", "plain-build"),
+    "one-test session / plain Testcontainers, build=False": ("one-test", "plain-no-build"),
+    "suite -n 2 / serial": ("suite-n2", "suite-serial"),
+    "two tests -n 2 / -n 1": ("two-tests-n2", "two-tests-n1"),
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One target: what it asks, what was measured, and "met" or the gap ("not measured" if skipped)."""
+
+    target: str
+    measured: str
+    verdict: str
+    met: bool | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def ratios(medians: Mapping[str, float]) -> dict[str, float]:
+    """Every ratio whose two figures were measured."""
+    return {
+        name: medians[top] / medians[bottom]
+        for name, (top, bottom) in RATIOS.items()
+        if top in medians and bottom in medians and medians[bottom]
+    }
+
+
+def _unmeasured(target: str, *keys: str) -> Verdict:
+    return Verdict(target, "", f"not measured ({', '.join(keys)} skipped or failed)", None)
+
+
+def _at_most(medians: Mapping[str, float], target: str, key: str, limit: float) -> Verdict:
+    if key not in medians:
+        return _unmeasured(target, key)
+    value = medians[key]
+    met = value <= limit
+    return Verdict(target, f"{value:.3f} s", "met" if met else f"missed by {value - limit:.3f} s", met)
+
+
+def _ratio_at_most(medians: Mapping[str, float], target: str, top: str, bottom: str, limit: float) -> Verdict:
+    if top not in medians or bottom not in medians:
+        return _unmeasured(target, top, bottom)
+    value, base = medians[top], medians[bottom]
+    ratio = value / base
+    measured = f"{value:.3f} s / {base:.3f} s = {ratio:.2f} x"
+    if ratio <= limit:
+        return Verdict(target, measured, "met", True)
+    gap = f"missed: {ratio:.2f} x > {limit:.2f} x; {value - limit * base:.3f} s over {limit * base:.3f} s"
+    return Verdict(target, measured, gap, False)
+
+
+def _imports_nothing(medians: Mapping[str, float], target: str, keys: Mapping[str, str]) -> Verdict:
+    if any(key not in medians for key in keys.values()):
+        return _unmeasured(target, *keys.values())
+    imported = [name for name, key in keys.items() if medians[key] >= 0.5]
+    measured = ", ".join(f"{name}: {'yes' if name in imported else 'no'}" for name in keys)
+    return Verdict(
+        target, measured, "met" if not imported else f"missed: imports {', '.join(imported)}", not imported
+    )
+
+
+def targets(medians: Mapping[str, float]) -> list[Verdict]:
+    """Issue 11's targets, in its order."""
+    return [
+        _ratio_at_most(
+            medians,
+            "one-test session ≤ 0.4 x plain Testcontainers (build=True, wait=True)",
+            "one-test",
+            "plain-build",
+            0.4,
+        ),
+        _ratio_at_most(
+            medians,
+            "one-test session ≤ 0.5 x plain Testcontainers (build=False)",
+            "one-test",
+            "plain-no-build",
+            0.5,
+        ),
+        _at_most(medians, "end of the last test → process exit ≤ 0.15 s (CI unset)", "exit-local", 0.15),
+        _imports_nothing(
+            medians,
+            "unit run (services/*/tests) imports neither docker nor testcontainers",
+            {"docker": "unit-imports-docker", "testcontainers": "unit-imports-testcontainers"},
+        ),
+        _at_most(medians, "harness start → all healthy ≤ 1.0 s", "harness-start", 1.0),
+        _ratio_at_most(medians, "harness start → all healthy ≤ 1.7 x floor", "harness-start", "floor", 1.7),
+        _at_most(medians, "full integration suite at -n 2 ≤ 30 s", "suite-n2", 30.0),
+    ]

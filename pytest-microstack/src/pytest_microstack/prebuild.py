@@ -1,0 +1,39 @@
+"""Build a project's images before its tests run: `python -m pytest_microstack.prebuild [pytest.ini]`.
+
+For CI jobs that run shards or xdist workers: the build gets a step and a log
+of its own, and the first test of each worker doesn't spend its timeout on it.
+It builds exactly what the tests would (the same tags by input digest, under
+the same lock), and only what is missing, so the tests then build nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .lifecycle import prepare_images
+from .ownership import new_run_id
+from .settings import settings_from_ini_file
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pytest_microstack.prebuild", description=__doc__)
+    parser.add_argument(
+        "ini", nargs="?", default="pytest.ini", type=Path, help="the pytest ini file declaring the stack"
+    )
+    args = parser.parse_args(argv)
+    if not args.ini.is_file():
+        parser.error(f"{args.ini}: no such file")
+    started = time.monotonic()
+    plan = prepare_images(settings_from_ini_file(args.ini.resolve(), run_id=new_run_id(), worker="prebuild"))
+    sys.stdout.write(f"images ready in {time.monotonic() - started:.1f} s:\n")
+    for service, image in sorted(plan.images.items()):
+        sys.stdout.write(f"  {service}: {image}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""pytest_microstack.engine: the host that published ports are reached at, from DOCKER_HOST.
+
+Testcontainers' DockerClient is built without connecting (no traffic is sent):
+its docker-py client is replaced by the base URL docker-py would have made.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+from docker.utils import parse_host
+from pytest_microstack.engine import Engine, engine_host
+from testcontainers.core.config import testcontainers_config
+from testcontainers.core.docker_client import DockerClient
+
+# docker-py replaces an ssh:// URL by this one, losing the host name.
+DOCKER_PY_SSH_BASE_URL = "http+docker://ssh"
+
+
+@pytest.fixture(autouse=True)
+def no_testcontainers_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only DOCKER_HOST decides: no TC_HOST, no ~/.testcontainers.properties of the developer's."""
+    monkeypatch.setattr(testcontainers_config, "tc_host_override", None)
+    monkeypatch.setattr(testcontainers_config, "tc_properties", {})
+
+
+def client_for(monkeypatch: pytest.MonkeyPatch, docker_host: str, base_url: str) -> DockerClient:
+    monkeypatch.setenv("DOCKER_HOST", docker_host)
+    client = DockerClient.__new__(DockerClient)  # no __init__: it would connect
+    client.client = cast(Any, SimpleNamespace(api=SimpleNamespace(base_url=base_url)))
+    return client
+
+
+@pytest.mark.parametrize(
+    ("docker_host", "base_url", "host"),
+    [
+        pytest.param("ssh://user@build-host:2222", DOCKER_PY_SSH_BASE_URL, "build-host", id="ssh"),
+        pytest.param("tcp://10.1.2.3:2375", parse_host("tcp://10.1.2.3:2375"), "10.1.2.3", id="tcp"),
+        pytest.param(
+            "tcp://127.0.0.1:23750", parse_host("tcp://127.0.0.1:23750"), "127.0.0.1", id="tcp-loopback"
+        ),
+        pytest.param(
+            "unix:///var/run/docker.sock", parse_host("unix:///var/run/docker.sock"), "127.0.0.1", id="socket"
+        ),
+    ],
+)
+def test_engine_host_comes_from_docker_host(
+    monkeypatch: pytest.MonkeyPatch, docker_host: str, base_url: str, host: str
+) -> None:
+    assert engine_host(client_for(monkeypatch, docker_host, base_url)) == host
+
+
+@pytest.mark.parametrize(
+    ("host", "publish_ip"),
+    [
+        ("127.0.0.1", "127.0.0.1"),  # the local socket, or a TCP engine on loopback
+        ("localhost", "127.0.0.1"),
+        ("::1", "127.0.0.1"),
+        ("10.1.2.3", "0.0.0.0"),  # another machine: its ports must be reachable from here
+        ("build-host", "0.0.0.0"),
+    ],
+)
+def test_ports_stay_on_loopback_unless_the_engine_is_on_another_machine(host: str, publish_ip: str) -> None:
+    assert Engine(client=None, host=host).publish_ip == publish_ip

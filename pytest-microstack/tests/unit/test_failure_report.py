@@ -1,0 +1,166 @@
+"""pytest_microstack.failure_report (and reporting.RunReports.save): what is kept of a failed stack."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import docker.errors
+import yaml
+from pytest_microstack.errors import ComposeCommandError
+from pytest_microstack.failure_report import (
+    CONFIG_FILE,
+    CONTAINERS_FILE,
+    SUMMARY_FILE,
+    folder_name,
+    save_report,
+)
+from pytest_microstack.masking import MASK, Masker
+from pytest_microstack.reporting import RunReports, artifacts_folder
+from pytest_microstack.settings import ServiceSpec
+from pytest_microstack.stack import Stack
+
+from unit.fakes import FakeCompose, FakeEngine
+
+PROJECT = "microstack-it-f00d-main"
+SECRET = "per-run-secret-0123456789"
+
+
+@dataclass
+class ConfiguredCompose(FakeCompose):
+    """A FakeCompose that also has the per-run environment and answers `compose config`."""
+
+    environment: dict[str, str] = field(default_factory=dict)
+    config: dict[str, Any] | None = None
+
+    def get_config(self) -> dict[str, Any]:
+        if self.config is None:
+            raise ComposeCommandError(["docker", "compose", "config"], 1, "", "no such file: override")
+        return self.config
+
+
+def make_stack(engine: FakeEngine, config: dict[str, Any] | None) -> Stack:
+    compose = ConfiguredCompose(project_name=PROJECT, environment={"RUN_SECRET": SECRET}, config=config)
+    return Stack(cast(Any, compose), cast(Any, engine), "127.0.0.1", [ServiceSpec("api", 5000)], 10)
+
+
+def add_stack_containers(engine: FakeEngine) -> None:
+    engine.add_container(
+        f"{PROJECT}-api-1",
+        project=PROJECT,
+        service="api",
+        env=[f"RUN_SECRET={SECRET}", "GREETING=hi"],
+        logs=f"booting\nloaded key {SECRET}\nlistening\n".encode(),
+    )
+    # A service the project doesn't declare is still part of what failed.
+    engine.add_container(
+        f"{PROJECT}-db-1", project=PROJECT, service="db", status="exited", exit_code=1, logs=b"db died\n"
+    )
+    engine.add_container("someone-else-api-1", project="someone-else", service="api", logs=b"not ours\n")
+
+
+def test_every_container_of_the_project_gets_its_full_log_and_inspect_with_secrets_masked(
+    engine: FakeEngine, tmp_path: Path
+) -> None:
+    add_stack_containers(engine)
+    config = {
+        "services": {
+            "api": {
+                "environment": {"SECRET_KEY": SECRET, "GREETING": "hi"},
+                "labels": {"io.microstack.harness": "1"},
+            }
+        }
+    }
+
+    folder = save_report(
+        make_stack(engine, config), tmp_path / "report", Masker([SECRET]), "test: t.py::test_x\nboom"
+    )
+
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "api-1.inspect.json",
+        "api-1.log",
+        CONFIG_FILE,
+        CONTAINERS_FILE,
+        "db-1.inspect.json",
+        "db-1.log",
+        SUMMARY_FILE,
+    ]
+    assert (folder / "api-1.log").read_text() == f"booting\nloaded key {MASK}\nlistening\n"
+    assert (folder / "db-1.log").read_text() == "db died\n"
+    inspect = json.loads((folder / "api-1.inspect.json").read_text())
+    assert inspect["Config"]["Env"] == [f"RUN_SECRET={MASK}", "GREETING=hi"]
+    effective = yaml.safe_load((folder / CONFIG_FILE).read_text())
+    assert effective["services"]["api"]["environment"] == {"SECRET_KEY": MASK, "GREETING": "hi"}
+    assert effective["services"]["api"]["labels"] == {"io.microstack.harness": "1"}
+    assert (folder / CONTAINERS_FILE).read_text().splitlines() == [
+        f"api  {PROJECT}-api-1  running",
+        f"db  {PROJECT}-db-1  exited",
+    ]
+    assert "boom" in (folder / SUMMARY_FILE).read_text()
+    assert all(SECRET not in path.read_text() for path in folder.iterdir())
+
+
+def test_a_part_that_cannot_be_had_is_replaced_by_a_note_and_the_rest_is_saved(
+    engine: FakeEngine, tmp_path: Path
+) -> None:
+    add_stack_containers(engine)
+    api = next(i for i, a in engine.container_attrs.items() if a["Name"] == f"/{PROJECT}-api-1")
+    engine.fail_on[("logs", api)] = docker.errors.APIError("log driver none")
+
+    folder = save_report(make_stack(engine, None), tmp_path / "report", Masker([SECRET]), "start-up failed")
+
+    assert (folder / "api-1.log").read_text().startswith("(unavailable: APIError: log driver none")
+    assert (folder / CONFIG_FILE).read_text().startswith("(unavailable: ComposeCommandError:")
+    assert (folder / "db-1.log").read_text() == "db died\n"
+
+
+def test_a_project_without_containers_still_says_what_failed(engine: FakeEngine, tmp_path: Path) -> None:
+    folder = save_report(
+        make_stack(engine, {"services": {}}), tmp_path / "r", Masker([]), "compose up failed"
+    )
+
+    assert (folder / CONTAINERS_FILE).read_text() == "(no containers)\n"
+    assert "compose up failed" in (folder / SUMMARY_FILE).read_text()
+
+
+def test_folder_names_are_safe_and_distinct() -> None:
+    first = folder_name("tests/test_a.py::test_x[param/1]")
+    second = folder_name("tests/test_a.py::test_x[param:1]")
+
+    assert first != second
+    assert "/" not in first
+    assert ":" not in first
+    assert first.startswith("tests_test_a.py_test_x_param_1")
+    assert folder_name("startup-microstack-it-ab12-gw0") == "startup-microstack-it-ab12-gw0"
+
+
+def fake_config(root: Path, option: str | None = None, ini: str = "") -> Any:
+    return SimpleNamespace(
+        rootpath=root, getoption=lambda name, default=None: option, getini=lambda name: ini
+    )
+
+
+def test_the_run_folder_is_named_by_the_run_id_under_the_ini_folder(tmp_path: Path) -> None:
+    assert artifacts_folder(fake_config(tmp_path), "ab12cd34") == tmp_path / ".artifacts" / "ab12cd34"
+    assert (
+        artifacts_folder(fake_config(tmp_path, ini="reports"), "ab12cd34")
+        == tmp_path / "reports" / "ab12cd34"
+    )
+    chosen = tmp_path / "shard-1"
+    assert artifacts_folder(fake_config(tmp_path, option=str(chosen)), "ab12cd34") == chosen
+
+
+def test_run_reports_save_into_the_run_folder_masking_the_declared_secrets(
+    engine: FakeEngine, tmp_path: Path
+) -> None:
+    add_stack_containers(engine)
+    reports = RunReports(fake_config(tmp_path), tmp_path / "run")
+
+    reports.save(make_stack(engine, {"services": {}}), ["RUN_SECRET"], "tests/t.py::test_x", "failed")
+
+    [saved] = reports.summary.reports
+    assert Path(saved).parent == tmp_path / "run"
+    assert (Path(saved) / "api-1.log").read_text() == f"booting\nloaded key {MASK}\nlistening\n"

@@ -1,0 +1,78 @@
+"""pytest-split's shards partition the real integration suite: each test in exactly one shard.
+
+Each collection is a `pytest --collect-only` subprocess, exactly as a CI shard
+selects its tests (same ini, same .test_durations, same pytest-split); nothing
+runs, so no stack starts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SELECTION = ("-m", "integration and not load", "tests")  # what `nox -s integration` runs
+# A collection takes ~1.5 s of one core; a generous bound for a loaded 2-core machine.
+COLLECT_TIMEOUT = 120
+
+
+def collect(*args: str) -> list[str]:
+    """The node ids a run with these arguments would execute, in order."""
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--collect-only",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *SELECTION,
+        *args,
+    ]
+    result = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=COLLECT_TIMEOUT, check=False
+    )
+    assert result.returncode == 0, f"{' '.join(command)}\n{result.stdout}\n{result.stderr}"
+    return [line for line in result.stdout.splitlines() if "::" in line and not line.startswith("[")]
+
+
+SPLITS = (2, 3)
+Shard = tuple[int, int]  # (splits, group); (0, 0) is the unsharded run
+
+
+@pytest.fixture(scope="module")
+def collections() -> dict[tuple[Shard, int], list[str]]:
+    """Every collection the tests compare, run side by side: the unsharded one, each shard,
+    and the first shard of two a second time (to compare with the first)."""
+    wanted: list[tuple[Shard, int]] = [((0, 0), 0), ((2, 1), 1)]
+    wanted += [((splits, group), 0) for splits in SPLITS for group in range(1, splits + 1)]
+
+    def run(key: tuple[Shard, int]) -> list[str]:
+        (splits, group), _ = key
+        return collect("--splits", str(splits), "--group", str(group)) if splits else collect()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(wanted, pool.map(run, wanted), strict=True))
+
+
+@pytest.mark.parametrize("splits", SPLITS)
+def test_every_integration_test_lands_in_exactly_one_shard(
+    collections: dict[tuple[Shard, int], list[str]], splits: int
+) -> None:
+    unsharded = collections[((0, 0), 0)]
+    shards = [collections[((splits, group), 0)] for group in range(1, splits + 1)]
+
+    assert len(unsharded) > 10, "the integration suite was not collected"
+    counts = Counter(test for shard in shards for test in shard)
+    assert [test for test, count in counts.items() if count > 1] == []
+    assert sorted(counts) == sorted(unsharded)
+    assert all(shards), f"an empty shard: {[len(shard) for shard in shards]}"
+
+
+def test_the_split_is_the_same_every_time(collections: dict[tuple[Shard, int], list[str]]) -> None:
+    assert collections[((2, 1), 1)] == collections[((2, 1), 0)]
