@@ -215,9 +215,7 @@ def remote_engine(session: nox.Session) -> None:
     """
     with _engine_over_tcp(session) as docker_host:
         reports = _run_artifacts(session, "remote_engine")
-        _run_pytest(
-            session, "-m", INTEGRATION, *reports, paths=("tests",), env={"DOCKER_HOST": docker_host}
-        )
+        _run_pytest(session, "-m", INTEGRATION, *reports, paths=("tests",), env={"DOCKER_HOST": docker_host})
 
 
 def _local_engine_socket() -> str:
