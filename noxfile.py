@@ -37,8 +37,8 @@ DEFAULT_ENGINE_SOCKET = "/var/run/docker.sock"
 INTEGRATION = "integration and not load"
 # What the integration sessions run (paths in posargs replace "tests").
 INTEGRATION_SELECTION = ("-m", INTEGRATION, "tests")
-# Examples per operation for the long schema-fuzzing run (the default run has 10).
-FUZZ_MAX_EXAMPLES = "150"
+# Examples per operation for the long schema-fuzzing run (the default run has 25).
+FUZZ_MAX_EXAMPLES = "300"
 ENGINE_ANSWER_TIMEOUT = 10.0  # seconds for socat to listen and the engine to answer through it
 SERVICES = ["services/servicekit", "services/user-service", "services/product-service"]
 SERVICE_TESTS = [f"{service}/tests" for service in SERVICES]
@@ -270,7 +270,7 @@ def _engine_over_tcp(session: nox.Session) -> Iterator[str]:
 
 @nox.session
 def fuzz(session: nox.Session) -> None:
-    """The schema fuzzer at length: FUZZ_MAX_EXAMPLES per operation (150 unless set), seeded.
+    """The schema fuzzer at length: FUZZ_MAX_EXAMPLES per operation (300 unless set), seeded.
 
     `FUZZ_SEED=N nox -s fuzz` explores other cases; the count sent is printed at the end.
     """

@@ -13,7 +13,7 @@ import requests
 
 # Examples per operation. Small by default, for `nox -s integration`; `nox -s fuzz`
 # raises it through the environment.
-MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "10"))
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "25"))
 # Fixed, so a run is repeatable and a failure can be replayed; change it to explore.
 SEED = int(os.environ.get("FUZZ_SEED", "20261128"))
 CASES_PROPERTY = "fuzz_cases"
