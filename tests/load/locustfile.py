@@ -104,9 +104,34 @@ class Shopper(FastHttpUser):
             raise StopUser()
 
 
-def save_results(**_: Any) -> None:
+def save_results(environment: Any, **_: Any) -> None:
+    """Final figures per request name, taken when every user has stopped (the CSV may lag)."""
+    paths = []
+    for entry in environment.stats.entries.values():
+        seconds = max(entry.last_request_timestamp - entry.start_time, 1e-9) if entry.num_requests else 0.0
+        paths.append(
+            {
+                "label": entry.name,
+                "requests": entry.num_requests,
+                "failures": entry.num_failures,
+                "requests_per_second": entry.num_requests / seconds if seconds else 0.0,
+                "latency_ms": {
+                    "p50": entry.get_response_time_percentile(0.50),
+                    "p95": entry.get_response_time_percentile(0.95),
+                    "p99": entry.get_response_time_percentile(0.99),
+                    "max": entry.max_response_time,
+                    "mean": entry.avg_response_time,
+                },
+            }
+        )
+    failures = [
+        {"name": error.name, "error": str(error.error), "occurrences": error.occurrences}
+        for error in environment.stats.errors.values()
+    ]
     with open(RESULTS_FILE, "w") as out:
-        json.dump({"created": created, "finished_users": finished_users}, out)
+        json.dump(
+            {"created": created, "finished_users": finished_users, "paths": paths, "failures": failures}, out
+        )
 
 
 events.test_stop.add_listener(save_results)  # type: ignore[no-untyped-call]

@@ -111,9 +111,9 @@ def flow_rows(flow: FlowResult) -> list[Row]:
             p99_ms=figures.latency_ms["p99"],
             errors=figures.failures,
             server_errors=sum(
-                int(f["Occurrences"])
+                int(f["occurrences"])
                 for f in flow.failures
-                if f["Name"] == figures.label and "HTTP 5" in f["Error"]
+                if f["name"] == figures.label and "HTTP 5" in f["error"]
             ),
         )
         for figures in flow.paths
