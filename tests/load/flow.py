@@ -69,7 +69,9 @@ def run_flow(
         "--headless",
         f"--host={product_service_url}",
         f"--users={users}",
-        f"--spawn-rate={users}",
+        # 4 new users a second: their first logins (a password hash each) don't
+        # all land in the same instant.
+        "--spawn-rate=4",
         f"--run-time={max_seconds}s",
         "--stop-timeout=10",
         "--only-summary",
