@@ -32,8 +32,13 @@ VENV_PYTHON = VENV_BIN / "python"
 ARTIFACTS = ROOT / ".artifacts"
 WORKFLOWS = sorted(str(path.relative_to(ROOT)) for path in (ROOT / ".github" / "workflows").glob("*.yml"))
 DEFAULT_ENGINE_SOCKET = "/var/run/docker.sock"
+# The load run (tests/load) uses the stack too, but is minutes of full load:
+# only `nox -s load` selects it.
+INTEGRATION = "integration and not load"
 # What the integration sessions run (paths in posargs replace "tests").
-INTEGRATION_SELECTION = ("-m", "integration", "tests")
+INTEGRATION_SELECTION = ("-m", INTEGRATION, "tests")
+# Examples per operation for the long schema-fuzzing run (the default run has 25).
+FUZZ_MAX_EXAMPLES = "300"
 ENGINE_ANSWER_TIMEOUT = 10.0  # seconds for socat to listen and the engine to answer through it
 SERVICES = ["services/servicekit", "services/user-service", "services/product-service"]
 SERVICE_TESTS = [f"{service}/tests" for service in SERVICES]
@@ -124,21 +129,22 @@ def plugin(session: nox.Session) -> None:
 
 @nox.session
 def integration(session: nox.Session) -> None:
-    """The whole stack through Testcontainers' compose: flow, scenarios, failure cases.
+    """The whole stack through Testcontainers' compose: flow, scenarios, failure cases,
+    hostile input, container hardening and a bounded schema-fuzzing run.
 
     Extra arguments go to pytest: `nox -s integration -- -n 2 -k faults`; a path
     among them replaces the default `tests`: `nox -s integration -- tests/scenarios`.
     One shard of a split run (pytest-split, by .test_durations):
     `nox -s integration -- --splits 3 --group 2`.
     """
-    _run_pytest(session, "-m", "integration", *_run_artifacts(session, "integration"), paths=("tests",))
+    _run_pytest(session, "-m", INTEGRATION, *_run_artifacts(session, "integration"), paths=("tests",))
 
 
 @nox.session
 def integration_parallel(session: nox.Session) -> None:
     """The integration suite on two xdist workers, each with a stack of its own."""
     reports = _run_artifacts(session, "integration_parallel")
-    _run_pytest(session, "-m", "integration", "-n", "2", *reports, paths=("tests",))
+    _run_pytest(session, "-m", INTEGRATION, "-n", "2", *reports, paths=("tests",))
 
 
 @nox.session
@@ -149,7 +155,7 @@ def durations(session: nox.Session) -> None:
     it only updates the tests that ran.
     """
     clean = [] if _paths_given(session) else ["--clean-durations"]
-    _run_pytest(session, "-m", "integration", "--store-durations", *clean, paths=("tests",))
+    _run_pytest(session, "-m", INTEGRATION, "--store-durations", *clean, paths=("tests",))
 
 
 @nox.session
@@ -209,9 +215,7 @@ def remote_engine(session: nox.Session) -> None:
     """
     with _engine_over_tcp(session) as docker_host:
         reports = _run_artifacts(session, "remote_engine")
-        _run_pytest(
-            session, "-m", "integration", *reports, paths=("tests",), env={"DOCKER_HOST": docker_host}
-        )
+        _run_pytest(session, "-m", INTEGRATION, *reports, paths=("tests",), env={"DOCKER_HOST": docker_host})
 
 
 def _local_engine_socket() -> str:
@@ -262,6 +266,25 @@ def _engine_over_tcp(session: nox.Session) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """The schema fuzzer at length: FUZZ_MAX_EXAMPLES per operation (300 unless set), seeded.
+
+    `FUZZ_SEED=N nox -s fuzz` explores other cases; the count sent is printed at the end.
+    """
+    session.env["FUZZ_MAX_EXAMPLES"] = os.environ.get("FUZZ_MAX_EXAMPLES", FUZZ_MAX_EXAMPLES)
+    _run_pytest(session, "-m", "integration", paths=("tests/fuzz",))
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    """The full flow under load on a stack of its own; figures to bench/results/load.{json,md}.
+
+    Needs wrk (scripts/bootstrap installs it as root). What it runs: tests/load/test_load.py.
+    """
+    _run_pytest(session, "-m", "load", "-p", "no:xdist", paths=("tests/load",))
 
 
 @nox.session

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import jwt
 import pytest
 from flask.testing import FlaskClient
 from servicekit import MAX_CONTENT_LENGTH
 from servicekit.http import MAX_DEPTH
-from user_helpers import AuthActions, post_chunked
+from user_helpers import SECRET, AuthActions, post_chunked
+from user_service import tokens
 
 BODY_PATHS = ["/users", "/auth/token"]
 GOOD = {"username": '"alice"', "password": '"s3cret-pass"'}
@@ -203,3 +206,24 @@ def test_odd_headers_never_give_a_5xx(
     response = client.open(path, method=method, **kwargs)
     assert 200 <= response.status_code < 500
     assert response.is_json
+
+
+@pytest.mark.parametrize(
+    "sub", [str(2**63), "9" * 100, "9" * 5000], ids=["int64-plus-one", "100-digits", "5000-digits"]
+)
+def test_a_signed_token_naming_an_id_too_large_for_sqlite_is_401(client: FlaskClient, sub: str) -> None:
+    now = int(time.time())
+    claims = {
+        "sub": sub,
+        "username": "someone",
+        "iat": now,
+        "exp": now + 60,
+        "iss": tokens.ISSUER,
+        "aud": "microstack",
+    }
+    token = jwt.encode(claims, SECRET, algorithm="HS256")
+
+    response = client.get("/users/authenticate", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 401, response.get_data(as_text=True)
+    assert response.json == {"error": "token is invalid"}

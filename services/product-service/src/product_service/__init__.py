@@ -20,6 +20,12 @@ def _check_url(value: str) -> str | None:
     return None
 
 
+def _check_idle(value: float) -> str | None:
+    if not 0 <= value < 60:  # also refuses NaN
+        return "must be a number of seconds from 0 (a connection per call) to 60"
+    return None
+
+
 SETTINGS = (
     Setting("DATABASE_PATH", str, "/data/products.db"),
     Setting("USER_SERVICE_URL", str, "http://user-service:5000", _check_url),
@@ -27,6 +33,7 @@ SETTINGS = (
     Setting("USER_SERVICE_READ_TIMEOUT", positive_float, 2.0),
     Setting("USER_SERVICE_RETRIES", non_negative_int, 2),
     Setting("USER_SERVICE_RETRY_BACKOFF", non_negative_float, 0.1),
+    Setting("USER_SERVICE_KEEPALIVE_IDLE", float, 0.0, _check_idle),
     Setting("LOG_LEVEL", str.upper, "INFO"),
 )
 

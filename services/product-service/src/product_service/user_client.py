@@ -68,12 +68,19 @@ class UserServiceClient:
     """Calls user-service; one requests.Session per thread (it is not thread-safe)."""
 
     def __init__(
-        self, base_url: str, connect_timeout: float, read_timeout: float, retries: int, backoff: float = 0.1
+        self,
+        base_url: str,
+        connect_timeout: float,
+        read_timeout: float,
+        retries: int,
+        backoff: float = 0.1,
+        keepalive_idle: float = 0.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self.retries = retries
         self.backoff = backoff
+        self.keepalive_idle = keepalive_idle
         self._local = threading.local()
 
     def make_session(self) -> requests.Session:
@@ -111,10 +118,9 @@ class UserServiceClient:
     def authenticate(self, authorization: str | None) -> dict[str, Any]:
         """Return user-service's view of the token, or raise a mapped APIError."""
         url = f"{self.base_url}/users/authenticate"
-        # A fresh connection per call: a kept-alive socket to a user-service that
-        # was restarted on a new address or cut off the network would sit until
-        # the read timeout (504) instead of failing at once as unreachable (503).
-        headers = {"Accept": "application/json", "Connection": "close"}
+        headers = {"Accept": "application/json"}
+        if not self._reuse_connection():
+            headers["Connection"] = "close"
         if authorization:
             headers["Authorization"] = _forwardable(authorization)
         rid = request_id.current()
@@ -125,7 +131,26 @@ class UserServiceClient:
             response = self.session.get(url, headers=headers, timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as exc:
             raise self._failure(exc, url, started) from None
+        finally:
+            self._local.last_used = time.monotonic()
         return self._interpret(response, url, started)
+
+    def _reuse_connection(self) -> bool:
+        """Keep this thread's connection only while it was used in the last keepalive_idle seconds.
+
+        A kept-alive socket to a user-service that was restarted on a new address
+        or cut off the network would sit until the read timeout (504) instead of
+        failing at once as unreachable (503). Under load a thread calls again
+        within milliseconds and saves a connection per call; a connection idle
+        for longer is closed, so a call after a quiet spell connects afresh and
+        fails fast. 0 (the default) closes every connection after its call.
+        """
+        if not self.keepalive_idle:
+            return False
+        last_used = getattr(self._local, "last_used", None)
+        if last_used is not None and time.monotonic() - last_used > self.keepalive_idle:
+            self.session.close()  # drops the pooled connection; the next call opens a new one
+        return True
 
     def _failure(self, exc: requests.RequestException, url: str, started: float) -> APIError:
         if _is_read_timeout(exc):
@@ -186,6 +211,7 @@ def init_app(app: Flask) -> None:
         app.config["USER_SERVICE_READ_TIMEOUT"],
         app.config["USER_SERVICE_RETRIES"],
         app.config["USER_SERVICE_RETRY_BACKOFF"],
+        app.config["USER_SERVICE_KEEPALIVE_IDLE"],
     )
 
 

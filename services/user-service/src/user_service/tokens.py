@@ -14,6 +14,7 @@ import jwt
 
 ISSUER = "user-service"
 ALGORITHM = "HS256"
+MAX_USER_ID = 2**63 - 1  # SQLite's largest integer
 REQUIRED_CLAIMS = ["sub", "username", "iat", "exp", "iss", "aud"]
 
 
@@ -61,5 +62,8 @@ def verify(token: str, secret: str, audience: str) -> TokenClaims:
         raise InvalidTokenError("token is invalid") from None
     sub, username = claims["sub"], claims["username"]
     if not (isinstance(sub, str) and sub.isascii() and sub.isdigit() and isinstance(username, str)):
+        raise InvalidTokenError("token is invalid")
+    # An id SQLite can't hold (or Python won't parse) names no account: 401, not 500.
+    if len(sub) > len(str(MAX_USER_ID)) or int(sub) > MAX_USER_ID:
         raise InvalidTokenError("token is invalid")
     return TokenClaims(user_id=int(sub), username=username)

@@ -1,0 +1,112 @@
+"""The full flow for locust (run by tests/load/flow.py, never imported by pytest).
+
+Each simulated user logs in (POST /auth/token on user-service), then loops:
+validate-user, create a product, read it back. A token is reused for
+LOAD_TOKEN_REUSE iterations before the user logs in again (a real client keeps
+its token; a login per call would measure password hashing, not the services).
+Every user stops after LOAD_ITERATIONS iterations, and the run ends when all
+have: bounded in count here, in time by locust's --run-time.
+
+Settings come from the environment (LOAD_*), results go to LOAD_RESULTS_FILE.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import secrets
+from typing import Any
+
+import gevent  # type: ignore[import-untyped]  # no stubs; locust's own dependency
+from locust import FastHttpUser, events, task
+from locust.exception import StopUser
+
+USER_SERVICE_URL = os.environ["LOAD_USER_SERVICE_URL"]
+USERS = int(os.environ["LOAD_USERS"])
+ITERATIONS = int(os.environ["LOAD_ITERATIONS"])
+TOKEN_REUSE = int(os.environ["LOAD_TOKEN_REUSE"])
+CREDENTIALS: list[dict[str, str]] = json.loads(os.environ["LOAD_CREDENTIALS"])
+RESULTS_FILE = os.environ["LOAD_RESULTS_FILE"]
+
+_next_credentials = itertools.count()
+created: list[dict[str, Any]] = []
+finished_users = 0
+
+
+class Shopper(FastHttpUser):
+    """One client of the stack, running the flow as fast as it is answered."""
+
+    # Closed loop: the next request leaves as soon as the last one is answered.
+    network_timeout = 10.0
+    connection_timeout = 5.0
+
+    def on_start(self) -> None:
+        self.credentials = CREDENTIALS[next(_next_credentials) % len(CREDENTIALS)]
+        self.token = ""
+        self.token_uses = 0
+        self.iterations = 0
+
+    def wait_time(self) -> float:
+        return 0.0
+
+    def log_in(self) -> None:
+        with self.client.post(
+            f"{USER_SERVICE_URL}/auth/token",
+            json=self.credentials,
+            name="POST /auth/token",
+            catch_response=True,
+        ) as response:
+            if response.status_code != 200:
+                response.failure(f"login: HTTP {response.status_code}")
+                return
+            self.token = response.json()["access_token"]
+            self.token_uses = 0
+
+    @task
+    def flow(self) -> None:
+        if not self.token or self.token_uses >= TOKEN_REUSE:
+            self.log_in()
+        self.token_uses += 1
+        auth = {"Authorization": f"Bearer {self.token}"}
+        with self.client.get(
+            "/products/validate-user", headers=auth, name="GET /products/validate-user", catch_response=True
+        ) as response:
+            if (
+                response.status_code != 200
+                or response.json()["user"]["username"] != self.credentials["username"]
+            ):
+                response.failure(f"validate-user: HTTP {response.status_code}")
+        body = {"name": f"flow-{secrets.token_hex(4)}", "price": round(self.iterations * 1.25, 2)}
+        with self.client.post(
+            "/products", json=body, headers=auth, name="POST /products", catch_response=True
+        ) as response:
+            if response.status_code != 201:
+                response.failure(f"create: HTTP {response.status_code}")
+                self._count_iteration()
+                return
+            product = response.json()
+        created.append(product)
+        with self.client.get(
+            f"/products/{product['id']}", name="GET /products/{id}", catch_response=True
+        ) as response:
+            if response.status_code != 200 or response.json() != product:
+                response.failure(f"read back: HTTP {response.status_code}")
+        self._count_iteration()
+
+    def _count_iteration(self) -> None:
+        global finished_users
+        self.iterations += 1
+        if self.iterations >= ITERATIONS:
+            finished_users += 1
+            if finished_users >= USERS:  # the last one out ends the run
+                gevent.spawn_later(0.1, self.environment.runner.quit)
+            raise StopUser()
+
+
+def save_results(**_: Any) -> None:
+    with open(RESULTS_FILE, "w") as out:
+        json.dump({"created": created, "finished_users": finished_users}, out)
+
+
+events.test_stop.add_listener(save_results)  # type: ignore[no-untyped-call]

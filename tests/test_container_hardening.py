@@ -1,0 +1,92 @@
+"""Every container of the stack runs locked down, as compose.yaml asks, and it takes effect.
+
+Read from the engine (`docker inspect`) for the settings, and from inside the
+running containers for their effect: no capabilities, no privilege gain, an
+unwritable image, writable /tmp and data volume.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+SERVICES = ["user-service", "product-service"]
+# pids_limit and memory are bounds, not tuning: any limit at all beats none, but
+# user-service must keep room for several concurrent scrypt hashes (128 MiB each
+# at n=2**17, r=8).
+MIN_MEMORY = {"user-service": 512 * 2**20, "product-service": 128 * 2**20}
+MAX_PIDS = 1024
+
+
+def host_config(stack: Any, service: str) -> dict[str, Any]:
+    container = stack.container(service)
+    assert container is not None, f"{service} has no container"
+    config: dict[str, Any] = container.attrs["HostConfig"]
+    return config
+
+
+def run_inside(stack: Any, service: str, script: str) -> tuple[int, str]:
+    """Run a shell script in the service's container as its own user."""
+    container = stack.container(service)
+    assert container is not None, f"{service} has no container"
+    user = container.attrs["Config"]["User"]
+    exit_code, output = container.exec_run(["bash", "-c", script], user=user)
+    return exit_code, output.decode(errors="replace")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_container_settings_are_locked_down(stack: Any, service: str) -> None:
+    config = host_config(stack, service)
+    container = stack.container(service)
+
+    assert config["ReadonlyRootfs"] is True
+    assert "/tmp" in (config["Tmpfs"] or {})
+    assert [cap.upper() for cap in config["CapDrop"] or []] == ["ALL"]
+    assert not config["CapAdd"]
+    assert not config["Privileged"]
+    assert "no-new-privileges:true" in (config["SecurityOpt"] or [])
+    assert config["Memory"] >= MIN_MEMORY[service]
+    assert 0 < (config["PidsLimit"] or 0) <= MAX_PIDS
+    assert container.attrs["Config"]["User"].split(":")[0] not in {"", "0", "root"}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_ports_are_published_on_loopback_only(stack: Any, service: str) -> None:
+    container = stack.container(service)
+    published = [
+        binding
+        for bindings in container.attrs["NetworkSettings"]["Ports"].values()
+        for binding in bindings or []
+    ]
+    expected = "127.0.0.1" if stack.host == "127.0.0.1" else "0.0.0.0"  # remote engine: see README
+
+    assert published, f"{service} publishes no port"
+    assert {binding["HostIp"] for binding in published} == {expected}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_processes_have_no_capabilities_and_cannot_gain_any(stack: Any, service: str) -> None:
+    # PID 1 is tini, started like every process of the container.
+    exit_code, status = run_inside(
+        stack, service, "grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs):' /proc/1/status"
+    )
+
+    assert exit_code == 0, status
+    fields = dict(line.split(":\t") for line in status.strip().splitlines())
+    assert int(fields["CapEff"], 16) == 0
+    assert int(fields["CapPrm"], 16) == 0
+    assert int(fields["CapBnd"], 16) == 0
+    assert fields["NoNewPrivs"].strip() == "1"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_only_tmp_and_the_data_volume_are_writable(stack: Any, service: str) -> None:
+    image_write, image_error = run_inside(stack, service, ": > /app/probe")
+    tmp_write, tmp_error = run_inside(stack, service, ": > /tmp/probe && rm /tmp/probe")
+    data_write, data_error = run_inside(stack, service, ": > /data/probe && rm /data/probe")
+
+    assert image_write != 0
+    assert "Read-only file system" in image_error
+    assert tmp_write == 0, tmp_error
+    assert data_write == 0, data_error
