@@ -1,9 +1,11 @@
 """The full flow for locust (run by tests/load/flow.py, never imported by pytest).
 
 Each simulated user logs in (POST /auth/token on user-service), then loops:
-validate-user, create a product, read it back. A token is reused for
+validate-user, create a product, read it back. A token is reused for at most
 LOAD_TOKEN_REUSE iterations before the user logs in again (a real client keeps
-its token; a login per call would measure password hashing, not the services).
+its token; a login per call would measure password hashing, not the services);
+users start 4 per second and their re-logins are staggered, as independent
+clients' are.
 Every user stops after LOAD_ITERATIONS iterations, and the run ends when all
 have: bounded in count here, in time by locust's --run-time.
 
@@ -42,8 +44,13 @@ class Shopper(FastHttpUser):
     connection_timeout = 5.0
 
     def on_start(self) -> None:
-        self.credentials = CREDENTIALS[next(_next_credentials) % len(CREDENTIALS)]
+        number = next(_next_credentials)
+        self.credentials = CREDENTIALS[number % len(CREDENTIALS)]
         self.token = ""
+        # Independent clients log in at different moments: the users' second logins
+        # are spread over the run instead of all landing at once (32 password
+        # hashes at once would measure a burst no real client population makes).
+        self.first_token_uses = number % TOKEN_REUSE
         self.token_uses = 0
         self.iterations = 0
 
@@ -65,7 +72,10 @@ class Shopper(FastHttpUser):
 
     @task
     def flow(self) -> None:
-        if not self.token or self.token_uses >= TOKEN_REUSE:
+        if not self.token:
+            self.log_in()
+            self.token_uses = self.first_token_uses  # the first token lasts 1 to TOKEN_REUSE iterations
+        elif self.token_uses >= TOKEN_REUSE:
             self.log_in()
         self.token_uses += 1
         auth = {"Authorization": f"Bearer {self.token}"}
@@ -104,9 +114,34 @@ class Shopper(FastHttpUser):
             raise StopUser()
 
 
-def save_results(**_: Any) -> None:
+def save_results(environment: Any, **_: Any) -> None:
+    """Final figures per request name, taken when every user has stopped (the CSV may lag)."""
+    paths = []
+    for entry in environment.stats.entries.values():
+        seconds = max(entry.last_request_timestamp - entry.start_time, 1e-9) if entry.num_requests else 0.0
+        paths.append(
+            {
+                "label": entry.name,
+                "requests": entry.num_requests,
+                "failures": entry.num_failures,
+                "requests_per_second": entry.num_requests / seconds if seconds else 0.0,
+                "latency_ms": {
+                    "p50": entry.get_response_time_percentile(0.50),
+                    "p95": entry.get_response_time_percentile(0.95),
+                    "p99": entry.get_response_time_percentile(0.99),
+                    "max": entry.max_response_time,
+                    "mean": entry.avg_response_time,
+                },
+            }
+        )
+    failures = [
+        {"name": error.name, "error": str(error.error), "occurrences": error.occurrences}
+        for error in environment.stats.errors.values()
+    ]
     with open(RESULTS_FILE, "w") as out:
-        json.dump({"created": created, "finished_users": finished_users}, out)
+        json.dump(
+            {"created": created, "finished_users": finished_users, "paths": paths, "failures": failures}, out
+        )
 
 
 events.test_stop.add_listener(save_results)  # type: ignore[no-untyped-call]
