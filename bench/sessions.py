@@ -42,7 +42,8 @@ PLAIN = [
 CLOCK = [*PYTEST, "-p", "bench.last_test_clock", ONE_TEST]
 SERVICE_TESTS = sorted(str(path.relative_to(ROOT)) for path in ROOT.glob("services/*/tests"))
 IMPORT_PROBE = [*PYTEST, "-p", "bench.import_probe", *SERVICE_TESTS]
-SUITE = [*PYTEST, "-m", "integration", "tests"]
+# What `nox -s integration` runs: the load run is a session of its own.
+SUITE = [*PYTEST, "-m", "integration and not load", "tests"]
 TWO_TESTS = [ONE_TEST, "tests/test_inter_service_flow.py::test_validate_user_goes_through_user_service"]
 HOLD = [*PYTEST, "bench/sample_hold_stack.py"]
 REMOVAL_RESOLUTION = f"{POLL_SECONDS:g} s polling of the engine"
