@@ -126,13 +126,6 @@ class StackSettings:
     def compose_paths(self) -> list[Path]:
         return [self.root / name for name in self.compose_files]
 
-    def service(self, name: str) -> ServiceSpec:
-        for spec in self.services:
-            if spec.name == name:
-                return spec
-        declared = ", ".join(spec.name for spec in self.services) or "none"
-        raise LookupError(f"service {name!r} is not declared in stack_services (declared: {declared})")
-
 
 def _seconds(text: str) -> float:
     try:

@@ -115,18 +115,6 @@ def test_compose_paths_are_under_the_root(tmp_path: Path) -> None:
     assert settings.compose_paths == [tmp_path / "compose.yaml", tmp_path / "ci/extra.yaml"]
 
 
-def test_service_lookup_names_what_is_declared(tmp_path: Path) -> None:
-    settings = StackSettings(tmp_path, SERVICES, "r")
-
-    assert settings.service("worker") == SERVICES[1]
-    with pytest.raises(
-        LookupError, match=r"'db' is not declared in stack_services \(declared: api, worker\)"
-    ):
-        settings.service("db")
-    with pytest.raises(LookupError, match=r"\(declared: none\)"):
-        StackSettings(tmp_path, (), "r").service("db")
-
-
 @pytest.mark.parametrize("present", [COMPOSE_FILE_NAMES[i:] for i in range(len(COMPOSE_FILE_NAMES))])
 def test_default_compose_file_is_the_one_docker_compose_would_pick(
     tmp_path: Path, present: tuple[str, ...]
