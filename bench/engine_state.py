@@ -14,7 +14,7 @@ from collections.abc import Collection
 from typing import Any
 
 from docker import DockerClient
-from pytest_microstack.ownership import OWNER_LABEL, PROJECT_LABEL, Owner
+from pytest_microstack._cleanup.ownership import OWNER_LABEL, PROJECT_LABEL, Owner
 
 POLL_SECONDS = 0.1  # the resolution of every "until removed" figure
 FIXED_PORTS = (5000, 5001)  # compose.yaml publishes these itself (127.0.0.1)

@@ -15,10 +15,8 @@ from typing import Any
 
 import docker
 import requests
-from pytest_microstack.faults import Faults
-from pytest_microstack.lifecycle import open_stack, prepare_images
-from pytest_microstack.ownership import new_run_id
-from pytest_microstack.settings import StackSettings, settings_from_ini_file
+from pytest_microstack import Faults, StackSettings, open_stack, prepare_images, read_settings
+from pytest_microstack._cleanup.ownership import new_run_id
 
 from tests.support.sqlite_fault import make_database_unreadable
 
@@ -29,7 +27,7 @@ from .timing import PERCENT_CORE, Figure, stopwatch
 SECRET = secrets.token_urlsafe(32)
 SECRET_SHOWN = {"USER_SERVICE_SECRET_KEY": "<random>"}
 RANDOM_LOCAL_PORT: Any = {"5000/tcp": ("127.0.0.1", None)}  # None: the engine picks the host port
-SETTINGS_CODE = "settings_from_ini_file(Path('pytest.ini'), run_id=new_run_id(), worker='bench')"
+SETTINGS_CODE = "read_settings(Path('pytest.ini'), run_id=new_run_id(), worker='bench')"
 COMPOSE = ["docker", "compose", "-f", "compose.yaml"]
 FAULT_KINDS = ("down", "crash", "hang", "slow", "partition", "erroring")
 SLOW_SECONDS = 0.5
@@ -45,7 +43,7 @@ def settings() -> StackSettings:
 
     Torn down in place unless a figure says otherwise, so its removal never overlaps the next figure.
     """
-    current = settings_from_ini_file(ROOT / "pytest.ini", run_id=new_run_id(), worker="bench")
+    current = read_settings(ROOT / "pytest.ini", run_id=new_run_id(), worker="bench")
     current.wait_for_teardown = True
     return current
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pytest_microstack import wait_for
-from pytest_microstack.stack import Stack
+from pytest_microstack import Stack, wait_for
 
 
 def test_hold_the_stack(stack: Stack) -> None:

@@ -31,8 +31,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pytest_microstack.engine import connect
-from pytest_microstack.lifecycle import sweep_leftovers
+from pytest_microstack._core.lifecycle import sweep_leftovers
+from pytest_microstack._engine.engine import connect
 
 from .machine import machine
 from .soak_phases import PHASES, engine_resources

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from pytest_microstack.clients import ServiceClient
-from pytest_microstack.faults import Faults
+from pytest_microstack import Faults, ServiceClient
 
 from tests.support.factories import ProductFactory, UserFactory
 from tests.support.sqlite_fault import make_database_unreadable

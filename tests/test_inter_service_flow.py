@@ -6,9 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from pytest_microstack.clients import ServiceClient
-from pytest_microstack.stack import Stack
-from pytest_microstack.waiting import wait_for
+from pytest_microstack import ServiceClient, Stack, wait_for
 
 from tests.support.factories import ProductFactory, UserFactory
 

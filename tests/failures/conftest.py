@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 import requests
-from pytest_microstack.stack import Stack
+from pytest_microstack import Stack
 
 from tests.support.factories import User, UserFactory
 

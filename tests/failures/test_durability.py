@@ -6,9 +6,7 @@ import secrets
 from collections import Counter
 
 import pytest
-from pytest_microstack.clients import ServiceClient
-from pytest_microstack.faults import Faults
-from pytest_microstack.stack import Stack
+from pytest_microstack import Faults, ServiceClient, Stack
 
 from tests.support.factories import ProductFactory, User, UserFactory
 

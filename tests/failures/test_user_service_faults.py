@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pytest_microstack.clients import ServiceClient
-from pytest_microstack.faults import Faults
+from pytest_microstack import Faults, ServiceClient
 
 from tests.support.factories import User
 

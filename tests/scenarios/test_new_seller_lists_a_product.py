@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pytest_microstack.clients import ServiceClient
+from pytest_microstack import ServiceClient
 
 from tests.support.factories import UserFactory
 

@@ -7,8 +7,7 @@ is healed when the `with` block ends, even if an assertion fails inside it.
 from __future__ import annotations
 
 import pytest
-from pytest_microstack.clients import ServiceClient
-from pytest_microstack.faults import Faults
+from pytest_microstack import Faults, ServiceClient
 
 from tests.support.factories import ProductFactory
 

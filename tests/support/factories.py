@@ -6,8 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_microstack.clients import ServiceClient
-from pytest_microstack.errors import HarnessError
+from pytest_microstack import HarnessError, ServiceClient
 
 
 class FactoryError(HarnessError):

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from docker.models.containers import Container
-from pytest_microstack.faults import FaultError, exec_in
-from pytest_microstack.stack import Stack
+from pytest_microstack import FaultError, Stack, exec_in
 
 DATABASE_VARIABLE = "DATABASE_PATH"
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from pytest_httpserver import HTTPServer
-from pytest_microstack.clients import ServiceClient
+from pytest_microstack import ServiceClient
 from werkzeug.wrappers import Request, Response
 
 from tests.support.factories import FactoryError, ProductFactory, User, UserFactory

@@ -1,15 +1,94 @@
 """pytest-microstack: a whole Docker Compose stack as pytest fixtures.
 
-The pytest plugin (options, fixtures, hooks) is `pytest_microstack.plugin`,
-loaded through the `pytest11` entry point. Everything it drives is plain
-Python, unit-testable with the engine faked. Importing this package is cheap:
-Docker and Testcontainers are imported only when a stack is first needed.
+Everything in `__all__` is the public API: semantic versioning covers it, and
+the README's "API reference" documents it. Every module whose name starts with
+an underscore (`_core`, `_engine`, `_cleanup`, `_keep`, `_reports`, `_plugin`)
+is internal and may change in any release.
+
+Importing this package is cheap (the pytest plugin loads it into every run):
+each public name is imported from its internal module when first used.
 """
 
 from __future__ import annotations
 
-from .settings import ServiceSpec, StackSettings
-from .waiting import WaitTimeout, wait_for
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_microstack._core.clients import ServiceClient
+    from pytest_microstack._core.faults import Fault, FaultError, Faults, exec_in
+    from pytest_microstack._core.lifecycle import open_stack, prepare_images
+    from pytest_microstack._core.reader import read_settings
+    from pytest_microstack._core.settings import ServiceSpec, StackSettings
+    from pytest_microstack._core.stack import Stack
+    from pytest_microstack._core.waiting import WaitTimeout, wait_for
+    from pytest_microstack._errors import (
+        ComposeCommandError,
+        HarnessError,
+        ServiceUnhealthyError,
+        SettingsError,
+        StackConfigError,
+        StackStartError,
+    )
 
 __version__ = "0.2.0"
-__all__ = ["ServiceSpec", "StackSettings", "WaitTimeout", "__version__", "wait_for"]
+
+# Public name -> the internal module that defines it.
+_HOMES = {
+    "ComposeCommandError": "pytest_microstack._errors",
+    "Fault": "pytest_microstack._core.faults",
+    "FaultError": "pytest_microstack._core.faults",
+    "Faults": "pytest_microstack._core.faults",
+    "HarnessError": "pytest_microstack._errors",
+    "ServiceClient": "pytest_microstack._core.clients",
+    "ServiceSpec": "pytest_microstack._core.settings",
+    "ServiceUnhealthyError": "pytest_microstack._errors",
+    "SettingsError": "pytest_microstack._errors",
+    "Stack": "pytest_microstack._core.stack",
+    "StackConfigError": "pytest_microstack._errors",
+    "StackSettings": "pytest_microstack._core.settings",
+    "StackStartError": "pytest_microstack._errors",
+    "WaitTimeout": "pytest_microstack._core.waiting",
+    "exec_in": "pytest_microstack._core.faults",
+    "open_stack": "pytest_microstack._core.lifecycle",
+    "prepare_images": "pytest_microstack._core.lifecycle",
+    "read_settings": "pytest_microstack._core.reader",
+    "wait_for": "pytest_microstack._core.waiting",
+}
+
+__all__ = [
+    "ComposeCommandError",
+    "Fault",
+    "FaultError",
+    "Faults",
+    "HarnessError",
+    "ServiceClient",
+    "ServiceSpec",
+    "ServiceUnhealthyError",
+    "SettingsError",
+    "Stack",
+    "StackConfigError",
+    "StackSettings",
+    "StackStartError",
+    "WaitTimeout",
+    "__version__",
+    "exec_in",
+    "open_stack",
+    "prepare_images",
+    "read_settings",
+    "wait_for",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its home on first use (PEP 562)."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'pytest_microstack' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -14,9 +14,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .lifecycle import prepare_images
-from .ownership import new_run_id
-from .settings import settings_from_ini_file
+from pytest_microstack._cleanup.ownership import new_run_id
+from pytest_microstack._core.lifecycle import prepare_images
+from pytest_microstack._core.reader import read_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.ini.is_file():
         parser.error(f"{args.ini}: no such file")
     started = time.monotonic()
-    plan = prepare_images(settings_from_ini_file(args.ini.resolve(), run_id=new_run_id(), worker="prebuild"))
+    plan = prepare_images(read_settings(args.ini.resolve(), run_id=new_run_id(), worker="prebuild"))
     sys.stdout.write(f"images ready in {time.monotonic() - started:.1f} s:\n")
     for service, image in sorted(plan.images.items()):
         sys.stdout.write(f"  {service}: {image}\n")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pytest_microstack.clients import ServiceClient
-from pytest_microstack.stack import Stack
+from pytest_microstack._core.clients import ServiceClient
+from pytest_microstack._core.stack import Stack
 
 
 def test_1_stops_a_service_behind_the_harness_back(stack: Stack) -> None:

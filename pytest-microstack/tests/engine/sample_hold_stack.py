@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from pytest_microstack import wait_for
-from pytest_microstack.stack import Stack
+from pytest_microstack._core.stack import Stack
 
 
 def test_hold_the_stack(stack: Stack) -> None:

@@ -20,10 +20,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from pytest_microstack import backstop, removal
-from pytest_microstack.compose import ProjectCompose
-from pytest_microstack.stack import Stack
-from pytest_microstack.waiting import wait_for
+from pytest_microstack._cleanup import backstop, removal
+from pytest_microstack._core.stack import Stack
+from pytest_microstack._core.waiting import wait_for
+from pytest_microstack._engine.compose import ProjectCompose
 
 WINDOW = os.environ.get("INTERRUPT_WINDOW", "")
 REPORT = Path(os.environ.get("INTERRUPT_REPORT", os.devnull))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pytest_microstack.stack import Stack
+from pytest_microstack._core.stack import Stack
 
 
 def test_uses_the_stack(stack: Stack) -> None:

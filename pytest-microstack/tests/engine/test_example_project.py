@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_microstack.waiting import wait_for
+from pytest_microstack._core.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 RUN_TIMEOUT = 240  # seconds: a cold build of three small images plus the run, on 2 loaded cores

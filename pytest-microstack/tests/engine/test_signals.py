@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_microstack.leftovers import sweep_abandoned
-from pytest_microstack.waiting import wait_for
+from pytest_microstack._cleanup.leftovers import sweep_abandoned
+from pytest_microstack._core.waiting import wait_for
 
 from engine.conftest import project_resources
 

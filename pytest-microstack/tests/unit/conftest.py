@@ -20,7 +20,7 @@ from pytest_httpserver import HTTPServer
 from unit.fakes import FakeEngine
 
 ENGINE_PROGRAMS = frozenset({"docker", "docker-compose", "podman"})
-REAPER_MODULE = "pytest_microstack.reaper"  # a detached process that works on the real engine
+REAPER_MODULE = "pytest_microstack._cleanup.reaper"  # a detached process that works on the real engine
 
 
 class _NoEnginePopen(subprocess.Popen[bytes]):

@@ -1,4 +1,4 @@
-"""pytest_microstack.backstop: the teardown backstop (registry, run_all, SIGTERM, atexit)."""
+"""pytest_microstack._cleanup.backstop: the teardown backstop (registry, run_all, SIGTERM, atexit)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pytest_microstack import backstop
-from pytest_microstack.waiting import wait_for
+from pytest_microstack._cleanup import backstop
+from pytest_microstack._core.waiting import wait_for
 
 
 @pytest.fixture(autouse=True)

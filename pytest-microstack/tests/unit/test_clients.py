@@ -1,4 +1,4 @@
-"""pytest_microstack.clients: ServiceClient's base URL, X-Request-ID and default timeout."""
+"""pytest_microstack._core.clients: ServiceClient's base URL, X-Request-ID and default timeout."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 from pytest_httpserver import HTTPServer
-from pytest_microstack.clients import DEFAULT_TIMEOUT, ServiceClient, request_id_prefix
+from pytest_microstack._core.clients import DEFAULT_TIMEOUT, ServiceClient, request_id_prefix
 from werkzeug.wrappers import Request, Response
 
 

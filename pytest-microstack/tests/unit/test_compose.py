@@ -1,4 +1,4 @@
-"""pytest_microstack.compose: ProjectCompose's command lines, environment, errors and cancelling.
+"""pytest_microstack._engine.compose: ProjectCompose's command lines, environment, errors and cancelling.
 
 No process is started: `subprocess.Popen` (which `subprocess.run` uses too) is
 replaced by `FakeProcesses` for every test here.
@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_microstack.compose import ProjectCompose
-from pytest_microstack.errors import ComposeCommandError
-from pytest_microstack.waiting import wait_for
+from pytest_microstack._core.waiting import wait_for
+from pytest_microstack._engine.compose import ProjectCompose
+from pytest_microstack._errors import ComposeCommandError
 
 from unit.fakes import FakeProcesses
 
@@ -26,7 +26,7 @@ PROJECT = "microstack-it-cafe-gw1"
 @pytest.fixture
 def processes(monkeypatch: pytest.MonkeyPatch) -> FakeProcesses:
     fake = FakeProcesses()
-    monkeypatch.setattr(subprocess, "Popen", fake)  # the module pytest_microstack.compose uses
+    monkeypatch.setattr(subprocess, "Popen", fake)  # the module pytest_microstack._engine.compose uses
     monkeypatch.setattr(os, "killpg", fake.killpg)
     return fake
 

@@ -1,4 +1,4 @@
-"""pytest_microstack.config_cache: `docker compose config`, cached by what can change it."""
+"""pytest_microstack._engine.config_cache: `docker compose config`, cached by what can change it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from pytest_microstack.config_cache import cache_key, load_config
-from pytest_microstack.state_dir import UnsafeStateDirError
+from pytest_microstack._engine.config_cache import cache_key, load_config
+from pytest_microstack._state_dir import UnsafeStateDirError
 
 COMPOSE = """\
 services:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pytest_microstack.config_cache import cache_key
+from pytest_microstack._engine.config_cache import cache_key
 
 
 def test_a_copy_of_the_project_elsewhere_gets_its_own_key(tmp_path: Path) -> None:

@@ -1,13 +1,13 @@
-"""pytest_microstack.config_check: compose files the harness can't run are refused, naming service and key."""
+"""_engine.config_check: compose files the harness can't run are refused, naming service and key."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from pytest_microstack.config_check import check_config
-from pytest_microstack.errors import StackConfigError
-from pytest_microstack.settings import ServiceSpec
+from pytest_microstack._core.settings import ServiceSpec
+from pytest_microstack._engine.config_check import check_config
+from pytest_microstack._errors import StackConfigError
 
 FILES = "compose.yaml, compose.ci.yaml"
 

@@ -1,4 +1,4 @@
-"""pytest_microstack.engine: which engine, and where its published ports are reached."""
+"""pytest_microstack._engine.engine: which engine, and where its published ports are reached."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import pytest
-from pytest_microstack import engine as engine_module
-from pytest_microstack.engine import Engine, connect, engine_host
+from pytest_microstack._engine import engine as engine_module
+from pytest_microstack._engine.engine import Engine, connect, engine_host
 
 from unit.fakes import FakeEngine
 

@@ -1,4 +1,4 @@
-"""pytest_microstack.engine: the host that published ports are reached at, from DOCKER_HOST.
+"""pytest_microstack._engine.engine: the host that published ports are reached at, from DOCKER_HOST.
 
 Testcontainers' DockerClient is built without connecting (no traffic is sent):
 its docker-py client is replaced by the base URL docker-py would have made.
@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import pytest
 from docker.utils import parse_host
-from pytest_microstack.engine import Engine, engine_host
+from pytest_microstack._engine.engine import Engine, engine_host
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.docker_client import DockerClient
 

@@ -1,9 +1,9 @@
-"""pytest_microstack.errors: what each harness error says about the service it gave up on."""
+"""pytest_microstack._errors: what each harness error says about the service it gave up on."""
 
 from __future__ import annotations
 
 import pytest
-from pytest_microstack.errors import (
+from pytest_microstack._errors import (
     ComposeCommandError,
     HarnessError,
     ServiceDiagnosis,

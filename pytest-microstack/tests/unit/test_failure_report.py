@@ -1,4 +1,4 @@
-"""pytest_microstack.failure_report (and reporting.RunReports.save): what is kept of a failed stack."""
+"""_reports.failure_report (and run_state.RunState.save_report): what is kept of a failed stack."""
 
 from __future__ import annotations
 
@@ -10,18 +10,18 @@ from typing import Any, cast
 
 import docker.errors
 import yaml
-from pytest_microstack.errors import ComposeCommandError
-from pytest_microstack.failure_report import (
+from pytest_microstack._core.settings import ServiceSpec
+from pytest_microstack._core.stack import Stack
+from pytest_microstack._errors import ComposeCommandError
+from pytest_microstack._plugin.run_state import RunState, artifacts_folder
+from pytest_microstack._reports.failure_report import (
     CONFIG_FILE,
     CONTAINERS_FILE,
     SUMMARY_FILE,
     folder_name,
     save_report,
 )
-from pytest_microstack.masking import MASK, Masker
-from pytest_microstack.reporting import RunReports, artifacts_folder
-from pytest_microstack.settings import ServiceSpec
-from pytest_microstack.stack import Stack
+from pytest_microstack._reports.masking import MASK, Masker
 
 from unit.fakes import FakeCompose, FakeEngine
 
@@ -157,9 +157,10 @@ def test_run_reports_save_into_the_run_folder_masking_the_declared_secrets(
     engine: FakeEngine, tmp_path: Path
 ) -> None:
     add_stack_containers(engine)
-    reports = RunReports(fake_config(tmp_path), tmp_path / "run")
+    reports = RunState(fake_config(tmp_path))
+    reports.folder = tmp_path / "run"
 
-    reports.save(make_stack(engine, {"services": {}}), ["RUN_SECRET"], "tests/t.py::test_x", "failed")
+    reports.save_report(make_stack(engine, {"services": {}}), ["RUN_SECRET"], "tests/t.py::test_x", "failed")
 
     [saved] = reports.summary.reports
     assert Path(saved).parent == tmp_path / "run"

@@ -1,4 +1,4 @@
-"""pytest_microstack.faults: faults applied through the engine, always healed, failures named."""
+"""pytest_microstack._core.faults: faults applied through the engine, always healed, failures named."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any, cast
 import docker.errors
 import pytest
 from docker.models.containers import Container
-from pytest_microstack.errors import ServiceUnhealthyError
-from pytest_microstack.faults import Fault, FaultError, Faults, exec_in
-from pytest_microstack.waiting import wait_for
+from pytest_microstack._core.faults import Fault, FaultError, Faults, exec_in
+from pytest_microstack._core.waiting import wait_for
+from pytest_microstack._errors import ServiceUnhealthyError
 
 from unit.fakes import FakeEngine
 

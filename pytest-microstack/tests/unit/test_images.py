@@ -1,4 +1,4 @@
-"""pytest_microstack.images: per-service image tags by the digest of their inputs, built only when missing."""
+"""_engine.images: per-service image tags by the digest of their inputs, built only when missing."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from typing import Any, cast
 import docker.errors
 import pytest
 from filelock import FileLock, Timeout
-from pytest_microstack.errors import StackConfigError
-from pytest_microstack.images import (
+from pytest_microstack._engine.images import (
     TAG_PREFIX,
     ImagePlan,
     context_digest,
@@ -21,6 +20,7 @@ from pytest_microstack.images import (
     plan_images,
     service_digest,
 )
+from pytest_microstack._errors import StackConfigError
 
 from unit.fakes import FakeCompose, FakeEngine
 
@@ -416,7 +416,7 @@ def test_images_are_looked_up_again_once_the_lock_is_held(engine: FakeEngine, tm
             return super().acquire(*args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("pytest_microstack.images.FileLock", BuiltMeanwhile)
+        patch.setattr("pytest_microstack._engine.images.FileLock", BuiltMeanwhile)
         assert ensure_images(cast(Any, compose), engine, ImagePlan({"a": "a:it-1"}), lock_path) == []
 
     assert compose.events == []

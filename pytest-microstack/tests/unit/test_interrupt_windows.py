@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_microstack import backstop
-from pytest_microstack.compose import ProjectCompose
-from pytest_microstack.errors import ComposeCancelledError
-from pytest_microstack.lifecycle import open_stack
-from pytest_microstack.stack import Stack
-from pytest_microstack.waiting import wait_for
+from pytest_microstack._cleanup import backstop
+from pytest_microstack._core.lifecycle import open_stack
+from pytest_microstack._core.stack import Stack
+from pytest_microstack._core.waiting import wait_for
+from pytest_microstack._engine.compose import ProjectCompose
+from pytest_microstack._errors import ComposeCancelledError
 
 from unit.fake_lifecycle import FakeCompose, fake_compose, fake_engine, settings
 from unit.fakes import FakeEngine

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import docker.errors
 import pytest
-from pytest_microstack.faults import Faults
+from pytest_microstack._core.faults import Faults
 
 from unit.fakes import FakeEngine
 from unit.test_faults import FakeStack, add, methods

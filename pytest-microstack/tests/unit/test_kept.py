@@ -1,4 +1,4 @@
-"""pytest_microstack.kept: records of stacks left running on purpose, finding and describing them."""
+"""pytest_microstack._keep.kept: records of stacks left running on purpose, finding and describing them."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from pytest_microstack.kept import describe_kept, find_kept_project, load_record, save_record
-from pytest_microstack.ownership import CONFIG_LABEL, KEEP_LABEL
-from pytest_microstack.settings import ServiceSpec
-from pytest_microstack.stack import Stack
-from pytest_microstack.state_dir import UnsafeStateDirError
+from pytest_microstack._cleanup.ownership import CONFIG_LABEL, KEEP_LABEL
+from pytest_microstack._core.settings import ServiceSpec
+from pytest_microstack._core.stack import Stack
+from pytest_microstack._keep.kept import describe_kept, find_kept_project, load_record, save_record
+from pytest_microstack._state_dir import UnsafeStateDirError
 
 from unit.fakes import FakeCompose, FakeEngine
 

@@ -1,4 +1,4 @@
-"""pytest_microstack.leftovers (and removal): remove dead runs' leftovers, and nothing else."""
+"""pytest_microstack._cleanup.leftovers (and removal): remove dead runs' leftovers, and nothing else."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import docker.errors
 import pytest
 import requests
-from pytest_microstack.leftovers import is_abandoned, sweep_abandoned
-from pytest_microstack.ownership import (
+from pytest_microstack._cleanup.leftovers import is_abandoned, sweep_abandoned
+from pytest_microstack._cleanup.ownership import (
     HARNESS_LABEL,
     KEEP_LABEL,
     OWNER_LABEL,
@@ -18,7 +18,7 @@ from pytest_microstack.ownership import (
     owner_labels,
     process_start_time,
 )
-from pytest_microstack.removal import remove_project
+from pytest_microstack._cleanup.removal import remove_project
 
 from unit.fakes import FakeEngine
 

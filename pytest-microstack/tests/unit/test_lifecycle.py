@@ -1,4 +1,4 @@
-"""pytest_microstack.lifecycle: open_stack's order of steps and its teardown, engine and CLI faked."""
+"""pytest_microstack._core.lifecycle: open_stack's order of steps and its teardown, engine and CLI faked."""
 
 from __future__ import annotations
 
@@ -12,17 +12,8 @@ from typing import Any, cast
 
 import pytest
 from pytest_httpserver import HTTPServer
-from pytest_microstack import backstop, reaper
-from pytest_microstack.engine import Engine
-from pytest_microstack.errors import ComposeCommandError, StackConfigError, StackStartError
-from pytest_microstack.images import TAG_PREFIX, plan_images
-from pytest_microstack.lifecycle import (
-    declared_services,
-    open_stack,
-    per_run_environment,
-    prepare_images,
-)
-from pytest_microstack.ownership import (
+from pytest_microstack._cleanup import backstop, reaper
+from pytest_microstack._cleanup.ownership import (
     CONFIG_LABEL,
     HARNESS_LABEL,
     KEEP_LABEL,
@@ -32,7 +23,16 @@ from pytest_microstack.ownership import (
     Owner,
     owner_labels,
 )
-from pytest_microstack.settings import ServiceSpec, StackSettings
+from pytest_microstack._core.lifecycle import (
+    declared_services,
+    open_stack,
+    per_run_environment,
+    prepare_images,
+)
+from pytest_microstack._core.settings import ServiceSpec, StackSettings
+from pytest_microstack._engine.engine import Engine
+from pytest_microstack._engine.images import TAG_PREFIX, plan_images
+from pytest_microstack._errors import ComposeCommandError, StackConfigError, StackStartError
 from testcontainers.compose import compose as testcontainers_compose
 
 from unit.compose_yaml import Tag, load_compose
@@ -225,6 +225,7 @@ def settings(root: Path, **kwargs: Any) -> StackSettings:
         "worker": "gw3",
         "startup_timeout": 10.0,
         "secrets": (SECRET,),
+        "wait_for_teardown": True,  # removed in place, as in CI, unless a test asks for the reaper
         **kwargs,
     }
     return StackSettings(**options)
@@ -658,7 +659,7 @@ class FakeDockerClient:
 def test_without_an_engine_the_one_the_environment_names_is_used(
     root: Path, cli: FakeComposeCLI, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("pytest_microstack.engine.DockerClient", lambda: FakeDockerClient(engine))
+    monkeypatch.setattr("pytest_microstack._engine.engine.DockerClient", lambda: FakeDockerClient(engine))
 
     with open_stack(settings(root)) as stack:
         assert stack.host == "127.0.0.1"

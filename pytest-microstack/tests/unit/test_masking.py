@@ -1,11 +1,11 @@
-"""pytest_microstack.masking: secrets hidden by key and by value, in data and in text."""
+"""pytest_microstack._reports.masking: secrets hidden by key and by value, in data and in text."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from pytest_microstack.masking import MASK, Masker, is_sensitive, secret_values
+from pytest_microstack._reports.masking import MASK, Masker, is_sensitive, secret_values
 
 SECRET = "s3cr3t-value-of-the-run"
 

@@ -1,4 +1,4 @@
-"""pytest_microstack.override: the compose override that labels, re-publishes and un-serialises a stack."""
+"""_engine.override: the compose override that labels, re-publishes and un-serialises a stack."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from pytest_microstack.override import HEADER, harness_override
+from pytest_microstack._engine.override import HEADER, harness_override
 
 from unit.compose_yaml import Tag, load_compose
 

@@ -1,4 +1,4 @@
-"""pytest_microstack.ownership: who owns a stack, and whether that process still lives."""
+"""pytest_microstack._cleanup.ownership: who owns a stack, and whether that process still lives."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from pytest_microstack.ownership import (
+from pytest_microstack._cleanup.ownership import (
     CONFIG_LABEL,
     HARNESS_LABEL,
     KEEP_LABEL,

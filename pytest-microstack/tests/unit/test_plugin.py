@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pytest_microstack.plugin import DEFAULT_STACK_TIMEOUT, settings_from_ini
-from pytest_microstack.settings import ServiceSpec, StackSettings
+from pytest_microstack import read_settings
+from pytest_microstack._core.settings import DEFAULT_STARTUP_TIMEOUT, ServiceSpec, StackSettings
+from pytest_microstack._plugin.run_state import RunState
 
 INI = """\
 [pytest]
@@ -36,9 +37,16 @@ def no_ci_nor_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STACK_TIMEOUT", raising=False)
 
 
+def settings_from_config(config: pytest.Config) -> StackSettings:
+    """What the `stack_settings` fixture reads: the ini through pytest, with the run's own id."""
+    state = config.pluginmanager.get_plugin("microstack-run")
+    run_id = state.run_id if isinstance(state, RunState) else "norun"
+    return read_settings(config, run_id=run_id)
+
+
 def settings_for(pytester: pytest.Pytester, ini: str, *args: str) -> StackSettings:
     pytester.makefile(".ini", pytest=ini)
-    return settings_from_ini(pytester.parseconfigure(*args))
+    return settings_from_config(pytester.parseconfigure(*args))
 
 
 def fields(settings: StackSettings, expected: dict[str, Any]) -> dict[str, Any]:
@@ -80,7 +88,7 @@ def test_without_options_the_defaults_apply(pytester: pytest.Pytester) -> None:
         "root": pytester.path,
         "services": (),
         "compose_files": ("docker-compose.yml",),
-        "startup_timeout": DEFAULT_STACK_TIMEOUT,
+        "startup_timeout": DEFAULT_STARTUP_TIMEOUT,
         "keep": False,
         "reuse": False,
         "environment": {},
@@ -119,13 +127,14 @@ def test_a_timeout_that_is_not_a_number_is_a_usage_error(pytester: pytest.Pytest
         settings_for(pytester, "[pytest]\nstack_timeout = soon\n")
 
 
-def test_the_timeout_flag_beats_the_ini_which_beats_the_environment(
+def test_the_timeout_flag_beats_the_environment_which_beats_the_ini(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    assert settings_for(pytester, "[pytest]\nstack_timeout = 90\n").startup_timeout == 90.0
     monkeypatch.setenv("STACK_TIMEOUT", "30")
 
     assert settings_for(pytester, "[pytest]\n").startup_timeout == 30.0
-    assert settings_for(pytester, "[pytest]\nstack_timeout = 90\n").startup_timeout == 90.0
+    assert settings_for(pytester, "[pytest]\nstack_timeout = 90\n").startup_timeout == 30.0
     assert (
         settings_for(pytester, "[pytest]\nstack_timeout = 90\n", "--stack-timeout=12.5").startup_timeout
         == 12.5
@@ -223,3 +232,35 @@ def test_tests_using_the_stack_are_marked_integration_and_those_using_faults_fau
 def test_the_plugin_is_loaded_through_its_entry_point(pytester: pytest.Pytester) -> None:
     config = pytester.parseconfig()
     assert config.pluginmanager.hasplugin("microstack")
+
+
+@pytest.mark.parametrize("ci", ["", "1"], ids=["developer", "ci"])
+def test_pytest_and_an_ini_file_read_the_same_settings_from_the_same_input(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str
+) -> None:
+    """One reader: pytest's parsed ini and the file read by tools give equal StackSettings."""
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setenv("STACK_TIMEOUT", "45")
+    pytester.makefile(".ini", pytest=INI)
+    config = pytester.parseconfigure()
+
+    through_pytest = read_settings(config, run_id="same", worker="gw1")
+    from_the_file = read_settings(pytester.path / "pytest.ini", run_id="same", worker="gw1")
+
+    assert through_pytest == from_the_file
+    assert through_pytest.startup_timeout == 45.0  # the environment beats the ini, on both paths
+    assert through_pytest.wait_for_teardown is bool(ci)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("true", True), ("yes", True), ("1", True), ("false", False), ("off", False), ("0", False)],
+)
+def test_both_readers_spell_booleans_as_pytest_does(
+    pytester: pytest.Pytester, text: str, expected: bool
+) -> None:
+    ini = f"[pytest]\nstack_parallel_start = {text}\n"
+    pytester.makefile(".ini", pytest=ini)
+
+    assert read_settings(pytester.parseconfigure(), run_id="r").parallel_start is expected
+    assert read_settings(pytester.path / "pytest.ini", run_id="r").parallel_start is expected

@@ -1,4 +1,4 @@
-"""pytest_microstack.readiness: concurrent health polling under one deadline, failing fast."""
+"""pytest_microstack._core.readiness: concurrent health polling under one deadline, failing fast."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from pytest_httpserver import HTTPServer
-from pytest_microstack import readiness
-from pytest_microstack.readiness import ContainerState, Probe, ProbeResult, wait_until_healthy
+from pytest_microstack._core import readiness
+from pytest_microstack._core.readiness import ContainerState, Probe, ProbeResult, wait_until_healthy
 from werkzeug.wrappers import Request, Response
 
 RUNNING = ContainerState("running")

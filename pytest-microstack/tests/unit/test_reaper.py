@@ -6,8 +6,8 @@ import os
 from typing import Any
 
 import pytest
-from pytest_microstack import reaper
-from pytest_microstack.engine import Engine
+from pytest_microstack._cleanup import reaper
+from pytest_microstack._engine.engine import Engine
 
 from unit.fakes import FakeEngine
 
@@ -24,7 +24,7 @@ def test_spawn_starts_a_detached_python_that_outlives_pytest(monkeypatch: pytest
     assert reaper.spawn(["p-1", "p-2"]) == 4242
 
     [(_, argv, kwargs)] = started
-    assert argv[1:] == ["-m", "pytest_microstack.reaper", "--sweep", "p-1", "p-2"]
+    assert argv[1:] == ["-m", "pytest_microstack._cleanup.reaper", "--sweep", "p-1", "p-2"]
     assert kwargs["setsid"] is True  # neither Ctrl-C nor pytest's exit reaches it
     assert [action[1] for action in kwargs["file_actions"]] == [0, 1, 2]  # nothing of ours held open
 
@@ -35,7 +35,7 @@ def test_main_removes_the_named_projects_and_sweeps_dead_runs(
     engine.add_container("ours-web", project="ours")
     engine.add_network("ours_default", project="ours")
     engine.add_container("other-web", project="other")
-    monkeypatch.setattr("pytest_microstack.engine.connect", lambda: Engine(engine, "127.0.0.1"))
+    monkeypatch.setattr("pytest_microstack._engine.engine.connect", lambda: Engine(engine, "127.0.0.1"))
 
     assert reaper.main(["--sweep", "ours"]) == 0
 
@@ -52,7 +52,7 @@ def test_a_failed_removal_is_reported_in_the_exit_code(
         raise_on.containers.list = _raise  # type: ignore[method-assign]
         return Engine(raise_on, "127.0.0.1")
 
-    monkeypatch.setattr("pytest_microstack.engine.connect", broken_connect)
+    monkeypatch.setattr("pytest_microstack._engine.engine.connect", broken_connect)
 
     assert reaper.main(["ours"]) == 1
 

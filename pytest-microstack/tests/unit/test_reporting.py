@@ -1,13 +1,13 @@
-"""pytest_microstack.reporting: summaries cross from xdist workers to the controller, printed once."""
+"""_plugin.run_state: summaries and kept stacks go from xdist workers to the controller, printed once."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from pytest_microstack.reporting import SUMMARY_KEY, RunReports
-from pytest_microstack.run_summary import RunSummary
+import pytest
+from pytest_microstack._plugin.run_state import WORKER_KEY, RunState
+from pytest_microstack._reports.run_summary import RunSummary
 
 
 class Terminal:
@@ -21,8 +21,11 @@ class Terminal:
         self.lines.append(line)
 
 
-def reports(tmp_path: Path, **config: Any) -> RunReports:
-    return RunReports(SimpleNamespace(**config), tmp_path)  # type: ignore[arg-type]
+def run_state(pytester: pytest.Pytester) -> RunState:
+    pytester.makefile(".ini", pytest="[pytest]\nstack_timeout = 30\n")
+    state = pytester.parseconfigure().pluginmanager.get_plugin("microstack-run")
+    assert isinstance(state, RunState)
+    return state
 
 
 def worker_summary(started: float) -> RunSummary:
@@ -33,21 +36,27 @@ def worker_summary(started: float) -> RunSummary:
     return summary
 
 
-def test_a_worker_hands_its_summary_over_in_workeroutput(tmp_path: Path) -> None:
+def test_a_worker_hands_its_summary_and_kept_stacks_over_in_one_workeroutput_key(
+    pytester: pytest.Pytester,
+) -> None:
+    worker = run_state(pytester)
     workeroutput: dict[str, Any] = {}
-    worker = reports(tmp_path, workeroutput=workeroutput)
+    worker.config.workeroutput = workeroutput  # type: ignore[attr-defined]  # what xdist sets on a worker
     worker.summary = worker_summary(1.0)
+    worker.kept.append("kept stack microstack-it-ab-gw0")
 
-    worker.pytest_sessionfinish(session=None)  # type: ignore[arg-type]
+    worker.pytest_sessionfinish(session=None, exitstatus=0)  # type: ignore[arg-type]
 
-    assert RunSummary.from_dict(workeroutput[SUMMARY_KEY]) == worker.summary
+    assert list(workeroutput) == [WORKER_KEY]
+    assert RunSummary.from_dict(workeroutput[WORKER_KEY]["summary"]) == worker.summary
+    assert workeroutput[WORKER_KEY]["kept"] == ["kept stack microstack-it-ab-gw0"]
 
 
-def test_the_controller_adds_up_its_workers_and_prints_one_summary(tmp_path: Path) -> None:
-    controller = reports(tmp_path)
-    for started in (1.0, 3.0):
-        node = SimpleNamespace(workeroutput={SUMMARY_KEY: worker_summary(started).to_dict()})
-        controller.pytest_testnodedown(node, error=None)
+def test_the_controller_adds_up_its_workers_and_prints_one_summary(pytester: pytest.Pytester) -> None:
+    controller = run_state(pytester)
+    for number, started in enumerate((1.0, 3.0)):
+        part = {"kept": [f"kept {number}"], "summary": worker_summary(started).to_dict()}
+        controller.pytest_testnodedown(SimpleNamespace(workeroutput={WORKER_KEY: part}), error=None)
     controller.pytest_testnodedown(
         SimpleNamespace(workeroutput={}), error=None
     )  # a worker that used no stack
@@ -55,15 +64,16 @@ def test_the_controller_adds_up_its_workers_and_prints_one_summary(tmp_path: Pat
 
     controller.pytest_terminal_summary(terminal)
 
-    assert terminal.lines[0] == "--- microstack ---"
+    assert terminal.lines[:3] == ["--- stacks left running ---", "kept 0", "kept 1"]
+    assert "--- microstack ---" in terminal.lines
     assert "stacks: 2 started" in terminal.lines
     assert "  api  2.00 s mean, 3.00 s max (2 starts)" in terminal.lines
     assert "faults: 4 injected in 0.0 s, 4 healed in 0.0 s" in terminal.lines
 
 
-def test_a_run_that_used_no_stack_prints_nothing(tmp_path: Path) -> None:
+def test_a_run_that_used_no_stack_prints_nothing(pytester: pytest.Pytester) -> None:
     terminal = Terminal()
 
-    reports(tmp_path).pytest_terminal_summary(terminal)
+    run_state(pytester).pytest_terminal_summary(terminal)
 
     assert terminal.lines == []

@@ -15,11 +15,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from pytest_microstack.kept import load_record
-from pytest_microstack.lease import holder, take_lease
-from pytest_microstack.lifecycle import open_stack
-from pytest_microstack.ownership import KEEP_LABEL, OWNER_LABEL, Owner
-from pytest_microstack.state_dir import state_dir
+from pytest_microstack._cleanup.ownership import KEEP_LABEL, OWNER_LABEL, Owner
+from pytest_microstack._core.lifecycle import open_stack
+from pytest_microstack._keep.kept import load_record
+from pytest_microstack._keep.lease import holder, take_lease
+from pytest_microstack._state_dir import state_dir
 
 from unit.fake_lifecycle import SECRET, FakeCompose, fake_compose, fake_engine, settings
 from unit.fakes import FakeEngine
@@ -53,7 +53,7 @@ def test_a_lease_held_by_a_process_is_free_once_that_process_is_killed(tmp_path:
         f"""
         import sys
         from pathlib import Path
-        from pytest_microstack.lease import take_lease
+        from pytest_microstack._keep.lease import take_lease
         lease = take_lease(Path({str(state)!r}), "microstack-it-k-main")
         print("held" if lease else "refused", flush=True)
         sys.stdin.read()  # hold it until killed

@@ -1,10 +1,10 @@
-"""pytest_microstack.run_summary: the end-of-run figures, added up across xdist workers."""
+"""pytest_microstack._reports.run_summary: the end-of-run figures, added up across xdist workers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pytest_microstack.run_summary import RunSummary
+from pytest_microstack._reports.run_summary import RunSummary
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""pytest_microstack.settings: the stack's declaration, from ini lines or code, with bad input named."""
+"""pytest_microstack._core.settings: the stack's declaration, from ini lines or code, with bad input named."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import re
 from pathlib import Path
 
 import pytest
-from pytest_microstack.errors import SettingsError
-from pytest_microstack.settings import (
+from pytest_microstack import read_settings
+from pytest_microstack._core.settings import (
     COMPOSE_FILE_NAMES,
     ServiceSpec,
     StackSettings,
     default_compose_files,
     parse_environment,
-    settings_from_ini_file,
 )
+from pytest_microstack._errors import SettingsError
 
 
 @pytest.mark.parametrize(
@@ -153,7 +153,7 @@ def test_settings_from_ini_file_reads_every_option(tmp_path: Path) -> None:
     ini = tmp_path / "pytest.ini"
     ini.write_text(INI)
 
-    settings = settings_from_ini_file(ini, run_id="r1", worker="bench")
+    settings = read_settings(ini, run_id="r1", worker="bench")
 
     assert settings == StackSettings(
         root=tmp_path,
@@ -177,7 +177,7 @@ def test_settings_from_an_ini_file_without_a_pytest_section_are_the_defaults(tmp
     ini.write_text("[tox]\nenvlist = py311\n")
     (tmp_path / "docker-compose.yml").write_text("services: {}\n")
 
-    settings = settings_from_ini_file(ini, run_id="r1")
+    settings = read_settings(ini, run_id="r1")
 
     assert settings == StackSettings(tmp_path, (), "r1", compose_files=("docker-compose.yml",))
 
@@ -187,7 +187,7 @@ def test_a_bad_line_in_an_ini_file_is_refused_naming_it(tmp_path: Path) -> None:
     ini.write_text("[pytest]\nstack_services =\n    api http 5000\n    db tcp\n")
 
     with pytest.raises(SettingsError, match="stack_services line 'db tcp': tcp needs a container port"):
-        settings_from_ini_file(ini, run_id="r1")
+        read_settings(ini, run_id="r1")
 
 
 @pytest.mark.parametrize(
@@ -212,4 +212,4 @@ def test_a_bad_timeout_in_an_ini_file_is_a_settings_error(tmp_path: Path) -> Non
     ini.write_text("[pytest]\nstack_timeout = soon\n")
 
     with pytest.raises(SettingsError, match="stack_timeout: 'soon'"):
-        settings_from_ini_file(ini, run_id="r")
+        read_settings(ini, run_id="r")

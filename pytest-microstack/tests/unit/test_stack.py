@@ -1,4 +1,4 @@
-"""pytest_microstack.stack: a compose project addressed through a (fake) engine."""
+"""pytest_microstack._core.stack: a compose project addressed through a (fake) engine."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import Any, cast
 import docker.errors
 import pytest
 from pytest_httpserver import HTTPServer
-from pytest_microstack.errors import ComposeCommandError, ServiceUnhealthyError, StackStartError
-from pytest_microstack.readiness import ContainerState
-from pytest_microstack.settings import ServiceSpec
-from pytest_microstack.stack import LOG_TAIL_LINES, Stack
-from pytest_microstack.waiting import wait_for
+from pytest_microstack._core.readiness import ContainerState
+from pytest_microstack._core.settings import ServiceSpec
+from pytest_microstack._core.stack import LOG_TAIL_LINES, Stack
+from pytest_microstack._core.waiting import wait_for
+from pytest_microstack._errors import ComposeCommandError, ServiceUnhealthyError, StackStartError
 from werkzeug.wrappers import Request, Response
 
 from unit.fakes import FakeCompose, FakeEngine

@@ -1,4 +1,4 @@
-"""pytest_microstack.state_dir: a private per-user folder, refused when anyone else could plant a file."""
+"""pytest_microstack._state_dir: a private per-user folder, refused when anyone else could plant a file."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from pytest_microstack.state_dir import (
+from pytest_microstack._state_dir import (
     APP_NAME,
     ENV_OVERRIDE,
     UnsafeStateDirError,

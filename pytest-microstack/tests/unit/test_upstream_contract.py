@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from importlib.metadata import version
 
-from pytest_microstack.compose import ProjectCompose
+from pytest_microstack._engine.compose import ProjectCompose
 from testcontainers.compose import DockerCompose
 
 PINNED_SERIES = "4.15."

@@ -1,4 +1,4 @@
-"""pytest_microstack.waiting: poll a condition under a deadline."""
+"""pytest_microstack._core.waiting: poll a condition under a deadline."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from pytest_microstack.waiting import WaitTimeout, wait_for
+from pytest_microstack._core.waiting import WaitTimeout, wait_for
 
 
 def test_returns_the_first_truthy_value() -> None:

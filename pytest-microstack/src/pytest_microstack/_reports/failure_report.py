@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .masking import Masker
-from .ownership import PROJECT_LABEL, SERVICE_LABEL
+from pytest_microstack._cleanup.ownership import PROJECT_LABEL, SERVICE_LABEL
+from pytest_microstack._reports.masking import Masker
 
 if TYPE_CHECKING:
-    from .stack import Stack
+    from pytest_microstack._core.stack import Stack
 
 CONFIG_FILE = "compose.effective.yaml"
 SUMMARY_FILE = "failure.txt"

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from .kept import record_dir
-from .ownership import Owner
-from .state_dir import check_private, read_private, write_private
+from pytest_microstack._cleanup.ownership import Owner
+from pytest_microstack._keep.kept import record_dir
+from pytest_microstack._state_dir import check_private, read_private, write_private
 
 LEASE_FILE = "lease"
 HOLDER_FILE = "holder"

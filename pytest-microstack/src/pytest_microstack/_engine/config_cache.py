@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .compose import ProjectCompose
-from .state_dir import read_private, state_dir, write_private
+from pytest_microstack._engine.compose import ProjectCompose
+from pytest_microstack._state_dir import read_private, state_dir, write_private
 
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 

@@ -10,7 +10,7 @@ import docker.errors
 from docker.models.containers import Container
 from docker.models.volumes import Volume
 
-from .ownership import PROJECT_LABEL
+from pytest_microstack._cleanup.ownership import PROJECT_LABEL
 
 
 def remove_project(client: Any, project: str) -> None:

@@ -22,8 +22,8 @@ import docker.errors
 from docker.utils.build import exclude_paths
 from filelock import FileLock
 
-from .compose import ProjectCompose
-from .errors import StackConfigError
+from pytest_microstack._engine.compose import ProjectCompose
+from pytest_microstack._errors import StackConfigError
 
 TAG_PREFIX = "it-"
 _FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)", re.IGNORECASE | re.MULTILINE)

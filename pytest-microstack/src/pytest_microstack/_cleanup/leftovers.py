@@ -12,8 +12,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from .ownership import HARNESS_LABEL, KEEP_LABEL, OWNER_LABEL, PROJECT_LABEL, Owner
-from .removal import remove_project
+from pytest_microstack._cleanup.ownership import HARNESS_LABEL, KEEP_LABEL, OWNER_LABEL, PROJECT_LABEL, Owner
+from pytest_microstack._cleanup.removal import remove_project
 
 LOG = logging.getLogger(__name__)
 

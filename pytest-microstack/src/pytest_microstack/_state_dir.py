@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-from .errors import HarnessError
+from pytest_microstack._errors import HarnessError
 
 APP_NAME = "pytest-microstack"
 ENV_OVERRIDE = "MICROSTACK_STATE_DIR"

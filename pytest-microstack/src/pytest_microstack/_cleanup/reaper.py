@@ -1,7 +1,7 @@
 """Remove stacks from a detached process, so pytest exits as soon as its results are reported.
 
 The idea of Testcontainers' Ryuk, without a container: at the end of a session
-the stack is handed to `python -m pytest_microstack.reaper PROJECT...`, a
+the stack is handed to `python -m pytest_microstack._cleanup.reaper PROJECT...`, a
 process in a session of its own that outlives pytest, removes the projects and
 then sweeps what dead runs left. If it dies too, the owner labels remain and
 the next run's sweep removes the rest.
@@ -21,16 +21,22 @@ def spawn(projects: list[str], *, sweep: bool = True) -> int:
     and this process is meant to outlive pytest. It inherits the environment
     (DOCKER_HOST and the like) and reads and writes nothing of ours.
     """
-    command = [sys.executable, "-m", "pytest_microstack.reaper", *(["--sweep"] if sweep else []), *projects]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest_microstack._cleanup.reaper",
+        *(["--sweep"] if sweep else []),
+        *projects,
+    ]
     quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
     return os.posix_spawn(sys.executable, command, os.environ.copy(), file_actions=quiet, setsid=True)
 
 
 def main(argv: list[str]) -> int:
     """Remove each project named, then (with --sweep) what dead runs left behind."""
-    from .engine import connect
-    from .leftovers import sweep_abandoned
-    from .removal import remove_project
+    from pytest_microstack._cleanup.leftovers import sweep_abandoned
+    from pytest_microstack._cleanup.removal import remove_project
+    from pytest_microstack._engine.engine import connect
 
     sweep = "--sweep" in argv
     projects = [arg for arg in argv if not arg.startswith("--")]

@@ -16,24 +16,25 @@ import secrets
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import backstop
-from .compose import ProjectCompose
-from .config_cache import load_config
-from .config_check import check_config
-from .engine import Engine, connect
-from .images import ImagePlan, ensure_images, plan_images
-from .kept import find_kept_projects, load_record, save_record
-from .lease import Lease, holder, take_lease
-from .leftovers import sweep_abandoned
-from .override import harness_override
-from .ownership import Owner, owner_labels
-from .settings import ServiceSpec, StackSettings
-from .stack import Stack
-from .state_dir import state_dir
+from pytest_microstack._cleanup.leftovers import sweep_abandoned
+from pytest_microstack._cleanup.ownership import Owner, owner_labels
+from pytest_microstack._core.settings import ServiceSpec, StackSettings
+from pytest_microstack._core.stack import Stack
+from pytest_microstack._core.teardown import Teardown
+from pytest_microstack._engine.compose import ProjectCompose
+from pytest_microstack._engine.config_cache import load_config
+from pytest_microstack._engine.config_check import check_config
+from pytest_microstack._engine.engine import Engine, connect
+from pytest_microstack._engine.images import ImagePlan, ensure_images, plan_images
+from pytest_microstack._engine.override import harness_override
+from pytest_microstack._keep.kept import find_kept_projects, load_record, save_record
+from pytest_microstack._keep.lease import holder, take_lease
+from pytest_microstack._state_dir import state_dir
 
 BUILD_LOCK = "image-build.lock"
 LOG = logging.getLogger(__name__)
@@ -103,20 +104,17 @@ def prepare_images(settings: StackSettings, engine: Engine | None = None) -> Ima
     return plan
 
 
-@contextmanager
-def open_stack(
-    settings: StackSettings,
-    engine: Engine | None = None,
-    on_start_failure: Callable[[Stack, Exception], None] | None = None,
-) -> Iterator[Stack]:
-    """Yield a healthy stack; tear it down afterwards unless it is kept or reused.
+@dataclass(frozen=True)
+class _Prepared:
+    """What every start reads first: the compose config, the services, the images and their hash."""
 
-    `on_start_failure(stack, error)` runs when start-up fails, before the
-    teardown, while the containers can still be looked at (failure reports).
-    """
-    engine = engine or connect()
-    state = state_dir()
-    keep = settings.keep or settings.reuse
+    config: dict[str, Any]
+    services: tuple[ServiceSpec, ...]
+    plan: ImagePlan
+    config_hash: str
+
+
+def _prepare(settings: StackSettings, engine: Engine, state: Path) -> _Prepared:
     # Dead runs' leftovers are removed while the config is read and the images
     # checked: neither depends on the other, and both are on the critical path.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep") as pool:
@@ -127,82 +125,81 @@ def open_stack(
         plan = plan_images(config, engine.client)
         config_hash = _config_hash(settings, plan)
         sweep.result()
+    return _Prepared(config, services, plan, config_hash)
 
-    if settings.reuse:
-        reused = _reuse_kept_stack(settings, engine, state, services, config_hash)
-        if reused is not None:
-            stack, lease = reused
-            try:
-                yield stack
-            finally:
-                lease.release()
-            return
 
+@contextmanager
+def open_stack(
+    settings: StackSettings,
+    engine: Engine | None = None,
+    on_start_failure: Callable[[Stack, Exception], None] | None = None,
+) -> Iterator[Stack]:
+    """Yield a healthy stack; afterwards it is removed, kept or released as `Teardown` decides.
+
+    `on_start_failure(stack, error)` runs when start-up fails, before the
+    teardown, while the containers can still be looked at (failure reports).
+    """
+    engine = engine or connect()
+    state = state_dir()
+    prepared = _prepare(settings, engine, state)
+    with ExitStack() as resources:
+        stack = None
+        if settings.reuse:
+            stack = _reuse_kept_stack(settings, engine, state, prepared, resources)
+        policy = Teardown.for_settings(settings, attached=stack is not None)
+        if stack is None:
+            stack = _new_stack(settings, engine, state, prepared, policy, resources)
+        with policy.applied(stack, on_start_failure) as running:
+            yield running
+
+
+def _new_stack(
+    settings: StackSettings,
+    engine: Engine,
+    state: Path,
+    prepared: _Prepared,
+    policy: Teardown,
+    resources: ExitStack,
+) -> Stack:
+    """A stack not yet started: its override written, its images built; resources live until the end."""
+    keep = policy is Teardown.KEEP
     environment = per_run_environment(settings)
-    labels = owner_labels(Owner.current(), keep=keep, config_hash=config_hash)
+    labels = owner_labels(Owner.current(), keep=keep, config_hash=prepared.config_hash)
     override_text = harness_override(
-        config,
+        prepared.config,
         labels,
-        images=plan.images,
-        ports={spec.name: spec.port for spec in services},
+        images=prepared.plan.images,
+        ports={spec.name: spec.port for spec in prepared.services},
         host_ip=engine.publish_ip,
         parallel_start=settings.parallel_start,
     )
-    # A kept stack is leased to this run before it exists: no other run can attach to it meanwhile.
-    own_lease = take_lease(state, settings.project) if keep else None
-    try:
-        with tempfile.TemporaryDirectory(prefix=f"{settings.project}-", dir=state) as workdir:
-            if keep:
-                override = save_record(state, settings.project, override_text, environment).override
-            else:
-                override = Path(workdir) / "compose.harness.yaml"
-                override.write_text(override_text)
-            project_compose = _compose(
-                settings, (*settings.compose_files, str(override)), settings.project, environment
-            )
-            ensure_images(project_compose, engine.client, plan, state / BUILD_LOCK)
-            stack = Stack(project_compose, engine.client, engine.host, services, settings.startup_timeout)
-            if not keep:
-                backstop.register(stack.project, stack.stop)
-            started = handed_to_backstop = finished = False
-            try:
-                try:
-                    stack.start()
-                except Exception as error:
-                    if on_start_failure is not None:
-                        on_start_failure(stack, error)
-                    raise
-                started = True
-                yield stack
-                finished = True
-            except KeyboardInterrupt:
-                # Ctrl-C or SIGTERM: our signal handler has started this stack's
-                # teardown on a thread; it stays registered, so the atexit backstop
-                # waits for it while pytest reports the interrupt.
-                handed_to_backstop = backstop.started_early(stack.project)
-                raise
-            finally:
-                kept = keep and started  # a stack that never came up is not worth keeping
-                if not kept and not handed_to_backstop:
-                    detached = finished and not settings.wait_for_teardown and stack.hand_to_reaper()
-                    if not detached:
-                        stack.stop()
-                    # Only once removed (or handed over): a second Ctrl-C still finds it.
-                    backstop.unregister(stack.project)
-    finally:
-        if own_lease is not None:
-            own_lease.release()
+    if keep:
+        # Leased to this run before it exists: no other run can attach to it meanwhile.
+        lease = take_lease(state, settings.project)
+        if lease is not None:
+            resources.callback(lease.release)
+        override = save_record(state, settings.project, override_text, environment).override
+    else:
+        workdir = resources.enter_context(
+            tempfile.TemporaryDirectory(prefix=f"{settings.project}-", dir=state)
+        )
+        override = Path(workdir) / "compose.harness.yaml"
+        override.write_text(override_text)
+    compose = _compose(settings, (*settings.compose_files, str(override)), settings.project, environment)
+    ensure_images(compose, engine.client, prepared.plan, state / BUILD_LOCK)
+    return Stack(compose, engine.client, engine.host, prepared.services, settings.startup_timeout)
 
 
 def _reuse_kept_stack(
-    settings: StackSettings, engine: Engine, state: Path, services: tuple[ServiceSpec, ...], config_hash: str
-) -> tuple[Stack, Lease] | None:
+    settings: StackSettings, engine: Engine, state: Path, prepared: _Prepared, resources: ExitStack
+) -> Stack | None:
     """A kept stack of this configuration that no live run is using, leased to this run; else None.
 
     The compose files, override and environment (secrets) are the recorded
     ones, so `Stack.repair()` recreates its containers as the starter did.
+    The lease is released when `resources` closes.
     """
-    for project in find_kept_projects(engine.client, config_hash):
+    for project in find_kept_projects(engine.client, prepared.config_hash):
         record = load_record(state, project)
         if record is None:
             continue  # another user's, or its record is gone: it can't be driven as it was started
@@ -214,12 +211,13 @@ def _reuse_kept_stack(
             compose = _compose(
                 settings, (*settings.compose_files, str(record.override)), record.project, record.environment
             )
-            stack = Stack(compose, engine.client, engine.host, services, settings.startup_timeout)
+            stack = Stack(compose, engine.client, engine.host, prepared.services, settings.startup_timeout)
             stack.wait_until_healthy(timeout=settings.startup_timeout, reason="kept stack not healthy")
         except BaseException:
             lease.release()
             raise
-        return stack, lease
+        resources.callback(lease.release)
+        return stack
     return None
 
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .ownership import CONFIG_LABEL, KEEP_LABEL, PROJECT_LABEL
-from .state_dir import read_private, write_private
+from pytest_microstack._cleanup.ownership import CONFIG_LABEL, KEEP_LABEL, PROJECT_LABEL
+from pytest_microstack._state_dir import read_private, write_private
 
 if TYPE_CHECKING:
-    from .stack import Stack
+    from pytest_microstack._core.stack import Stack
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from functools import cached_property
 
 from testcontainers.compose import DockerCompose
 
-from .errors import ComposeCancelledError, ComposeCommandError
+from pytest_microstack._errors import ComposeCancelledError, ComposeCommandError
 
 
 @dataclass

@@ -1,0 +1,64 @@
+"""HTTP clients bound to one service, for tests to call it in one line."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from requests.structures import CaseInsensitiveDict
+
+DEFAULT_TIMEOUT = 10.0
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def request_id_prefix(test_name: str) -> str:
+    """A request-id prefix that names the test and is unique to this run."""
+    return f"{_UNSAFE.sub('-', test_name)[:80].strip('-')}-{secrets.token_hex(3)}"
+
+
+class ServiceClient(requests.Session):
+    """A requests session for one service: base URL, default timeout, X-Request-ID.
+
+    Paths are relative to the service's base URL, which is looked up on every
+    call so that a service restarted on a new host port is still reached.
+    Every call carries a fresh X-Request-ID (`last_request_id`) unless one is given.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        base_url: Callable[[], str],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        request_id_prefix: str = "test",
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self._base_url = base_url
+        self.timeout = timeout
+        self._prefix = request_id_prefix
+        self._counter = itertools.count(1)
+        self.last_request_id = ""
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url()
+
+    def new_request_id(self) -> str:
+        return f"{self._prefix}-{next(self._counter)}"
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if not url.startswith(("http://", "https://")):
+            url = f"{self.base_url}/{url.lstrip('/')}"
+        kwargs.setdefault("timeout", self.timeout)
+        headers = CaseInsensitiveDict(kwargs.pop("headers", None) or {})
+        headers.setdefault("X-Request-ID", self.new_request_id())
+        self.last_request_id = headers["X-Request-ID"]
+        return super().request(method, url, headers=headers, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<ServiceClient {self.service}>"

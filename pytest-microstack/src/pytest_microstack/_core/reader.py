@@ -1,0 +1,155 @@
+"""The one settings reader: pytest's own config, or an ini file read by tools outside pytest.
+
+Both go through `read_settings`, so a setting has one precedence (command line,
+then environment, then ini, then default) and one default, whichever reads it.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from pytest_microstack._core.settings import (
+    DEFAULT_STARTUP_TIMEOUT,
+    ServiceSpec,
+    StackSettings,
+    default_compose_files,
+    in_ci,
+    parse_environment,
+)
+from pytest_microstack._errors import SettingsError
+
+if TYPE_CHECKING:
+    import pytest
+
+TIMEOUT_ENV = "STACK_TIMEOUT"
+# pytest's own spelling of ini booleans (`_pytest.config._strtobool`).
+_TRUE = {"y", "yes", "t", "true", "on", "1"}
+_FALSE = {"n", "no", "f", "false", "off", "0"}
+
+
+class IniSource(Protocol):
+    """Where settings come from: typed ini values plus the command-line options."""
+
+    root: Path
+
+    def args(self, name: str) -> list[str]: ...
+    def lines(self, name: str) -> list[str]: ...
+    def text(self, name: str) -> str: ...
+    def flag(self, name: str) -> bool: ...
+    def option(self, name: str) -> object: ...
+
+
+class PytestSource:
+    """A running pytest's config: ini values as pytest parsed them, and its options."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.root = config.rootpath
+
+    def args(self, name: str) -> list[str]:
+        return list(self.config.getini(name))
+
+    def lines(self, name: str) -> list[str]:
+        return list(self.config.getini(name))
+
+    def text(self, name: str) -> str:
+        return str(self.config.getini(name) or "")
+
+    def flag(self, name: str) -> bool:
+        return bool(self.config.getini(name))
+
+    def option(self, name: str) -> object:
+        return self.config.getoption(name, None)
+
+
+class IniFileSource:
+    """The [pytest] section of a pytest.ini or tox.ini, parsed the way pytest parses each type."""
+
+    def __init__(self, path: Path) -> None:
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(path)
+        self.section: Mapping[str, str] = parser["pytest"] if parser.has_section("pytest") else {}
+        self.root = path.parent
+
+    def text(self, name: str) -> str:
+        return str(self.section.get(name, "")).strip()
+
+    def args(self, name: str) -> list[str]:
+        return shlex.split(self.text(name))
+
+    def lines(self, name: str) -> list[str]:
+        return [line.strip() for line in self.text(name).splitlines() if line.strip()]
+
+    def flag(self, name: str) -> bool:
+        return to_bool(name, self.text(name) or "false")
+
+    def option(self, name: str) -> object:
+        return None  # no command line outside pytest
+
+
+def to_bool(name: str, text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise SettingsError(f"{name}: {text!r} is not a boolean (use true or false)")
+
+
+def _seconds(name: str, raw: object) -> float:
+    try:
+        value = float(str(raw))
+    except ValueError:
+        raise SettingsError(f"{name}: {raw!r} is not a number of seconds") from None
+    if not value > 0:
+        raise SettingsError(f"{name}: {raw!r} must be more than 0 seconds")
+    return value
+
+
+def startup_timeout(source: IniSource, environ: Mapping[str, str]) -> float:
+    """--stack-timeout, then $STACK_TIMEOUT, then ini stack_timeout, then the default."""
+    option = source.option("stack_timeout")
+    if option is not None:
+        return _seconds("--stack-timeout", option)
+    if environ.get(TIMEOUT_ENV):
+        return _seconds(TIMEOUT_ENV, environ[TIMEOUT_ENV])
+    if source.text("stack_timeout"):
+        return _seconds("stack_timeout", source.text("stack_timeout"))
+    return DEFAULT_STARTUP_TIMEOUT
+
+
+def read_settings(
+    source: PytestSource | IniFileSource | pytest.Config | Path,
+    *,
+    run_id: str,
+    worker: str = "main",
+    environ: Mapping[str, str] | None = None,
+) -> StackSettings:
+    """The StackSettings a project declares, from pytest's config or from its ini file.
+
+    Raises SettingsError, naming the option, for a value that can't be used.
+    """
+    if isinstance(source, Path):
+        source = IniFileSource(source)
+    elif not isinstance(source, (PytestSource, IniFileSource)):
+        source = PytestSource(source)
+    env = os.environ if environ is None else environ
+    return StackSettings(
+        root=source.root,
+        services=tuple(ServiceSpec.parse(line) for line in source.lines("stack_services")),
+        run_id=run_id,
+        worker=worker,
+        compose_files=tuple(source.args("stack_compose_files")) or default_compose_files(source.root),
+        startup_timeout=startup_timeout(source, env),
+        keep=bool(source.option("keep_stack")),
+        reuse=bool(source.option("reuse_stack")),
+        environment=parse_environment(source.lines("stack_environment")),
+        secrets=tuple(source.args("stack_secrets")),
+        parallel_start=source.flag("stack_parallel_start"),
+        wait_for_teardown=in_ci(env),
+    )

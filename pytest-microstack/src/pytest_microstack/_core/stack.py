@@ -1,0 +1,259 @@
+"""A running compose stack: where its services answer, their state, their logs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from pytest_microstack._cleanup.ownership import PROJECT_LABEL, SERVICE_LABEL
+from pytest_microstack._cleanup.removal import remove_project
+from pytest_microstack._core.readiness import ContainerState, Probe, ProbeResult, wait_until_healthy
+from pytest_microstack._core.settings import ServiceSpec
+from pytest_microstack._engine.compose import ProjectCompose
+from pytest_microstack._errors import ServiceDiagnosis, ServiceUnhealthyError, StackStartError
+
+LOG_TAIL_LINES = 40
+
+
+class Stack:
+    """One compose project under test, addressed through the engine's API."""
+
+    def __init__(
+        self,
+        compose: ProjectCompose,
+        engine: docker.DockerClient,
+        host: str,
+        services: Iterable[ServiceSpec],
+        startup_timeout: float,
+    ) -> None:
+        self.compose = compose
+        self.engine = engine
+        self.host = host
+        self.services = {spec.name: spec for spec in services}
+        self.startup_timeout = startup_timeout
+        self._addresses: dict[str, tuple[str, int]] = {}
+        self._starting = False
+        self._stop_lock = threading.Lock()
+        self._stopped = False
+        # For the run's summary: each service's time to ready at start, and
+        # all the time spent waiting for readiness (start, checks, heals).
+        self.startup: list[ProbeResult] = []
+        self.waited = 0.0
+
+    @property
+    def project(self) -> str:
+        return self.compose.project_name
+
+    def start(self) -> float:
+        """Bring the stack up and wait until every service is healthy; returns seconds taken.
+
+        Health polling starts together with `compose up`: each service is probed
+        as soon as its container publishes a port, so the first service boots
+        while compose is still creating the second.
+        """
+        started = time.monotonic()
+        up_failed = threading.Event()
+        self._starting = True
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            up = pool.submit(self.compose.start)
+            up.add_done_callback(lambda done: self._up_finished(done, up_failed))
+            try:
+                self.startup = self.wait_until_healthy(
+                    timeout=self.startup_timeout, reason="failed to start", abort=up_failed
+                )
+            except StackStartError:
+                up.result()  # a failed `compose up` explains more than its consequences
+                raise
+            except BaseException:
+                self.compose.cancel()  # Ctrl-C, SIGTERM: don't wait for compose to finish
+                raise
+            finally:
+                self._starting = False
+            up.result()
+        return time.monotonic() - started
+
+    def _up_finished(self, done: Future[None], up_failed: threading.Event) -> None:
+        # From here on a missing container is lost, not still being created.
+        self._starting = False
+        if done.exception() is not None:
+            up_failed.set()
+
+    def stop(self) -> None:
+        """Remove the project's containers, networks and volumes, falling back to compose.
+
+        Idempotent and safe from two threads at once: a second caller waits for
+        the first to finish (see `_cleanup.backstop.start_all_in_background`).
+        """
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self.compose.cancel()  # a `compose up` still running would recreate what we remove
+            try:
+                remove_project(self.engine, self.project)
+            except docker.errors.APIError:
+                self.compose.stop()
+            self._addresses.clear()
+            self._stopped = True
+
+    def hand_to_reaper(self) -> bool:
+        """Leave removal to a detached reaper process; False if it could not be started.
+
+        For the end of a session: the user doesn't wait for the removal. Not
+        while compose may still run (start-up, repair): use `stop()` there.
+        """
+        from pytest_microstack._cleanup import reaper
+
+        with self._stop_lock:
+            if self._stopped:
+                return True
+            try:
+                reaper.spawn([self.project])
+            except OSError:
+                return False
+            self._addresses.clear()
+            self._stopped = True
+            return True
+
+    def container(self, service: str) -> Container | None:
+        """The service's container, or None when it doesn't exist."""
+        labels = [f"{PROJECT_LABEL}={self.project}", f"{SERVICE_LABEL}={service}"]
+        # ignore_removed: a container removed between listing and inspecting is skipped.
+        found = self.engine.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
+        return found[0] if found else None
+
+    def state(self, service: str) -> ContainerState:
+        container = self.container(service)
+        if container is None:
+            return ContainerState("starting" if self._starting else "missing")
+        state = container.attrs["State"]
+        health = (state.get("Health") or {}).get("Status")
+        exit_code = state.get("ExitCode") if state.get("Status") in {"exited", "dead"} else None
+        return ContainerState(state.get("Status", "unknown"), exit_code, health)
+
+    def environment(self, service: str) -> dict[str, str]:
+        """The environment the service's container was started with."""
+        container = self.container(service)
+        if container is None:
+            raise LookupError(f"{service} has no container in project {self.project}")
+        pairs = (item.partition("=") for item in container.attrs["Config"]["Env"] or [])
+        return {key: value for key, _, value in pairs}
+
+    def address(self, service: str, port: int | None = None) -> tuple[str, int]:
+        """(host, host port) where a container port of the service is published.
+
+        `port` defaults to the declared port, else the service's first published port.
+        Looked up once, then cached until `forget_urls()` (a restart may change it).
+        """
+        key = f"{service}:{port}"
+        if key not in self._addresses:
+            container = self.container(service)
+            bindings = (container.attrs["NetworkSettings"]["Ports"] if container else None) or {}
+            wanted = port or (self.services[service].port if service in self.services else None)
+            if wanted is None:
+                published = next((hosts for hosts in bindings.values() if hosts), None)
+            else:
+                published = bindings.get(f"{wanted}/tcp")
+            if not published:
+                what = f"port {wanted}" if wanted else "any port"
+                raise LookupError(f"{service} publishes no host port for {what} (is it running?)")
+            self._addresses[key] = (self.host, int(published[0]["HostPort"]))
+        return self._addresses[key]
+
+    def url(self, service: str, port: int | None = None) -> str:
+        """Base URL of a service on its published host port, e.g. http://127.0.0.1:32771."""
+        host, host_port = self.address(service, port)
+        return f"http://[{host}]:{host_port}" if ":" in host else f"http://{host}:{host_port}"
+
+    def forget_urls(self) -> None:
+        """Look ports up again next time: a restarted container may get a new host port."""
+        self._addresses.clear()
+
+    def logs(self, service: str, *, since: float | None = None, tail: int | None = None) -> str:
+        container = self.container(service)
+        if container is None:
+            return "(no container)"
+        options: dict[str, Any] = {"timestamps": False}
+        if since is not None:
+            options["since"] = since
+        if tail is not None:
+            options["tail"] = tail
+        try:
+            output: bytes = container.logs(**options)
+            return output.decode(errors="replace")
+        except docker.errors.APIError as error:
+            return f"(logs unavailable: {error})"
+
+    def probe(self, service: str, *, fail_on_unhealthy: bool = True) -> Probe:
+        spec = self.services[service]
+
+        def target() -> str:
+            if spec.check == "tcp":
+                host, port = self.address(service)
+                return f"{host}:{port}"
+            return self.url(service) + spec.path
+
+        return Probe(service, target, lambda: self.state(service), fail_on_unhealthy, spec.check)
+
+    def wait_until_healthy(
+        self,
+        *,
+        timeout: float,
+        reason: str,
+        services: Iterable[str] | None = None,
+        fail_on_unhealthy: bool = True,
+        abort: threading.Event | None = None,
+    ) -> list[ProbeResult]:
+        """Poll the services' health concurrently; raise with diagnostics if any fails."""
+        names = list(services or self.services)
+        probes = [self.probe(name, fail_on_unhealthy=fail_on_unhealthy) for name in names]
+        began = time.monotonic()
+        try:
+            results = wait_until_healthy(probes, timeout, abort)
+        finally:
+            self.waited += time.monotonic() - began
+        failures = [self.diagnose(result) for result in results if not result.healthy]
+        if failures:
+            raise StackStartError(self.project, reason, timeout, failures)
+        return results
+
+    def ensure_healthy(self, *, timeout: float, why: str) -> None:
+        """Like wait_until_healthy, for after a test: fails naming the service."""
+        self.forget_urls()
+        try:
+            self.wait_until_healthy(timeout=timeout, reason=why, fail_on_unhealthy=False)
+        except StackStartError as error:
+            raise ServiceUnhealthyError(str(error)) from None
+
+    def repair(self) -> None:
+        """Bring back whatever a test stopped, paused or removed, as the stack was started.
+
+        The same compose files, harness override (labels, images, ports) and
+        environment (secrets included) as at start, so the repaired services
+        are the stack's own and keep accepting what it issued before.
+        """
+        for service in self.services:
+            container = self.container(service)
+            if container is not None and container.status == "paused":
+                container.unpause()
+        self.compose.start()  # `up`: starts what is stopped, recreates what is missing
+        self.forget_urls()
+        self.wait_until_healthy(timeout=self.startup_timeout, reason="not healthy after repair")
+
+    def diagnose(self, result: ProbeResult) -> ServiceDiagnosis:
+        state = result.state or self.state(result.service)
+        return ServiceDiagnosis(
+            service=result.service,
+            url=result.url,
+            last_seen=result.last_seen,
+            state=state.status,
+            exit_code=state.exit_code,
+            health=state.health,
+            log_tail=self.logs(result.service, tail=LOG_TAIL_LINES),
+        )

@@ -1,0 +1,158 @@
+"""The plugin's fixtures; registered by `plugin.py` only when the project declares a stack.
+
+Scope in brackets; override any of them in a conftest.py:
+  stack_settings [session]   what `stack` starts, read from the ini options
+  stack [session]            the running stack for this worker
+  service_url [function]     service_url(name) -> base URL on the engine's host
+  service_client [function]  service_client(name) -> ServiceClient (requests.Session)
+  faults [function]          break a service for real; healed after the test
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_microstack._core.reader import read_settings
+from pytest_microstack._core.settings import StackSettings
+from pytest_microstack._errors import SettingsError
+from pytest_microstack._plugin.run_state import RunState, uses_own_fixture
+
+if TYPE_CHECKING:
+    from pytest_microstack._core.clients import ServiceClient
+    from pytest_microstack._core.faults import Faults
+    from pytest_microstack._core.stack import Stack
+
+HEALTH_AFTER_TEST_TIMEOUT = 5.0
+
+
+def _run_state(config: pytest.Config) -> RunState:
+    state = config.pluginmanager.get_plugin("microstack-run")
+    assert isinstance(state, RunState), "pytest-microstack's fixtures run only with its run state"
+    return state
+
+
+@pytest.fixture(scope="session")
+def stack_settings(pytestconfig: pytest.Config) -> StackSettings:
+    """[session] What `stack` starts, from the ini options; override it in a conftest.py to change it."""
+    state = _run_state(pytestconfig)
+    try:
+        return read_settings(pytestconfig, run_id=state.run_id, worker=state.worker)
+    except SettingsError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+@pytest.fixture(scope="session")
+def stack(stack_settings: StackSettings, pytestconfig: pytest.Config) -> Iterator[Stack]:
+    """[session] The whole compose stack, ready, one per xdist worker; torn down at the end."""
+    from pytest_microstack._cleanup import backstop
+    from pytest_microstack._core.lifecycle import open_stack
+    from pytest_microstack._keep.kept import describe_kept
+
+    missing = [name for name in stack_settings.compose_files if not (stack_settings.root / name).is_file()]
+    if missing:
+        pytest.fail(
+            f"pytest-microstack: compose file {', '.join(missing)} not found in {stack_settings.root} "
+            "(set stack_compose_files in your pytest ini file)",
+            pytrace=False,
+        )
+    state = _run_state(pytestconfig)
+    backstop.install()
+
+    def report_start_failure(failed: Stack, error: Exception) -> None:
+        state.start_failed(failed, error, stack_settings.secrets)
+
+    with open_stack(stack_settings, on_start_failure=report_start_failure) as running:
+        state.stack_opened(running, wait_for_teardown=stack_settings.wait_for_teardown)
+        yield running
+        kept = stack_settings.keep or stack_settings.reuse
+        state.stack_closed(running, describe_kept(running) if kept else None)
+
+
+@pytest.fixture(autouse=True)
+def _stack_stays_healthy(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used the stack, every service must still be ready.
+
+    A test that leaves a service broken fails here, naming the service, and the
+    stack is repaired so that the tests after it run on a sound stack. Tests
+    using `faults` are checked (and healed) by that fixture instead. A project's
+    own `stack` fixture is left alone.
+    """
+    yield
+    item = request.node
+    if not uses_own_fixture(item, "stack") or uses_own_fixture(item, "faults"):
+        return
+    if not _run_state(request.config).call_finished(item):
+        return  # interrupted (Ctrl-C): the session is ending, not checking
+    from pytest_microstack._core.stack import Stack
+    from pytest_microstack._errors import ServiceUnhealthyError
+
+    running = request.getfixturevalue("stack")
+    if not isinstance(running, Stack):
+        return
+    try:
+        running.ensure_healthy(timeout=HEALTH_AFTER_TEST_TIMEOUT, why=f"not healthy after {item.nodeid}")
+    except ServiceUnhealthyError:
+        running.repair()
+        raise
+
+
+@pytest.fixture
+def service_url(stack: Stack) -> Callable[[str], str]:
+    """[function] service_url(name) -> the service's base URL, e.g. http://127.0.0.1:32771.
+
+    Looked up at each call: a restarted service may have a new host port.
+    """
+    return stack.url
+
+
+@pytest.fixture
+def service_client(stack: Stack, request: pytest.FixtureRequest) -> Iterator[Callable[[str], ServiceClient]]:
+    """[function] service_client(name) -> ServiceClient: a requests.Session for that service.
+
+    Paths are relative to the service, 10 s default timeout, a fresh X-Request-ID
+    naming the test on every call. Closed when the test ends.
+    """
+    from pytest_microstack._core.clients import ServiceClient, request_id_prefix
+
+    clients: dict[str, ServiceClient] = {}
+
+    def client_for(name: str) -> ServiceClient:
+        if name not in clients:
+            clients[name] = ServiceClient(
+                name, lambda: stack.url(name), request_id_prefix=request_id_prefix(request.node.name)
+            )
+        return clients[name]
+
+    yield client_for
+    for client in clients.values():
+        client.close()
+
+
+@pytest.fixture
+def faults(stack: Stack, request: pytest.FixtureRequest) -> Iterator[Faults]:
+    """[function] Break services for real: faults.down/crash/hang/slow/partition(service).
+
+    Each returns a context manager; whatever is still broken when the test ends
+    is healed, and the test errors, naming the service, if the stack can't be
+    made healthy again. Projects add their own faults with the
+    `pytest_microstack_add_faults` hook. Fault tests only touch their worker's stack.
+    """
+    from pytest_microstack._core.faults import Faults
+
+    state = _run_state(request.config)
+    injector = Faults(stack)
+    request.node.ihook.pytest_microstack_add_faults(faults=injector)
+    try:
+        yield injector
+    finally:
+        applied = list(injector.applied)  # heal_all forgets them
+        try:
+            if state.call_finished(request.node):
+                injector.heal_all()
+            else:  # interrupted (Ctrl-C, SIGTERM): the stack is being removed; don't wait for its health
+                injector.withdraw_all()
+        finally:
+            state.faults_done(applied)

@@ -1,0 +1,225 @@
+"""One run's state, and every hook of the plugin, each implemented once.
+
+Registered by `plugin.py` only when the project declares a stack. It owns the
+run id (and hands it to xdist workers), the teardown mode of the stack the run
+used, the stacks left running, the failure reports and the end-of-run summary.
+Workers send their part to the controller over one channel (`workeroutput`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Generator, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_microstack._cleanup.ownership import new_run_id
+from pytest_microstack._reports.run_summary import AppliedFault, RunSummary
+
+if TYPE_CHECKING:
+    from pytest_microstack._core.stack import Stack
+
+LOG = logging.getLogger(__name__)
+RUN_ID_ENV = "MICROSTACK_RUN_ID"
+# The one key of xdist's workerinput/workeroutput that carries this plugin's data.
+WORKER_KEY = "microstack"
+DEFAULT_ARTIFACTS = ".artifacts"
+
+
+def run_id_from_environment() -> str:
+    """$MICROSTACK_RUN_ID, else a random id: for tools that start runs and must find their stacks.
+
+    The id names every project of the run (microstack-it-<id>-<worker>), so it
+    must be unique among the runs alive at once.
+    """
+    given = os.environ.get(RUN_ID_ENV, "")
+    if not given:
+        return new_run_id()
+    if not re.fullmatch(r"[a-z0-9]{1,24}", given):
+        raise pytest.UsageError(f"{RUN_ID_ENV}={given!r}: use 1 to 24 lowercase letters and digits")
+    return given
+
+
+def artifacts_folder(config: pytest.Config, run_id: str) -> Path:
+    """This run's folder: --stack-artifacts DIR as given, else <rootdir>/<stack_artifacts ini>/<run id>."""
+    option = config.getoption("stack_artifacts", None)
+    if option:
+        return Path(option).resolve()
+    base = config.getini("stack_artifacts") or DEFAULT_ARTIFACTS
+    return config.rootpath / base / run_id
+
+
+def uses_own_fixture(item: pytest.Item, name: str) -> bool:
+    """Whether `name` is in the item's fixture closure and resolves to this plugin's fixture.
+
+    A project may define a `stack` (or `faults`) fixture of its own: then it is
+    not ours to mark, check or report on.
+    """
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.get(name) if info is not None else None
+    if not definitions:
+        return False
+    function = getattr(definitions[-1], "func", None)
+    return getattr(function, "__module__", None) == "pytest_microstack._plugin.fixtures"
+
+
+class RunState:
+    """What one pytest run of the plugin knows, from configure to the terminal summary."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        workerinput = getattr(config, "workerinput", None)
+        self.worker = workerinput["workerid"] if workerinput else "main"
+        self.run_id: str = workerinput[WORKER_KEY] if workerinput else run_id_from_environment()
+        if config.getoption("reuse_stack", False):
+            if os.environ.get("CI"):
+                raise pytest.UsageError("--reuse-stack is refused in CI: every CI run starts a clean stack")
+            if (config.getoption("numprocesses", None) or 0) not in (0, 1):
+                raise pytest.UsageError("--reuse-stack attaches one stack: run it without xdist (-n)")
+        self.folder = artifacts_folder(config, self.run_id)
+        self.summary = RunSummary()
+        self.kept: list[str] = []  # descriptions of stacks left running (--keep-stack/--reuse-stack)
+        self.used_engine = False
+        self.wait_for_teardown = True
+        self.test_started: dict[str, float] = {}
+        self.calls_finished: set[str] = set()
+        self._check_declaration()
+
+    def _check_declaration(self) -> None:
+        """A bad ini line is a usage error at start-up, not an error of the first stack test."""
+        from pytest_microstack._core.reader import PytestSource, startup_timeout
+        from pytest_microstack._core.settings import ServiceSpec, parse_environment
+        from pytest_microstack._errors import SettingsError
+
+        try:
+            for line in self.config.getini("stack_services"):
+                ServiceSpec.parse(line)
+            parse_environment(self.config.getini("stack_environment"))
+            startup_timeout(PytestSource(self.config), os.environ)
+        except SettingsError as error:
+            raise pytest.UsageError(str(error)) from None
+
+    # What the fixtures tell it.
+    def stack_opened(self, stack: Stack, *, wait_for_teardown: bool) -> None:
+        self.used_engine = True
+        self.wait_for_teardown = wait_for_teardown
+        if stack.startup:
+            self.summary.record_start(stack.startup)
+        else:
+            self.summary.stacks_reused += 1  # attached to a kept stack: nothing started
+
+    def stack_closed(self, stack: Stack, kept: str | None) -> None:
+        self.summary.waiting_seconds += stack.waited
+        if kept is not None:
+            self.kept.append(kept)
+
+    def faults_done(self, faults: Iterable[AppliedFault]) -> None:
+        self.summary.record_faults(faults)
+
+    def start_failed(self, stack: Stack, error: Exception, secret_names: Iterable[str]) -> None:
+        self.used_engine = True
+        self.summary.start_failures += 1
+        self.save_report(stack, secret_names, f"startup-{stack.project}", f"start-up failed:\n{error}")
+
+    def call_finished(self, item: pytest.Item) -> bool:
+        """Whether the test's own call ended (false when Ctrl-C or SIGTERM cut it short)."""
+        return item.nodeid in self.calls_finished
+
+    def save_report(self, stack: Stack, secret_names: Iterable[str], label: str, what_failed: str) -> None:
+        """Save a failure report; a report that can't be written is logged, never raised."""
+        from pytest_microstack._reports.failure_report import folder_name, save_report
+        from pytest_microstack._reports.masking import Masker, secret_values
+
+        masker = Masker(secret_values(stack.compose.environment, secret_names))
+        try:
+            path = save_report(stack, self.folder / folder_name(label), masker, what_failed)
+        except OSError:
+            LOG.exception("failure report for %s could not be written under %s", label, self.folder)
+            return
+        self.summary.reports.append(str(path))
+
+    # xdist: the run id goes out to the workers, their part comes back.
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[WORKER_KEY] = self.run_id
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        part = (getattr(node, "workeroutput", None) or {}).get(WORKER_KEY)
+        if part:
+            self.kept.extend(part["kept"])
+            self.summary.merge(RunSummary.from_dict(part["summary"]))
+
+    # Tests.
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Tests that use the stack, directly or through any fixture, are integration tests."""
+        for item in items:
+            if uses_own_fixture(item, "stack"):
+                item.add_marker(pytest.mark.integration)
+            if uses_own_fixture(item, "faults"):
+                item.add_marker(pytest.mark.faults)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.test_started[item.nodeid] = time.time()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, Any, None]:
+        """A failed test that used the stack gets its services' logs and a saved failure report."""
+        outcome = yield
+        report: pytest.TestReport = outcome.get_result()
+        if report.when == "call":
+            self.calls_finished.add(item.nodeid)
+        if not report.failed:
+            return
+        funcargs = getattr(item, "funcargs", {})
+        stack = funcargs.get("stack")
+        if stack is None or not uses_own_fixture(item, "stack"):
+            return
+        since = self.test_started.get(item.nodeid)
+        for service in stack.services:
+            report.sections.append((f"{service} logs during {report.when}", stack.logs(service, since=since)))
+        secret_names: tuple[str, ...] = getattr(funcargs.get("stack_settings"), "secrets", ())
+        label = item.nodeid if report.when == "call" else f"{item.nodeid}-{report.when}"
+        what = f"test: {item.nodeid}\nphase: {report.when}\n\n{report.longreprtext}"
+        self.save_report(stack, secret_names, label, what)
+
+    # The end of the run.
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Backstop after pytest's teardown of session fixtures; then a worker reports to the controller."""
+        if self.used_engine:
+            self._backstop(exitstatus)
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[WORKER_KEY] = {"kept": self.kept, "summary": self.summary.to_dict()}
+
+    def _backstop(self, exitstatus: int) -> None:
+        from pytest_microstack._cleanup import backstop
+        from pytest_microstack._core.lifecycle import sweep_leftovers
+
+        backstop.run_all()
+        if not self.wait_for_teardown:
+            return  # the detached reaper sweeps after removing this run's stack
+        if exitstatus != pytest.ExitCode.INTERRUPTED:
+            # Again at the end: a run killed while this one started may have still
+            # been dying then. Its leftovers are gone once this run ends.
+            sweep_leftovers()
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.kept:
+            terminalreporter.write_sep("-", "stacks left running")
+            for description in self.kept:
+                terminalreporter.write_line(description)
+        lines = self.summary.render()
+        if lines:
+            terminalreporter.write_sep("-", "microstack")
+            for line in lines:
+                terminalreporter.write_line(line)

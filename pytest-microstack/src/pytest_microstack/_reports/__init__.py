@@ -1,0 +1,1 @@
+"""Internal: may change in any release."""
