@@ -73,6 +73,12 @@ class RunState:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        config.addinivalue_line(
+            "markers", "integration: uses the compose stack (added to tests using its fixtures)"
+        )
+        config.addinivalue_line(
+            "markers", "faults: breaks a service for real (added to tests using `faults`)"
+        )
         workerinput = getattr(config, "workerinput", None)
         self.worker = workerinput["workerid"] if workerinput else "main"
         self.run_id: str = workerinput[WORKER_KEY] if workerinput else run_id_from_environment()
