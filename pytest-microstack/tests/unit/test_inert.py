@@ -88,3 +88,32 @@ def stack_settings(pytestconfig):
     result = pytester.runpytest_subprocess("--fixtures")
 
     assert "service_client" in result.stdout.str()
+
+
+def test_a_conftest_below_the_rootdir_declares_the_stack_for_its_tests_even_under_xdist(
+    pytester: pytest.Pytester,
+) -> None:
+    """The xdist controller never loads that conftest: each worker then names its own run."""
+    sub = pytester.mkpydir("sub")
+    (sub / "conftest.py").write_text(
+        """
+import pytest
+from pytest_microstack import StackSettings
+
+@pytest.fixture(scope="session")
+def stack_settings(pytestconfig):
+    return StackSettings(root=pytestconfig.rootpath, services=(), run_id="given")
+"""
+    )
+    (sub / "test_sub.py").write_text(
+        """
+def test_sees_its_settings(stack_settings, pytestconfig):
+    assert stack_settings.run_id == "given"
+    state = pytestconfig.pluginmanager.get_plugin("microstack-run")
+    assert state is not None and state.run_id
+"""
+    )
+
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=1)

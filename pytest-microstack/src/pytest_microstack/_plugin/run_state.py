@@ -81,7 +81,10 @@ class RunState:
         )
         workerinput = getattr(config, "workerinput", None)
         self.worker = workerinput["workerid"] if workerinput else "main"
-        self.run_id: str = workerinput[WORKER_KEY] if workerinput else run_id_from_environment()
+        # A worker gets the controller's id; one whose controller never activated the
+        # plugin (a stack declared only in a conftest below the rootdir) makes its own.
+        given = (workerinput or {}).get(WORKER_KEY)
+        self.run_id: str = given if given else run_id_from_environment()
         if config.getoption("reuse_stack", False):
             if os.environ.get("CI"):
                 raise pytest.UsageError("--reuse-stack is refused in CI: every CI run starts a clean stack")
