@@ -117,3 +117,22 @@ def test_sees_its_settings(stack_settings, pytestconfig):
     result = pytester.runpytest_subprocess("-n", "2", "-p", "no:randomly")
 
     result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("conftest", "marked"),
+    [
+        pytest.param("def stack():\n    return 'own'\n", False, id="own-fixture"),
+        pytest.param("def stack(stack):\n    return stack\n", True, id="override-built-on-ours"),
+    ],
+)
+def test_only_a_stack_built_on_ours_marks_a_test_integration(
+    pytester: pytest.Pytester, conftest: str, marked: bool
+) -> None:
+    pytester.makefile(".ini", pytest="[pytest]\nstack_timeout = 30\n")
+    pytester.makeconftest("import pytest\n\n@pytest.fixture(scope='session')\n" + conftest)
+    pytester.makepyfile(test_marks="def test_x(stack):\n    pass\n")
+
+    result = pytester.runpytest_subprocess("--collect-only", "-q", "-m", "integration")
+
+    assert ("test_x" in result.stdout.str()) is marked

@@ -29,6 +29,7 @@ RUN_ID_ENV = "MICROSTACK_RUN_ID"
 # The one key of xdist's workerinput/workeroutput that carries this plugin's data.
 WORKER_KEY = "microstack"
 DEFAULT_ARTIFACTS = ".artifacts"
+_FIXTURES_MODULE = "pytest_microstack._plugin.fixtures"
 
 
 def run_id_from_environment() -> str:
@@ -58,14 +59,18 @@ def uses_own_fixture(item: pytest.Item, name: str) -> bool:
     """Whether `name` is in the item's fixture closure and resolves to this plugin's fixture.
 
     A project may define a `stack` (or `faults`) fixture of its own: then it is
-    not ours to mark, check or report on.
+    not ours to mark, check or report on. An override that requests the fixture
+    it overrides (`def stack(stack): ...`) still hands out ours underneath.
     """
     info = getattr(item, "_fixtureinfo", None)
-    definitions = info.name2fixturedefs.get(name) if info is not None else None
-    if not definitions:
-        return False
-    function = getattr(definitions[-1], "func", None)
-    return getattr(function, "__module__", None) == "pytest_microstack._plugin.fixtures"
+    definitions = list(info.name2fixturedefs.get(name, ())) if info is not None else []
+    while definitions:
+        definition = definitions.pop()
+        if getattr(getattr(definition, "func", None), "__module__", None) == _FIXTURES_MODULE:
+            return True
+        if name not in getattr(definition, "argnames", ()):
+            return False  # the project's own, not built on ours
+    return False
 
 
 class RunState:
