@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,41 @@ def test_every_example_in_the_reference_is_valid_python() -> None:
     assert len(blocks) >= 10
     for block in blocks:
         ast.parse(block.split("```", 1)[0])
+
+
+def listed_modules(tree: str) -> set[str]:
+    """The module paths a `tree`-style listing names: `plugin.py`, `_core/stack.py`..."""
+    listed: set[str] = set()
+    folder = ""
+    for line in tree.splitlines():
+        top = re.match(r"^[├└]── (.*)", line)
+        nested = re.match(r"^│   [├└]── (\S+)", line)
+        if top:
+            words = top.group(1).split()
+            folder = words[0] if words[0].endswith("/") else ""
+            listed.update(word for word in words if word.endswith(".py"))
+        elif nested and folder:
+            listed.add(folder + nested.group(1))
+    return listed
+
+
+def test_the_tree_reader_tells_folders_apart() -> None:
+    tree = "├── a.py b.py   job\n├── _x/      internal\n│   ├── a.py   job\n│   └── c.py   job\n└── d.py"
+
+    assert listed_modules(tree) == {"a.py", "b.py", "_x/a.py", "_x/c.py", "d.py"}
+
+
+def test_the_repository_readme_lists_every_module_of_the_package() -> None:
+    """README.md's design section names each module in its tree, with its one job."""
+    readme = DOCS.parents[2] / "README.md"
+    tree = readme.read_text().split("**The plugin's modules.**", 1)[1].split("\n```\n", 2)[1]
+    package = Path(pytest_microstack.__file__).parent
+    modules = {
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if path.name != "__init__.py" or path.parent == package  # a subpackage is its folder's line
+    }
+
+    assert len(modules) > 30
+    assert sorted(modules - listed_modules(tree)) == [], "add them to README.md's tree"
+    assert sorted(listed_modules(tree) - modules) == [], "gone: remove them from README.md's tree"
