@@ -88,3 +88,20 @@ def stack_settings(pytestconfig):
     result = pytester.runpytest_subprocess("--fixtures")
 
     assert "service_client" in result.stdout.str()
+
+
+def test_declared_the_plugin_registers_the_markers_it_adds(pytester: pytest.Pytester) -> None:
+    """A project with --strict-markers needn't register `integration` and `faults` itself."""
+    pytester.makefile(".ini", pytest="[pytest]\naddopts = --strict-markers\nstack_timeout = 30\n")
+    pytester.makepyfile(test_uses="def test_broken(stack, faults):\n    pass\n")
+
+    result = pytester.runpytest_subprocess("--collect-only", "-m", "integration and faults")
+
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*1 test collected*"])
+
+
+def test_inert_the_plugin_registers_no_marker(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--markers")
+
+    assert "integration:" not in result.stdout.str()
