@@ -41,6 +41,10 @@ PLAIN = [
     "bench/plain_testcontainers_session.py",
 ]
 CLOCK = [*PYTEST, "-p", "bench.last_test_clock", ONE_TEST]
+# A one-test run that starts no stack: pytest's start-up in this repository's .venv.
+NO_STACK = [*PYTEST, "tests/unit/test_factories.py::test_make_user_applies_overrides"]
+# The plain baseline loads no plugin at all: what a team without ours would run.
+NO_AUTOLOAD = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 SERVICE_TESTS = sorted(str(path.relative_to(ROOT)) for path in ROOT.glob("services/*/tests"))
 IMPORT_PROBE = [*PYTEST, "-p", "bench.import_probe", *SERVICE_TESTS]
 # What `nox -s integration` runs: the load run is a session of its own.
@@ -70,7 +74,22 @@ def _plain(build: bool) -> Finished:
 
 
 def _plain_extra(build: bool) -> dict[str, str]:
-    return {"BENCH_PLAIN_BUILD": "1" if build else "0", "HEALTHCHECK_INTERVAL": "1s"}
+    return {"BENCH_PLAIN_BUILD": "1" if build else "0", "HEALTHCHECK_INTERVAL": "1s", **NO_AUTOLOAD}
+
+
+def no_stack_run(runs: int) -> Figure:
+    """One test that uses no stack: what every pytest run here pays before any test of its own."""
+    figure = Figure(
+        "no-stack",
+        "one-test run with no stack, in .venv",
+        shown(NO_STACK),
+        group="sessions",
+        note="CI unset; spawn → process exit; plugins as pytest.ini loads them",
+    )
+    _session(NO_STACK)  # warm-up: bytecode caches
+    for _ in range(runs):
+        figure.samples.append(_session(NO_STACK).seconds)
+    return figure
 
 
 def one_test_session(runs: int) -> tuple[Figure, Figure, Figure]:
@@ -88,7 +107,7 @@ def one_test_session(runs: int) -> tuple[Figure, Figure, Figure]:
             f"one-test session, plain Testcontainers DockerCompose(build={build}, wait=True)",
             shown(PLAIN, _plain_extra(build)),
             group="sessions",
-            note="same compose file, 1 s healthchecks, fixed ports, without this plugin",
+            note="same compose file, 1 s healthchecks, fixed ports, no pytest plugin autoloaded",
         )
         for build in (True, False)
     }
