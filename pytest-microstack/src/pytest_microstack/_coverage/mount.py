@@ -64,6 +64,8 @@ def rcfile_text(run_settings: Mapping[str, Any]) -> str:
         if value in (None, [], ""):
             continue
         section[name] = "\n".join(map(str, value)) if isinstance(value, list) else str(value)
+    # The runtime itself (the sitecustomize's last lines run measured) is never the service's code.
+    section["omit"] = "\n".join(filter(None, [section.get("omit", ""), f"{runtime.MOUNT_ROOT}/*"]))
     parser["run"] = section
     out = io.StringIO()
     parser.write(out)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import compileall
 import contextlib
+import hashlib
 import importlib.metadata
 import os
 import shutil
@@ -32,9 +33,10 @@ PROBE_FILE = "microstack-coverage-probe"
 
 # Old syntax on purpose: it must run (and report) under Pythons coverage itself can't run on.
 SITECUSTOMIZE = """\
-# Written by pytest-microstack (--stack-coverage): starts coverage.py in this
-# process, records how that went for the test run, then runs the image's own
-# sitecustomize if it has one. Not for editing.
+# Written by pytest-microstack (--stack-coverage): runs the image's own
+# sitecustomize if it has one (unmeasured: it is the interpreter's set-up, not
+# the service), then starts coverage.py in this process and records how that
+# went for the test run. Not for editing.
 import os
 import sys
 
@@ -84,8 +86,8 @@ def _microstack_chain():
         pass
 
 
-_microstack_start_coverage()
 _microstack_chain()
+_microstack_start_coverage()
 """
 
 
@@ -109,16 +111,18 @@ def build_runtime(state: Path) -> Path:
     import coverage
 
     version = coverage_version()
-    target = state / f"coverage-runtime-{version}"
+    sitecustomize = SITECUSTOMIZE.format(
+        minimum=minimum_python(), version=version, marker=PROCESS_MARKER, data=DATA
+    )
+    digest = hashlib.sha256(sitecustomize.encode()).hexdigest()[:8]
+    target = state / f"coverage-runtime-{version}-{digest}"
     if (target / "sitecustomize.py").is_file():
         return target
     source = Path(coverage.__file__).parent
     staging = Path(tempfile.mkdtemp(prefix="coverage-runtime-", dir=state))
     try:
         shutil.copytree(source, staging / "coverage", ignore=shutil.ignore_patterns("__pycache__"))
-        (staging / "sitecustomize.py").write_text(
-            SITECUSTOMIZE.format(minimum=minimum_python(), version=version, marker=PROCESS_MARKER, data=DATA)
-        )
+        (staging / "sitecustomize.py").write_text(sitecustomize)
         (staging / PROBE_FILE).write_text(version + "\n")
         # Byte-compiled here: the mount is read-only, so every process would compile coverage again.
         compileall.compile_dir(str(staging), quiet=2)
