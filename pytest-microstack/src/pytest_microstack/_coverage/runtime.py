@@ -30,6 +30,8 @@ DATA = f"{MOUNT_ROOT}/data"
 # Written by the sitecustomize into DATA, one per Python process: how coverage started there.
 PROCESS_MARKER = ".microstack-process."
 PROBE_FILE = "microstack-coverage-probe"
+# Where the sitecustomize writes its markers, when not DATA (tests of the runtime outside a container).
+DATA_ENV = "MICROSTACK_COVERAGE_DATA"
 
 # Old syntax on purpose: it must run (and report) under Pythons coverage itself can't run on.
 SITECUSTOMIZE = """\
@@ -65,7 +67,7 @@ def _microstack_start_coverage():
     line = "%s\\t%d.%d.%d\\t%s\\t%s\\n" % ((status,) + tuple(sys.version_info[:3]) + (sys.executable, detail))
     name = "%s%s.%d" % ({marker!r}, os.uname()[1], os.getpid())
     try:
-        with open(os.path.join({data!r}, name), "w") as out:
+        with open(os.path.join(os.environ.get("MICROSTACK_COVERAGE_DATA", {data!r}), name), "w") as out:
             out.write(line)
     except (OSError, IOError):
         pass
