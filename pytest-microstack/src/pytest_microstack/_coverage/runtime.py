@@ -46,6 +46,24 @@ MINIMUM = {minimum!r}
 COVERAGE_VERSION = {version!r}
 
 
+def _microstack_exit_on_sigterm(cov):
+    # PID 1 (a container without `init`) ignores SIGTERM unless it handles it, so
+    # coverage's handler (save, then SIGTERM again by default) would save and
+    # leave the process running until Docker kills it. Here SIGTERM saves and
+    # ends the process, as it ends any other. The service's own handler, set
+    # later, replaces this one.
+    import signal
+
+    def on_sigterm(signum, frame):
+        try:
+            cov.stop()
+            cov.save()
+        finally:
+            os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
 def _microstack_start_coverage():
     status, detail = "started", ""
     if tuple(sys.version_info[:2]) < MINIMUM:
@@ -60,8 +78,11 @@ def _microstack_start_coverage():
                     os.environ["COVERAGE_CORE"] = "sysmon"  # far faster than the Python tracer
             import coverage
 
-            if coverage.process_startup() is None and not hasattr(coverage.process_startup, "coverage"):
+            cov = coverage.process_startup()
+            if cov is None and not hasattr(coverage.process_startup, "coverage"):
                 status, detail = "failed", "COVERAGE_PROCESS_START is not set"
+            elif cov is not None and os.getpid() == 1:
+                _microstack_exit_on_sigterm(cov)
         except Exception as error:  # the service must start whatever happens here
             status, detail = "failed", "%s: %s" % (type(error).__name__, error)
     line = "%s\\t%d.%d.%d\\t%s\\t%s\\n" % ((status,) + tuple(sys.version_info[:3]) + (sys.executable, detail))
