@@ -36,7 +36,7 @@ def summary_lines(config: pytest.Config, run_id: str) -> list[str]:
     """What the run's summary says about the data files left for `coverage combine`."""
     target = destination(config)
     if target.joins_pytest_cov:
-        return ["services' coverage (measured in their containers) is in pytest-cov's report above"]
+        return ["services' coverage, measured in their containers, joins pytest-cov's report"]
     folder = target.data_file.parent
     pattern = f"{target.data_file.name}.{SUFFIX}.{run_id}-*"
     written = sorted(folder.glob(pattern))

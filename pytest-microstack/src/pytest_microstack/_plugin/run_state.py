@@ -234,7 +234,7 @@ class RunState:
                 terminalreporter.write_line(description)
         lines = self.summary.render()
         coverage = self.config.getoption("stack_coverage", False) or self.config.getini("stack_coverage")
-        if self.used_engine and coverage:
+        if coverage and lines:  # a stack was started (here or on a worker)
             from pytest_microstack._coverage.pytest_side import summary_lines
 
             lines += summary_lines(self.config, self.run_id)
