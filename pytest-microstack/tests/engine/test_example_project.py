@@ -90,24 +90,25 @@ def line_of(path: Path, text: str) -> int:
     return next(number for number, line in enumerate(path.read_text().splitlines(), 1) if text in line)
 
 
-def test_stack_coverage_writes_the_http_services_lines_for_coverage_combine(
+def test_stack_coverage_writes_every_services_lines_for_coverage_combine(
     pytester: pytest.Pytester, example_project: Path, engine: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """web is built without `image:`, runs `python3 /app/app.py` as PID 1 and uid 10001: measured as it is."""
+    """Built without `image:`, `python3 /app/app.py` as PID 1 and uid 10001: measured as they are."""
     monkeypatch.chdir(example_project)  # coverage reads .coveragerc and writes data where it runs
 
-    result = run_example(
-        pytester, example_project, "--stack-coverage", "-o", "stack_coverage_services=web", "-k", "web"
-    )
+    result = run_example(pytester, example_project, "--stack-coverage", "-k", "web")
 
     result.assert_outcomes(passed=2)
     (written,) = example_project.glob(".coverage.microstack.*")
     result.stdout.fnmatch_lines(["*services' coverage: 1 data file(s)*", "*coverage combine*"])
-    app = example_project / "web" / "app.py"
-    lines = measured_lines(written, str(app.resolve()))  # /app/app.py, mapped by the project's [paths]
-    assert line_of(app, '"greeting": os.environ') in lines  # GET /
-    assert line_of(app, 'stored": kv(') in lines  # PUT /items/
-    assert line_of(app, "kv unreachable") not in lines  # kv never went down in these tests
+    # Every service's /app/app.py, told apart by the [paths] entries named after them.
+    web, kv = example_project / "web" / "app.py", example_project / "kv" / "app.py"
+    web_lines = measured_lines(written, str(web.resolve()))
+    assert line_of(web, '"greeting": os.environ') in web_lines  # GET /
+    assert line_of(web, 'stored": kv(') in web_lines  # PUT /items/
+    assert line_of(web, "kv unreachable") not in web_lines  # kv never went down in these tests
+    assert line_of(kv, "serve_forever") in measured_lines(written, str(kv.resolve()))
+    assert measured_lines(written, str((example_project / "worker" / "app.py").resolve()))
     assert_nothing_left(engine, example_project)
 
 

@@ -310,3 +310,20 @@ def test_warnings_are_quiet_when_everything_maps() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warn_unmapped({}, "proj")
+
+
+def test_a_paths_entry_named_after_a_service_maps_only_that_services_files(tmp_path: Path) -> None:
+    for name in ("web", "kv"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "app.py").write_text("x = 1\ny = 2\nz = 3\n")
+    web = write_raw(tmp_path / "raw-web" / ".coverage.a.1.1", {"/app/app.py": [1]})
+    kv = write_raw(tmp_path / "raw-kv" / ".coverage.b.1.1", {"/app/app.py": [2, 3]})
+    paths = {"web": [f"{tmp_path}/web/", "/app/"], "kv": [f"{tmp_path}/kv/", "/app/"]}
+
+    result = combine({"web": [web], "kv": [kv]}, Destination(tmp_path / ".coverage", paths=paths), "r-main")
+
+    assert result.written is not None
+    written = CoverageData(basename=str(result.written))
+    written.read()
+    assert written.lines(f"{tmp_path}/web/app.py") == [1]
+    assert sorted(written.lines(f"{tmp_path}/kv/app.py") or []) == [2, 3]

@@ -8,8 +8,11 @@ configuration (as `coverage combine` applies it), e.g.::
         src/
         /app/
 
-A file that maps to no file here is left out and named in one warning (with
-the services that ran it), never dropped silently. The result is a data file
+A `[paths]` entry named after a service applies to that service's files only
+(and before the others): two services whose images copy different code to the
+same path (`/app/app.py`) are told apart that way. A file that maps to no file
+here is left out and named in one warning (with the services that ran it),
+never dropped silently. The result is a data file
 named `<data_file>.microstack.<label>`: pytest-cov's combine step picks it up
 (its reports then include the services' files), and so does `coverage combine`.
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 import os
 import random
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,11 +70,14 @@ class Destination:
         return cls.from_config(cov.config, (root or Path.cwd()).resolve(), joins_pytest_cov=False)
 
 
-def _aliases(destination: Destination) -> Callable[[str], str]:
+def _aliases(destination: Destination, service: str, services: Collection[str]) -> Callable[[str], str]:
+    """coverage's own mapping: the entry named `service` first, then those named after no service."""
     from coverage.files import PathAliases
 
     aliases = PathAliases(relative=destination.relative_files)
-    for patterns in destination.paths.values():
+    entries = [(name, patterns) for name, patterns in destination.paths.items() if name == service]
+    entries += [(name, patterns) for name, patterns in destination.paths.items() if name not in services]
+    for _, patterns in entries:
         result = patterns[0]
         for pattern in patterns[1:]:
             aliases.add(pattern, result)
@@ -91,10 +97,10 @@ def combine(raw: Mapping[str, Sequence[Path]], destination: Destination, label: 
     """Map every service's data files (`raw`: service -> files) and write one data file."""
     from coverage import CoverageData
 
-    map_path = _aliases(destination)
     mapped = CoverageData(no_disk=True)
     sources: dict[str, set[str]] = {}
     for service, files in raw.items():
+        map_path = _aliases(destination, service, raw.keys())
         for path in files:
             data = CoverageData(basename=str(path))
             try:
