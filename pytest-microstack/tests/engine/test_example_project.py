@@ -147,12 +147,9 @@ def test_stack_coverage_names_a_service_whose_python_ignores_pythonpath(
     pytester: pytest.Pytester, example_project: Path, engine: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     compose = example_project / "compose.yaml"
-    compose.write_text(
-        compose.read_text().replace(
-            "  kv:  # TCP only: a line protocol, no HTTP at all\n",
-            '  kv:  # TCP only: a line protocol, no HTTP at all\n    command: ["python3", "-I", "/app/app.py"]\n',
-        )
-    )
+    kv = "  kv:  # TCP only: a line protocol, no HTTP at all\n"
+    isolated = '    command: ["python3", "-I", "/app/app.py"]\n'  # -I: no PYTHONPATH, no sitecustomize
+    compose.write_text(compose.read_text().replace(kv, kv + isolated))
     monkeypatch.chdir(example_project)
 
     result = run_example(
