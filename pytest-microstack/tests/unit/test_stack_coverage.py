@@ -327,3 +327,21 @@ def test_a_paths_entry_named_after_a_service_maps_only_that_services_files(tmp_p
     written.read()
     assert written.lines(f"{tmp_path}/web/app.py") == [1]
     assert sorted(written.lines(f"{tmp_path}/kv/app.py") or []) == [2, 3]
+
+
+def test_the_projects_own_configuration_is_read_where_coverage_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.coverage.run]\nbranch = true\nomit = ["/app/conf.py"]\ndata_file = "cov/.data"\n'
+        '[tool.coverage.paths]\nsource = ["src/", "/app/"]\n'
+    )
+    monkeypatch.chdir(tmp_path)
+
+    destination = Destination.project_default()
+
+    assert destination.data_file == tmp_path / "cov" / ".data"
+    assert destination.paths == {"source": ["src/", "/app/"]}
+    assert destination.run_settings["branch"] is True
+    assert destination.run_settings["omit"] == ["/app/conf.py"]
+    assert destination.joins_pytest_cov is False

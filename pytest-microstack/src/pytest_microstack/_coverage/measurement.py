@@ -109,14 +109,13 @@ class Measurement:
     def measuring(self, stack: Stack) -> Iterator[None]:
         """Check the running stack, yield, then stop it gracefully and combine its data."""
         self._check_started(stack)
-        completed = False
         try:
             yield
-            completed = True
-        finally:
-            # Ctrl-C or SIGTERM: the stack is being removed already; nothing is collected.
-            if completed or not _interrupted():
-                self.collect(stack)
+        except Exception:
+            self.collect(stack)  # what the run measured before the error still counts
+            raise
+        # Ctrl-C or SIGTERM (BaseException) skip this: the stack is being removed already.
+        self.collect(stack)
 
     def _check_started(self, stack: Stack) -> None:
         first = next((c for c in map(stack.container, self.measured) if c is not None), None)
@@ -156,10 +155,3 @@ class Measurement:
             self.result.written,
         )
         return self.result
-
-
-def _interrupted() -> bool:
-    import sys
-
-    error = sys.exc_info()[1]
-    return error is not None and not isinstance(error, Exception)
