@@ -62,12 +62,12 @@ class Destination:
         )
 
     @classmethod
-    def project_default(cls, root: Path | None = None) -> Destination:
-        """The project's own configuration, found as `coverage` finds it from the current folder."""
+    def project_default(cls) -> Destination:
+        """The project's own configuration and data file, found as `coverage` finds them: from here."""
         import coverage
 
         cov = coverage.Coverage(config_file=True)
-        return cls.from_config(cov.config, (root or Path.cwd()).resolve(), joins_pytest_cov=False)
+        return cls.from_config(cov.config, Path.cwd().resolve(), joins_pytest_cov=False)
 
 
 def _aliases(destination: Destination, service: str, services: Collection[str]) -> Callable[[str], str]:

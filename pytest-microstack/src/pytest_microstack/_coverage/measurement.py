@@ -67,7 +67,7 @@ class Measurement:
         self.engine = engine
         self.services: dict[str, Mapping[str, Any]] = dict(config.get("services") or {})
         self.measured = measured_services(settings, config)
-        self.destination = destination or Destination.project_default(settings.root)
+        self.destination = destination or Destination.project_default()
         self.runtime_dir = runtime.build_runtime(state)
         self.data_dirs: dict[str, Path] = {}
         self.not_python: list[str] = []
