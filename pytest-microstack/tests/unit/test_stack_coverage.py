@@ -7,6 +7,7 @@ SIGTERM save their data, and a Python too old is reported, not run.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import signal
 import subprocess
@@ -345,3 +346,26 @@ def test_the_projects_own_configuration_is_read_where_coverage_reads_it(
     assert destination.run_settings["branch"] is True
     assert destination.run_settings["omit"] == ["/app/conf.py"]
     assert destination.joins_pytest_cov is False
+
+
+@pytest.mark.parametrize(
+    ("installed", "refused"), [("7.10.4", False), ("7.10.3", True), ("8.0", False), ("6.5.0", True)]
+)
+def test_coverage_older_than_patch_fork_is_refused(
+    installed: str, refused: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime, "coverage_version", lambda: installed)
+    if refused:
+        with pytest.raises(StackCoverageError, match=rf"needs coverage.py 7\.10\.4\+.*has {installed}"):
+            runtime.check_coverage_installed()
+    else:
+        runtime.check_coverage_installed()
+
+
+def test_missing_coverage_is_refused_saying_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> str:
+        raise importlib.metadata.PackageNotFoundError("coverage")
+
+    monkeypatch.setattr(runtime, "coverage_version", missing)
+    with pytest.raises(StackCoverageError, match=r"pip install pytest-cov"):
+        runtime.check_coverage_installed()

@@ -63,6 +63,7 @@ class Measurement:
                 f"--stack-coverage needs the Docker engine on this machine: it bind-mounts coverage "
                 f"and collects its data through this machine's files, and the engine is at {engine.host}"
             )
+        runtime.check_coverage_installed()
         self.settings = settings
         self.engine = engine
         self.services: dict[str, Mapping[str, Any]] = dict(config.get("services") or {})

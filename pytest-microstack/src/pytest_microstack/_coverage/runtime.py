@@ -114,8 +114,32 @@ _microstack_start_coverage()
 """
 
 
+# The oldest coverage.py whose [run] patch = fork the rcfile relies on.
+MINIMUM_COVERAGE = (7, 10, 4)
+
+
 def coverage_version() -> str:
     return importlib.metadata.version("coverage")
+
+
+def check_coverage_installed() -> None:
+    """coverage.py must be installed here, recent enough: it is what the containers run."""
+    from pytest_microstack._coverage.collect import StackCoverageError
+
+    wanted = ".".join(map(str, MINIMUM_COVERAGE))
+    try:
+        version = coverage_version()
+    except importlib.metadata.PackageNotFoundError:
+        raise StackCoverageError(
+            f"--stack-coverage needs coverage.py {wanted}+ in the test environment: "
+            "pip install pytest-cov (or coverage, or pytest-microstack[coverage])"
+        ) from None
+    numbers = tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
+    if numbers < MINIMUM_COVERAGE:
+        raise StackCoverageError(
+            f"--stack-coverage needs coverage.py {wanted}+ (its [run] patch = fork); "
+            f"this environment has {version}: pip install -U coverage"
+        )
 
 
 def minimum_python() -> tuple[int, int]:
