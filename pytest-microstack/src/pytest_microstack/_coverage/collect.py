@@ -85,7 +85,7 @@ def check_started(markers: Mapping[str, list[ProcessMarker]], named: Iterable[st
         bad = [marker for marker in found if marker.status != "started"]
         for marker in bad[:1]:
             where = f"Python {marker.python} ({marker.executable})"
-            errors.append(f"service {name!r}: coverage can't run under {where}: {marker.detail}")
+            errors.append(f"service {name!r}: coverage did not start under {where}: {marker.detail}")
     explicit = [name for name in not_python if name in named]
     if explicit:
         errors.append(
