@@ -1,7 +1,7 @@
 """What the compose override adds to each measured service, and the rcfile coverage starts with.
 
 Per service: the runtime folder (read-only), the rcfile (read-only) and a data
-folder of its own, writable by any user (mode 1777: services run as whatever
+folder of its own, writable by any user (mode 0777: services run as whatever
 user their image says), mounted at the same paths in every container. So a
 read-only root filesystem is no obstacle, and a container recreated by a heal
 writes into the same folder. PYTHONPATH gets the runtime folder in front of what
@@ -99,7 +99,12 @@ def coverage_override(
 
 
 def make_data_dir(path: Path) -> Path:
-    """A data folder any container user can write to (sticky, like /tmp)."""
+    """A data folder any container user can write to.
+
+    Not sticky (unlike /tmp): the test user, who owns it, must be able to remove
+    the files a service's user wrote there. No other user of this machine can
+    reach it: it is inside the private state folder.
+    """
     path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o1777)
+    path.chmod(0o777)
     return path
