@@ -206,7 +206,9 @@ def test_a_python_older_than_coverage_supports_is_reported_and_left_unmeasured(
 
 def test_an_unsupported_python_fails_the_start_naming_service_and_version() -> None:
     old = ProcessMarker("unsupported", "3.9.18", "/usr/bin/python3", "coverage 7.17.5 needs Python >= 3.11")
-    expected = r"service 'legacy': coverage did not start under Python 3\.9\.18 \(/usr/bin/python3\).*>= 3\.11"
+    expected = (
+        r"service 'legacy': coverage did not start under Python 3\.9\.18 \(/usr/bin/python3\).*>= 3\.11"
+    )
     with pytest.raises(StackCoverageError, match=expected):
         collect.check_started({"legacy": [old], "api": [ProcessMarker("started", "3.11.7", "", "")]}, [])
 
