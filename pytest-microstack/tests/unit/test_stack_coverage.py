@@ -371,3 +371,30 @@ def test_missing_coverage_is_refused_saying_what_to_install(monkeypatch: pytest.
     monkeypatch.setattr(runtime, "coverage_version", missing)
     with pytest.raises(StackCoverageError, match=r"pip install pytest-cov"):
         runtime.check_coverage_installed()
+
+
+@pytest.mark.parametrize(
+    ("ini", "coverage_on", "services"),
+    [
+        pytest.param("", False, (), id="off"),
+        pytest.param("stack_coverage = true\n", True, (), id="every-service"),
+        pytest.param(
+            "stack_coverage = true\nstack_coverage_services = api worker\n",
+            True,
+            ("api", "worker"),
+            id="limited",
+        ),
+    ],
+)
+def test_the_ini_switches_coverage_on_and_limits_it(
+    tmp_path: Path, ini: str, coverage_on: bool, services: tuple[str, ...]
+) -> None:
+    from pytest_microstack import read_settings
+
+    path = tmp_path / "pytest.ini"
+    path.write_text("[pytest]\n" + ini)
+
+    read = read_settings(path, run_id="r1", environ={})
+
+    assert read.coverage is coverage_on
+    assert read.coverage_services == services
