@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from pytest_microstack.stack import Stack
+from pytest_microstack import Stack
 
 # Far fewer than the harness and its imports leave alive (~54,000 objects); far more
 # than a run that never froze anything (0).
