@@ -307,3 +307,127 @@ def soak(session: nox.Session) -> None:
     Prints a table and writes bench/results/soak.json (BENCHMARKS.md shows it).
     """
     _python(session, "-m", "bench.soak", *session.posargs)
+
+
+# --- The package as others install it: fresh virtualenvs, not .venv ----------------------
+# Not in the default sessions: each builds a virtualenv of its own under .nox/<session>/
+# (wiped first), installs the plugin from its source as a user would (not editable),
+# and runs its tests there. See pytest-microstack/RELEASING.md.
+PLUGIN_PYPROJECT = ROOT / PLUGIN / "pyproject.toml"
+FRESH_VENVS = ROOT / ".nox"
+# The plugin's test tooling in those virtualenvs (pytest-split and pytest-timeout:
+# pytest.ini's addopts and ini keys name them).
+TEST_TOOLS = ["pytest-httpserver", "pytest-xdist", "pytest-timeout", "pytest-split"]
+PLUGIN_UNIT_TESTS = [f"{PLUGIN}/tests/unit", "-m", "not integration"]
+EXAMPLE_PROJECT_TESTS = [f"{PLUGIN}/tests/engine/test_example_project.py", "-m", "integration"]
+MATRIX_PYTHONS = ["3.11", "3.12", "3.13"]
+MATRIX_PYTESTS = ["8", "9"]
+
+
+def _interpreter(session: nox.Session, version: str) -> str:
+    """The newest pyenv build of Python `version`, else `python<version>` on PATH (CI's setup-python)."""
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    builds = sorted(
+        pyenv_root.glob(f"versions/{version}.*/bin/python{version}"),
+        key=lambda path: [int(part) for part in path.parts[-3].split(".") if part.isdigit()],
+    )
+    if builds:
+        return str(builds[-1])
+    found = shutil.which(f"python{version}")
+    if found is None:
+        session.error(
+            f"no Python {version}: install it (pyenv install {version}) or put python{version} on PATH"
+        )
+    return found
+
+
+def _fresh_venv(session: nox.Session, version: str) -> Path:
+    """A new virtualenv for this session under .nox/, made by Python `version`; returns its python."""
+    folder = FRESH_VENVS / session.name
+    shutil.rmtree(folder, ignore_errors=True)
+    session.run(_interpreter(session, version), "-m", "venv", str(folder), external=True)
+    return folder / "bin" / "python"
+
+
+def _floors() -> list[str]:
+    """`name==X` for each `name>=X` of the plugin's dependencies and build requirements."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads(PLUGIN_PYPROJECT.read_text())
+    pins = []
+    for line in [*project["project"]["dependencies"], *project["build-system"]["requires"]]:
+        requirement = Requirement(line)
+        floors = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+        if len(floors) != 1:
+            raise ValueError(f"{PLUGIN_PYPROJECT}: {line!r} needs exactly one >= floor for nox -s minimums")
+        pins.append(f"{requirement.name}=={floors[0]}")
+    return pins
+
+
+def _plugin_tests(session: nox.Session, python: Path, *, engine: bool) -> None:
+    """The plugin's unit tests, then (with `engine`) its example project against the engine."""
+    session.run(str(python), "-m", "pip", "list", "--format=freeze", external=True)
+    common = ["-m", "pytest", "-p", "no:cacheprovider"]
+    session.run(str(python), *common, *PLUGIN_UNIT_TESTS, *session.posargs, external=True)
+    if engine:
+        session.run(str(python), *common, *EXAMPLE_PROJECT_TESTS, *session.posargs, external=True)
+
+
+@nox.session
+def minimums(session: nox.Session) -> None:
+    """The lowest version of every dependency pytest-microstack declares (each `>=` floor pinned
+    exactly, setuptools for the build too): its unit tests and example project, in a fresh
+    virtualenv on Python 3.11. Proves the floors in pytest-microstack/pyproject.toml."""
+    python = _fresh_venv(session, MATRIX_PYTHONS[0])
+    floors = FRESH_VENVS / session.name / "floors.txt"
+    floors.write_text("\n".join(_floors()) + "\n")
+    session.log("floors: " + ", ".join(_floors()))
+    pip = [str(python), "-m", "pip", "install", "-q", "-c", str(floors)]
+    # The build floor too: setuptools at its lowest, and no build isolation to replace it.
+    session.run(*pip, "setuptools", "wheel", external=True)
+    session.run(*pip, "--no-build-isolation", f"./{PLUGIN}", *TEST_TOOLS, external=True)
+    _plugin_tests(session, python, engine=True)
+
+
+@nox.session
+def latest(session: nox.Session) -> None:
+    """The canary: the newest release of every dependency (Testcontainers included), its unit
+    tests and example project, in a fresh virtualenv on the newest Python here. It fails when
+    an upstream release breaks the plugin."""
+    python = _fresh_venv(session, MATRIX_PYTHONS[-1])
+    session.run(
+        str(python), "-m", "pip", "install", "-q", "--upgrade", "--upgrade-strategy", "eager",
+        f"./{PLUGIN}", *TEST_TOOLS, external=True,
+    )  # fmt: skip
+    _plugin_tests(session, python, engine=True)
+
+
+def _matrix(session: nox.Session, python_version: str, pytest_major: str) -> None:
+    """The plugin's unit tests on one Python with one pytest major, from requirements/matrix-pytestN.txt."""
+    python = _fresh_venv(session, python_version)
+    lock = ROOT / "requirements" / f"matrix-pytest{pytest_major}.txt"
+    session.run(str(python), "-m", "pip", "install", "-q", "--require-hashes", "-r", str(lock), external=True)
+    session.run(
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-deps",
+        "--no-build-isolation",
+        f"./{PLUGIN}",
+        external=True,
+    )
+    _plugin_tests(session, python, engine=False)
+
+
+for _python_version in MATRIX_PYTHONS:
+    for _pytest_major in MATRIX_PYTESTS:
+
+        def _session(session: nox.Session, _v: str = _python_version, _p: str = _pytest_major) -> None:
+            _matrix(session, _v, _p)
+
+        _session.__doc__ = f"The plugin's unit tests: Python {_python_version}, pytest {_pytest_major}, fresh venv."
+        nox.session(name=f"matrix-{_python_version}-pytest{_pytest_major}")(_session)
