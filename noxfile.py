@@ -31,6 +31,7 @@ VENV_BIN = ROOT / ".venv" / "bin"
 VENV_PYTHON = VENV_BIN / "python"
 ARTIFACTS = ROOT / ".artifacts"
 WORKFLOWS = sorted(str(path.relative_to(ROOT)) for path in (ROOT / ".github" / "workflows").glob("*.yml"))
+DEPENDABOT = ".github/dependabot.yml"
 DEFAULT_ENGINE_SOCKET = "/var/run/docker.sock"
 # The load run (tests/load) uses the stack too, but is minutes of full load:
 # only `nox -s load` selects it.
@@ -110,7 +111,8 @@ def lint(session: nox.Session) -> None:
         _python(session, "-m", "mypy", *paths)
     # The CI workflow: against GitHub's schema (vendored in check-jsonschema), and zizmor's audits.
     _python(session, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", *WORKFLOWS)
-    session.run(str(VENV_BIN / "zizmor"), "--offline", *WORKFLOWS, external=True)
+    _python(session, "-m", "check_jsonschema", "--builtin-schema", "vendor.dependabot", DEPENDABOT)
+    session.run(str(VENV_BIN / "zizmor"), "--offline", *WORKFLOWS, DEPENDABOT, external=True)
 
 
 @nox.session
@@ -322,6 +324,7 @@ PLUGIN_UNIT_TESTS = [f"{PLUGIN}/tests/unit", "-m", "not integration"]
 EXAMPLE_PROJECT_TESTS = [f"{PLUGIN}/tests/engine/test_example_project.py", "-m", "integration"]
 MATRIX_PYTHONS = ["3.11", "3.12", "3.13"]
 MATRIX_PYTESTS = ["8", "9"]
+MATRIX_DOC = "The plugin's unit tests on Python {python} with pytest {pytest}, in a fresh virtualenv."
 
 
 def _interpreter(session: nox.Session, version: str) -> str:
@@ -429,5 +432,57 @@ for _python_version in MATRIX_PYTHONS:
         def _session(session: nox.Session, _v: str = _python_version, _p: str = _pytest_major) -> None:
             _matrix(session, _v, _p)
 
-        _session.__doc__ = f"The plugin's unit tests: Python {_python_version}, pytest {_pytest_major}, fresh venv."
+        _session.__doc__ = MATRIX_DOC.format(python=_python_version, pytest=_pytest_major)
         nox.session(name=f"matrix-{_python_version}-pytest{_pytest_major}")(_session)
+
+
+@nox.session
+def wheel(session: nox.Session) -> None:
+    """A built wheel, installed into a fresh virtualenv as a user installs it: its unit tests and
+    example project against the engine. The release workflow's check of what it publishes.
+
+    `nox -s wheel -- dist/pytest_microstack-X.Y.Z-py3-none-any.whl`
+    """
+    if len(session.posargs) != 1 or not session.posargs[0].endswith(".whl"):
+        session.error("give one wheel: nox -s wheel -- dist/pytest_microstack-X.Y.Z-py3-none-any.whl")
+    built = Path(session.posargs[0]).resolve()
+    python = _fresh_venv(session, MATRIX_PYTHONS[0])
+    lock = ROOT / "requirements" / f"matrix-pytest{MATRIX_PYTESTS[-1]}.txt"
+    session.run(str(python), "-m", "pip", "install", "-q", "--require-hashes", "-r", str(lock), external=True)
+    session.run(str(python), "-m", "pip", "install", "-q", "--no-deps", str(built), external=True)
+    session.posargs.clear()  # the wheel was ours; pytest gets none
+    _plugin_tests(session, python, engine=True)
+
+
+def changelog_section(changelog: str, version: str) -> str:
+    """The body of `## [version]` in a Keep a Changelog file; ValueError when it has none."""
+    lines = changelog.splitlines()
+    heading = f"## [{version}]"
+    starts = [index for index, line in enumerate(lines) if line.startswith(heading)]
+    if not starts:
+        raise ValueError(f"the changelog has no section {heading}")
+    body = []
+    for line in lines[starts[0] + 1 :]:
+        if line.startswith("## [") or (line.startswith("[") and "]: " in line):
+            break
+        body.append(line)
+    text = "\n".join(body).strip()
+    if not text:
+        raise ValueError(f"the changelog's section {heading} is empty")
+    return text + "\n"
+
+
+@nox.session
+def release_notes(session: nox.Session) -> None:
+    """The CHANGELOG's section for a version, written to a file: the GitHub release's notes.
+
+    `nox -s release_notes -- 1.0.0 notes.md`
+    """
+    if len(session.posargs) != 2:
+        session.error("usage: nox -s release_notes -- VERSION OUTPUT")
+    version, output = session.posargs
+    changelog = (ROOT / PLUGIN / "CHANGELOG.md").read_text()
+    try:
+        Path(output).write_text(changelog_section(changelog, version.removeprefix("v")))
+    except ValueError as error:
+        session.error(f"{PLUGIN}/CHANGELOG.md: {error}")
