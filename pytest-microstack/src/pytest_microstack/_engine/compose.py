@@ -19,11 +19,17 @@ import os
 import signal
 import subprocess
 import threading
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, cast
 
-from testcontainers.compose import DockerCompose
+with warnings.catch_warnings():
+    # Testcontainers 4.13 and 4.14 warn while importing their own compose module (it
+    # uses their deprecated @wait_container_is_ready): not the user's doing, and an
+    # error in every project that runs with filterwarnings = error.
+    warnings.filterwarnings("ignore", "The @wait_container_is_ready decorator", DeprecationWarning)
+    from testcontainers.compose import DockerCompose
 
 from pytest_microstack._errors import ComposeCancelledError, ComposeCommandError
 
