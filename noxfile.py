@@ -389,7 +389,7 @@ def minimums(session: nox.Session) -> None:
     session.log("floors: " + ", ".join(_floors()))
     pip = [str(python), "-m", "pip", "install", "-q", "-c", str(floors)]
     # The build floor too: setuptools at its lowest, and no build isolation to replace it.
-    session.run(*pip, "setuptools", "wheel", external=True)
+    session.run(*pip, "setuptools", external=True)
     session.run(*pip, "--no-build-isolation", f"./{PLUGIN}", *TEST_TOOLS, external=True)
     _plugin_tests(session, python, engine=True)
 
@@ -400,10 +400,9 @@ def latest(session: nox.Session) -> None:
     tests and example project, in a fresh virtualenv on the newest Python here. It fails when
     an upstream release breaks the plugin."""
     python = _fresh_venv(session, MATRIX_PYTHONS[-1])
-    session.run(
-        str(python), "-m", "pip", "install", "-q", "--upgrade", "--upgrade-strategy", "eager",
-        f"./{PLUGIN}", *TEST_TOOLS, external=True,
-    )  # fmt: skip
+    # setuptools too: the unit tests build the wheel, here with the newest setuptools.
+    newest = ["--upgrade", "--upgrade-strategy", "eager", f"./{PLUGIN}", "setuptools", *TEST_TOOLS]
+    session.run(str(python), "-m", "pip", "install", "-q", *newest, external=True)
     _plugin_tests(session, python, engine=True)
 
 
