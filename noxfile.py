@@ -485,3 +485,19 @@ def release_notes(session: nox.Session) -> None:
         Path(output).write_text(changelog_section(changelog, version.removeprefix("v")))
     except ValueError as error:
         session.error(f"{PLUGIN}/CHANGELOG.md: {error}")
+
+
+@nox.session
+def package(session: nox.Session) -> None:
+    """Build the plugin's sdist and wheel into dist/ and check them as the package index reads them
+    (twine check --strict), from requirements/release.txt in a fresh virtualenv. The release
+    workflow builds what it publishes with this session."""
+    python = _fresh_venv(session, MATRIX_PYTHONS[0])
+    lock = ROOT / "requirements" / "release.txt"
+    session.run(str(python), "-m", "pip", "install", "-q", "--require-hashes", "-r", str(lock), external=True)
+    dist = ROOT / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    # No build isolation: the setuptools pinned in the lock file, no unpinned download.
+    session.run(str(python), "-m", "build", "--no-isolation", "--outdir", str(dist), PLUGIN, external=True)
+    built = sorted(str(path) for path in dist.iterdir())
+    session.run(str(python), "-m", "twine", "check", "--strict", *built, external=True)
