@@ -31,6 +31,7 @@ VENV_BIN = ROOT / ".venv" / "bin"
 VENV_PYTHON = VENV_BIN / "python"
 ARTIFACTS = ROOT / ".artifacts"
 WORKFLOWS = sorted(str(path.relative_to(ROOT)) for path in (ROOT / ".github" / "workflows").glob("*.yml"))
+DEPENDABOT = ".github/dependabot.yml"
 DEFAULT_ENGINE_SOCKET = "/var/run/docker.sock"
 # The load run (tests/load) uses the stack too, but is minutes of full load:
 # only `nox -s load` selects it.
@@ -110,7 +111,8 @@ def lint(session: nox.Session) -> None:
         _python(session, "-m", "mypy", *paths)
     # The CI workflow: against GitHub's schema (vendored in check-jsonschema), and zizmor's audits.
     _python(session, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", *WORKFLOWS)
-    session.run(str(VENV_BIN / "zizmor"), "--offline", *WORKFLOWS, external=True)
+    _python(session, "-m", "check_jsonschema", "--builtin-schema", "vendor.dependabot", DEPENDABOT)
+    session.run(str(VENV_BIN / "zizmor"), "--offline", *WORKFLOWS, DEPENDABOT, external=True)
 
 
 @nox.session
@@ -348,3 +350,195 @@ def soak(session: nox.Session) -> None:
     plugin's cleanup, so it lives with the plugin's tests: pytest-microstack/tests/soak/.
     """
     _python(session, "-m", "soak", *session.posargs, env={"PYTHONPATH": str(ROOT / PLUGIN / "tests")})
+
+
+# --- The package as others install it: fresh virtualenvs, not .venv ----------------------
+# Not in the default sessions: each builds a virtualenv of its own under .nox/<session>/
+# (wiped first), installs the plugin from its source as a user would (not editable),
+# and runs its tests there. See pytest-microstack/RELEASING.md.
+PLUGIN_PYPROJECT = ROOT / PLUGIN / "pyproject.toml"
+FRESH_VENVS = ROOT / ".nox"
+# The plugin's test tooling in those virtualenvs (pytest-split and pytest-timeout:
+# pytest.ini's addopts and ini keys name them).
+TEST_TOOLS = ["pytest-httpserver", "pytest-xdist", "pytest-timeout", "pytest-split"]
+PLUGIN_UNIT_TESTS = [f"{PLUGIN}/tests/unit", "-m", "not integration"]
+EXAMPLE_PROJECT_TESTS = [f"{PLUGIN}/tests/engine/test_example_project.py", "-m", "integration"]
+MATRIX_PYTHONS = ["3.11", "3.12", "3.13"]
+MATRIX_PYTESTS = ["8", "9"]
+MATRIX_DOC = "The plugin's unit tests on Python {python} with pytest {pytest}, in a fresh virtualenv."
+
+
+def _interpreter(session: nox.Session, version: str) -> str:
+    """The newest pyenv build of Python `version`, else `python<version>` on PATH (CI's setup-python)."""
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    builds = sorted(
+        pyenv_root.glob(f"versions/{version}.*/bin/python{version}"),
+        key=lambda path: [int(part) for part in path.parts[-3].split(".") if part.isdigit()],
+    )
+    if builds:
+        return str(builds[-1])
+    found = shutil.which(f"python{version}")
+    if found is None:
+        session.error(
+            f"no Python {version}: install it (pyenv install {version}) or put python{version} on PATH"
+        )
+    return found
+
+
+def _fresh_venv(session: nox.Session, version: str) -> Path:
+    """A new virtualenv for this session under .nox/, made by Python `version`; returns its python."""
+    folder = FRESH_VENVS / session.name
+    shutil.rmtree(folder, ignore_errors=True)
+    session.run(_interpreter(session, version), "-m", "venv", str(folder), external=True)
+    return folder / "bin" / "python"
+
+
+def _floors() -> list[str]:
+    """`name==X` for each `name>=X` of the plugin's dependencies and build requirements."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads(PLUGIN_PYPROJECT.read_text())
+    pins = []
+    for line in [*project["project"]["dependencies"], *project["build-system"]["requires"]]:
+        requirement = Requirement(line)
+        floors = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+        if len(floors) != 1:
+            raise ValueError(f"{PLUGIN_PYPROJECT}: {line!r} needs exactly one >= floor for nox -s minimums")
+        pins.append(f"{requirement.name}=={floors[0]}")
+    return pins
+
+
+def _plugin_tests(session: nox.Session, python: Path, *, engine: bool) -> None:
+    """The plugin's unit tests, then (with `engine`) its example project against the engine."""
+    session.run(str(python), "-m", "pip", "list", "--format=freeze", external=True)
+    common = ["-m", "pytest", "-p", "no:cacheprovider"]
+    session.run(str(python), *common, *PLUGIN_UNIT_TESTS, *session.posargs, external=True)
+    if engine:
+        session.run(str(python), *common, *EXAMPLE_PROJECT_TESTS, *session.posargs, external=True)
+
+
+@nox.session
+def minimums(session: nox.Session) -> None:
+    """The lowest version of every dependency pytest-microstack declares (each `>=` floor pinned
+    exactly, setuptools for the build too): its unit tests and example project, in a fresh
+    virtualenv on Python 3.11. Proves the floors in pytest-microstack/pyproject.toml."""
+    python = _fresh_venv(session, MATRIX_PYTHONS[0])
+    floors = FRESH_VENVS / session.name / "floors.txt"
+    floors.write_text("\n".join(_floors()) + "\n")
+    session.log("floors: " + ", ".join(_floors()))
+    pip = [str(python), "-m", "pip", "install", "-q", "-c", str(floors)]
+    # The build floor too: setuptools at its lowest, and no build isolation to replace it.
+    session.run(*pip, "setuptools", external=True)
+    session.run(*pip, "--no-build-isolation", f"./{PLUGIN}", *TEST_TOOLS, external=True)
+    _plugin_tests(session, python, engine=True)
+
+
+@nox.session
+def latest(session: nox.Session) -> None:
+    """The canary: the newest release of every dependency (Testcontainers included), its unit
+    tests and example project, in a fresh virtualenv on the newest Python here. It fails when
+    an upstream release breaks the plugin."""
+    python = _fresh_venv(session, MATRIX_PYTHONS[-1])
+    # setuptools too: the unit tests build the wheel, here with the newest setuptools.
+    newest = ["--upgrade", "--upgrade-strategy", "eager", f"./{PLUGIN}", "setuptools", *TEST_TOOLS]
+    session.run(str(python), "-m", "pip", "install", "-q", *newest, external=True)
+    _plugin_tests(session, python, engine=True)
+
+
+def _matrix(session: nox.Session, python_version: str, pytest_major: str) -> None:
+    """The plugin's unit tests on one Python with one pytest major, from requirements/matrix-pytestN.txt."""
+    python = _fresh_venv(session, python_version)
+    lock = ROOT / "requirements" / f"matrix-pytest{pytest_major}.txt"
+    session.run(str(python), "-m", "pip", "install", "-q", "--require-hashes", "-r", str(lock), external=True)
+    session.run(
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-deps",
+        "--no-build-isolation",
+        f"./{PLUGIN}",
+        external=True,
+    )
+    _plugin_tests(session, python, engine=False)
+
+
+for _python_version in MATRIX_PYTHONS:
+    for _pytest_major in MATRIX_PYTESTS:
+
+        def _session(session: nox.Session, _v: str = _python_version, _p: str = _pytest_major) -> None:
+            _matrix(session, _v, _p)
+
+        _session.__doc__ = MATRIX_DOC.format(python=_python_version, pytest=_pytest_major)
+        nox.session(name=f"matrix-{_python_version}-pytest{_pytest_major}")(_session)
+
+
+@nox.session
+def wheel(session: nox.Session) -> None:
+    """A built wheel, installed into a fresh virtualenv as a user installs it: its unit tests and
+    example project against the engine. The release workflow's check of what it publishes.
+
+    `nox -s wheel -- dist/pytest_microstack-X.Y.Z-py3-none-any.whl`
+    """
+    if len(session.posargs) != 1 or not session.posargs[0].endswith(".whl"):
+        session.error("give one wheel: nox -s wheel -- dist/pytest_microstack-X.Y.Z-py3-none-any.whl")
+    built = Path(session.posargs[0]).resolve()
+    python = _fresh_venv(session, MATRIX_PYTHONS[0])
+    lock = ROOT / "requirements" / f"matrix-pytest{MATRIX_PYTESTS[-1]}.txt"
+    session.run(str(python), "-m", "pip", "install", "-q", "--require-hashes", "-r", str(lock), external=True)
+    session.run(str(python), "-m", "pip", "install", "-q", "--no-deps", str(built), external=True)
+    session.posargs.clear()  # the wheel was ours; pytest gets none
+    _plugin_tests(session, python, engine=True)
+
+
+def changelog_section(changelog: str, version: str) -> str:
+    """The body of `## [version]` in a Keep a Changelog file; ValueError when it has none."""
+    lines = changelog.splitlines()
+    heading = f"## [{version}]"
+    starts = [index for index, line in enumerate(lines) if line.startswith(heading)]
+    if not starts:
+        raise ValueError(f"the changelog has no section {heading}")
+    body = []
+    for line in lines[starts[0] + 1 :]:
+        if line.startswith("## [") or (line.startswith("[") and "]: " in line):
+            break
+        body.append(line)
+    text = "\n".join(body).strip()
+    if not text:
+        raise ValueError(f"the changelog's section {heading} is empty")
+    return text + "\n"
+
+
+@nox.session
+def release_notes(session: nox.Session) -> None:
+    """The CHANGELOG's section for a version, written to a file: the GitHub release's notes.
+
+    `nox -s release_notes -- 1.0.0 notes.md`
+    """
+    if len(session.posargs) != 2:
+        session.error("usage: nox -s release_notes -- VERSION OUTPUT")
+    version, output = session.posargs
+    changelog = (ROOT / PLUGIN / "CHANGELOG.md").read_text()
+    try:
+        Path(output).write_text(changelog_section(changelog, version.removeprefix("v")))
+    except ValueError as error:
+        session.error(f"{PLUGIN}/CHANGELOG.md: {error}")
+
+
+@nox.session
+def package(session: nox.Session) -> None:
+    """Build the plugin's sdist and wheel into dist/ and check them as the package index reads them
+    (twine check --strict), from requirements/release.txt in a fresh virtualenv. The release
+    workflow builds what it publishes with this session."""
+    python = _fresh_venv(session, MATRIX_PYTHONS[0])
+    lock = ROOT / "requirements" / "release.txt"
+    session.run(str(python), "-m", "pip", "install", "-q", "--require-hashes", "-r", str(lock), external=True)
+    dist = ROOT / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    # No build isolation: the setuptools pinned in the lock file, no unpinned download.
+    session.run(str(python), "-m", "build", "--no-isolation", "--outdir", str(dist), PLUGIN, external=True)
+    built = sorted(str(path) for path in dist.iterdir())
+    session.run(str(python), "-m", "twine", "check", "--strict", *built, external=True)

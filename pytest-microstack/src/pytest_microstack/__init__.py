@@ -33,7 +33,7 @@ if TYPE_CHECKING:
         StackStartError,
     )
 
-__version__ = "0.2.0"
+__version__ = "1.0.0"
 
 # Public name -> the internal module that defines it.
 _HOMES = {

@@ -142,6 +142,9 @@ def _activate(config: pytest.Config) -> None:
     from pytest_microstack._plugin import fixtures
     from pytest_microstack._plugin.run_state import RunState
 
+    # The marks RunState adds to tests that use the stack: registered, as --strict-markers requires.
+    config.addinivalue_line("markers", "integration: uses the compose stack (added to tests using it)")
+    config.addinivalue_line("markers", "faults: breaks a service for real (added to tests using `faults`)")
     config.pluginmanager.register(RunState(config), RUN_STATE)
     config.pluginmanager.register(fixtures, FIXTURES)
     # The markers RunState adds to tests, registered so that --strict-markers accepts them.

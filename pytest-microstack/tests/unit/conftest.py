@@ -23,15 +23,23 @@ ENGINE_PROGRAMS = frozenset({"docker", "docker-compose", "podman"})
 REAPER_MODULE = "pytest_microstack._cleanup.reaper"  # a detached process that works on the real engine
 
 
+_REAL_POSIX_SPAWN = os.posix_spawn
+
+
+def _refuse_engine_processes(args: Any) -> None:
+    """Fail the test if `args` would run the Docker CLI or the reaper (which works on the real engine)."""
+    words = [str(arg) for arg in args] if isinstance(args, list | tuple) else str(args).split()
+    if words and Path(words[0]).name in ENGINE_PROGRAMS:
+        raise AssertionError(f"a unit test tried to run the engine's CLI: {args!r}")
+    if REAPER_MODULE in words:
+        raise AssertionError(f"a unit test tried to start the reaper on the real engine: {args!r}")
+
+
 class _NoEnginePopen(subprocess.Popen[bytes]):
     """subprocess.Popen that refuses to start the Docker CLI or the reaper; anything else runs as usual."""
 
     def __init__(self, args: Any, *rest: Any, **kwargs: Any) -> None:
-        words = [str(arg) for arg in args] if isinstance(args, list | tuple) else str(args).split()
-        if Path(words[0]).name in ENGINE_PROGRAMS:
-            raise AssertionError(f"a unit test tried to run the engine's CLI: {args!r}")
-        if REAPER_MODULE in words:
-            raise AssertionError(f"a unit test tried to start the reaper on the real engine: {args!r}")
+        _refuse_engine_processes(args)
         super().__init__(args, *rest, **kwargs)
 
 
@@ -39,8 +47,14 @@ def _no_engine_client(self: object, *args: Any, **kwargs: Any) -> None:
     raise AssertionError("a unit test tried to connect to the Docker engine")
 
 
-def _no_spawn(path: str, argv: Any, *args: Any, **kwargs: Any) -> int:
-    raise AssertionError(f"a unit test tried to spawn a process (the reaper?) directly: {argv!r}")
+def _no_engine_spawn(path: Any, argv: Any, *args: Any, **kwargs: Any) -> int:
+    """os.posix_spawn that refuses the Docker CLI and the reaper, and spawns anything else.
+
+    Refusing every spawn would break `subprocess` itself from Python 3.13 on,
+    which starts its children through os.posix_spawn where it can.
+    """
+    _refuse_engine_processes(argv)
+    return _REAL_POSIX_SPAWN(path, argv, *args, **kwargs)
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +62,7 @@ def no_docker(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests run without Docker: fail at once if harness code reaches for the real engine."""
     monkeypatch.setattr(subprocess, "Popen", _NoEnginePopen)
     monkeypatch.setattr(docker.api.client.APIClient, "__init__", _no_engine_client)
-    monkeypatch.setattr(os, "posix_spawn", _no_spawn)
+    monkeypatch.setattr(os, "posix_spawn", _no_engine_spawn)
 
 
 @pytest.fixture(autouse=True)

@@ -126,7 +126,7 @@ def fake_compose(engine: FakeEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: 
     processes = FakeProcesses(cli)
     monkeypatch.setattr(subprocess, "Popen", processes)
     monkeypatch.setattr(os, "killpg", processes.killpg)
-    monkeypatch.setattr(testcontainers_compose, "_default_compose_binary", lambda: "docker")
+    monkeypatch.setattr(testcontainers_compose, "_default_compose_binary", lambda: "docker", raising=False)
     monkeypatch.setattr(lifecycle, "sweep_abandoned", lambda client: [])
     monkeypatch.setattr(lifecycle, "read_config", lambda settings, state: CONFIG)
     monkeypatch.setattr(lifecycle, "plan_images", lambda config, client: ImagePlan({}))

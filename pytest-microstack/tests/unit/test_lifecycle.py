@@ -197,7 +197,7 @@ def cli(
     httpserver.expect_request("/health").respond_with_data("ok")
     monkeypatch.setattr(subprocess, "Popen", processes)
     monkeypatch.setattr(os, "killpg", processes.killpg)
-    monkeypatch.setattr(testcontainers_compose, "_default_compose_binary", lambda: "docker")
+    monkeypatch.setattr(testcontainers_compose, "_default_compose_binary", lambda: "docker", raising=False)
     monkeypatch.setattr(backstop, "_teardowns", {})
     monkeypatch.setattr(backstop, "_started_early", set())
     return fake

@@ -1,49 +1,51 @@
-"""What ProjectCompose relies on inside Testcontainers' DockerCompose, beyond its public API.
+"""What the plugin relies on in Testcontainers: public API only, checked on every version tested.
 
-ProjectCompose overrides the private `_run_command` (to add an environment,
-its own process session, timeouts and cancel) and extends the cached
-`compose_command_property`. These tests fail on an upgrade that changes either,
-before a real run would misbehave; the version is pinned in pyproject.toml and
-requirements/dev.txt for the same reason.
+ProjectCompose takes its command prefix from `DockerCompose.docker_compose_command()`
+(the compose binary Testcontainers finds, then one `-f` per file) and runs the
+commands itself; `engine.connect` uses `DockerClient().client` and `.host()`.
+`nox -s minimums` and `nox -s latest` run these tests against the lowest and
+the newest Testcontainers the package allows: an upstream change to any of it
+fails here first, before a real run misbehaves.
 """
 
 from __future__ import annotations
 
 import inspect
-from importlib.metadata import version
 
 from pytest_microstack._engine.compose import ProjectCompose
 from testcontainers.compose import DockerCompose
-
-PINNED_SERIES = "4.15."
-
-
-def test_testcontainers_is_the_series_the_overrides_were_written_against() -> None:
-    assert version("testcontainers").startswith(PINNED_SERIES)
+from testcontainers.core.docker_client import DockerClient
 
 
-def test_run_command_keeps_its_signature() -> None:
-    parameters = list(inspect.signature(DockerCompose._run_command).parameters)
+def test_the_command_prefix_is_the_binary_compose_and_one_f_per_file() -> None:
+    upstream = DockerCompose(context=".", compose_file_name=["a.yaml", "b.yaml"])
 
-    assert parameters == ["self", "cmd", "context"]
-
-
-def test_every_compose_call_goes_through_run_command() -> None:
-    """start, stop, get_config and exec_in_container must not run compose some other way."""
-    for method in (
-        DockerCompose.start,
-        DockerCompose.stop,
-        DockerCompose.get_config,
-        DockerCompose.exec_in_container,
-    ):
-        source = inspect.getsource(method)
-        assert "self._run_command(" in source, method.__name__
-        assert "subprocess" not in source, method.__name__
+    assert upstream.docker_compose_command()[1:] == ["compose", "-f", "a.yaml", "-f", "b.yaml"]
 
 
-def test_the_command_prefix_is_still_named_so_and_extended_with_the_project() -> None:
-    assert "compose_command_property" in vars(DockerCompose)
-    compose = ProjectCompose(context=".", compose_file_name=["a.yaml"], project_name="p-1")
+def test_project_compose_replaces_the_binary_when_given_one() -> None:
+    compose = ProjectCompose(context=".", compose_file_name=["a.yaml"], docker_command_path="/opt/bin/podman")
 
-    assert compose.compose_command_property[-2:] == ["--project-name", "p-1"]
-    assert compose.compose_command_property[compose.compose_command_property.index("-f") + 1] == "a.yaml"
+    assert compose.compose_command_property == ["/opt/bin/podman", "compose", "-f", "a.yaml"]
+
+
+def test_project_compose_extends_that_prefix_with_the_project() -> None:
+    compose = ProjectCompose(
+        context=".", compose_file_name=["a.yaml"], project_name="p-1", docker_command_path="docker"
+    )
+
+    assert compose.compose_command_property == ["docker", "compose", "-f", "a.yaml", "--project-name", "p-1"]
+
+
+def test_project_compose_uses_no_private_member_of_docker_compose() -> None:
+    source = inspect.getsource(ProjectCompose)
+
+    assert "DockerCompose._" not in source
+    assert "super()" not in source
+    assert not issubclass(ProjectCompose, DockerCompose)
+
+
+def test_the_engine_client_exposes_client_and_host() -> None:
+    """engine.connect reads `.client` (docker-py's) and calls `.host()`; no engine here to build one."""
+    assert callable(DockerClient.host)
+    assert "self.client = " in inspect.getsource(DockerClient.__init__)

@@ -16,6 +16,9 @@ CONFIG_LABEL = "io.microstack.config"
 PROJECT_PREFIX = "microstack-it-"
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
+# Linux's process information. macOS (Docker Desktop) has none: every reader below
+# then returns "", and owners are told apart by host name and pid alone.
+PROC = Path("/proc")
 
 
 def new_run_id() -> str:
@@ -34,7 +37,7 @@ def process_start_time(pid: int) -> str:
     With the pid it identifies a process even after the pid is reused.
     """
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = (PROC / str(pid) / "stat").read_text()
     except OSError:
         return ""
     # Field 22; the command name (field 2) may contain spaces, so split after it.
@@ -48,7 +51,7 @@ def boot_id() -> str:
     DOCKER_HOST) and a machine before and after a reboot.
     """
     try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return (PROC / "sys" / "kernel" / "random" / "boot_id").read_text().strip()
     except OSError:
         return ""
 
@@ -60,7 +63,7 @@ def pid_namespace() -> str:
     shares the host's Docker socket sees other jobs' pids as free or as others.
     """
     try:
-        return str(os.stat("/proc/self/ns/pid").st_ino)
+        return str((PROC / "self" / "ns" / "pid").stat().st_ino)
     except OSError:
         return ""
 

@@ -1,31 +1,48 @@
-"""Testcontainers' DockerCompose with what a parallel test run needs.
+"""Docker Compose commands for one test project, run by a process runner of our own.
 
-The upstream class has no project name (two runs from one checkout collide),
-passes no environment of its own and stops containers gracefully. This subclass
-adds a project name and an environment, runs compose in its own session so a
-Ctrl-C reaches only the harness (which then tears down), bounds every command
-with a timeout, and tears down without waiting for graceful stops.
+Testcontainers' `DockerCompose` gives the command prefix (`docker_compose_command()`:
+the compose binary it finds and the `-f` files), through its public API only.
+The commands themselves run here, not through its `_run_command`: each with a
+project name (two runs from one checkout never collide) and an environment of
+its own, in its own process session (a Ctrl-C reaches only the harness, which
+then tears down), bounded by a timeout, cancellable from another thread, and a
+teardown that doesn't wait for graceful stops. Nothing here depends on
+Testcontainers' private methods, so any 4.x release the canary (`nox -s latest`)
+passes with will do.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import threading
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, cast
 
-from testcontainers.compose import DockerCompose
+with warnings.catch_warnings():
+    # Testcontainers 4.13 and 4.14 warn while importing their own compose module (it
+    # uses their deprecated @wait_container_is_ready): not the user's doing, and an
+    # error in every project that runs with filterwarnings = error.
+    warnings.filterwarnings("ignore", "The @wait_container_is_ready decorator", DeprecationWarning)
+    from testcontainers.compose import DockerCompose
 
 from pytest_microstack._errors import ComposeCancelledError, ComposeCommandError
 
 
 @dataclass
-class ProjectCompose(DockerCompose):
+class ProjectCompose:
     """A compose project with its own name and environment."""
 
+    context: str
+    compose_file_name: list[str] = field(default_factory=list)
+    wait: bool = True
+    keep_volumes: bool = False
+    docker_command_path: str | None = None
     project_name: str = ""
     environment: dict[str, str] = field(default_factory=dict)
     command_timeout: float = 600.0
@@ -35,10 +52,23 @@ class ProjectCompose(DockerCompose):
 
     @cached_property
     def compose_command_property(self) -> list[str]:
-        command = list(super().compose_command_property)
+        """`docker compose -f FILE... [--project-name NAME]`: every command's prefix."""
+        upstream = DockerCompose(context=self.context, compose_file_name=list(self.compose_file_name))
+        command = list(upstream.docker_compose_command())
+        if self.docker_command_path:  # set here: DockerCompose takes it only from 4.3 on
+            command[0] = self.docker_command_path
         if self.project_name:
             command += ["--project-name", self.project_name]
         return command
+
+    def start(self) -> None:
+        """`up`: detached, or with `--wait` when `wait` is set."""
+        self._run_command([*self.compose_command_property, "up", "--wait" if self.wait else "--detach"])
+
+    def get_config(self) -> dict[str, Any]:
+        """The effective configuration, as `compose config --format json` resolves it."""
+        output = self._run_command([*self.compose_command_property, "config", "--format", "json"]).stdout
+        return cast(dict[str, Any], json.loads(output))
 
     def _run_command(
         self, cmd: str | list[str], context: str | None = None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from testcontainers.core.docker_client import DockerClient
 
 LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+DOCKER_PY_SSH_HOST = "ssh"  # the host in docker-py's base URL for an ssh:// engine
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,11 @@ class Engine:
 def engine_host(client: DockerClient) -> str:
     """Host of the engine's published ports, from DOCKER_HOST (tcp://, ssh://) via Testcontainers."""
     host = str(client.host())
+    docker_host = urlsplit(os.environ.get("DOCKER_HOST", ""))
+    if host == DOCKER_PY_SSH_HOST and docker_host.scheme == "ssh" and docker_host.hostname:
+        # Testcontainers before 4.15 read the host from docker-py's base URL, which for
+        # ssh:// is http+docker://ssh: the machine's name is only in DOCKER_HOST.
+        host = docker_host.hostname
     return "127.0.0.1" if host == "localhost" else host
 
 
