@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -12,7 +13,8 @@ import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from user_helpers import SECRET, AuthActions
+from servicekit import MAX_CONTENT_LENGTH
+from user_helpers import SECRET, AuthActions, post_chunked
 
 
 def test_create_user_returns_201_with_id_and_username(auth: AuthActions) -> None:
@@ -163,6 +165,30 @@ def test_oversized_body_is_413_json(client: FlaskClient) -> None:
     assert response.status_code == 413
     assert response.is_json
     assert "error" in response.json  # type: ignore[operator]
+
+
+def body_of_size(size: int, username: str) -> bytes:
+    """A valid sign-up body padded with JSON whitespace to exactly `size` bytes."""
+    body = json.dumps({"username": username, "password": "s3cret-pass"}).encode()
+    return body + b" " * (size - len(body))
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [pytest.param(0, 201, id="exactly-the-limit"), pytest.param(1, 413, id="one-byte-over")],
+)
+def test_the_body_limit_is_exactly_max_content_length(
+    client: FlaskClient, chunked: bool, extra: int, status: int
+) -> None:
+    body = body_of_size(MAX_CONTENT_LENGTH + extra, "alice")
+    assert len(body) == 1024 * 1024 + extra  # the documented limit: 1 MiB
+    if chunked:
+        response = post_chunked(client, "/users", body)
+    else:
+        response = client.post("/users", data=body, content_type="application/json")
+    assert response.status_code == status, response.json
+    assert response.is_json
 
 
 def test_login_returns_bearer_token_with_expected_claims(
