@@ -33,7 +33,10 @@ RESULTS_FILE = os.environ["LOAD_RESULTS_FILE"]
 
 _next_credentials = itertools.count()
 created: list[dict[str, Any]] = []
-finished_users = 0
+# The planned users (numbers 0 to USERS - 1) that finished, each counted once:
+# locust may start users again after some stop (keeping the user count while it
+# is still spawning), and those extras neither run the flow nor count.
+finished: set[int] = set()
 
 
 class Shopper(FastHttpUser):
@@ -45,6 +48,9 @@ class Shopper(FastHttpUser):
 
     def on_start(self) -> None:
         number = next(_next_credentials)
+        if number >= USERS:
+            raise StopUser()  # a restart beyond the planned users: the plan is already running
+        self.user_id = number
         self.credentials = CREDENTIALS[number % len(CREDENTIALS)]
         self.token = ""
         # Independent clients log in at different moments: the users' second logins
@@ -105,11 +111,10 @@ class Shopper(FastHttpUser):
         self._count_iteration()
 
     def _count_iteration(self) -> None:
-        global finished_users
         self.iterations += 1
         if self.iterations >= ITERATIONS:
-            finished_users += 1
-            if finished_users >= USERS:  # the last one out ends the run
+            finished.add(self.user_id)
+            if len(finished) >= USERS:  # the last one out ends the run
                 gevent.spawn_later(0.1, self.environment.runner.quit)
             raise StopUser()
 
@@ -140,7 +145,8 @@ def save_results(environment: Any, **_: Any) -> None:
     ]
     with open(RESULTS_FILE, "w") as out:
         json.dump(
-            {"created": created, "finished_users": finished_users, "paths": paths, "failures": failures}, out
+            {"created": created, "finished_users": len(finished), "paths": paths, "failures": failures},
+            out,
         )
 
 
