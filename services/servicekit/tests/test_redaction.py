@@ -78,6 +78,13 @@ def test_cookie_fields_are_never_written() -> None:
     assert redact_field("set_cookie", "session=abc123") == REDACTED
 
 
+class Opaque:
+    """An object whose text holds a credential."""
+
+    def __str__(self) -> str:
+        return f"Authorization: Basic {JWT}"
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -90,20 +97,15 @@ def test_cookie_fields_are_never_written() -> None:
         pytest.param([f"x {JWT}", 3, None], [f"x {REDACTED}", 3, None], id="list"),
         pytest.param((JWT,), [REDACTED], id="tuple"),
         pytest.param(f"Bearer {JWT}".encode(), f"Bearer {REDACTED}", id="bytes"),
+        pytest.param(b"\xff Bearer abc", f"\\xff Bearer {REDACTED}", id="bytes-not-utf8"),
         pytest.param(ValueError(f"bad {JWT}"), f"ValueError: bad {REDACTED}", id="exception"),
         pytest.param(42, 42, id="int-as-is"),
+        pytest.param(Opaque(), f"Authorization: Basic {REDACTED}", id="any-object-by-its-text"),
         pytest.param(True, True, id="bool-as-is"),
     ],
 )
 def test_fields_that_are_not_strings_are_redacted_inside(value: object, expected: object) -> None:
     assert redact_field("detail", value) == expected
-
-
-class Opaque:
-    """An object whose text holds a credential."""
-
-    def __str__(self) -> str:
-        return f"Authorization: Basic {JWT}"
 
 
 def test_formatter_redacts_every_kind_of_field() -> None:
@@ -142,3 +144,4 @@ def test_redacting_filter_scrubs_tracebacks_and_stacks_for_foreign_formatters() 
     text = logging.Formatter().format(record)  # gunicorn's formatting is logging's own
     assert JWT not in text
     assert "ValueError: bad token" in text
+    assert f"token = '{REDACTED}'" in text  # the stack is kept, redacted

@@ -81,7 +81,9 @@ def test_a_client_at_its_limit_is_refused_for_accounts_with_failures(guarded: Fl
     for number in range(5):
         assert sprayer.login(f"user{number}", "password1").status_code == 401
     # user0 has a failure of its own: the client's limit refuses it before any hash.
-    assert sprayer.login("user0", "password1").status_code == 429
+    refused = sprayer.login("user0", "password1")
+    assert refused.status_code == 429
+    assert WINDOW - 5 <= int(refused.headers["Retry-After"]) <= WINDOW
     assert sprayer.login("bob", "password1").status_code == 401  # bob had none: judged
     assert sprayer.login("bob", "s3cret-pass").status_code == 429  # now bob has one
     assert client_at(guarded, "10.0.0.10").login("bob", "s3cret-pass").status_code == 200
@@ -299,3 +301,16 @@ def test_one_ipv6_64_is_one_client(guarded: Flask) -> None:
         client_at(guarded, f"2001:db8::{number + 1:x}").login(f"user{number}", "password1")
     assert client_at(guarded, "2001:db8::ffff").login("user0", "password1").status_code == 429
     assert client_at(guarded, "2001:db8:0:1::1").login("user0", "password1").status_code == 401
+
+
+def test_sign_up_counts_keep_their_window(guarded: Flask, db_path: Path) -> None:
+    start = 1_000_000.0
+    with guarded.test_request_context():
+        key = throttle.Key("signup:10.0.0.1", 2)
+        throttle.begin_signup(key, now=start)
+        throttle.begin_signup(key, now=start + 1)
+        with pytest.raises(throttle.Refused) as refused:
+            throttle.begin_signup(key, now=start + 2)
+        assert refused.value.retry_after == WINDOW - 2
+        throttle.begin_signup(key, now=start + WINDOW)  # the window ended: counted afresh
+    assert counters(db_path)["signup:10.0.0.1"] == 1
