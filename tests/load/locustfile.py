@@ -30,6 +30,8 @@ ITERATIONS = int(os.environ["LOAD_ITERATIONS"])
 TOKEN_REUSE = int(os.environ["LOAD_TOKEN_REUSE"])
 CREDENTIALS: list[dict[str, str]] = json.loads(os.environ["LOAD_CREDENTIALS"])
 RESULTS_FILE = os.environ["LOAD_RESULTS_FILE"]
+# A login answered 503 (no hash slot free) is sent again after Retry-After, this many times.
+BUSY_RETRIES = 5
 
 _next_credentials = itertools.count()
 created: list[dict[str, Any]] = []
@@ -64,17 +66,27 @@ class Shopper(FastHttpUser):
         return 0.0
 
     def log_in(self) -> None:
-        with self.client.post(
-            f"{USER_SERVICE_URL}/auth/token",
-            json=self.credentials,
-            name="POST /auth/token",
-            catch_response=True,
-        ) as response:
-            if response.status_code != 200:
-                response.failure(f"login: HTTP {response.status_code}")
-                return
-            self.token = response.json()["access_token"]
-            self.token_uses = 0
+        for attempt in range(BUSY_RETRIES + 1):
+            with self.client.post(
+                f"{USER_SERVICE_URL}/auth/token",
+                json=self.credentials,
+                name="POST /auth/token",
+                catch_response=True,
+            ) as response:
+                busy = response.status_code == 503 and "Retry-After" in (response.headers or {})
+                if busy and attempt < BUSY_RETRIES:
+                    # Every hash slot was taken (user-service turns the rest away at
+                    # once): a client waits as told and tries again.
+                    response.success()
+                    retry_after = float(response.headers["Retry-After"])
+                elif response.status_code != 200:
+                    response.failure(f"login: HTTP {response.status_code} (attempt {attempt + 1})")
+                    return
+                else:
+                    self.token = response.json()["access_token"]
+                    self.token_uses = 0
+                    return
+            gevent.sleep(retry_after)  # the wait user-service asked for, not synchronisation
 
     @task
     def flow(self) -> None:
