@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from servicekit import MAX_CONTENT_LENGTH
 from user_helpers import SECRET, AuthActions, post_chunked
+from user_service import tokens
 
 
 def test_create_user_returns_201_with_id_and_username(auth: AuthActions) -> None:
@@ -371,3 +372,25 @@ def test_users_survive_an_app_restart(make_app: Callable[..., Flask]) -> None:
     AuthActions(make_app().test_client()).register("alice", "s3cret-pass")
     restarted = AuthActions(make_app().test_client())
     assert restarted.login("alice", "s3cret-pass").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        pytest.param(lambda: _forge(exp=int(time.time()) - 10), "token has expired", id="expired"),
+        pytest.param(lambda: "not.a.jwt", "token is invalid", id="garbage"),
+        pytest.param(lambda: _forge(sub="abc"), "token is invalid", id="non-numeric-sub"),
+        pytest.param(lambda: _forge(sub=str(tokens.MAX_USER_ID + 1)), "token is invalid", id="sub-past-max"),
+        pytest.param(lambda: _forge(sub="0" * 19 + "1"), "token is invalid", id="sub-of-20-digits"),
+    ],
+)
+def test_token_errors_say_exactly_why(token: Callable[[], str], reason: str) -> None:
+    with pytest.raises(tokens.InvalidTokenError) as refused:
+        tokens.verify(token(), SECRET, "microstack")
+    assert str(refused.value) == reason
+
+
+def test_the_largest_user_id_sqlite_holds_is_a_valid_sub() -> None:
+    token = tokens.issue(tokens.MAX_USER_ID, "alice", SECRET, 60, "microstack")
+    assert jwt.get_unverified_header(token)["alg"] == "HS256"
+    assert tokens.verify(token, SECRET, "microstack").user_id == tokens.MAX_USER_ID == 2**63 - 1
