@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from user_helpers import AuthActions
 from user_service import passwords
+from werkzeug.security import generate_password_hash
 
 WAIT = 0.2  # HASH_WAIT_SECONDS for these tests
 MARGIN = 1.0  # seconds of slack for a loaded machine, on top of a configured wait
@@ -136,3 +139,23 @@ def test_sign_up_documents_its_429_and_503(app: Flask) -> None:
     operation = app.test_client().get("/openapi.json").json["paths"]["/users"]["post"]  # type: ignore[index]
     for status in ("429", "503"):
         assert "Retry-After" in operation["responses"][status]["headers"]
+
+
+@pytest.mark.parametrize("account", ["current", "legacy", "unknown"])
+def test_a_login_waits_for_a_slot_no_longer_than_configured(
+    make_app: Callable[..., Flask], db_path: Path, slots_taken: None, account: str
+) -> None:
+    """Whatever the account's hash (or none), a login waits HASH_WAIT_SECONDS for a slot, then 503."""
+    wait, margin = 0.1, 0.5  # the default wait (1 s) is well past wait + margin
+    app = make_app(HASH_WAIT_SECONDS=wait)
+    with sqlite3.connect(db_path) as conn:
+        stored = (
+            generate_password_hash("s3cret-pass", method="scrypt")
+            if account == "legacy"
+            else "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+        )
+        conn.execute("INSERT INTO users (username, password_hash) VALUES ('alice', ?)", (stored,))
+    started = time.monotonic()
+    response = client_at(app, "10.0.0.1").login("alice" if account != "unknown" else "nobody")
+    assert response.status_code == 503
+    assert wait <= time.monotonic() - started < wait + margin

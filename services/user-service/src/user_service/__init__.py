@@ -57,8 +57,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from user_service.openapi import build
 
     db.init_app(app)
-    # Measured once, in gunicorn's master (preload_app) before the workers fork.
+    # Made once, in gunicorn's master (preload_app) before the workers fork: never
+    # while a request waits.
     passwords.failure_floor()
+    passwords.dummy_hash()
     register_health(app, lambda: sqlite.ping("users"))
     app.register_blueprint(users.bp)
     app.register_blueprint(auth.bp)

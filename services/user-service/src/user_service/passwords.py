@@ -155,10 +155,11 @@ def needs_rehash(password_hash: str) -> bool:
 
 
 @cache
-def _dummy_hash() -> str:
-    return hash_password(secrets.token_urlsafe(16))
+def dummy_hash() -> str:
+    """A current-cost hash of a random password, made once (at start-up: create_app)."""
+    return hash_password(secrets.token_urlsafe(16), wait=None)
 
 
 def burn_time(password: str, wait: float = HASH_WAIT_SECONDS) -> None:
     """Run a failing hash check, so login timing does not reveal unknown usernames."""
-    verify_password(_dummy_hash(), password, wait)
+    verify_password(dummy_hash(), password, wait)
