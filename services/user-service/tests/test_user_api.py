@@ -13,9 +13,10 @@ import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from servicekit import MAX_CONTENT_LENGTH
+from servicekit import MAX_CONTENT_LENGTH, http
 from user_helpers import SECRET, AuthActions, post_chunked
 from user_service import tokens
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 
 def test_create_user_returns_201_with_id_and_username(auth: AuthActions) -> None:
@@ -190,6 +191,8 @@ def test_the_body_limit_is_exactly_max_content_length(
         response = client.post("/users", data=body, content_type="application/json")
     assert response.status_code == status, response.json
     assert response.is_json
+    if status == 413:
+        assert response.json == {"error": f"request body is larger than {MAX_CONTENT_LENGTH} bytes"}
 
 
 def test_login_returns_bearer_token_with_expected_claims(
@@ -394,3 +397,35 @@ def test_the_largest_user_id_sqlite_holds_is_a_valid_sub() -> None:
     token = tokens.issue(tokens.MAX_USER_ID, "alice", SECRET, 60, "microstack")
     assert jwt.get_unverified_header(token)["alg"] == "HS256"
     assert tokens.verify(token, SECRET, "microstack").user_id == tokens.MAX_USER_ID == 2**63 - 1
+
+
+class EndlessBody:
+    """A request body that never ends, in reads of at most `burst` bytes; counts what was read."""
+
+    def __init__(self, burst: int = 10) -> None:
+        self.burst = burst
+        self.consumed = 0
+
+    def read(self, size: int | None = None) -> bytes:
+        assert size is not None, "a bounded read, never to the end"
+        assert size > 0, "never a read of nothing"
+        chunk = b" " * min(size, self.burst)
+        self.consumed += len(chunk)
+        return chunk
+
+
+def test_reading_a_body_stops_at_the_size_asked() -> None:
+    body = EndlessBody(burst=10)
+    assert http._read_at_most(body, 25) == b" " * 25
+    assert body.consumed == 25
+
+
+def test_a_chunked_body_is_read_no_further_than_the_limit_plus_one_byte(app: Flask) -> None:
+    environ = EnvironBuilder(path="/users", method="POST", content_type="application/json").get_environ()
+    environ.pop("CONTENT_LENGTH", None)
+    body = EndlessBody(burst=64 * 1024)
+    environ.update({"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": body, "wsgi.input_terminated": True})
+    # Straight to the app, as gunicorn calls it: the test client would seek the body.
+    _, status, _ = run_wsgi_app(app.wsgi_app, environ, buffered=True)
+    assert status.startswith("413")
+    assert body.consumed == MAX_CONTENT_LENGTH + 1
