@@ -82,7 +82,7 @@ def stage(target: Target) -> Path:
     config = {
         "source_paths": ["src"],
         "only_mutate": [f"src/{target.module}"],
-        "pytest_add_cli_args": PYTEST_ARGS,
+        "pytest_add_cli_args": PYTEST_ARGS + (["-k", target.select] if target.select else []),
         "pytest_add_cli_args_test_selection": selected,
         "also_copy": ["tests"],
     }

@@ -8,7 +8,9 @@ settled in its subpackage) is one more entry:
 
 `root` is the folder that holds the package (imports resolve from it), `module` the
 file under it, `tests` the test files or folders (repository paths) run against each
-mutant: only these, so a run stays bounded on a small machine. A test folder is copied
+mutant, and `select` an optional -k expression narrowing them: only these, so a run
+stays bounded on a small machine (mutmut also runs, per mutant, only the tests that
+reach the mutated function). A test folder is copied
 whole (its conftest.py and helpers come along); a file brings its folder's too.
 """
 
@@ -38,6 +40,8 @@ class Target:
     root: str
     module: str
     tests: tuple[str, ...]
+    #: A pytest -k expression narrowing `tests` to those about this module (time bound).
+    select: str | None = None
 
 
 TARGETS = [
@@ -52,6 +56,7 @@ TARGETS = [
         USER_SERVICE,
         "user_service/tokens.py",
         (f"{USER_TESTS}/test_user_api.py", f"{USER_TESTS}/test_user_hostile.py"),
+        select="token or authenticate or login",
     ),
     Target(
         "passwords",
@@ -70,6 +75,7 @@ TARGETS = [
         SERVICEKIT,
         "servicekit/http.py",
         (f"{USER_TESTS}/test_user_api.py", f"{USER_TESTS}/test_user_hostile.py"),
+        select="not (token or authenticate or login or restart or stored_hashed)",
     ),
     Target(
         "pagination",
