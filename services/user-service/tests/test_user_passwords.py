@@ -160,3 +160,8 @@ def test_the_floor_is_measured_on_every_older_scheme() -> None:
 def test_demo_user_and_sign_up_hash_the_same_way(make_app: Callable[..., Flask], db_path: Path) -> None:
     make_app(DEMO_USERNAME="testuser", DEMO_PASSWORD="testpass")
     assert stored_hash(db_path, "testuser").startswith(CURRENT_PREFIX)
+
+
+@pytest.mark.parametrize("unreadable", ["not-a-hash", "$argon2id$v=19$m=1,t=1,p=1$"])
+def test_a_hash_we_cannot_read_needs_replacing(unreadable: str) -> None:
+    assert passwords.needs_rehash(unreadable) is True
