@@ -341,6 +341,18 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def mutation(session: nox.Session) -> None:
+    """mutmut over the safety-critical modules, each against its own tests; the score per module.
+
+    Not in the default sessions (about 10 minutes on 2 cores). Fails if a module is under
+    the threshold in tests/mutation/targets.py (survivors judged equivalent, listed with
+    their reason in tests/mutation/equivalent.txt, are left out). Work folders and logs
+    go to .artifacts/mutation/<module>/. `nox -s mutation -- throttle tokens` runs those only.
+    """
+    _python(session, "-m", "tests.mutation", *session.posargs)
+
+
+@nox.session
 def soak(session: nox.Session) -> None:
     """Many integration runs, about half killed (SIGINT, SIGTERM, SIGKILL) at chosen phases; then
     0 leaked containers, networks and volumes, and 0 failures among the runs not killed.

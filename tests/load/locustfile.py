@@ -30,10 +30,15 @@ ITERATIONS = int(os.environ["LOAD_ITERATIONS"])
 TOKEN_REUSE = int(os.environ["LOAD_TOKEN_REUSE"])
 CREDENTIALS: list[dict[str, str]] = json.loads(os.environ["LOAD_CREDENTIALS"])
 RESULTS_FILE = os.environ["LOAD_RESULTS_FILE"]
+# A login answered 503 (no hash slot free) is sent again after Retry-After, this many times.
+BUSY_RETRIES = 5
 
 _next_credentials = itertools.count()
 created: list[dict[str, Any]] = []
-finished_users = 0
+# The planned users (numbers 0 to USERS - 1) that finished, each counted once:
+# locust may start users again after some stop (keeping the user count while it
+# is still spawning), and those extras neither run the flow nor count.
+finished: set[int] = set()
 
 
 class Shopper(FastHttpUser):
@@ -45,6 +50,9 @@ class Shopper(FastHttpUser):
 
     def on_start(self) -> None:
         number = next(_next_credentials)
+        if number >= USERS:
+            raise StopUser()  # a restart beyond the planned users: the plan is already running
+        self.user_id = number
         self.credentials = CREDENTIALS[number % len(CREDENTIALS)]
         self.token = ""
         # Independent clients log in at different moments: the users' second logins
@@ -58,17 +66,27 @@ class Shopper(FastHttpUser):
         return 0.0
 
     def log_in(self) -> None:
-        with self.client.post(
-            f"{USER_SERVICE_URL}/auth/token",
-            json=self.credentials,
-            name="POST /auth/token",
-            catch_response=True,
-        ) as response:
-            if response.status_code != 200:
-                response.failure(f"login: HTTP {response.status_code}")
-                return
-            self.token = response.json()["access_token"]
-            self.token_uses = 0
+        for attempt in range(BUSY_RETRIES + 1):
+            with self.client.post(
+                f"{USER_SERVICE_URL}/auth/token",
+                json=self.credentials,
+                name="POST /auth/token",
+                catch_response=True,
+            ) as response:
+                busy = response.status_code == 503 and "Retry-After" in (response.headers or {})
+                if busy and attempt < BUSY_RETRIES:
+                    # Every hash slot was taken (user-service turns the rest away at
+                    # once): a client waits as told and tries again.
+                    response.success()
+                    retry_after = float(response.headers["Retry-After"])
+                elif response.status_code != 200:
+                    response.failure(f"login: HTTP {response.status_code} (attempt {attempt + 1})")
+                    return
+                else:
+                    self.token = response.json()["access_token"]
+                    self.token_uses = 0
+                    return
+            gevent.sleep(retry_after)  # the wait user-service asked for, not synchronisation
 
     @task
     def flow(self) -> None:
@@ -105,11 +123,10 @@ class Shopper(FastHttpUser):
         self._count_iteration()
 
     def _count_iteration(self) -> None:
-        global finished_users
         self.iterations += 1
         if self.iterations >= ITERATIONS:
-            finished_users += 1
-            if finished_users >= USERS:  # the last one out ends the run
+            finished.add(self.user_id)
+            if len(finished) >= USERS:  # the last one out ends the run
                 gevent.spawn_later(0.1, self.environment.runner.quit)
             raise StopUser()
 
@@ -140,7 +157,8 @@ def save_results(environment: Any, **_: Any) -> None:
     ]
     with open(RESULTS_FILE, "w") as out:
         json.dump(
-            {"created": created, "finished_users": finished_users, "paths": paths, "failures": failures}, out
+            {"created": created, "finished_users": len(finished), "paths": paths, "failures": failures},
+            out,
         )
 
 

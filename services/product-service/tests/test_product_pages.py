@@ -111,6 +111,11 @@ def test_cursor_round_trip(value: int) -> None:
     assert decode_cursor(encode_cursor(value)) == min(value, 2**63 - 1)
 
 
+def test_a_bad_cursor_says_where_a_good_one_comes_from(client: FlaskClient) -> None:
+    response = client.get("/products", query_string={"cursor": "abc"})
+    assert response.json == {"error": "cursor is not valid; copy it from a Link header", "field": "cursor"}
+
+
 BAD_LIMITS = ["0", "-1", "101", "abc", "1.5", "", " 5", "+5", "1_0", "\u0663", "1e2", "9" * 40]
 BAD_CURSORS = ["", "abc", "!!!!!!!!!!!", "AAAAAAAAAAAA", "AAAAAAAAAA=", "AAAAAAAAAA\u00e9", "A" * 5000]
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from types import SimpleNamespace
 
 import pytest
 from servicekit.gunicorn_logging import RedactingLogger
 from servicekit.logging import JSONFormatter
-from servicekit.redaction import REDACTED, redact, redact_field
+from servicekit.redaction import REDACTED, RedactingFilter, redact, redact_field
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
 
@@ -70,3 +71,77 @@ def test_gunicorn_error_log_is_redacted(caplog: pytest.LogCaptureFixture) -> Non
         logger.warning(f"Invalid request from ip=1.2.3.4: Invalid HTTP Header: 'Authorization Bearer {JWT}'")
     assert JWT not in caplog.text
     assert REDACTED in caplog.text
+
+
+def test_cookie_fields_are_never_written() -> None:
+    assert redact_field("Cookie", "session=abc123") == REDACTED
+    assert redact_field("set_cookie", "session=abc123") == REDACTED
+
+
+class Opaque:
+    """An object whose text holds a credential."""
+
+    def __str__(self) -> str:
+        return f"Authorization: Basic {JWT}"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(
+            {"password": "hunter2", "note": f"Bearer {JWT}"},
+            {"password": REDACTED, "note": f"Bearer {REDACTED}"},
+            id="dict",
+        ),
+        pytest.param({"outer": {"api_token": "t0k"}}, {"outer": {"api_token": REDACTED}}, id="nested-dict"),
+        pytest.param([f"x {JWT}", 3, None], [f"x {REDACTED}", 3, None], id="list"),
+        pytest.param((JWT,), [REDACTED], id="tuple"),
+        pytest.param(f"Bearer {JWT}".encode(), f"Bearer {REDACTED}", id="bytes"),
+        pytest.param(b"\xff Bearer abc", f"\\xff Bearer {REDACTED}", id="bytes-not-utf8"),
+        pytest.param(ValueError(f"bad {JWT}"), f"ValueError: bad {REDACTED}", id="exception"),
+        pytest.param(42, 42, id="int-as-is"),
+        pytest.param(Opaque(), f"Authorization: Basic {REDACTED}", id="any-object-by-its-text"),
+        pytest.param(True, True, id="bool-as-is"),
+    ],
+)
+def test_fields_that_are_not_strings_are_redacted_inside(value: object, expected: object) -> None:
+    assert redact_field("detail", value) == expected
+
+
+def test_formatter_redacts_every_kind_of_field() -> None:
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "fields", None, None)
+    record.headers = {"Authorization": f"Bearer {JWT}", "Cookie": "s=1", "Accept": "*/*"}
+    record.body = f'{{"access": "{JWT}"}}'.encode()
+    record.opaque = Opaque()
+    record.error = RuntimeError(f"upstream said Bearer {JWT}")
+    line = JSONFormatter().format(record)
+    assert JWT not in line
+    assert "s=1" not in line
+    assert json.loads(line)["headers"]["Accept"] == "*/*"
+
+
+def test_formatter_redacts_a_traceback_another_handler_already_formatted() -> None:
+    try:
+        raise ValueError(f"bad token {JWT}")
+    except ValueError:
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    logging.Formatter().format(record)  # caches the raw traceback in record.exc_text
+    record.exc_info = None
+    line = JSONFormatter().format(record)
+    assert JWT not in line
+    assert "ValueError" in json.loads(line)["exc"]
+
+
+def test_redacting_filter_scrubs_tracebacks_and_stacks_for_foreign_formatters() -> None:
+    try:
+        raise ValueError(f"bad token {JWT}")
+    except ValueError:
+        record = logging.LogRecord(
+            "gunicorn.error", logging.ERROR, __file__, 1, "Error handling request", None, sys.exc_info()
+        )
+    record.stack_info = f"Stack (most recent call last):\n  token = {JWT!r}"
+    assert RedactingFilter().filter(record)
+    text = logging.Formatter().format(record)  # gunicorn's formatting is logging's own
+    assert JWT not in text
+    assert "ValueError: bad token" in text
+    assert f"token = '{REDACTED}'" in text  # the stack is kept, redacted

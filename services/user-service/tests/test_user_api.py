@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -12,7 +13,10 @@ import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from user_helpers import SECRET, AuthActions
+from servicekit import MAX_CONTENT_LENGTH, http
+from user_helpers import SECRET, AuthActions, post_chunked
+from user_service import tokens
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 
 def test_create_user_returns_201_with_id_and_username(auth: AuthActions) -> None:
@@ -163,6 +167,32 @@ def test_oversized_body_is_413_json(client: FlaskClient) -> None:
     assert response.status_code == 413
     assert response.is_json
     assert "error" in response.json  # type: ignore[operator]
+
+
+def body_of_size(size: int, username: str) -> bytes:
+    """A valid sign-up body padded with JSON whitespace to exactly `size` bytes."""
+    body = json.dumps({"username": username, "password": "s3cret-pass"}).encode()
+    return body + b" " * (size - len(body))
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [pytest.param(0, 201, id="exactly-the-limit"), pytest.param(1, 413, id="one-byte-over")],
+)
+def test_the_body_limit_is_exactly_max_content_length(
+    client: FlaskClient, chunked: bool, extra: int, status: int
+) -> None:
+    body = body_of_size(MAX_CONTENT_LENGTH + extra, "alice")
+    assert len(body) == 1024 * 1024 + extra  # the documented limit: 1 MiB
+    if chunked:
+        response = post_chunked(client, "/users", body)
+    else:
+        response = client.post("/users", data=body, content_type="application/json")
+    assert response.status_code == status, response.json
+    assert response.is_json
+    if status == 413:
+        assert response.json == {"error": f"request body is larger than {MAX_CONTENT_LENGTH} bytes"}
 
 
 def test_login_returns_bearer_token_with_expected_claims(
@@ -345,3 +375,57 @@ def test_users_survive_an_app_restart(make_app: Callable[..., Flask]) -> None:
     AuthActions(make_app().test_client()).register("alice", "s3cret-pass")
     restarted = AuthActions(make_app().test_client())
     assert restarted.login("alice", "s3cret-pass").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        pytest.param(lambda: _forge(exp=int(time.time()) - 10), "token has expired", id="expired"),
+        pytest.param(lambda: "not.a.jwt", "token is invalid", id="garbage"),
+        pytest.param(lambda: _forge(sub="abc"), "token is invalid", id="non-numeric-sub"),
+        pytest.param(lambda: _forge(sub=str(tokens.MAX_USER_ID + 1)), "token is invalid", id="sub-past-max"),
+        pytest.param(lambda: _forge(sub="0" * 19 + "1"), "token is invalid", id="sub-of-20-digits"),
+    ],
+)
+def test_token_errors_say_exactly_why(token: Callable[[], str], reason: str) -> None:
+    with pytest.raises(tokens.InvalidTokenError) as refused:
+        tokens.verify(token(), SECRET, "microstack")
+    assert str(refused.value) == reason
+
+
+def test_the_largest_user_id_sqlite_holds_is_a_valid_sub() -> None:
+    token = tokens.issue(tokens.MAX_USER_ID, "alice", SECRET, 60, "microstack")
+    assert jwt.get_unverified_header(token)["alg"] == "HS256"
+    assert tokens.verify(token, SECRET, "microstack").user_id == tokens.MAX_USER_ID == 2**63 - 1
+
+
+class EndlessBody:
+    """A request body that never ends, in reads of at most `burst` bytes; counts what was read."""
+
+    def __init__(self, burst: int = 10) -> None:
+        self.burst = burst
+        self.consumed = 0
+
+    def read(self, size: int | None = None) -> bytes:
+        assert size is not None, "a bounded read, never to the end"
+        assert size > 0, "never a read of nothing"
+        chunk = b" " * min(size, self.burst)
+        self.consumed += len(chunk)
+        return chunk
+
+
+def test_reading_a_body_stops_at_the_size_asked() -> None:
+    body = EndlessBody(burst=10)
+    assert http._read_at_most(body, 25) == b" " * 25
+    assert body.consumed == 25
+
+
+def test_a_chunked_body_is_read_no_further_than_the_limit_plus_one_byte(app: Flask) -> None:
+    environ = EnvironBuilder(path="/users", method="POST", content_type="application/json").get_environ()
+    environ.pop("CONTENT_LENGTH", None)
+    body = EndlessBody(burst=64 * 1024)
+    environ.update({"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": body, "wsgi.input_terminated": True})
+    # Straight to the app, as gunicorn calls it: the test client would seek the body.
+    _, status, _ = run_wsgi_app(app.wsgi_app, environ, buffered=True)
+    assert status.startswith("413")
+    assert body.consumed == MAX_CONTENT_LENGTH + 1

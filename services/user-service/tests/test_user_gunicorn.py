@@ -47,7 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         "SECRET_KEY": SECRET,
         "DATABASE_PATH": str(tmp_path / "users.db"),
         "GUNICORN_WORKERS": "1",
-        "GUNICORN_THREADS": "2",
+        "GUNICORN_THREADS": "4",
         "LOG_LEVEL": "WARNING",
     }
     command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--bind", f"127.0.0.1:{port}"]
@@ -111,3 +111,16 @@ def test_chunked_body_within_the_limit_is_served(server: int) -> None:
     body = b'{"username": "bob", "password": "s3cret-pass"}' + b" " * (MAX_CONTENT_LENGTH // 2)
     status, data = _request(server, "POST", "/users", _chunks(body))
     assert (status, json.loads(data)["username"]) == (201, "bob")
+
+
+@pytest.mark.parametrize(("threads", "ok"), [("3", False), ("4", True)], ids=["3-threads", "4-threads"])
+def test_gunicorn_keeps_a_thread_that_never_hashes(threads: str, ok: bool) -> None:
+    """Hashing may hold 3 threads (2 hashing, 1 waiting): gunicorn refuses to start with fewer than 4."""
+    env = {**os.environ, "GUNICORN_THREADS": threads}
+    code = f"import runpy; runpy.run_path({str(GUNICORN_CONF)!r})"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode == 0) is ok, done.stderr[-2000:]
+    if not ok:
+        assert "GUNICORN_THREADS must be more than 3" in done.stderr

@@ -15,6 +15,8 @@ from user_helpers import AuthActions
 from user_service import passwords
 from werkzeug.security import generate_password_hash
 
+# The real one: conftest.py replaces it with 0 for every test.
+MEASURED_FLOOR = passwords.failure_floor
 CURRENT_PREFIX = "$argon2id$v=19$m=19456,t=2,p=1$"
 
 
@@ -74,32 +76,92 @@ def test_a_corrupt_stored_hash_is_a_401_not_a_500(auth: AuthActions, db_path: Pa
     assert auth.login("alice", "s3cret-pass").status_code == 401
 
 
-def test_at_most_two_hashes_run_at_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_at_most_two_hashes_run_at_once_and_one_more_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """2 hash, 1 waits its turn, the rest are turned away at once: 3 threads of 4 at most."""
     active = peak = 0
     lock = threading.Lock()
+    release = threading.Event()
 
-    class SlowHasher:
-        """Stands in for argon2: holds its slot for 50 ms of simulated work."""
+    class BlockedHasher:
+        """Stands in for argon2: holds its slot until the test releases it."""
 
         def hash(self, password: str) -> str:
             nonlocal active, peak
             with lock:
                 active += 1
                 peak = max(peak, active)
-            time.sleep(0.05)  # simulated hashing work, not synchronisation
+            release.wait(timeout=10)
             with lock:
                 active -= 1
             return "hash"
 
-    monkeypatch.setattr(passwords, "_hasher", SlowHasher())
-    threads = [threading.Thread(target=passwords.hash_password, args=("pw",)) for _ in range(8)]
+    monkeypatch.setattr(passwords, "_hasher", BlockedHasher())
+    outcomes: list[str] = []
+
+    def sign_up() -> None:
+        try:
+            passwords.hash_password("pw", wait=10)
+        except passwords.HashingBusy:
+            outcomes.append("busy")
+        else:
+            outcomes.append("hashed")
+
+    threads = [threading.Thread(target=sign_up) for _ in range(8)]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + 10
+    while outcomes.count("busy") < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling the outcomes under the deadline above
+    assert (peak, outcomes) == (2, ["busy"] * 5)
+    release.set()
     for thread in threads:
         thread.join(timeout=10)
-    assert peak == passwords.MAX_CONCURRENT_HASHES == 2
+    assert sorted(outcomes) == ["busy"] * 5 + ["hashed"] * 3
+    assert passwords.MAX_CONCURRENT_HASHES == 2
+    assert passwords.MAX_HASHING_THREADS == 3
+
+
+def test_a_wait_for_a_slot_ends_at_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    slots = threading.BoundedSemaphore(2)
+    monkeypatch.setattr(passwords, "_slots", slots)
+    for _ in range(2):
+        slots.acquire()  # both taken, as by two long hashes
+    wait = 0.2
+    started = time.monotonic()
+    with pytest.raises(passwords.HashingBusy):
+        passwords.hash_password("pw", wait=wait)
+    # The deadline itself, plus 1 s of margin for a loaded machine.
+    assert wait <= time.monotonic() - started < wait + 1.0
+
+
+def test_a_wrong_password_is_padded_to_the_slowest_scheme(
+    auth: AuthActions, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Old-scheme accounts can't be told apart by the time a wrong password takes."""
+    floor = 0.25
+    monkeypatch.setattr(passwords, "failure_floor", lambda: floor)
+    pauses: list[float] = []
+    monkeypatch.setattr("user_service.passwords.time.sleep", pauses.append)
+    auth.register("alice", "s3cret-pass")
+    assert auth.login("alice", "wrong-password").status_code == 401
+    assert len(pauses) == 1
+    assert 0 < pauses[0] <= floor
+    assert auth.login("nobody", "wrong-password").status_code == 401  # unknown names too
+    assert len(pauses) == 2
+    assert auth.login("alice", "s3cret-pass").status_code == 200
+    assert len(pauses) == 2  # a right password is never padded
+
+
+def test_the_floor_is_measured_on_every_older_scheme() -> None:
+    assert {sample.split(":")[0] for sample in passwords._legacy_samples()} == {"scrypt", "pbkdf2"}
+    assert MEASURED_FLOOR() > 0
 
 
 def test_demo_user_and_sign_up_hash_the_same_way(make_app: Callable[..., Flask], db_path: Path) -> None:
     make_app(DEMO_USERNAME="testuser", DEMO_PASSWORD="testpass")
     assert stored_hash(db_path, "testuser").startswith(CURRENT_PREFIX)
+
+
+@pytest.mark.parametrize("unreadable", ["not-a-hash", "$argon2id$v=19$m=1,t=1,p=1$"])
+def test_a_hash_we_cannot_read_needs_replacing(unreadable: str) -> None:
+    assert passwords.needs_rehash(unreadable) is True

@@ -83,6 +83,16 @@ class TooManyRequestsError(APIError):
         self.retry_after = retry_after
 
 
+class ServiceUnavailableError(APIError):
+    """The service is too busy to take this request now (503 with Retry-After in seconds)."""
+
+    status_code = 503
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+
+
 class DependencyError(APIError):
     """A service we depend on failed (502/503/504); says which one."""
 

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from flask import Flask, Response, jsonify
 
 log = logging.getLogger("servicekit.health")
+#: What /ready tells any client when a check fails, whatever the cause.
+UNAVAILABLE = "a dependency of this service is unavailable"
 
 
 def register_health(app: Flask, ready_check: Callable[[], None]) -> None:
@@ -21,8 +23,9 @@ def register_health(app: Flask, ready_check: Callable[[], None]) -> None:
         try:
             ready_check()
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+            # The reason stays in our log: its text may name files or internals.
             log.warning("readiness check failed", extra={"error": repr(exc)})
-            return jsonify({"status": "unavailable", "error": str(exc)}), 503
+            return jsonify({"status": "unavailable", "error": UNAVAILABLE}), 503
         return jsonify({"status": "ready"}), 200
 
     app.add_url_rule("/health", "health", health, methods=["GET"])

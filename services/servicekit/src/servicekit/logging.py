@@ -41,10 +41,13 @@ class JSONFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in entry:
                 entry[key] = redact_field(key, value)
-        if record.exc_info:
+        if record.exc_info or record.exc_text:
             # json.dumps escapes the newlines, so the traceback stays on one line.
-            entry["exc"] = redact(self.formatException(record.exc_info))
-        return json.dumps(entry, default=str)
+            formatted = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+            entry["exc"] = redact(formatted)
+        if record.stack_info:
+            entry["stack"] = redact(self.formatStack(record.stack_info))
+        return json.dumps(entry, default=lambda value: redact(str(value)))
 
 
 class ContextFilter(logging.Filter):

@@ -24,19 +24,46 @@ def redact(text: str) -> str:
 
 
 def redact_field(name: str, value: Any) -> Any:
-    """A log field's value as it may be written."""
+    """A log field's value as it may be written: nothing under a sensitive name, and
+    inside containers, bytes and exceptions the same rules as for text."""
     if SENSITIVE_FIELD.search(name):
         return REDACTED
-    return redact(value) if isinstance(value, str) else value
+    return redact_value(value)
+
+
+def redact_value(value: Any) -> Any:
+    """Any value made safe to log: dicts by their keys' names, lists item by item, the rest as text."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {str(key): redact_field(str(key), item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact_value(item) for item in value]
+    if isinstance(value, bytes | bytearray):
+        return redact(bytes(value).decode("utf-8", "backslashreplace"))
+    if isinstance(value, BaseException):
+        return redact(f"{type(value).__name__}: {value}")
+    # Whatever else: written as its text (json.dumps would call str() anyway).
+    return redact(value if isinstance(value, str) else str(value))
 
 
 class RedactingFilter(logging.Filter):
-    """Redact a record's message in place (for loggers whose formatting is not ours)."""
+    """Redact a record in place for loggers whose formatting is not ours: the message,
+    its traceback and stack (as the formatter will print them) and non-standard fields."""
+
+    _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the message if it holds credentials; never drops a record."""
+        """Rewrite what could hold credentials; never drops a record."""
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Formatters print exc_text when it is set: the redacted traceback, then.
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True

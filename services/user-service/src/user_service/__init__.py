@@ -8,8 +8,10 @@ import servicekit
 import servicekit.openapi
 from flask import Flask
 from servicekit import sqlite
-from servicekit.config import REQUIRED, Setting, load_settings, positive_int
+from servicekit.config import REQUIRED, Setting, load_settings, positive_float, positive_int
 from servicekit.health import register_health
+
+from user_service import passwords
 
 SERVICE_NAME = "user-service"
 # HS256 keys shorter than the hash output are weak (RFC 7518 section 3.2); PyJWT warns
@@ -33,6 +35,10 @@ SETTINGS = (
     Setting("LOGIN_FAILURES_PER_ACCOUNT", positive_int, 10),
     Setting("LOGIN_FAILURES_PER_CLIENT", positive_int, 1000),
     Setting("LOGIN_FAILURE_WINDOW_SECONDS", positive_int, 900),
+    # Sign-up attempts (201 and 409 alike) per client per LOGIN_FAILURE_WINDOW_SECONDS.
+    Setting("SIGNUPS_PER_CLIENT", positive_int, 1000),
+    # How long a request waits for a hash slot before it gets 503 with Retry-After.
+    Setting("HASH_WAIT_SECONDS", positive_float, passwords.HASH_WAIT_SECONDS),
     Setting("DEMO_USERNAME", str, None),
     Setting("DEMO_PASSWORD", str, None),
     Setting("LOG_LEVEL", str.upper, "INFO"),
@@ -51,6 +57,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from user_service.openapi import build
 
     db.init_app(app)
+    # Made once, in gunicorn's master (preload_app) before the workers fork: never
+    # while a request waits.
+    passwords.failure_floor()
+    passwords.dummy_hash()
     register_health(app, lambda: sqlite.ping("users"))
     app.register_blueprint(users.bp)
     app.register_blueprint(auth.bp)

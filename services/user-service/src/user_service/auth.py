@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from servicekit.errors import TooManyRequestsError, UnauthorizedError
+from servicekit.errors import ServiceUnavailableError, TooManyRequestsError, UnauthorizedError
 from servicekit.http import json_object
 
 from user_service import db, passwords, throttle, tokens, validation
@@ -14,6 +16,8 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 log = logging.getLogger(__name__)
 
 BAD_CREDENTIALS = "invalid username or password"
+#: Seconds a caller turned away for want of a hash slot is told to wait (a few hashes' time).
+BUSY_RETRY_AFTER = 1
 
 
 @bp.post("/token")
@@ -21,23 +25,50 @@ def issue_token() -> Response:
     """Exchange username and password for a token; one message for every failure."""
     username, password = validation.credentials(json_object(), strict=False)
     account, client = throttle.keys_for(username, request.remote_addr)
-    keys = (account, client)
-    # Checked before any hashing: a blocked caller costs us one indexed read.
-    wait = throttle.retry_after(keys)
-    if wait is not None:
-        log.warning("login refused: too many failed logins", extra={"retry_after": wait})
-        raise TooManyRequestsError(f"too many failed logins; try again in {wait} seconds", retry_after=wait)
-    user = db.find_by_username(username)
-    if user is None:
-        passwords.burn_time(password)
-    if user is None or not passwords.verify_password(user["password_hash"], password):
-        throttle.record_failure(keys)
-        raise UnauthorizedError(BAD_CREDENTIALS)
-    throttle.clear(account)
-    if passwords.needs_rehash(user["password_hash"]):
-        # The only moment we hold the password: move the account to today's hash.
-        db.replace_password_hash(user["id"], user["password_hash"], passwords.hash_password(password))
+    wait = float(current_app.config["HASH_WAIT_SECONDS"])
+    with hashing_turn():
+        # Checked and counted before any hashing, in one transaction: a refused caller
+        # costs no hash, and concurrent guesses can't all pass the check.
+        try:
+            attempt = throttle.begin_login(account, client)
+        except throttle.Refused as refused:
+            log.warning("login refused: too many failed logins", extra={"retry_after": refused.retry_after})
+            raise TooManyRequestsError(
+                f"too many failed logins; try again in {refused.retry_after} seconds",
+                retry_after=refused.retry_after,
+            ) from None
+        try:
+            user = db.find_by_username(username)
+            if user is None:
+                passwords.burn_time(password, wait)
+            if user is None or not passwords.verify_password(user["password_hash"], password, wait):
+                raise UnauthorizedError(BAD_CREDENTIALS)
+        except passwords.HashingBusy:
+            throttle.take_back(attempt)  # nothing was judged
+            raise
+        throttle.succeeded(attempt, account)
+        if passwords.needs_rehash(user["password_hash"]):
+            # The only moment we hold the password: move the account to today's hash.
+            try:
+                new_hash = passwords.hash_password(password, wait)
+            except passwords.HashingBusy:
+                log.info("password hash upgrade skipped: no hash slot came free")
+            else:
+                db.replace_password_hash(user["id"], user["password_hash"], new_hash)
     config = current_app.config
     ttl = int(config["TOKEN_TTL_SECONDS"])
     token = tokens.issue(user["id"], user["username"], config["SECRET_KEY"], ttl, config["TOKEN_AUDIENCE"])
     return jsonify({"access_token": token, "token_type": "Bearer", "expires_in": ttl})
+
+
+@contextmanager
+def hashing_turn() -> Iterator[None]:
+    """A place among the threads allowed to hash, else 503 with Retry-After at once."""
+    try:
+        with passwords.admission():
+            yield
+    except passwords.HashingBusy:
+        log.warning("refused: every hash slot is taken", extra={"path": request.path})
+        raise ServiceUnavailableError(
+            "the service is busy hashing passwords; try again shortly", retry_after=BUSY_RETRY_AFTER
+        ) from None

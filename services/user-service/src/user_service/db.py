@@ -30,7 +30,7 @@ def init_app(app: Flask) -> None:
     if username and password:
         # Hash outside the write transaction so concurrent workers hold the lock
         # briefly.
-        password_hash = passwords.hash_password(password)
+        password_hash = passwords.hash_password(password, wait=None)
 
         def setup(conn: sqlite3.Connection) -> None:
             # INSERT OR IGNORE keeps it idempotent and race-free across workers and

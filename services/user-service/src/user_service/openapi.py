@@ -11,7 +11,19 @@ from servicekit.openapi import body_errors, error, json_body, operation, respons
 
 from user_service import validation
 
-VERSION = "1.1.0"
+VERSION = "1.2.0"
+
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+BUSY = error(
+    "Every password-hashing slot stayed taken for HASH_WAIT_SECONDS (or more callers were already "
+    "waiting): nothing was done or counted; retry after Retry-After.",
+    headers=RETRY_AFTER,
+)
 
 BEARER_ERRORS = (
     "No valid bearer token: the header is missing or not `Bearer <token>`, or the token is "
@@ -92,7 +104,15 @@ def build() -> openapi.Document:
                 {
                     "201": response("Created.", schema_ref("User")),
                     **body_errors(),
-                    "409": error("The username is taken (`field` is `username`)."),
+                    "409": error(
+                        "The username is taken (`field` is `username`). This tells the caller the name "
+                        "exists; every sign-up attempt, 409s included, counts against the client's "
+                        "SIGNUPS_PER_CLIENT per window."
+                    ),
+                    "429": error(
+                        "Too many sign-up attempts from this client in this window.", headers=RETRY_AFTER
+                    ),
+                    "503": BUSY,
                 },
                 tags=["users"],
                 request_body=json_body("NewUser", "The new account; unknown fields are ignored."),
@@ -108,14 +128,11 @@ def build() -> openapi.Document:
                     "401": error("Wrong username or password (one message for both).", headers=challenge),
                     "429": error(
                         "Too many failed logins for this account or from this client; "
-                        "the account is refused even with the right password until Retry-After passes.",
-                        headers={
-                            "Retry-After": {
-                                "description": "Seconds to wait before trying again.",
-                                "schema": {"type": "integer", "minimum": 1},
-                            }
-                        },
+                        "the account is refused even with the right password until Retry-After passes. "
+                        "A client over its limit is refused only for accounts with failures of their own.",
+                        headers=RETRY_AFTER,
                     ),
+                    "503": BUSY,
                 },
                 tags=["auth"],
                 request_body=json_body(

@@ -1,4 +1,4 @@
-"""Password hashing with argon2id, older hashes upgraded at login, bounded memory.
+"""Password hashing with argon2id, older hashes upgraded at login, bounded memory and threads.
 
 Cost: OWASP's first recommended argon2id setting (Password Storage Cheat Sheet):
 19 MiB of memory, 2 iterations, 1 lane; ~30 ms per hash on this project's
@@ -6,27 +6,40 @@ machines. Hashes made before (werkzeug's `scrypt:32768:8:1$...`, or `pbkdf2:...`
 still verify, and `needs_rehash` tells the login to store a new argon2id hash.
 
 Each hash holds its memory for its whole run, so at most MAX_CONCURRENT_HASHES
-run at once per process (others wait their turn): with gunicorn's defaults here
-(2 workers) that caps hashing memory at 2 x 2 x 19 MiB, or 2 x 2 x 32 MiB while old
-scrypt hashes are still being checked.
+run at once per process: with gunicorn's defaults here (2 workers) that caps
+hashing memory at 2 x 2 x 19 MiB, or 2 x 2 x 32 MiB while old scrypt hashes are
+still being checked. At most MAX_WAITING_HASHES more threads wait for a slot, each
+for at most the `wait` it is given; any other caller gets HashingBusy at once
+(503 with Retry-After), so hashing never holds more than MAX_HASHING_THREADS of a
+worker's threads and requests that don't hash (the token check) always find one.
+
+A wrong password costs at least as long as checking one in the slowest older
+scheme (measured once per process): an account not yet upgraded can't be told
+apart by the time its failures take.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 TIME_COST = 2
 MEMORY_COST_KIB = 19 * 1024
 PARALLELISM = 1
 MAX_CONCURRENT_HASHES = 2
+MAX_WAITING_HASHES = 1
+MAX_HASHING_THREADS = MAX_CONCURRENT_HASHES + MAX_WAITING_HASHES
+#: Default seconds a request waits for a hash slot (HASH_WAIT_SECONDS).
+HASH_WAIT_SECONDS = 1.0
 
 _hasher = PasswordHasher(
     time_cost=TIME_COST,
@@ -37,30 +50,98 @@ _hasher = PasswordHasher(
     type=Type.ID,
 )
 _slots = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
+_places = threading.BoundedSemaphore(MAX_HASHING_THREADS)
+_admitted = threading.local()
 _LEGACY_PREFIXES = ("scrypt:", "pbkdf2:")
 
 T = TypeVar("T")
 
 
-def _bounded(work: Callable[[], T]) -> T:
-    with _slots:
-        return work()
+class HashingBusy(Exception):
+    """No hash slot came free in time: the caller should answer 503 and be retried."""
 
 
-def hash_password(password: str) -> str:
-    """Return a salted argon2id hash of the password."""
-    return _bounded(lambda: _hasher.hash(password))
+@contextmanager
+def admission() -> Iterator[None]:
+    """Hold one of the MAX_HASHING_THREADS places for this thread, or raise HashingBusy at once.
+
+    Views take it before any other work (the throttle's write included), so a flood
+    of hashing requests is turned away for the cost of a semaphore check.
+    """
+    if getattr(_admitted, "held", False):
+        yield
+        return
+    if not _places.acquire(blocking=False):
+        raise HashingBusy
+    _admitted.held = True
+    try:
+        yield
+    finally:
+        _admitted.held = False
+        _places.release()
 
 
-def verify_password(password_hash: str, password: str) -> bool:
-    """Check a password against its stored hash, argon2id or an older werkzeug one."""
+def _bounded(work: Callable[[], T], wait: float | None) -> T:
+    if wait is None:  # start-up (the demo user): no request waits on us yet
+        with _slots:
+            return work()
+    with admission():
+        if not _slots.acquire(timeout=wait):
+            raise HashingBusy
+        try:
+            return work()
+        finally:
+            _slots.release()
+
+
+def hash_password(password: str, wait: float | None = HASH_WAIT_SECONDS) -> str:
+    """Return a salted argon2id hash of the password; HashingBusy after `wait` seconds without a slot
+    (None: wait as long as it takes, outside the request threads' places)."""
+    return _bounded(lambda: _hasher.hash(password), wait)
+
+
+def _check(password_hash: str, password: str, wait: float) -> bool:
     try:
         if password_hash.startswith(_LEGACY_PREFIXES):
-            return _bounded(lambda: check_password_hash(password_hash, password))
-        return _bounded(lambda: _hasher.verify(password_hash, password))
+            return _bounded(lambda: check_password_hash(password_hash, password), wait)
+        return _bounded(lambda: _hasher.verify(password_hash, password), wait)
     except (VerificationError, InvalidHashError, ValueError):
         # A stored hash we cannot read (corrupt, or impossible parameters) matches nothing.
         return False
+
+
+def verify_password(password_hash: str, password: str, wait: float = HASH_WAIT_SECONDS) -> bool:
+    """Check a password against its stored hash, argon2id or an older werkzeug one.
+
+    A wrong password takes at least failure_floor() seconds, whatever the scheme:
+    the padding sleeps holding this thread's hashing place but no hash slot.
+    """
+    started = time.perf_counter()
+    with admission():
+        if _check(password_hash, password, wait):
+            return True
+        remaining = failure_floor() - (time.perf_counter() - started)
+        if remaining > 0:
+            time.sleep(remaining)  # equal timing for every scheme, not synchronisation
+    return False
+
+
+@cache
+def _legacy_samples() -> tuple[str, ...]:
+    return tuple(
+        generate_password_hash(secrets.token_urlsafe(16), method=method) for method in ("scrypt", "pbkdf2")
+    )
+
+
+@cache
+def failure_floor() -> float:
+    """Seconds a failed check of the slowest older scheme takes here (measured once)."""
+    slowest = 0.0
+    for sample in _legacy_samples():
+        started = time.perf_counter()
+        check_password_hash(sample, "not-the-password")
+        slowest = max(slowest, time.perf_counter() - started)
+    return slowest
 
 
 def needs_rehash(password_hash: str) -> bool:
@@ -74,10 +155,11 @@ def needs_rehash(password_hash: str) -> bool:
 
 
 @cache
-def _dummy_hash() -> str:
-    return hash_password(secrets.token_urlsafe(16))
+def dummy_hash() -> str:
+    """A current-cost hash of a random password, made once (at start-up: create_app)."""
+    return hash_password(secrets.token_urlsafe(16), wait=None)
 
 
-def burn_time(password: str) -> None:
+def burn_time(password: str, wait: float = HASH_WAIT_SECONDS) -> None:
     """Run a failing hash check, so login timing does not reveal unknown usernames."""
-    verify_password(_dummy_hash(), password)
+    verify_password(dummy_hash(), password, wait)

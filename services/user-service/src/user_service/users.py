@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Response, current_app, jsonify, request
-from servicekit.errors import ConflictError, UnauthorizedError
+from servicekit.errors import ConflictError, TooManyRequestsError, UnauthorizedError
 from servicekit.http import json_object
 
-from user_service import db, passwords, tokens, validation
+from user_service import auth, db, passwords, throttle, tokens, validation
 
 bp = Blueprint("users", __name__, url_prefix="/users")
+log = logging.getLogger(__name__)
 
 # RFC 6750 challenges: a bare one when no token was sent, invalid_token when it was bad.
 CHALLENGE = 'Bearer realm="user-service"'
@@ -17,9 +20,28 @@ INVALID_CHALLENGE = 'Bearer realm="user-service", error="invalid_token"'
 
 @bp.post("")
 def create_user() -> tuple[Response, int]:
-    """Register a user; 409 if the username is taken."""
+    """Register a user; 409 if the username is taken.
+
+    A 409 tells the caller that the name exists (a sign-up form must say so). Every
+    sign-up attempt, 201 and 409 alike, counts against the client's SIGNUPS_PER_CLIENT
+    per window (429 past it), which bounds both sign-ups and such probes per client.
+    """
     username, password = validation.credentials(json_object(), strict=True)
-    user_id = db.insert_user(username, passwords.hash_password(password))
+    with auth.hashing_turn():
+        try:
+            attempt = throttle.begin_signup(throttle.signup_key(request.remote_addr))
+        except throttle.Refused as refused:
+            log.warning("sign-up refused: too many sign-ups", extra={"retry_after": refused.retry_after})
+            raise TooManyRequestsError(
+                f"too many sign-ups from this client; try again in {refused.retry_after} seconds",
+                retry_after=refused.retry_after,
+            ) from None
+        try:
+            password_hash = passwords.hash_password(password, float(current_app.config["HASH_WAIT_SECONDS"]))
+        except passwords.HashingBusy:
+            throttle.take_back(attempt)  # nothing was done
+            raise
+    user_id = db.insert_user(username, password_hash)
     if user_id is None:
         raise ConflictError("username", "username is already taken")
     return jsonify({"id": user_id, "username": username}), 201

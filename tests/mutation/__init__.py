@@ -1,0 +1,1 @@
+"""`nox -s mutation`: mutmut over the safety-critical modules, scored per module."""

@@ -1,0 +1,89 @@
+"""What `nox -s mutation` mutates, the tests that must catch it, and the bar they must clear.
+
+One Target per module. Adding one (e.g. the plugin's readiness module, once it has
+settled in its subpackage) is one more entry:
+
+    Target("readiness", "pytest-microstack/src", "pytest_microstack/<sub>/readiness.py",
+           ("pytest-microstack/tests/unit/test_readiness.py",)),
+
+`root` is the folder that holds the package (imports resolve from it), `module` the
+file under it, `tests` the test files or folders (repository paths) run against each
+mutant, and `select` an optional -k expression narrowing them: only these, so a run
+stays bounded on a small machine (mutmut also runs, per mutant, only the tests that
+reach the mutated function). A test folder is copied
+whole (its conftest.py and helpers come along); a file brings its folder's too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Killed mutants over all mutants not judged equivalent, per module: the run fails below it.
+THRESHOLD = 0.90
+#: Survivors judged equivalent: one `mutant-name  reason` per line.
+EQUIVALENT_FILE = Path(__file__).with_name("equivalent.txt")
+
+USER_SERVICE, SERVICEKIT, PRODUCT_SERVICE = (
+    "services/user-service/src",
+    "services/servicekit/src",
+    "services/product-service/src",
+)
+USER_TESTS = "services/user-service/tests"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One module to mutate and the tests run against each of its mutants."""
+
+    name: str
+    root: str
+    module: str
+    tests: tuple[str, ...]
+    #: A pytest -k expression narrowing `tests` to those about this module (time bound).
+    select: str | None = None
+
+
+TARGETS = [
+    Target(
+        "throttle",
+        USER_SERVICE,
+        "user_service/throttle.py",
+        (f"{USER_TESTS}/test_user_throttle.py", f"{USER_TESTS}/test_user_signup.py"),
+    ),
+    Target(
+        "tokens",
+        USER_SERVICE,
+        "user_service/tokens.py",
+        (f"{USER_TESTS}/test_user_api.py", f"{USER_TESTS}/test_user_hostile.py"),
+        select="token or authenticate or login",
+    ),
+    Target(
+        "passwords",
+        USER_SERVICE,
+        "user_service/passwords.py",
+        (f"{USER_TESTS}/test_user_passwords.py", f"{USER_TESTS}/test_user_signup.py"),
+    ),
+    Target(
+        "redaction",
+        SERVICEKIT,
+        "servicekit/redaction.py",
+        ("services/servicekit/tests/test_redaction.py",),
+    ),
+    Target(
+        "http-limits",
+        SERVICEKIT,
+        "servicekit/http.py",
+        (f"{USER_TESTS}/test_user_api.py", f"{USER_TESTS}/test_user_hostile.py"),
+        select="not (token or authenticate or login or restart or stored_hashed)",
+    ),
+    Target(
+        "pagination",
+        PRODUCT_SERVICE,
+        "product_service/pagination.py",
+        (
+            "services/product-service/tests/test_product_pages.py",
+            "services/product-service/tests/test_product_hostile.py",
+        ),
+    ),
+]
