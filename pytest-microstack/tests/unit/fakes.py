@@ -5,6 +5,11 @@ Network, Volume, Image), bound to a fake client: every model method the harness
 calls goes through `FakeAPI`, which records the call and changes the fake
 engine's state the way the daemon would. `list()` and `get()` return snapshots,
 as the real API does, so code that forgets to `reload()` sees stale state.
+
+`FakeEngine("podman")` answers as Podman 4 does where it differs from Docker:
+a container being removed is 500 "no such container" on inspect (Docker: 404),
+and a container without a healthcheck has `State.Health = {"Status": ""}`
+(Docker leaves `Health` out).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import docker.errors
+import requests
 from docker.models.containers import Container
 from docker.models.images import Image
 from docker.models.networks import Network
@@ -175,13 +181,17 @@ class FakeContainers:
                 continue
             if ident in self.engine.removed_while_listing and not sparse:
                 del self.engine.container_attrs[ident]
-                if ignore_removed:
-                    continue
-                raise docker.errors.NotFound(f"No such container: {ident}")
+                if ignore_removed and self.engine.kind == "docker":
+                    continue  # docker-py skips a 404 only: Podman's 500 is raised
+                raise self.engine.gone_error(ident)
             found.append(self._model(attrs))
         return found
 
     def get(self, ident: str) -> Container:
+        if ident in self.engine.removed_while_listing:
+            # Listed a moment ago, removed since: the inspect that follows the list fails.
+            self.engine.container_attrs.pop(ident, None)
+            raise self.engine.gone_error(ident)
         for attrs in self.engine.container_attrs.values():
             if ident in (attrs["Id"], attrs["Name"].lstrip("/")):
                 model = self._model(attrs)  # inspected now, returned to the caller later
@@ -239,9 +249,15 @@ class FakeImages:
 
 
 class FakeEngine:
-    """Stands in for `docker.DockerClient`: containers, networks, volumes, images."""
+    """Stands in for `docker.DockerClient`: containers, networks, volumes, images.
 
-    def __init__(self) -> None:
+    `kind` is the engine it answers like: "docker" or "podman" (see the module's docstring).
+    """
+
+    def __init__(self, kind: str = "docker") -> None:
+        if kind not in {"docker", "podman"}:
+            raise ValueError(f"unknown engine kind {kind!r}: docker or podman")
+        self.kind = kind
         self.api = FakeAPI(self)
         self.containers = FakeContainers(self)
         self.networks = FakeNetworks(self)
@@ -275,6 +291,8 @@ class FakeEngine:
         env: list[str] | None = None,
         networks: dict[str, list[str]] | None = None,
         logs: bytes = b"",
+        healthcheck: dict[str, Any] | None = None,
+        health_log: list[dict[str, Any]] | None = None,
     ) -> str:
         ident = f"c{next(self._ids):063d}"
         all_labels = dict(labels or {})
@@ -284,11 +302,16 @@ class FakeEngine:
             all_labels[SERVICE_LABEL] = service
         state: dict[str, Any] = {"Status": status, "ExitCode": exit_code}
         if health is not None:
-            state["Health"] = {"Status": health}
+            state["Health"] = {"Status": health, "Log": health_log}
+        elif self.kind == "podman":
+            state["Health"] = {"Status": "", "FailingStreak": 0, "Log": None}
+        config: dict[str, Any] = {"Labels": all_labels, "Env": env}
+        if healthcheck is not None:
+            config["Healthcheck"] = healthcheck
         self.container_attrs[ident] = {
             "Id": ident,
             "Name": f"/{name}",
-            "Config": {"Labels": all_labels, "Env": env},
+            "Config": config,
             "State": state,
             "NetworkSettings": {
                 "Ports": {
@@ -300,6 +323,15 @@ class FakeEngine:
         }
         self.container_logs[ident] = logs
         return ident
+
+    def gone_error(self, ident: str) -> docker.errors.APIError:
+        """What inspecting a container that is being removed answers on this kind of engine."""
+        if self.kind == "docker":
+            return docker.errors.NotFound(f"No such container: {ident}")
+        response = requests.Response()
+        response.status_code = 500
+        explanation = f"container {ident} does not exist in database: no such container"
+        return docker.errors.APIError(f"500 Server Error: {explanation}", response, explanation)
 
     def add_network(
         self, name: str, *, project: str | None = None, labels: dict[str, str] | None = None

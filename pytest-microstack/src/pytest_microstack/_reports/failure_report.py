@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from pytest_microstack._cleanup.ownership import PROJECT_LABEL, SERVICE_LABEL
+from pytest_microstack._engine.containers import list_containers
 from pytest_microstack._reports.masking import Masker
 
 if TYPE_CHECKING:
@@ -70,11 +71,7 @@ def save_report(stack: Stack, folder: Path, masker: Masker, what_failed: str) ->
     containers: list[Any] = []
 
     def listed() -> str:
-        containers.extend(
-            stack.engine.containers.list(
-                all=True, filters={"label": f"{PROJECT_LABEL}={stack.project}"}, ignore_removed=True
-            )
-        )
+        containers.extend(list_containers(stack.engine, {"label": f"{PROJECT_LABEL}={stack.project}"}))
         rows = sorted(f"{c.labels.get(SERVICE_LABEL, '?')}  {c.name}  {c.status}" for c in containers)
         return "".join(f"{row}\n" for row in rows) or "(no containers)\n"
 
