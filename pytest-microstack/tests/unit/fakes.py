@@ -51,11 +51,30 @@ def _label_match(labels: dict[str, str], filters: dict[str, Any] | None) -> bool
     return True
 
 
+_ENGINE_NUMBERS = itertools.count(1)
+
+DOCKER_VERSION: dict[str, Any] = {
+    "Components": [{"Name": "Engine", "Version": "20.10.24+dfsg1"}],
+    "Version": "20.10.24+dfsg1",
+    "ApiVersion": "1.41",
+}
+PODMAN_VERSION: dict[str, Any] = {
+    "Components": [
+        {"Name": "Podman Engine", "Version": "4.3.1", "Details": {"APIVersion": "4.3.1"}},
+        {"Name": "Conmon", "Version": "conmon version 2.1.6"},
+    ],
+    "Version": "4.3.1",
+    "ApiVersion": "1.41",
+}
+
+
 class FakeAPI:
     """What docker-py's models call as `client.api`; records and applies each call."""
 
     def __init__(self, engine: FakeEngine) -> None:
         self.engine = engine
+        # Each fake engine is an engine of its own, at an address of its own.
+        self.base_url = f"http+fake://engine-{next(_ENGINE_NUMBERS)}"
         self._exec_ids = itertools.count(1)
         self._execs: dict[str, tuple[str, tuple[str, ...]]] = {}
 
@@ -258,6 +277,10 @@ class FakeEngine:
         if kind not in {"docker", "podman"}:
             raise ValueError(f"unknown engine kind {kind!r}: docker or podman")
         self.kind = kind
+        self.version_answer: dict[str, Any] = copy.deepcopy(
+            DOCKER_VERSION if kind == "docker" else PODMAN_VERSION
+        )
+        self.version_calls = 0
         self.api = FakeAPI(self)
         self.containers = FakeContainers(self)
         self.networks = FakeNetworks(self)
@@ -323,6 +346,11 @@ class FakeEngine:
         }
         self.container_logs[ident] = logs
         return ident
+
+    def version(self) -> dict[str, Any]:
+        """`GET /version`, as docker-py's `DockerClient.version()` returns it."""
+        self.version_calls += 1
+        return copy.deepcopy(self.version_answer)
 
     def gone_error(self, ident: str) -> docker.errors.APIError:
         """What inspecting a container that is being removed answers on this kind of engine."""

@@ -131,6 +131,18 @@ def test_a_container_removed_while_the_report_is_taken_is_left_out(
     assert not (folder / "db-1.log").exists()
 
 
+def test_the_report_names_the_engine(either_engine: FakeEngine, tmp_path: Path) -> None:
+    folder = save_report(make_stack(either_engine, {"services": {}}), tmp_path / "r", Masker([]), "failed")
+
+    expected = (
+        "Docker 20.10.24+dfsg1 (API 1.41)" if either_engine.kind == "docker" else "Podman 4.3.1 (API 1.41)"
+    )
+    assert (folder / SUMMARY_FILE).read_text().splitlines()[:2] == [
+        f"project: {PROJECT}",
+        f"engine: {expected}",
+    ]
+
+
 def test_a_project_without_containers_still_says_what_failed(engine: FakeEngine, tmp_path: Path) -> None:
     folder = save_report(
         make_stack(engine, {"services": {}}), tmp_path / "r", Masker([]), "compose up failed"

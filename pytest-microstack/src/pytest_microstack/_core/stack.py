@@ -19,6 +19,7 @@ from pytest_microstack._core.readiness import ContainerState, Probe, ProbeResult
 from pytest_microstack._core.settings import ServiceSpec
 from pytest_microstack._engine.compose import ProjectCompose
 from pytest_microstack._engine.containers import list_containers
+from pytest_microstack._engine.engine import EngineInfo, engine_info
 from pytest_microstack._errors import ServiceDiagnosis, ServiceUnhealthyError, StackStartError
 
 LOG_TAIL_LINES = 40
@@ -53,6 +54,11 @@ class Stack:
     @property
     def project(self) -> str:
         return self.compose.project_name
+
+    @property
+    def engine_info(self) -> EngineInfo:
+        """Which engine runs the stack (Docker or Podman, and its version)."""
+        return engine_info(self.engine)
 
     def start(self) -> float:
         """Bring the stack up and wait until every service is healthy; returns seconds taken.

@@ -67,7 +67,12 @@ def _inspect_of(container: Any, masker: Masker) -> Callable[[], str]:
 def save_report(stack: Stack, folder: Path, masker: Masker, what_failed: str) -> Path:
     """Write the stack's logs, inspect data and effective config under `folder`; returns it."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / SUMMARY_FILE).write_text(masker.text(f"project: {stack.project}\n\n{what_failed.rstrip()}\n"))
+    try:
+        engine = str(stack.engine_info)
+    except Exception as error:  # noqa: BLE001 - a report part must never hide the test's own error
+        engine = f"(unknown: {type(error).__name__}: {error})"
+    summary = f"project: {stack.project}\nengine: {engine}\n\n{what_failed.rstrip()}\n"
+    (folder / SUMMARY_FILE).write_text(masker.text(summary))
     containers: list[Any] = []
 
     def listed() -> str:
