@@ -252,19 +252,54 @@ class FakeVolumes:
         ]
 
 
+def _docker_normalized(name: str) -> str:
+    """How Docker reads a reference: docker.io/library/ in front of `python`, `:latest` when untagged."""
+    first = name.split("/", 1)[0]
+    qualified = "/" in name and ("." in first or ":" in first or first == "localhost")
+    if not qualified:
+        name = f"docker.io/{name}" if "/" in name else f"docker.io/library/{name}"
+    return name if "@" in name or ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
 class FakeImages:
-    def __init__(self) -> None:
+    """Local images by the name they are stored under (`present`), looked up as each engine does.
+
+    Docker: by the reference normalized (python:3.11 is docker.io/library/python:3.11).
+    Podman: a qualified name exactly; a short name as localhost/<name>, then
+    docker.io/library/<name>, then, as Podman 4 does, any image whose name ends
+    in /<name> (python:3.11 finds localhost/itest-local/python:3.11).
+    """
+
+    def __init__(self, kind: str = "docker") -> None:
+        self.kind = kind
         self.present: dict[str, str] = {}
         self.lookups: list[str] = []
         self.errors: dict[str, BaseException] = {}  # names the engine answers with an error
+
+    def _find(self, name: str) -> str | None:
+        if self.kind == "docker":
+            wanted = _docker_normalized(name)
+            return next(
+                (i for stored, i in self.present.items() if _docker_normalized(stored) == wanted), None
+            )
+        if name in self.present:
+            return self.present[name]
+        first = name.split("/", 1)[0]
+        if "/" in name and ("." in first or ":" in first or first == "localhost"):
+            return None  # qualified: that name or nothing
+        for candidate in (f"localhost/{name}", _docker_normalized(name)):
+            if candidate in self.present:
+                return self.present[candidate]
+        return next((i for stored, i in self.present.items() if stored.endswith(f"/{name}")), None)
 
     def get(self, name: str) -> Image:
         self.lookups.append(name)
         if name in self.errors:
             raise self.errors[name]
-        if name not in self.present:
+        found = self._find(name)
+        if found is None:
             raise docker.errors.ImageNotFound(f"No such image: {name}")
-        return Image(attrs={"Id": self.present[name]})
+        return Image(attrs={"Id": found})
 
 
 class FakeEngine:
@@ -285,7 +320,7 @@ class FakeEngine:
         self.containers = FakeContainers(self)
         self.networks = FakeNetworks(self)
         self.volumes = FakeVolumes(self)
-        self.images = FakeImages()
+        self.images = FakeImages(kind)
         self.container_attrs: dict[str, dict[str, Any]] = {}
         self.network_attrs: dict[str, dict[str, Any]] = {}
         self.volume_attrs: dict[str, dict[str, Any]] = {}
