@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -307,3 +308,192 @@ def soak(session: nox.Session) -> None:
     Prints a table and writes bench/results/soak.json (BENCHMARKS.md shows it).
     """
     _python(session, "-m", "bench.soak", *session.posargs)
+
+
+# --- Podman ---------------------------------------------------------------------------------------
+# `nox -s podman`: everything it makes lives under these two folders, removed at the end.
+PODMAN_RUN = Path("/run/microstack-podman")  # configuration, API socket, run root
+PODMAN_STORAGE = Path("/var/lib/microstack-podman")  # images, containers, volumes
+PODMAN_SOCKET = PODMAN_RUN / "podman.sock"
+PODMAN_PACKAGES = ["podman", "catatonit"]
+# Podman's defaults, changed where this kind of machine needs it: no systemd (cgroupfs, file
+# events), a sandbox that refuses the rlimits Podman sets by default, catatonit for `init: true`.
+PODMAN_CONTAINERS_CONF = f"""\
+[containers]
+default_ulimits = []
+init_path = "/usr/bin/catatonit"
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "{PODMAN_RUN}/events.log"
+tmp_dir = "{PODMAN_RUN}/tmp"
+
+[network]
+network_config_dir = "{PODMAN_RUN}/networks"
+"""
+PODMAN_STORAGE_CONF = f"""\
+[storage]
+driver = "overlay"
+runroot = "{PODMAN_RUN}/runroot"
+graphroot = "{PODMAN_STORAGE}"
+"""
+
+
+def _unix_engine_answers(path: Path) -> bool:
+    """Whether an engine answers `GET /_ping` with OK on the unix socket at `path`."""
+    try:
+        with socket.socket(socket.AF_UNIX) as client:
+            client.settimeout(1)
+            client.connect(str(path))
+            client.sendall(b"GET /_ping HTTP/1.0\r\nHost: podman\r\n\r\n")
+            answer = b""
+            while chunk := client.recv(4096):
+                answer += chunk
+        return answer.rstrip().endswith(b"OK")
+    except OSError:
+        return False
+
+
+def _dotenv_value(name: str) -> str:
+    dotenv = ROOT / ".env"
+    lines = dotenv.read_text().splitlines() if dotenv.is_file() else []
+    return next((line.split("=", 1)[1] for line in lines if line.startswith(f"{name}=")), "")
+
+
+def _docker_events(since: float, until: float) -> list[str]:
+    """Every event of the Docker engine between two times, one JSON line each."""
+    result = subprocess.run(
+        ["docker", "events", "--since", f"{since:.0f}", "--until", f"{until:.0f}", "--format", "{{json .}}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.splitlines()
+
+
+@contextmanager
+def _podman_engine(session: nox.Session) -> Iterator[dict[str, str]]:
+    """Podman's API socket on a private path, its storage in private folders; yields podman's environment.
+
+    Stops the service and removes everything it made afterwards: containers,
+    images, volumes and networks (`podman system reset` on the private storage),
+    then the folders themselves.
+    """
+    if _unix_engine_answers(PODMAN_SOCKET):
+        session.error(f"a Podman service already answers on {PODMAN_SOCKET}: another `nox -s podman` runs")
+    if shutil.which("podman") is None or shutil.which("catatonit") is None:
+        session.log(f"installing {' '.join(PODMAN_PACKAGES)} from Debian")
+        apt = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "install", "-y", "-qq", *PODMAN_PACKAGES, external=True, env=apt, silent=True)
+    for folder in (PODMAN_RUN, PODMAN_STORAGE):
+        shutil.rmtree(folder, ignore_errors=True)  # a killed earlier session's; its service is gone (above)
+        folder.mkdir(parents=True, mode=0o700)
+    (PODMAN_RUN / "containers.conf").write_text(PODMAN_CONTAINERS_CONF)
+    (PODMAN_RUN / "storage.conf").write_text(PODMAN_STORAGE_CONF)
+    env = {
+        "CONTAINERS_CONF": str(PODMAN_RUN / "containers.conf"),
+        "CONTAINERS_STORAGE_CONF": str(PODMAN_RUN / "storage.conf"),
+    }
+    service = subprocess.Popen(
+        ["podman", "system", "service", "--time=0", f"unix://{PODMAN_SOCKET}"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=(PODMAN_RUN / "service.log").open("wb"),
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + ENGINE_ANSWER_TIMEOUT
+        while not _unix_engine_answers(PODMAN_SOCKET):
+            if service.poll() is not None or time.monotonic() > deadline:
+                log = (PODMAN_RUN / "service.log").read_text(errors="replace")
+                session.error(f"podman system service did not answer on {PODMAN_SOCKET}:\n{log[-2000:]}")
+            time.sleep(0.05)  # polling the new socket under the deadline above
+        session.run(
+            "podman",
+            "version",
+            "--format",
+            "Podman {{.Server.Version}} (API {{.Server.APIVersion}})",
+            external=True,
+            env=env,
+        )
+        yield env
+    finally:
+        os.killpg(service.pid, signal.SIGTERM)
+        try:
+            service.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(service.pid, signal.SIGKILL)
+            service.wait()
+        subprocess.run(["podman", "system", "reset", "--force"], env={**os.environ, **env}, check=False)
+        for folder in (PODMAN_RUN, PODMAN_STORAGE):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@nox.session
+def podman(session: nox.Session) -> None:
+    """The plugin's engine tests and the integration suite on Podman (Debian's), not Docker. Root only.
+
+    Installs podman and catatonit (apt) when missing, starts Podman's
+    Docker-compatible API on a private socket with private storage, loads the
+    base image from Docker (`docker save | podman load`), runs both suites with
+    DOCKER_HOST pointing at it and DOCKER_BUILDKIT=0, then stops the service and
+    removes all it made. The Docker engine is left as it was: the session fails
+    if any Docker event names this session's run. Not in the default run.
+    Extra arguments go to both pytest runs: `nox -s podman -- -x`.
+    """
+    if os.geteuid() != 0:
+        session.error("nox -s podman needs root: it installs packages and runs Podman as root")
+    base_image = _dotenv_value("BASE_IMAGE")
+    if not base_image:
+        session.error("no BASE_IMAGE in .env: run scripts/bootstrap first")
+    run_id = f"podman{int(time.time())}"
+    basetemp = ARTIFACTS / "podman-plugin" / "tmp"
+    started = time.time()
+    docker_before = session.run("docker", "ps", "-aq", external=True, silent=True)
+    with _podman_engine(session) as podman_env:
+        save = subprocess.Popen(["docker", "save", base_image], stdout=subprocess.PIPE)
+        load = subprocess.run(
+            ["podman", "load"], stdin=save.stdout, env={**os.environ, **podman_env}, capture_output=True
+        )
+        if save.stdout is not None:
+            save.stdout.close()
+        if save.wait() != 0 or load.returncode != 0:
+            session.error(f"loading {base_image} into Podman failed: {load.stderr.decode(errors='replace')}")
+        session.log(load.stdout.decode(errors="replace").strip())
+        engine = {"DOCKER_HOST": f"unix://{PODMAN_SOCKET}", "DOCKER_BUILDKIT": "0"}
+        shutil.rmtree(ARTIFACTS / "podman-plugin", ignore_errors=True)
+        plugin_junit = f"--junitxml={ARTIFACTS / 'podman-plugin' / 'junit.xml'}"
+        _run_pytest(
+            session,
+            "-m",
+            "integration",
+            f"--basetemp={basetemp}",
+            plugin_junit,
+            paths=(f"{PLUGIN}/tests",),
+            env=engine,
+        )
+        began = time.monotonic()
+        reports = _run_artifacts(session, "podman")
+        _run_pytest(
+            session,
+            "-m",
+            INTEGRATION,
+            *reports,
+            paths=("tests",),
+            env={**engine, "MICROSTACK_RUN_ID": run_id},
+        )
+        session.log(
+            f"integration suite on Podman: {time.monotonic() - began:.1f} s (load {os.getloadavg()[0]:.1f})"
+        )
+    ours = [
+        event for event in _docker_events(started, time.time()) if run_id in event or str(basetemp) in event
+    ]
+    if ours:
+        session.error(f"the Docker engine saw {len(ours)} event(s) of this session, e.g. {ours[0][:300]}")
+    docker_after = session.run("docker", "ps", "-aq", external=True, silent=True)
+    session.log(
+        f"Docker untouched: no event names run {run_id} or {basetemp}; containers before/after: "
+        f"{len(str(docker_before).split())}/{len(str(docker_after).split())} (other runs share this engine)"
+    )
