@@ -14,7 +14,9 @@ when the session starts; CI uploads that folder.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -315,7 +317,10 @@ def soak(session: nox.Session) -> None:
 PODMAN_RUN = Path("/run/microstack-podman")  # configuration, API socket, run root
 PODMAN_STORAGE = Path("/var/lib/microstack-podman")  # images, containers, volumes
 PODMAN_SOCKET = PODMAN_RUN / "podman.sock"
+NETAVARK_RUN = Path("/run/containers/networks")  # netavark's run folder (fixed in Podman 4.3 as root)
 PODMAN_PACKAGES = ["podman", "catatonit"]
+NETAVARK = "NETAVARK"  # the prefix of the iptables chains Podman's network back-end adds
+NETAVARK_TABLES = ("filter", "nat")
 # Podman's defaults, changed where this kind of machine needs it: no systemd (cgroupfs, file
 # events), a sandbox that refuses the rlimits Podman sets by default, catatonit for `init: true`.
 PODMAN_CONTAINERS_CONF = f"""\
@@ -361,6 +366,43 @@ def _dotenv_value(name: str) -> str:
     return next((line.split("=", 1)[1] for line in lines if line.startswith(f"{name}=")), "")
 
 
+def _netavark_rules() -> dict[str, list[str]]:
+    """The iptables rules and chains (`iptables -S` lines) of Podman's netavark, by table."""
+    found = {}
+    for table in NETAVARK_TABLES:
+        listed = subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True, check=False)
+        found[table] = [line for line in listed.stdout.splitlines() if NETAVARK in line]
+    return found
+
+
+def _remove_netavark_rules() -> None:
+    """Delete netavark's rules, then its chains: it leaves them when its last network is gone."""
+    for table, lines in _netavark_rules().items():
+        for line in lines:
+            if line.startswith("-A "):
+                subprocess.run(["iptables", "-t", table, "-D", *shlex.split(line)[1:]], check=False)
+        chains = [line.split()[1] for line in lines if line.startswith("-N ")]
+        for action in ("-F", "-X"):
+            for chain in chains:
+                subprocess.run(["iptables", "-t", table, action, chain], check=False)
+
+
+def _conmon_leftovers() -> list[int]:
+    """Podman's conmon processes (exec sessions linger) that belong to this session's storage."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (
+                entry.name.isdigit()
+                and (entry / "comm").read_text().strip() == "conmon"
+                and str(PODMAN_STORAGE) in (entry / "cmdline").read_text(errors="replace")
+            ):
+                pids.append(int(entry.name))
+        except OSError:
+            continue  # it ended while we looked
+    return pids
+
+
 def _docker_events(since: float, until: float) -> list[str]:
     """Every event of the Docker engine between two times, one JSON line each."""
     result = subprocess.run(
@@ -387,6 +429,8 @@ def _podman_engine(session: nox.Session) -> Iterator[dict[str, str]]:
         session.log(f"installing {' '.join(PODMAN_PACKAGES)} from Debian")
         apt = {"DEBIAN_FRONTEND": "noninteractive"}
         session.run("apt-get", "install", "-y", "-qq", *PODMAN_PACKAGES, external=True, env=apt, silent=True)
+    netavark_before = any(_netavark_rules().values())
+    netavark_run_before = NETAVARK_RUN.parent.exists()
     for folder in (PODMAN_RUN, PODMAN_STORAGE):
         shutil.rmtree(folder, ignore_errors=True)  # a killed earlier session's; its service is gone (above)
         folder.mkdir(parents=True, mode=0o700)
@@ -427,8 +471,17 @@ def _podman_engine(session: nox.Session) -> Iterator[dict[str, str]]:
             os.killpg(service.pid, signal.SIGKILL)
             service.wait()
         subprocess.run(["podman", "system", "reset", "--force"], env={**os.environ, **env}, check=False)
+        for pid in _conmon_leftovers():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
         for folder in (PODMAN_RUN, PODMAN_STORAGE):
             shutil.rmtree(folder, ignore_errors=True)
+        if not netavark_run_before:
+            shutil.rmtree(NETAVARK_RUN.parent, ignore_errors=True)
+        if netavark_before:
+            session.warn("netavark's iptables chains were there before this session: left as they are")
+        else:
+            _remove_netavark_rules()
 
 
 @nox.session
