@@ -458,7 +458,7 @@ def _podman_engine(session: nox.Session) -> Iterator[dict[str, str]]:
             "podman",
             "version",
             "--format",
-            "Podman {{.Server.Version}} (API {{.Server.APIVersion}})",
+            "Podman {{.Server.Version}}",
             external=True,
             env=env,
         )
@@ -504,49 +504,49 @@ def podman(session: nox.Session) -> None:
     run_id = f"podman{int(time.time())}"
     basetemp = ARTIFACTS / "podman-plugin" / "tmp"
     started = time.time()
-    docker_before = session.run("docker", "ps", "-aq", external=True, silent=True)
-    with _podman_engine(session) as podman_env:
-        save = subprocess.Popen(["docker", "save", base_image], stdout=subprocess.PIPE)
-        load = subprocess.run(
-            ["podman", "load"], stdin=save.stdout, env={**os.environ, **podman_env}, capture_output=True
-        )
-        if save.stdout is not None:
-            save.stdout.close()
-        if save.wait() != 0 or load.returncode != 0:
-            session.error(f"loading {base_image} into Podman failed: {load.stderr.decode(errors='replace')}")
-        session.log(load.stdout.decode(errors="replace").strip())
-        engine = {"DOCKER_HOST": f"unix://{PODMAN_SOCKET}", "DOCKER_BUILDKIT": "0"}
-        shutil.rmtree(ARTIFACTS / "podman-plugin", ignore_errors=True)
-        plugin_junit = f"--junitxml={ARTIFACTS / 'podman-plugin' / 'junit.xml'}"
-        _run_pytest(
-            session,
-            "-m",
-            "integration",
-            f"--basetemp={basetemp}",
-            plugin_junit,
-            paths=(f"{PLUGIN}/tests",),
-            env=engine,
-        )
-        began = time.monotonic()
-        reports = _run_artifacts(session, "podman")
-        _run_pytest(
-            session,
-            "-m",
-            INTEGRATION,
-            *reports,
-            paths=("tests",),
-            env={**engine, "MICROSTACK_RUN_ID": run_id},
-        )
+    docker_before = str(session.run("docker", "ps", "-aq", external=True, silent=True)).split()
+    try:
+        with _podman_engine(session) as podman_env:
+            _load_image(session, base_image, podman_env)
+            engine = {"DOCKER_HOST": f"unix://{PODMAN_SOCKET}", "DOCKER_BUILDKIT": "0"}
+            shutil.rmtree(basetemp.parent, ignore_errors=True)
+            basetemp.parent.mkdir(parents=True)
+            plugin_junit = f"--junitxml={basetemp.parent / 'junit.xml'}"
+            _run_pytest(
+                session,
+                "-m",
+                "integration",
+                f"--basetemp={basetemp}",
+                plugin_junit,
+                paths=(f"{PLUGIN}/tests",),
+                env=engine,
+            )
+            began = time.monotonic()
+            reports = _run_artifacts(session, "podman")
+            suite_env = {**engine, "MICROSTACK_RUN_ID": run_id}
+            _run_pytest(session, "-m", INTEGRATION, *reports, paths=("tests",), env=suite_env)
+            load = os.getloadavg()[0]
+            session.log(f"integration suite on Podman: {time.monotonic() - began:.1f} s (load {load:.1f})")
+    finally:
+        # Even when a suite failed: the Docker engine must not have seen this session.
+        ours = [e for e in _docker_events(started, time.time()) if run_id in e or str(basetemp) in e]
+        if ours:
+            session.error(f"the Docker engine saw {len(ours)} event(s) of this session, e.g. {ours[0][:300]}")
+        docker_after = str(session.run("docker", "ps", "-aq", external=True, silent=True)).split()
         session.log(
-            f"integration suite on Podman: {time.monotonic() - began:.1f} s (load {os.getloadavg()[0]:.1f})"
+            f"Docker untouched: no event names run {run_id} or {basetemp}; containers before/after: "
+            f"{len(docker_before)}/{len(docker_after)} (other runs share this engine)"
         )
-    ours = [
-        event for event in _docker_events(started, time.time()) if run_id in event or str(basetemp) in event
-    ]
-    if ours:
-        session.error(f"the Docker engine saw {len(ours)} event(s) of this session, e.g. {ours[0][:300]}")
-    docker_after = session.run("docker", "ps", "-aq", external=True, silent=True)
-    session.log(
-        f"Docker untouched: no event names run {run_id} or {basetemp}; containers before/after: "
-        f"{len(str(docker_before).split())}/{len(str(docker_after).split())} (other runs share this engine)"
+
+
+def _load_image(session: nox.Session, image: str, podman_env: Mapping[str, str]) -> None:
+    """`docker save IMAGE | podman load`: the local base image, which no registry here serves."""
+    save = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
+    load = subprocess.run(
+        ["podman", "load"], stdin=save.stdout, env={**os.environ, **podman_env}, capture_output=True
     )
+    if save.stdout is not None:
+        save.stdout.close()
+    if save.wait() != 0 or load.returncode != 0:
+        session.error(f"loading {image} into Podman failed: {load.stderr.decode(errors='replace')}")
+    session.log(load.stdout.decode(errors="replace").strip())
