@@ -458,7 +458,7 @@ def _podman_engine(session: nox.Session) -> Iterator[dict[str, str]]:
             "podman",
             "version",
             "--format",
-            "Podman {{.Server.Version}}",
+            "{{.Server.Version}}",
             external=True,
             env=env,
         )
