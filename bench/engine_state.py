@@ -1,73 +1,70 @@
-"""What the harness has left on the engine, so one sample's cleanup never overlaps the next sample.
+"""What a measured run has left on the engine, so one sample's cleanup never overlaps the next sample.
 
 The engine is shared: other runs' stacks come and go while the benchmark
-runs. A project counts as ours to wait for only when it appeared after a
-snapshot and its owner process (the label every harness resource carries) is
-dead, i.e. a finished child of this benchmark whose removal is still going on.
+runs. Each child run gets a run id of the benchmark's own (`MICROSTACK_RUN_ID`),
+so its compose projects are `microstack-it-<run id>-<worker>`: the bench finds
+them as any tool that starts runs would, by the project names the README
+documents and Docker Compose's own project label, through docker-py and not
+through the plugin's internals.
 """
 
 from __future__ import annotations
 
+import secrets
 import socket
 import time
-from collections.abc import Collection
 from typing import Any
 
 from docker import DockerClient
-from pytest_microstack._cleanup.ownership import OWNER_LABEL, PROJECT_LABEL, Owner
 
 POLL_SECONDS = 0.1  # the resolution of every "until removed" figure
 FIXED_PORTS = (5000, 5001)  # compose.yaml publishes these itself (127.0.0.1)
+RUN_ID_ENV = "MICROSTACK_RUN_ID"  # README: the run id in project names, for tools that start runs
+PROJECT_LABEL = "com.docker.compose.project"  # Docker Compose puts it on everything it makes
 
 
-def _labelled(client: DockerClient) -> list[dict[str, str]]:
-    """The labels of every container, network and volume carrying the owner label.
+def new_run_id() -> str:
+    """A run id of the benchmark's own (1-24 lowercase letters and digits, as MICROSTACK_RUN_ID takes)."""
+    return f"bench{secrets.token_hex(4)}"
+
+
+def run_projects_prefix(run_id: str) -> str:
+    """What every compose project of the run `run_id` is named with: microstack-it-<run id>-<worker>."""
+    return f"microstack-it-{run_id}-"
+
+
+def _projects(client: DockerClient) -> list[str]:
+    """The compose project of every container, network and volume on the engine.
 
     Through the list endpoints alone (no inspect per item), so a resource
     removed while we look is simply absent instead of an error.
     """
-    wanted = {"label": OWNER_LABEL}
+    wanted = {"label": PROJECT_LABEL}
     api = client.api
     resources: list[dict[str, Any]] = [
         *api.containers(all=True, filters=wanted),
         *api.networks(filters=wanted),
         *(api.volumes(filters=wanted).get("Volumes") or []),
     ]
-    return [dict(resource.get("Labels") or {}) for resource in resources]
+    return [str((resource.get("Labels") or {}).get(PROJECT_LABEL, "")) for resource in resources]
 
 
-def harness_projects(client: DockerClient) -> dict[str, str]:
-    """Project name -> owner label, for everything the harness labelled on this engine."""
-    return {labels.get(PROJECT_LABEL, ""): labels[OWNER_LABEL] for labels in _labelled(client)}
+def run_resources(client: DockerClient, run_id: str) -> int:
+    """How many containers, networks and volumes the run `run_id` has on the engine."""
+    prefix = run_projects_prefix(run_id)
+    return sum(1 for project in _projects(client) if project.startswith(prefix))
 
 
-def resources_of_pid(client: DockerClient, pid: int) -> int:
-    """How many containers, networks and volumes a process of this host owns."""
-    marker = f"{socket.gethostname()}@{pid}:"
-    return sum(1 for labels in _labelled(client) if labels[OWNER_LABEL].startswith(marker))
+def wait_until_run_removed(client: DockerClient, run_id: str, timeout: float = 60.0) -> float:
+    """Seconds until nothing of the run `run_id` is left (its reaper may still be at work).
 
-
-def _dead_new_projects(client: DockerClient, before: Collection[str]) -> set[str]:
-    found = harness_projects(client)
-    return {
-        project
-        for project, owner in found.items()
-        if project not in before and (parsed := Owner.parse(owner)) is not None and parsed.is_alive() is False
-    }
-
-
-def wait_until_removed(client: DockerClient, before: Collection[str], timeout: float = 60.0) -> float:
-    """Seconds until every project made since `before` by a now-dead process is gone.
-
-    Raises TimeoutError naming the projects still there at the deadline.
+    Raises TimeoutError naming the run still there at the deadline.
     """
     started = time.perf_counter()
     deadline = time.monotonic() + timeout
-    while remaining := _dead_new_projects(client, before):
+    while left := run_resources(client, run_id):
         if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"still on the engine {timeout:.0f} s after their run ended: {sorted(remaining)}"
-            )
+            raise TimeoutError(f"{left} resources of run {run_id} still on the engine after {timeout:.0f} s")
         time.sleep(POLL_SECONDS)
     return time.perf_counter() - started
 

@@ -16,12 +16,11 @@ from typing import Any
 import docker
 import requests
 from pytest_microstack import Faults, StackSettings, open_stack, prepare_images, read_settings
-from pytest_microstack._cleanup.ownership import new_run_id
 
 from tests.support.sqlite_fault import make_database_unreadable
 
 from .children import ROOT, environment, run, shown
-from .engine_state import wait_for_fixed_ports, wait_until_project_removed
+from .engine_state import new_run_id, wait_for_fixed_ports, wait_until_project_removed
 from .timing import PERCENT_CORE, Figure, stopwatch
 
 SECRET = secrets.token_urlsafe(32)

@@ -19,10 +19,11 @@ from pathlib import Path
 from .children import PYTEST, ROOT, Finished, environment, shown, timed
 from .engine_state import (
     POLL_SECONDS,
-    harness_projects,
-    resources_of_pid,
+    RUN_ID_ENV,
+    new_run_id,
+    run_resources,
     wait_for_fixed_ports,
-    wait_until_removed,
+    wait_until_run_removed,
 )
 from .figures import client
 from .timing import COUNT, SECONDS, YES_NO, Figure
@@ -40,12 +41,17 @@ PLAIN = [
     "bench/plain_testcontainers_session.py",
 ]
 CLOCK = [*PYTEST, "-p", "bench.last_test_clock", ONE_TEST]
+# A one-test run that starts no stack: pytest's start-up in this repository's .venv.
+NO_STACK = [*PYTEST, "tests/unit/test_factories.py::test_make_user_applies_overrides"]
+# The plain baseline loads no plugin at all: what a team without ours would run.
+NO_AUTOLOAD = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 SERVICE_TESTS = sorted(str(path.relative_to(ROOT)) for path in ROOT.glob("services/*/tests"))
 IMPORT_PROBE = [*PYTEST, "-p", "bench.import_probe", *SERVICE_TESTS]
 # What `nox -s integration` runs: the load run is a session of its own.
 SUITE = [*PYTEST, "-m", "integration and not load", "tests"]
 TWO_TESTS = [ONE_TEST, "tests/test_inter_service_flow.py::test_validate_user_goes_through_user_service"]
-HOLD = [*PYTEST, "bench/sample_hold_stack.py"]
+# The plugin's own sample (its signal tests run it too), without the plugin tests' conftests.
+HOLD = [*PYTEST, "--noconftest", "pytest-microstack/tests/engine/sample_hold_stack.py"]
 REMOVAL_RESOLUTION = f"{POLL_SECONDS:g} s polling of the engine"
 RESOLUTIONS = {
     "removed-after-exit": REMOVAL_RESOLUTION,
@@ -55,9 +61,9 @@ RESOLUTIONS = {
 
 def _session(command: list[str], extra: Mapping[str, str] | None = None) -> Finished:
     """One measured session (CI unset); returns once its stack (if any) is off the engine."""
-    before = harness_projects(client())
-    finished = timed(command, environment(extra=extra))
-    wait_until_removed(client(), before)
+    run_id = new_run_id()
+    finished = timed(command, environment(extra={**(extra or {}), RUN_ID_ENV: run_id}))
+    wait_until_run_removed(client(), run_id)
     return finished
 
 
@@ -68,7 +74,22 @@ def _plain(build: bool) -> Finished:
 
 
 def _plain_extra(build: bool) -> dict[str, str]:
-    return {"BENCH_PLAIN_BUILD": "1" if build else "0", "HEALTHCHECK_INTERVAL": "1s"}
+    return {"BENCH_PLAIN_BUILD": "1" if build else "0", "HEALTHCHECK_INTERVAL": "1s", **NO_AUTOLOAD}
+
+
+def no_stack_run(runs: int) -> Figure:
+    """One test that uses no stack: what every pytest run here pays before any test of its own."""
+    figure = Figure(
+        "no-stack",
+        "one-test run with no stack, in .venv",
+        shown(NO_STACK),
+        group="sessions",
+        note="CI unset; spawn → process exit; plugins as pytest.ini loads them",
+    )
+    _session(NO_STACK)  # warm-up: bytecode caches
+    for _ in range(runs):
+        figure.samples.append(_session(NO_STACK).seconds)
+    return figure
 
 
 def one_test_session(runs: int) -> tuple[Figure, Figure, Figure]:
@@ -86,7 +107,7 @@ def one_test_session(runs: int) -> tuple[Figure, Figure, Figure]:
             f"one-test session, plain Testcontainers DockerCompose(build={build}, wait=True)",
             shown(PLAIN, _plain_extra(build)),
             group="sessions",
-            note="same compose file, 1 s healthchecks, fixed ports, without this plugin",
+            note="same compose file, 1 s healthchecks, fixed ports, no pytest plugin autoloaded",
         )
         for build in (True, False)
     }
@@ -146,10 +167,10 @@ def _exit_samples(ci: bool, runs: int) -> list[Figure]:
         path = Path(workdir) / "clock.json"
         env = environment(ci=ci, extra={"BENCH_CLOCK_FILE": str(path)})
         for number in range(runs + 1):  # the first is a warm-up
-            before = harness_projects(client())
-            finished = timed(CLOCK, env, pipe=True)
-            left = resources_of_pid(client(), finished.pid)
-            wait_until_removed(client(), before)
+            run_id = new_run_id()
+            finished = timed(CLOCK, {**env, RUN_ID_ENV: run_id}, pipe=True)
+            left = run_resources(client(), run_id)
+            wait_until_run_removed(client(), run_id)
             gone_at = time.time()
             if number == 0:
                 continue
@@ -276,9 +297,9 @@ def interrupt_during_startup(runs: int) -> tuple[Figure, Figure, Figure]:
     )
     for number in range(runs):
         delay = 0.5 + 2.0 * number / max(1, runs - 1)
-        before = harness_projects(client())
+        run_id = new_run_id()
         with tempfile.TemporaryDirectory() as workdir:
-            env = environment(extra={"HOLD_STACK_REPORT": str(Path(workdir) / "project")})
+            env = environment(extra={"HOLD_STACK_REPORT": str(Path(workdir) / "project"), RUN_ID_ENV: run_id})
             child = subprocess.Popen(
                 HOLD,
                 cwd=ROOT,
@@ -293,7 +314,7 @@ def interrupt_during_startup(runs: int) -> tuple[Figure, Figure, Figure]:
             child.wait(timeout=60)
             exited = time.perf_counter()
             exit_time.samples.append(exited - signalled)
-            left.samples.append(float(resources_of_pid(client(), child.pid)))
-            wait_until_removed(client(), before)
+            left.samples.append(float(run_resources(client(), run_id)))
+            wait_until_run_removed(client(), run_id)
             removed.samples.append(time.perf_counter() - exited)
     return exit_time, left, removed

@@ -1,4 +1,4 @@
-"""Ratios between figures of one run, and issue 11's targets, each "met" or its gap, from medians."""
+"""Ratios between figures of one run, and issue 19's speed targets, each "met" or its gap (medians)."""
 
 from __future__ import annotations
 
@@ -74,30 +74,49 @@ def _imports_nothing(medians: Mapping[str, float], target: str, keys: Mapping[st
     )
 
 
-def targets(medians: Mapping[str, float]) -> list[Verdict]:
-    """Issue 11's targets, in its order."""
+def cross_service(load: Any) -> list[Verdict]:
+    """The cross-service targets, from the load run's wrk phases (one run: `nox -s load`)."""
+    target = (
+        "validate-user ≥ 0.5 x the one-hop floor, p99 < 100 ms, 0 errors (32 connections, 10,000 products)"
+    )
+    rows = load.get("rows") if isinstance(load, Mapping) else None
+    by_path = {str(row.get("path", "")): row for row in rows or [] if isinstance(row, Mapping)}
+    floor = next((row for path, row in by_path.items() if path.startswith("GET /users/authenticate")), None)
+    path = by_path.get("GET /products/validate-user")
+    if floor is None or path is None:
+        return [Verdict(target, "", "not measured (no nox -s load results)", None)]
+    ratio = path["requests_per_second"] / floor["requests_per_second"]
+    errors = int(path["errors"]) + int(path.get("server_errors", 0))
+    measured = (
+        f"{path['requests_per_second']:.0f} / {floor['requests_per_second']:.0f} req/s = {ratio:.2f} x, "
+        f"p99 {path['p99_ms']:.1f} ms, {errors} errors"
+    )
+    gaps = [
+        *([f"{ratio:.2f} x < 0.5 x"] if ratio < 0.5 else []),
+        *([f"p99 {path['p99_ms']:.1f} ms ≥ 100 ms"] if path["p99_ms"] >= 100 else []),
+        *([f"{errors} errors"] if errors else []),
+    ]
+    return [Verdict(target, measured, "met" if not gaps else "missed: " + "; ".join(gaps), not gaps)]
+
+
+def targets(medians: Mapping[str, float], load: Any = None) -> list[Verdict]:
+    """Issue 19's targets, in its order (the cross-service one from the load run, when there is one)."""
     return [
         _ratio_at_most(
             medians,
-            "one-test session ≤ 0.4 x plain Testcontainers (build=True, wait=True)",
+            "one-test session ≤ 0.35 x plain Testcontainers (build=True, wait=True, no plugins autoloaded)",
             "one-test",
             "plain-build",
-            0.4,
+            0.35,
         ),
-        _ratio_at_most(
-            medians,
-            "one-test session ≤ 0.5 x plain Testcontainers (build=False)",
-            "one-test",
-            "plain-no-build",
-            0.5,
-        ),
+        _at_most(medians, "one-test run with no stack, in .venv ≤ 0.5 s", "no-stack", 0.5),
+        _ratio_at_most(medians, "harness start → all healthy ≤ 1.7 x floor", "harness-start", "floor", 1.7),
         _at_most(medians, "end of the last test → process exit ≤ 0.15 s (CI unset)", "exit-local", 0.15),
+        *cross_service(load),
+        _at_most(medians, "integration suite at -n 2 (nox -s integration_parallel) ≤ 30 s", "suite-n2", 30.0),
         _imports_nothing(
             medians,
             "unit run (services/*/tests) imports neither docker nor testcontainers",
             {"docker": "unit-imports-docker", "testcontainers": "unit-imports-testcontainers"},
         ),
-        _at_most(medians, "harness start → all healthy ≤ 1.0 s", "harness-start", 1.0),
-        _ratio_at_most(medians, "harness start → all healthy ≤ 1.7 x floor", "harness-start", "floor", 1.7),
-        _at_most(medians, "full integration suite at -n 2 ≤ 30 s", "suite-n2", 30.0),
     ]

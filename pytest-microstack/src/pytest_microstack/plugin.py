@@ -132,6 +132,9 @@ def _activate(config: pytest.Config) -> None:
 
     config.pluginmanager.register(RunState(config), RUN_STATE)
     config.pluginmanager.register(fixtures, FIXTURES)
+    # The markers RunState adds to tests, registered so that --strict-markers accepts them.
+    config.addinivalue_line("markers", "integration: uses the compose stack (added to tests using it)")
+    config.addinivalue_line("markers", "faults: breaks a service for real (added to tests using `faults`)")
 
 
 def pytest_configure(config: pytest.Config) -> None:

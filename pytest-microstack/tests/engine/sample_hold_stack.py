@@ -1,4 +1,5 @@
-"""Not collected on its own: test_signals.py copies it into an example project and runs it.
+"""Not collected on its own: test_signals.py copies it into an example project and runs it;
+the bench's Ctrl-C figure runs it in place. It imports only public names, as a user's test would.
 
 It starts the stack, writes the project name where the parent asked, then
 waits (bounded) for the parent to signal or kill it.
@@ -9,8 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pytest_microstack import wait_for
-from pytest_microstack._core.stack import Stack
+from pytest_microstack import Stack, wait_for
 
 
 def test_hold_the_stack(stack: Stack) -> None:

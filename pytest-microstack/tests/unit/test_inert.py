@@ -136,3 +136,20 @@ def test_only_a_stack_built_on_ours_marks_a_test_integration(
     result = pytester.runpytest_subprocess("--collect-only", "-q", "-m", "integration")
 
     assert ("test_x" in result.stdout.str()) is marked
+
+
+def test_declared_the_plugin_registers_the_markers_it_adds(pytester: pytest.Pytester) -> None:
+    """A project with --strict-markers needn't register `integration` and `faults` itself."""
+    pytester.makefile(".ini", pytest="[pytest]\naddopts = --strict-markers\nstack_timeout = 30\n")
+    pytester.makepyfile(test_uses="def test_broken(stack, faults):\n    pass\n")
+
+    result = pytester.runpytest_subprocess("--collect-only", "-m", "integration and faults")
+
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*1 test collected*"])
+
+
+def test_inert_the_plugin_registers_no_marker(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--markers")
+
+    assert "integration:" not in result.stdout.str()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from collections.abc import Iterator
@@ -49,3 +50,35 @@ def test_polls_until_the_condition_becomes_true_within_the_deadline() -> None:
     value = wait_for(lambda: time.monotonic() >= ready_at, timeout=5, what="clock", interval=0.005)
     assert value is True
     assert time.monotonic() >= ready_at
+
+
+def _never_ready() -> bool:
+    return False
+
+
+def test_what_defaults_to_the_condition_name_and_where_it_was_defined() -> None:
+    line = _never_ready.__code__.co_firstlineno
+    with pytest.raises(WaitTimeout) as caught:
+        wait_for(_never_ready, timeout=0.01, interval=0.001)
+    assert str(caught.value).startswith(f"_never_ready (test_waiting.py:{line}): not seen within 0.0 s")
+
+
+def test_what_defaults_to_a_lambda_s_place() -> None:
+    condition = lambda: 0  # noqa: E731 (the lambda is what is described)
+    line = condition.__code__.co_firstlineno
+    with pytest.raises(WaitTimeout, match=r"last value 0") as caught:
+        wait_for(condition, timeout=0.01, interval=0.001)
+    expected = f"test_what_defaults_to_a_lambda_s_place.<locals>.<lambda> (test_waiting.py:{line}):"
+    assert str(caught.value).startswith(expected)
+
+
+def test_what_defaults_to_the_repr_of_a_callable_without_a_name() -> None:
+    condition = functools.partial(bool, 0)
+    with pytest.raises(WaitTimeout) as caught:
+        wait_for(condition, timeout=0.01, interval=0.001)
+    assert str(caught.value).startswith(f"{condition!r}: not seen")
+
+
+def test_a_given_what_wins_over_the_default() -> None:
+    with pytest.raises(WaitTimeout, match=r"^the queue to drain: not seen"):
+        wait_for(_never_ready, timeout=0.01, what="the queue to drain", interval=0.001)

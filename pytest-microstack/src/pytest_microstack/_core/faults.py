@@ -41,7 +41,7 @@ class Fault:
     heal_check: Callable[[], None]
     inject_seconds: float = 0.0
     heal_seconds: float | None = None
-    _healed: bool = field(default=False, repr=False)
+    _healed: bool = field(default=False, init=False, repr=False)
 
     def heal(self) -> None:
         """Undo the fault and wait until the service is healthy; idempotent."""

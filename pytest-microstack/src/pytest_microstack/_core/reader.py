@@ -124,7 +124,7 @@ def startup_timeout(source: IniSource, environ: Mapping[str, str]) -> float:
 
 
 def read_settings(
-    source: PytestSource | IniFileSource | pytest.Config | Path,
+    source: pytest.Config | Path,
     *,
     run_id: str,
     worker: str = "main",
@@ -134,22 +134,19 @@ def read_settings(
 
     Raises SettingsError, naming the option, for a value that can't be used.
     """
-    if isinstance(source, Path):
-        source = IniFileSource(source)
-    elif not isinstance(source, (PytestSource, IniFileSource)):
-        source = PytestSource(source)
+    ini: IniSource = IniFileSource(source) if isinstance(source, Path) else PytestSource(source)
     env = os.environ if environ is None else environ
     return StackSettings(
-        root=source.root,
-        services=tuple(ServiceSpec.parse(line) for line in source.lines("stack_services")),
+        root=ini.root,
+        services=tuple(ServiceSpec.parse(line) for line in ini.lines("stack_services")),
         run_id=run_id,
         worker=worker,
-        compose_files=tuple(source.args("stack_compose_files")) or default_compose_files(source.root),
-        startup_timeout=startup_timeout(source, env),
-        keep=bool(source.option("keep_stack")),
-        reuse=bool(source.option("reuse_stack")),
-        environment=parse_environment(source.lines("stack_environment")),
-        secrets=tuple(source.args("stack_secrets")),
-        parallel_start=source.flag("stack_parallel_start"),
+        compose_files=tuple(ini.args("stack_compose_files")) or default_compose_files(ini.root),
+        startup_timeout=startup_timeout(ini, env),
+        keep=bool(ini.option("keep_stack")),
+        reuse=bool(ini.option("reuse_stack")),
+        environment=parse_environment(ini.lines("stack_environment")),
+        secrets=tuple(ini.args("stack_secrets")),
+        parallel_start=ini.flag("stack_parallel_start"),
         wait_for_teardown=in_ci(env),
     )

@@ -78,12 +78,6 @@ class RunState:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        config.addinivalue_line(
-            "markers", "integration: uses the compose stack (added to tests using its fixtures)"
-        )
-        config.addinivalue_line(
-            "markers", "faults: breaks a service for real (added to tests using `faults`)"
-        )
         workerinput = getattr(config, "workerinput", None)
         self.worker = workerinput["workerid"] if workerinput else "main"
         # A worker gets the controller's id; one whose controller never activated the

@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .soak_phases import PHASES, engine_resources, phase
+from pytest_microstack._cleanup.ownership import PROJECT_PREFIX
+
+from .phases import PHASES, engine_resources, phase
 
 POLL = 0.05  # seconds between looks at the output and the engine
 RUN_LIMIT = 300.0  # seconds a run may take before it counts as hung and is killed
 EXIT_AFTER_SIGNAL = 120.0  # seconds an interrupted run may take to clean up and exit
 GONE_AFTER_EXIT = 60.0  # seconds for a finished run's stacks to disappear (the reaper is detached)
-PROJECT_PREFIX = "microstack-it-"
 
 
 @dataclass
@@ -144,7 +145,8 @@ def command(plan: Plan) -> list[str]:
 
 
 def environment(plan: Plan) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key != "CI"}
+    # CI is the plan's choice; PYTHONPATH (set by `nox -s soak` to find this package) is not the run's.
+    env = {key: value for key, value in os.environ.items() if key not in {"CI", "PYTHONPATH"}}
     env.update(MICROSTACK_RUN_ID=plan.run_id, PYTHONUNBUFFERED="1")
     if plan.wait_for_teardown:
         env["CI"] = "1"

@@ -1,5 +1,8 @@
 """Soak: many integration runs, some killed at chosen phases; ends with a leak count and a flake count.
 
+It tests the plugin's cleanup on this repository's own suite (the soak is the
+plugin's test, kept with its tests; the suite is its subject):
+
 nox -s soak                              # up to 40 minutes or 60 runs, whichever ends first
 nox -s soak -- --minutes 10 --runs 20    # shorter
 nox -s soak -- --seed 7                  # replay the same plans
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import random
 import secrets
 import statistics
@@ -28,17 +33,22 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from pytest_microstack._cleanup.ownership import PROJECT_PREFIX
 from pytest_microstack._core.lifecycle import sweep_leftovers
 from pytest_microstack._engine.engine import connect
 
-from .machine import machine
-from .soak_phases import PHASES, engine_resources
-from .soak_run import PROJECT_PREFIX, Outcome, Plan, execute
+from .phases import PHASES, engine_resources
+from .run import Outcome, Plan, execute
 
-ROOT = Path(__file__).resolve().parents[1]
+# The repository whose integration suite the soak runs (pytest-microstack/tests/soak/ -> root).
+ROOT = Path(__file__).resolve().parents[3]
+# BENCHMARKS.md shows the last soak from here (bench/report.py reads it).
+RESULTS = ROOT / "bench" / "results" / "soak.json"
 SIGNALS = ("SIGINT", "SIGTERM", "SIGKILL")
 FAST_TESTS = (
     "tests/test_inter_service_flow.py::test_validate_user_goes_through_user_service",
@@ -194,15 +204,32 @@ def table(outcomes: list[Outcome], leaks: dict[str, int], swept: tuple[int, int]
     return "\n".join(lines)
 
 
+def machine(client: Any) -> dict[str, str]:
+    """What the soak ran on and with: the engine, the machine, the versions, the commit and the load."""
+    git = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": git.stdout.strip(),
+        "docker_engine": str(client.version().get("Version", "")),
+        "cpus": str(os.cpu_count()),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        **{package: version(package) for package in ("pytest", "testcontainers", "pytest-microstack")},
+        "load_average_at_start": " ".join(f"{load:.2f}" for load in os.getloadavg()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m soak", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--minutes", type=float, default=40.0, help="start no run after this (default 40)")
     parser.add_argument("--runs", type=int, default=60, help="start no run after this many (default 60)")
     parser.add_argument("--kill-ratio", type=float, default=0.5, help="share of runs planned to be killed")
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "soak.json")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else secrets.randbits(32)
     rng = random.Random(seed)
@@ -210,6 +237,7 @@ def main() -> None:
     soak_prefix = f"{PROJECT_PREFIX}{soak_id}"
     check_tests_exist()
     client = connect().client
+    header = machine(client)
     print(
         f"soak {soak_id}: seed {seed}, at most {args.runs} runs or {args.minutes:g} min; each run takes"
         f" 2 fast tests of {len(FAST_TESTS)} and 1 fault test of {len(FAULT_TESTS)} (by node id), at random",
@@ -264,7 +292,7 @@ def main() -> None:
                 "command": " ".join(sys.argv),
                 "seed": seed,
                 "soak_id": soak_id,
-                "machine": machine(),
+                "machine": header,
                 "minutes": round(minutes, 1),
                 "leaks": leaks,
                 "leaked_projects": sorted(remaining.projects),
