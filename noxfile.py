@@ -441,11 +441,12 @@ def _podman_engine(session: nox.Session) -> Iterator[dict[str, str]]:
         "CONTAINERS_CONF": str(PODMAN_RUN / "containers.conf"),
         "CONTAINERS_STORAGE_CONF": str(PODMAN_RUN / "storage.conf"),
     }
+    service_log = (PODMAN_RUN / "service.log").open("wb")
     service = subprocess.Popen(
         ["podman", "system", "service", "--time=0", f"unix://{PODMAN_SOCKET}"],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
-        stderr=(PODMAN_RUN / "service.log").open("wb"),
+        stderr=service_log,
         start_new_session=True,
     )
     try:
@@ -471,6 +472,7 @@ def _podman_engine(session: nox.Session) -> Iterator[dict[str, str]]:
         except subprocess.TimeoutExpired:
             os.killpg(service.pid, signal.SIGKILL)
             service.wait()
+        service_log.close()
         subprocess.run(["podman", "system", "reset", "--force"], env={**os.environ, **env}, check=False)
         for pid in _conmon_leftovers():
             with contextlib.suppress(ProcessLookupError):
@@ -505,7 +507,7 @@ def podman(session: nox.Session) -> None:
     run_id = f"podman{int(time.time())}"
     basetemp = ARTIFACTS / "podman-plugin" / "tmp"
     started = time.time()
-    docker_before = str(session.run("docker", "ps", "-aq", external=True, silent=True)).split()
+    docker_before = _docker_counts(session)
     try:
         with _podman_engine(session) as podman_env:
             _load_image(session, base_image, podman_env)
@@ -533,11 +535,17 @@ def podman(session: nox.Session) -> None:
         ours = [e for e in _docker_events(started, time.time()) if run_id in e or str(basetemp) in e]
         if ours:
             session.error(f"the Docker engine saw {len(ours)} event(s) of this session, e.g. {ours[0][:300]}")
-        docker_after = str(session.run("docker", "ps", "-aq", external=True, silent=True)).split()
         session.log(
-            f"Docker untouched: no event names run {run_id} or {basetemp}; containers before/after: "
-            f"{len(docker_before)}/{len(docker_after)} (other runs share this engine)"
+            f"Docker untouched: no event names run {run_id} or {basetemp}; containers and images "
+            f"before {docker_before}, after {_docker_counts(session)} (other runs share this engine)"
         )
+
+
+def _docker_counts(session: nox.Session) -> tuple[int, int]:
+    """How many containers (`docker ps -a`) and images (`docker images`) the Docker engine has."""
+    containers = str(session.run("docker", "ps", "-aq", external=True, silent=True)).split()
+    images = str(session.run("docker", "images", "-q", external=True, silent=True)).split()
+    return len(containers), len(images)
 
 
 def _load_image(session: nox.Session, image: str, podman_env: Mapping[str, str]) -> None:
