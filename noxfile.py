@@ -151,6 +151,46 @@ def integration_parallel(session: nox.Session) -> None:
 
 
 @nox.session
+def coverage(session: nox.Session) -> None:
+    """Coverage of services/*/src from the unit tests, then with the integration suite added
+    (measured inside the containers: --stack-coverage, on two xdist workers); fails under the
+    minimum in pyproject.toml. Reports: terminal, .artifacts/coverage/{coverage.xml,html/}.
+
+    Extra arguments go to the integration run's pytest, as for `integration`.
+    """
+    folder = ARTIFACTS / "coverage"
+    measured = [f"--cov={service}/src" for service in SERVICES]
+    _python(session, "-m", "coverage", "erase")
+    # The unit tests alone: reported, not held to the minimum (that is for both together).
+    _python(
+        session,
+        "-m",
+        "pytest",
+        "-m",
+        "not integration",
+        *measured,
+        "--cov-report=term",
+        "--cov-fail-under=0",
+        *SERVICE_TESTS,
+    )
+    reports = [f"--cov-report=xml:{folder / 'coverage.xml'}", f"--cov-report=html:{folder / 'html'}"]
+    _run_pytest(
+        session,
+        "-m",
+        INTEGRATION,
+        "-n",
+        "2",
+        "--stack-coverage",
+        *measured,
+        "--cov-append",
+        "--cov-report=term-missing:skip-covered",
+        *reports,
+        *_run_artifacts(session, "coverage"),
+        paths=("tests",),
+    )
+
+
+@nox.session
 def durations(session: nox.Session) -> None:
     """Run the integration suite serially and record each test's duration in .test_durations.
 

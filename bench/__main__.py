@@ -37,6 +37,7 @@ STEPS = (
     "faults",
     "ctrl-c",
     "idle-cpu",
+    "coverage",
 )
 
 
@@ -59,6 +60,10 @@ def _steps(args: argparse.Namespace) -> dict[str, Callable[[], Sequence[Figure]]
         "faults": lambda: figures.fault_times(runs),
         "ctrl-c": lambda: sessions.interrupt_during_startup(runs),
         "idle-cpu": lambda: list(figures.idle_cpu(args.idle_window)),
+        "coverage": lambda: [
+            *figures.coverage_start_and_teardown(runs),
+            sessions.integration_suite(args.long_runs, workers=2, coverage=True),
+        ],
     }
 
 

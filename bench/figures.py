@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,39 @@ def harness_start_and_teardown(runs: int) -> tuple[Figure, Figure, Figure]:
             figure.samples.append(stopwatch(partial(context.__exit__, None, None, None)))
             wait_until_project_removed(client(), current.project)
     return start, teardown[True], teardown[False]
+
+
+def coverage_start_and_teardown(runs: int) -> tuple[Figure, Figure]:
+    """The harness's start and waited teardown with StackSettings.coverage (--stack-coverage) on.
+
+    Compare with harness-start and harness-teardown: the start adds the runtime mount,
+    the override written after the image check and each service's marker check; the
+    teardown adds a graceful stop (every process saves) and the path mapping. The
+    data files it writes beside the project's .coverage are removed after each run.
+    """
+    start = Figure(
+        "harness-start-coverage",
+        "harness start → all healthy, --stack-coverage",
+        f"open_stack(replace({SETTINGS_CODE}, coverage=True)).__enter__()",
+        group="start-up",
+        note="compare harness-start: coverage mounted and started in every service",
+    )
+    teardown = Figure(
+        "harness-teardown-coverage",
+        "harness teardown, waited, --stack-coverage: graceful stop, data mapped, removed",
+        "open_stack(replace(settings, coverage=True)).__exit__(None, None, None)",
+        group="start-up",
+        note="compare harness-teardown",
+    )
+    for _ in range(runs):
+        current = replace(settings(), coverage=True)
+        context = open_stack(current)
+        start.samples.append(stopwatch(context.__enter__))
+        teardown.samples.append(stopwatch(partial(context.__exit__, None, None, None)))
+        wait_until_project_removed(client(), current.project)
+        for written in ROOT.glob(f".coverage.microstack.{current.run_id}-*"):
+            written.unlink()
+    return start, teardown
 
 
 def warm_builds(image: str, runs: int) -> tuple[Figure, Figure]:

@@ -49,6 +49,12 @@ SERVICE_TESTS = sorted(str(path.relative_to(ROOT)) for path in ROOT.glob("servic
 IMPORT_PROBE = [*PYTEST, "-p", "bench.import_probe", *SERVICE_TESTS]
 # What `nox -s integration` runs: the load run is a session of its own.
 SUITE = [*PYTEST, "-m", "integration and not load", "tests"]
+# pytest-cov over the services' packages, reports off, never failing the figure on the minimum.
+COVERAGE_ARGS = [
+    *(f"--cov=services/{name}/src" for name in ("servicekit", "user-service", "product-service")),
+    "--cov-report=",
+    "--cov-fail-under=0",
+]
 TWO_TESTS = [ONE_TEST, "tests/test_inter_service_flow.py::test_validate_user_goes_through_user_service"]
 # The plugin's own sample (its signal tests run it too), without the plugin tests' conftests.
 HOLD = [*PYTEST, "--noconftest", "pytest-microstack/tests/engine/sample_hold_stack.py"]
@@ -235,15 +241,23 @@ def unit_run_imports(runs: int) -> tuple[Figure, Figure, Figure]:
     return wall, imported["docker"], imported["testcontainers"]
 
 
-def integration_suite(runs: int, workers: int | None) -> Figure:
-    """The whole integration suite, on `workers` xdist workers (None: without xdist)."""
+def integration_suite(runs: int, workers: int | None, *, coverage: bool = False) -> Figure:
+    """The whole integration suite, on `workers` xdist workers (None: without xdist).
+
+    With `coverage`, as `nox -s coverage` runs it: --stack-coverage joined to pytest-cov.
+    """
     command = [*SUITE, "-n", str(workers)] if workers else [*SUITE, "-p", "no:xdist"]
+    if coverage:
+        command += ["--stack-coverage", *COVERAGE_ARGS]
+    key = f"suite-n{workers}" if workers else "suite-serial"
+    title = f"integration suite, -n {workers}" if workers else "integration suite, serial (no xdist)"
     figure = Figure(
-        f"suite-n{workers}" if workers else "suite-serial",
-        f"integration suite, -n {workers}" if workers else "integration suite, serial (no xdist)",
+        f"{key}-coverage" if coverage else key,
+        f"{title}, --stack-coverage with pytest-cov" if coverage else title,
         shown(command),
         group="sessions",
-        note="CI unset; a stack per worker" if workers else "CI unset; one stack",
+        note=("CI unset; a stack per worker" if workers else "CI unset; one stack")
+        + ("; compare the same run without coverage" if coverage else ""),
     )
     for _ in range(runs):
         figure.samples.append(_session(command).seconds)

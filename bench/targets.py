@@ -15,6 +15,8 @@ RATIOS = {
     "one-test session / plain Testcontainers, build=False": ("one-test", "plain-no-build"),
     "suite -n 2 / serial": ("suite-n2", "suite-serial"),
     "two tests -n 2 / -n 1": ("two-tests-n2", "two-tests-n1"),
+    "harness start, --stack-coverage / without": ("harness-start-coverage", "harness-start"),
+    "suite -n 2, --stack-coverage / without": ("suite-n2-coverage", "suite-n2"),
 }
 
 

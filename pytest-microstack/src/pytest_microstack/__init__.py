@@ -2,7 +2,7 @@
 
 Everything in `__all__` is the public API: semantic versioning covers it, and
 the README's "API reference" documents it. Every module whose name starts with
-an underscore (`_core`, `_engine`, `_cleanup`, `_keep`, `_reports`, `_plugin`)
+an underscore (`_core`, `_engine`, `_cleanup`, `_keep`, `_reports`, `_plugin`, `_coverage`)
 is internal and may change in any release.
 
 Importing this package is cheap (the pytest plugin loads it into every run):
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from pytest_microstack._core.settings import ServiceSpec, StackSettings
     from pytest_microstack._core.stack import Stack
     from pytest_microstack._core.waiting import WaitTimeout, wait_for
+    from pytest_microstack._coverage.collect import StackCoverageError
+    from pytest_microstack._coverage.combine import StackCoverageWarning
     from pytest_microstack._errors import (
         ComposeCommandError,
         HarnessError,
@@ -46,6 +48,8 @@ _HOMES = {
     "SettingsError": "pytest_microstack._errors",
     "Stack": "pytest_microstack._core.stack",
     "StackConfigError": "pytest_microstack._errors",
+    "StackCoverageError": "pytest_microstack._coverage.collect",
+    "StackCoverageWarning": "pytest_microstack._coverage.combine",
     "StackSettings": "pytest_microstack._core.settings",
     "StackStartError": "pytest_microstack._errors",
     "WaitTimeout": "pytest_microstack._core.waiting",
@@ -68,6 +72,8 @@ __all__ = [
     "SettingsError",
     "Stack",
     "StackConfigError",
+    "StackCoverageError",
+    "StackCoverageWarning",
     "StackSettings",
     "StackStartError",
     "WaitTimeout",

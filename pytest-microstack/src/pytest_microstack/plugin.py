@@ -46,8 +46,14 @@ _INI: dict[str, tuple[str, str, Any]] = {
         "bool",
         False,
     ),
+    "stack_coverage": (
+        "measure coverage of the services' own code inside their containers (as --stack-coverage)",
+        "bool",
+        False,
+    ),
+    "stack_coverage_services": ("the services --stack-coverage measures (default: every one)", "args", []),
 }
-_OPTIONS = ("keep_stack", "reuse_stack", "stack_timeout", "stack_artifacts")
+_OPTIONS = ("keep_stack", "reuse_stack", "stack_timeout", "stack_artifacts", "stack_coverage")
 # Set once pytest_configure ran: a conftest found later in collection activates the plugin at once.
 _CONFIGURED = pytest.StashKey[bool]()
 
@@ -105,6 +111,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="folder for this run's failure reports (logs, docker inspect, effective compose config) "
         "(default: <rootdir>/<ini stack_artifacts>/<run id>)",
+    )
+    group.addoption(
+        "--stack-coverage",
+        action="store_true",
+        help="measure every Python process of the services inside their containers; the data joins "
+        "pytest-cov's report (--cov), else is written for `coverage combine` (see README)",
     )
     for name, (help_text, kind, default) in _INI.items():
         parser.addini(name, help_text, type=kind, default=default)  # type: ignore[arg-type]

@@ -16,7 +16,8 @@ PROBE = """
 import json, os, sys
 
 def pytest_sessionfinish(session):
-    heavy = sorted(name for name in ("docker", "testcontainers", "requests") if name in sys.modules)
+    names = ("docker", "testcontainers", "requests", "coverage", "pytest_microstack._coverage")
+    heavy = sorted(name for name in names if name in sys.modules)
     loaded = session.config.pluginmanager.has_plugin("microstack")
     with open(os.environ["IMPORT_PROBE_OUT"], "w") as out:
         json.dump({"heavy": heavy, "plugin_loaded": loaded}, out)
@@ -49,3 +50,6 @@ def test_the_services_unit_tests_import_neither_docker_nor_testcontainers(
     assert probe["plugin_loaded"] is True
     assert "docker" not in probe["heavy"]
     assert "testcontainers" not in probe["heavy"]
+    # Stack coverage is off: neither coverage.py nor the plugin's coverage code is loaded.
+    assert "coverage" not in probe["heavy"]
+    assert "pytest_microstack._coverage" not in probe["heavy"]

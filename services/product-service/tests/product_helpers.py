@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -54,6 +56,46 @@ class FakeUserService:
     def requests(self) -> list[Request]:
         """Return the requests user-service received, oldest first."""
         return [request for request, _response in self.server.log]
+
+
+class KeepAliveUserService:
+    """A user-service that accepts every token and keeps connections open (HTTP/1.1).
+
+    `peers` lists the client port of each request: one port per connection.
+    """
+
+    def __init__(self) -> None:
+        self.peers: list[int] = []
+        peers = self.peers
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                peers.append(self.client_address[1])
+                body = json.dumps({"user_id": 7, "username": "alice"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Stay quiet: tests read the app's log lines."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="keepalive-users")
+
+    def __enter__(self) -> KeepAliveUserService:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
 
 
 def post_chunked(

@@ -117,7 +117,7 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp
     assert client.timeout == (0.5, 3.0)
     assert client.retries == 0
     assert client.backoff == 0.25
-    assert client.make_session().get_adapter("http://x").max_retries.backoff_factor == 0.25
+    assert client.retry.backoff_factor == 0.25
     assert not app.debug
 
 

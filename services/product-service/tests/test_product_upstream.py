@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from product_helpers import BEARER, FakeUserService
+from product_helpers import AUTH_PATH, BEARER, FakeUserService, KeepAliveUserService
 from product_service.user_client import UserServiceClient
-from requests.adapters import HTTPAdapter
+from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 ENDPOINTS = [
@@ -125,25 +126,21 @@ def test_unreachable_user_service_is_503_fast(
     assert app.test_client().get("/ready").status_code == 200
 
 
-def test_session_retries_only_connection_errors_for_idempotent_methods() -> None:
-    session = UserServiceClient("http://x", 1.0, 2.0, retries=3).make_session()
-    adapter = session.get_adapter("http://x")
-    assert isinstance(adapter, HTTPAdapter)
-    retry = adapter.max_retries
-    assert (retry.connect, retry.read, retry.status, retry.other) == (3, False, 0, 0)
+def test_client_retries_only_connection_errors_for_idempotent_methods() -> None:
+    retry = UserServiceClient("http://x", 1.0, 2.0, retries=3).retry
+    assert (retry.connect, retry.read, retry.status, retry.other, retry.redirect) == (3, False, 0, 0, 0)
     assert retry.allowed_methods == frozenset({"GET", "HEAD"})
     assert retry.backoff_factor == 0.1
-    assert session.get_adapter("https://x") is adapter
 
 
-def test_each_thread_gets_its_own_session() -> None:
+def test_each_thread_gets_its_own_pool() -> None:
     client = UserServiceClient("http://x", 1.0, 2.0, retries=0)
-    sessions: list[object] = []
-    thread = threading.Thread(target=lambda: sessions.append(client.session))
+    pools: list[object] = []
+    thread = threading.Thread(target=lambda: pools.append(client.pool))
     thread.start()
     thread.join()
-    assert client.session is client.session
-    assert sessions[0] is not client.session
+    assert client.pool is client.pool
+    assert pools[0] is not client.pool
 
 
 @pytest.mark.parametrize(("method", "path", "kwargs"), ENDPOINTS)
@@ -199,3 +196,101 @@ def test_outbound_failures_are_logged_with_the_request_id(
     assert failure["service"] == "product-service"
     assert failure["dependency"] == "user-service"
     assert failure["url"] == f"{url}/users/authenticate"
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+@pytest.fixture
+def proxy_environment(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Function scope: set every proxy variable to a URL, with no NO_PROXY exceptions."""
+
+    def point_at(url: str) -> None:
+        for name in PROXY_VARIABLES:
+            monkeypatch.setenv(name, url)
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+
+    return point_at
+
+
+def test_proxy_variables_are_ignored_by_default(
+    make_app: Callable[..., Flask],
+    users: FakeUserService,
+    refused_url: str,
+    proxy_environment: Callable[[str], None],
+) -> None:
+    proxy_environment(refused_url)  # through it, every call would be a 503
+    users.accepts()
+    response, _ = _call(make_app(), "GET", "/products/validate-user", {})
+    assert response.status_code == 200, response.json
+    (sent,) = users.requests()  # the token reached user-service itself
+    assert sent.headers["Authorization"] == BEARER["Authorization"]
+
+
+def test_proxy_variables_are_used_when_trusted(
+    make_app: Callable[..., Flask],
+    users: FakeUserService,
+    proxy_environment: Callable[[str], None],
+) -> None:
+    proxy = HTTPServer(host="127.0.0.1", port=0)
+    proxy.expect_request(AUTH_PATH, method="GET").respond_with_json({"user_id": 1, "username": "via-proxy"})
+    proxy.start()
+    try:
+        proxy_environment(proxy.url_for("/").rstrip("/"))
+        app = make_app(USER_SERVICE_TRUST_ENV_PROXY=True)
+        response, _ = _call(app, "GET", "/products/validate-user", {})
+        (sent,) = [request for request, _ in proxy.log]
+    finally:
+        proxy.clear()
+        proxy.stop()
+    assert response.status_code == 200, response.json
+    assert response.json["user"]["username"] == "via-proxy"
+    assert sent.headers["Host"] == users.url.removeprefix("http://")  # asked on user-service's behalf
+    assert users.requests() == []
+
+
+def test_no_proxy_exempts_user_service_even_when_trusted(
+    make_app: Callable[..., Flask],
+    users: FakeUserService,
+    refused_url: str,
+    proxy_environment: Callable[[str], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy_environment(refused_url)
+    monkeypatch.setenv("NO_PROXY", f"example.org, {urlsplit(users.url).hostname}")
+    users.accepts()
+    response, _ = _call(make_app(USER_SERVICE_TRUST_ENV_PROXY=True), "GET", "/products/validate-user", {})
+    assert response.status_code == 200, response.json
+    assert len(users.requests()) == 1
+
+
+@pytest.fixture
+def keepalive_users() -> Iterator[KeepAliveUserService]:
+    """Function scope: a fake user-service that keeps connections open (werkzeug's closes them)."""
+    with KeepAliveUserService() as server:
+        yield server
+
+
+@pytest.mark.parametrize(("idle", "connections"), [(0.0, 3), (30.0, 1)])
+def test_connections_are_kept_only_when_keepalive_is_on(
+    make_app: Callable[..., Flask], keepalive_users: KeepAliveUserService, idle: float, connections: int
+) -> None:
+    app = make_app(USER_SERVICE_URL=keepalive_users.url, USER_SERVICE_KEEPALIVE_IDLE=idle)
+    for _ in range(3):
+        assert app.test_client().get("/products/validate-user", headers=BEARER).status_code == 200
+    assert len(keepalive_users.peers) == 3
+    assert len(set(keepalive_users.peers)) == connections
+
+
+def test_a_connection_idle_for_longer_than_the_limit_is_replaced(
+    make_app: Callable[..., Flask], keepalive_users: KeepAliveUserService
+) -> None:
+    app = make_app(USER_SERVICE_URL=keepalive_users.url, USER_SERVICE_KEEPALIVE_IDLE=30.0)
+    client = app.extensions["user_client"]
+    for _ in range(2):
+        assert app.test_client().get("/products/validate-user", headers=BEARER).status_code == 200
+    client._local.last_used -= 31  # as if the last call was 31 s ago
+    assert app.test_client().get("/products/validate-user", headers=BEARER).status_code == 200
+    first, second, third = keepalive_users.peers
+    assert first == second != third

@@ -16,10 +16,10 @@ import secrets
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_microstack._cleanup.leftovers import sweep_abandoned
 from pytest_microstack._cleanup.ownership import Owner, owner_labels
@@ -35,6 +35,10 @@ from pytest_microstack._engine.override import harness_override
 from pytest_microstack._keep.kept import find_kept_projects, load_record, save_record
 from pytest_microstack._keep.lease import holder, take_lease
 from pytest_microstack._state_dir import state_dir
+
+if TYPE_CHECKING:
+    from pytest_microstack._coverage.combine import Destination
+    from pytest_microstack._coverage.measurement import Measurement
 
 BUILD_LOCK = "image-build.lock"
 LOG = logging.getLogger(__name__)
@@ -133,24 +137,35 @@ def open_stack(
     settings: StackSettings,
     engine: Engine | None = None,
     on_start_failure: Callable[[Stack, Exception], None] | None = None,
+    coverage: Destination | None = None,
 ) -> Iterator[Stack]:
     """Yield a healthy stack; afterwards it is removed, kept or released as `Teardown` decides.
 
     `on_start_failure(stack, error)` runs when start-up fails, before the
     teardown, while the containers can still be looked at (failure reports).
+    With `settings.coverage`, the services are measured and their data goes
+    to `coverage` (default: the project's coverage configuration) before removal.
     """
     engine = engine or connect()
     state = state_dir()
     prepared = _prepare(settings, engine, state)
     require_supported(engine.client, builds=bool(prepared.plan.images))
+    measurement = None
+    if settings.coverage:
+        from pytest_microstack._coverage.measurement import Measurement
+
+        measurement = Measurement(settings, engine, state, prepared.config, coverage)
     with ExitStack() as resources:
         stack = None
         if settings.reuse:
             stack = _reuse_kept_stack(settings, engine, state, prepared, resources)
         policy = Teardown.for_settings(settings, attached=stack is not None)
         if stack is None:
-            stack = _new_stack(settings, engine, state, prepared, policy, resources)
-        with policy.applied(stack, on_start_failure) as running:
+            stack = _new_stack(settings, engine, state, prepared, policy, resources, measurement)
+        with (
+            policy.applied(stack, on_start_failure) as running,
+            measurement.measuring(running) if measurement else nullcontext(),
+        ):
             yield running
 
 
@@ -161,6 +176,7 @@ def _new_stack(
     prepared: _Prepared,
     policy: Teardown,
     resources: ExitStack,
+    measurement: Measurement | None = None,
 ) -> Stack:
     """A stack not yet started: its override written, its images built; resources live until the end."""
     keep = policy is Teardown.KEEP
@@ -188,6 +204,10 @@ def _new_stack(
         override.write_text(override_text)
     compose = _compose(settings, (*settings.compose_files, str(override)), settings.project, environment)
     ensure_images(compose, engine.client, prepared.plan, state / BUILD_LOCK)
+    if measurement is not None:  # written once the images exist: it keeps their PYTHONPATH
+        measured = measurement.write_override(override.parent, prepared.plan.images)
+        files = (*settings.compose_files, str(override), str(measured))
+        compose = _compose(settings, files, settings.project, environment)
     return Stack(compose, engine.client, engine.host, prepared.services, settings.startup_timeout)
 
 

@@ -124,6 +124,10 @@ class StackSettings:
     # engine) instead of handing it to a detached reaper (developers: pytest
     # exits as soon as the results are reported; measured ~0.5 s saved).
     wait_for_teardown: bool = field(default_factory=in_ci)
+    # --stack-coverage: measure the services' Python processes inside their
+    # containers; `coverage_services` limits it to those (default: every service).
+    coverage: bool = False
+    coverage_services: tuple[str, ...] = ()
 
     @property
     def project(self) -> str:

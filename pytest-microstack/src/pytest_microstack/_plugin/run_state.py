@@ -235,6 +235,11 @@ class RunState:
             for description in self.kept:
                 terminalreporter.write_line(description)
         lines = self.summary.render()
+        coverage = self.config.getoption("stack_coverage", False) or self.config.getini("stack_coverage")
+        if coverage and lines:  # a stack was started (here or on a worker)
+            from pytest_microstack._coverage.pytest_side import summary_lines
+
+            lines += summary_lines(self.config, self.run_id)
         if lines:
             terminalreporter.write_sep("-", "microstack")
             for line in lines:

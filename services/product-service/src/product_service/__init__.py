@@ -26,6 +26,13 @@ def _check_idle(value: float) -> str | None:
     return None
 
 
+def flag(raw: str) -> bool:
+    """Parse 1 (on) or 0 (off)."""
+    if raw not in ("0", "1"):
+        raise ValueError("must be 0 or 1")
+    return raw == "1"
+
+
 SETTINGS = (
     Setting("DATABASE_PATH", str, "/data/products.db"),
     Setting("USER_SERVICE_URL", str, "http://user-service:5000", _check_url),
@@ -34,6 +41,9 @@ SETTINGS = (
     Setting("USER_SERVICE_RETRIES", non_negative_int, 2),
     Setting("USER_SERVICE_RETRY_BACKOFF", non_negative_float, 0.1),
     Setting("USER_SERVICE_KEEPALIVE_IDLE", float, 0.0, _check_idle),
+    # HTTP_PROXY and the like are ignored unless this is 1: Docker copies a client's
+    # proxy settings into every container, and bearer tokens must not go there.
+    Setting("USER_SERVICE_TRUST_ENV_PROXY", flag, False),
     Setting("LOG_LEVEL", str.upper, "INFO"),
 )
 

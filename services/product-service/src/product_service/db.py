@@ -28,8 +28,8 @@ def _seed(conn: sqlite3.Connection) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Create the schema and seed it on first start."""
-    sqlite.init_app(app, SCHEMA, _seed)
+    """Create the schema and seed it on first start; one connection per thread after that."""
+    sqlite.init_app(app, SCHEMA, _seed, per_thread=True)
 
 
 def _summary(row: sqlite3.Row) -> dict[str, Any]:

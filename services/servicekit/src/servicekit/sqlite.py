@@ -1,8 +1,14 @@
-"""SQLite, one connection per request: a broken file fails fast and heals by itself."""
+"""SQLite connections for requests: a broken file fails fast and heals by itself.
+
+A service chooses at init_app: a connection per request (the default), or one
+per thread, kept across requests and reopened when the file changes under it.
+"""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +18,7 @@ from flask import Flask, current_app, g
 # Wait this long for another writer (another gunicorn worker) instead of failing at
 # once.
 BUSY_TIMEOUT_SECONDS = 5.0
+_PER_THREAD = "servicekit.sqlite.per_thread"  # the app.extensions key for init_app's choice
 
 
 def connect(path: str, *, create: bool = False) -> sqlite3.Connection:
@@ -56,18 +63,70 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.01)  # back off before the next attempt at the lock
 
 
+class _ThreadConnections(threading.local):
+    """Each thread's kept connection, and what the file looked like when it was opened."""
+
+    conn: sqlite3.Connection | None = None
+    opened: tuple[str, int, int, int] | None = None
+
+
+_threads = _ThreadConnections()
+
+
+def _forget_connections() -> None:
+    # A connection must never cross a fork: a child (a gunicorn worker forked from
+    # the master) opens its own; the parent's copy is dropped, not closed.
+    global _threads
+    _threads = _ThreadConnections()
+
+
+os.register_at_fork(after_in_child=_forget_connections)
+
+
+def thread_connection(path: str) -> sqlite3.Connection:
+    """Return this thread's connection to `path`, reopened when the file changed.
+
+    One stat per request instead of an open: a file replaced, removed, moved or
+    chmod-ed (the `erroring` fault) no longer matches, so the connection is
+    closed and the open is retried, which fails as it would for a new
+    connection (500) until the file is usable again.
+    """
+    local = _threads
+    try:
+        info = os.stat(path)
+        current = (path, info.st_dev, info.st_ino, info.st_mode)
+    except OSError:
+        current = None
+    if local.conn is not None and (current is None or current != local.opened):
+        local.conn.close()
+        local.conn = local.opened = None
+    if local.conn is None:
+        local.conn = connect(path)
+        local.opened = current
+    return local.conn
+
+
 def get_db() -> sqlite3.Connection:
-    """Return this request's connection, opening it on first use."""
+    """Return this request's connection, opening (or taking this thread's) on first use."""
     if "db" not in g:
-        g.db = connect(current_app.config["DATABASE_PATH"])
+        path = current_app.config["DATABASE_PATH"]
+        g.db = thread_connection(path) if current_app.extensions.get(_PER_THREAD) else connect(path)
     return g.db  # type: ignore[no-any-return]
 
 
 def close_db(_exc: BaseException | None = None) -> None:
-    """Close this request's connection; nothing is cached across requests."""
+    """End this request's use of its connection: close it, or keep this thread's.
+
+    A kept connection goes back with no transaction open, whatever the request did.
+    """
     conn = g.pop("db", None)
-    if conn is not None:
+    if conn is None:
+        return
+    kept = _threads.conn
+    if conn is not kept:
         conn.close()
+    elif kept is not None and kept.in_transaction:
+        kept.rollback()
 
 
 def ping(table: str) -> None:
@@ -75,11 +134,19 @@ def ping(table: str) -> None:
     get_db().execute(f'SELECT 1 FROM "{table}" LIMIT 1').fetchall()
 
 
-def init_app(app: Flask, schema: str, setup: Callable[[sqlite3.Connection], None] | None = None) -> None:
+def init_app(
+    app: Flask,
+    schema: str,
+    setup: Callable[[sqlite3.Connection], None] | None = None,
+    *,
+    per_thread: bool = False,
+) -> None:
     """Create the directory, the schema (idempotent) and run setup, then wire teardown.
 
     Safe with several workers booting at once: BEGIN IMMEDIATE serialises them, the
     busy timeout makes the others wait, and CREATE ... IF NOT EXISTS is idempotent.
+    per_thread keeps one connection per thread across requests (thread_connection)
+    instead of opening one per request.
     """
     path = Path(app.config["DATABASE_PATH"])
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,4 +165,5 @@ def init_app(app: Flask, schema: str, setup: Callable[[sqlite3.Connection], None
             raise
     finally:
         conn.close()
+    app.extensions[_PER_THREAD] = per_thread
     app.teardown_appcontext(close_db)
