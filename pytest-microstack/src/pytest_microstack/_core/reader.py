@@ -149,6 +149,6 @@ def read_settings(
         secrets=tuple(ini.args("stack_secrets")),
         parallel_start=ini.flag("stack_parallel_start"),
         wait_for_teardown=in_ci(env),
-        coverage=bool(source.option("stack_coverage")) or source.flag("stack_coverage"),
-        coverage_services=tuple(source.args("stack_coverage_services")),
+        coverage=bool(ini.option("stack_coverage")) or ini.flag("stack_coverage"),
+        coverage_services=tuple(ini.args("stack_coverage_services")),
     )
