@@ -428,6 +428,13 @@ def _remove_netavark_rules() -> None:
                 subprocess.run(["iptables", "-t", table, action, chain], check=False)
 
 
+def _unmount_under(folder: Path) -> None:
+    """Unmount whatever is mounted under `folder`, deepest first (Podman bind-mounts its overlay folder)."""
+    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    for point in sorted((m for m in mounts if m == str(folder) or m.startswith(f"{folder}/")), reverse=True):
+        subprocess.run(["umount", point], check=False)
+
+
 def _conmon_leftovers() -> list[int]:
     """Podman's conmon processes (exec sessions linger) that belong to this session's storage."""
     pids = []
@@ -473,7 +480,8 @@ def _podman_engine(session: nox.Session) -> Iterator[dict[str, str]]:
     netavark_before = any(_netavark_rules().values())
     netavark_run_before = NETAVARK_RUN.parent.exists()
     for folder in (PODMAN_RUN, PODMAN_STORAGE):
-        shutil.rmtree(folder, ignore_errors=True)  # a killed earlier session's; its service is gone (above)
+        _unmount_under(folder)  # a killed earlier session's; its service is gone (above)
+        shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, mode=0o700)
     (PODMAN_RUN / "containers.conf").write_text(PODMAN_CONTAINERS_CONF)
     (PODMAN_RUN / "storage.conf").write_text(PODMAN_STORAGE_CONF)
@@ -518,6 +526,7 @@ def _podman_engine(session: nox.Session) -> Iterator[dict[str, str]]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
         for folder in (PODMAN_RUN, PODMAN_STORAGE):
+            _unmount_under(folder)
             shutil.rmtree(folder, ignore_errors=True)
         if not netavark_run_before:
             shutil.rmtree(NETAVARK_RUN.parent, ignore_errors=True)
