@@ -14,8 +14,11 @@ when the session starts; CI uploads that folder.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -554,3 +557,260 @@ def package(session: nox.Session) -> None:
     session.run(str(python), "-m", "build", "--no-isolation", "--outdir", str(dist), PLUGIN, external=True)
     built = sorted(str(path) for path in dist.iterdir())
     session.run(str(python), "-m", "twine", "check", "--strict", *built, external=True)
+
+
+# --- Podman ---------------------------------------------------------------------------------------
+# `nox -s podman`: everything it makes lives under these two folders, removed at the end.
+PODMAN_RUN = Path("/run/microstack-podman")  # configuration, API socket, run root
+PODMAN_STORAGE = Path("/var/lib/microstack-podman")  # images, containers, volumes
+PODMAN_SOCKET = PODMAN_RUN / "podman.sock"
+NETAVARK_RUN = Path("/run/containers/networks")  # netavark's run folder (fixed in Podman 4.3 as root)
+PODMAN_PACKAGES = ["podman", "catatonit"]
+NETAVARK = "NETAVARK"  # the prefix of the iptables chains Podman's network back-end adds
+NETAVARK_TABLES = ("filter", "nat")
+# Podman's defaults, changed where this kind of machine needs it: no systemd (cgroupfs, file
+# events), a sandbox that refuses the rlimits Podman sets by default, catatonit for `init: true`.
+PODMAN_CONTAINERS_CONF = f"""\
+[containers]
+default_ulimits = []
+init_path = "/usr/bin/catatonit"
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "{PODMAN_RUN}/events.log"
+tmp_dir = "{PODMAN_RUN}/tmp"
+
+[network]
+network_config_dir = "{PODMAN_RUN}/networks"
+"""
+PODMAN_STORAGE_CONF = f"""\
+[storage]
+driver = "overlay"
+runroot = "{PODMAN_RUN}/runroot"
+graphroot = "{PODMAN_STORAGE}"
+"""
+
+
+def _unix_engine_answers(path: Path) -> bool:
+    """Whether an engine answers `GET /_ping` with OK on the unix socket at `path`."""
+    try:
+        with socket.socket(socket.AF_UNIX) as client:
+            client.settimeout(1)
+            client.connect(str(path))
+            client.sendall(b"GET /_ping HTTP/1.0\r\nHost: podman\r\n\r\n")
+            answer = b""
+            while chunk := client.recv(4096):
+                answer += chunk
+        return answer.rstrip().endswith(b"OK")
+    except OSError:
+        return False
+
+
+def _dotenv_value(name: str) -> str:
+    dotenv = ROOT / ".env"
+    lines = dotenv.read_text().splitlines() if dotenv.is_file() else []
+    return next((line.split("=", 1)[1] for line in lines if line.startswith(f"{name}=")), "")
+
+
+def _netavark_rules() -> dict[str, list[str]]:
+    """The iptables rules and chains (`iptables -S` lines) of Podman's netavark, by table."""
+    found = {}
+    for table in NETAVARK_TABLES:
+        listed = subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True, check=False)
+        found[table] = [line for line in listed.stdout.splitlines() if NETAVARK in line]
+    return found
+
+
+def _remove_netavark_rules() -> None:
+    """Delete netavark's rules, then its chains: it leaves them when its last network is gone."""
+    for table, lines in _netavark_rules().items():
+        for line in lines:
+            if line.startswith("-A "):
+                subprocess.run(["iptables", "-t", table, "-D", *shlex.split(line)[1:]], check=False)
+        chains = [line.split()[1] for line in lines if line.startswith("-N ")]
+        for action in ("-F", "-X"):
+            for chain in chains:
+                subprocess.run(["iptables", "-t", table, action, chain], check=False)
+
+
+def _unmount_under(folder: Path) -> None:
+    """Unmount whatever is mounted under `folder`, deepest first (Podman bind-mounts its overlay folder)."""
+    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    for point in sorted((m for m in mounts if m == str(folder) or m.startswith(f"{folder}/")), reverse=True):
+        subprocess.run(["umount", point], check=False)
+
+
+def _conmon_leftovers() -> list[int]:
+    """Podman's conmon processes (exec sessions linger) that belong to this session's storage."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (
+                entry.name.isdigit()
+                and (entry / "comm").read_text().strip() == "conmon"
+                and str(PODMAN_STORAGE) in (entry / "cmdline").read_text(errors="replace")
+            ):
+                pids.append(int(entry.name))
+        except OSError:
+            continue  # it ended while we looked
+    return pids
+
+
+def _docker_events(since: float, until: float) -> list[str]:
+    """Every event of the Docker engine between two times, one JSON line each."""
+    result = subprocess.run(
+        ["docker", "events", "--since", f"{since:.0f}", "--until", f"{until:.0f}", "--format", "{{json .}}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.splitlines()
+
+
+@contextmanager
+def _podman_engine(session: nox.Session) -> Iterator[dict[str, str]]:
+    """Podman's API socket on a private path, its storage in private folders; yields podman's environment.
+
+    Stops the service and removes everything it made afterwards: containers,
+    images, volumes and networks (`podman system reset` on the private storage),
+    then the folders themselves.
+    """
+    if _unix_engine_answers(PODMAN_SOCKET):
+        session.error(f"a Podman service already answers on {PODMAN_SOCKET}: another `nox -s podman` runs")
+    if shutil.which("podman") is None or shutil.which("catatonit") is None:
+        session.log(f"installing {' '.join(PODMAN_PACKAGES)} from Debian")
+        apt = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "install", "-y", "-qq", *PODMAN_PACKAGES, external=True, env=apt, silent=True)
+    netavark_before = any(_netavark_rules().values())
+    netavark_run_before = NETAVARK_RUN.parent.exists()
+    for folder in (PODMAN_RUN, PODMAN_STORAGE):
+        _unmount_under(folder)  # a killed earlier session's; its service is gone (above)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, mode=0o700)
+    (PODMAN_RUN / "containers.conf").write_text(PODMAN_CONTAINERS_CONF)
+    (PODMAN_RUN / "storage.conf").write_text(PODMAN_STORAGE_CONF)
+    env = {
+        "CONTAINERS_CONF": str(PODMAN_RUN / "containers.conf"),
+        "CONTAINERS_STORAGE_CONF": str(PODMAN_RUN / "storage.conf"),
+    }
+    service_log = (PODMAN_RUN / "service.log").open("wb")
+    service = subprocess.Popen(
+        ["podman", "system", "service", "--time=0", f"unix://{PODMAN_SOCKET}"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=service_log,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + ENGINE_ANSWER_TIMEOUT
+        while not _unix_engine_answers(PODMAN_SOCKET):
+            if service.poll() is not None or time.monotonic() > deadline:
+                log = (PODMAN_RUN / "service.log").read_text(errors="replace")
+                session.error(f"podman system service did not answer on {PODMAN_SOCKET}:\n{log[-2000:]}")
+            time.sleep(0.05)  # polling the new socket under the deadline above
+        session.run(
+            "podman",
+            "version",
+            "--format",
+            "{{.Server.Version}}",
+            external=True,
+            env=env,
+        )
+        yield env
+    finally:
+        os.killpg(service.pid, signal.SIGTERM)
+        try:
+            service.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(service.pid, signal.SIGKILL)
+            service.wait()
+        service_log.close()
+        subprocess.run(["podman", "system", "reset", "--force"], env={**os.environ, **env}, check=False)
+        for pid in _conmon_leftovers():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for folder in (PODMAN_RUN, PODMAN_STORAGE):
+            _unmount_under(folder)
+            shutil.rmtree(folder, ignore_errors=True)
+        if not netavark_run_before:
+            shutil.rmtree(NETAVARK_RUN.parent, ignore_errors=True)
+        if netavark_before:
+            session.warn("netavark's iptables chains were there before this session: left as they are")
+        else:
+            _remove_netavark_rules()
+
+
+@nox.session
+def podman(session: nox.Session) -> None:
+    """The plugin's engine tests and the integration suite on Podman (Debian's), not Docker. Root only.
+
+    Installs podman and catatonit (apt) when missing, starts Podman's
+    Docker-compatible API on a private socket with private storage, loads the
+    base image from Docker (`docker save | podman load`), runs both suites with
+    DOCKER_HOST pointing at it and DOCKER_BUILDKIT=0, then stops the service and
+    removes all it made. The Docker engine is left as it was: the session fails
+    if any Docker event names this session's run. Not in the default run.
+    Extra arguments go to both pytest runs: `nox -s podman -- -x`.
+    """
+    if os.geteuid() != 0:
+        session.error("nox -s podman needs root: it installs packages and runs Podman as root")
+    base_image = _dotenv_value("BASE_IMAGE")
+    if not base_image:
+        session.error("no BASE_IMAGE in .env: run scripts/bootstrap first")
+    run_id = f"podman{int(time.time())}"
+    basetemp = ARTIFACTS / "podman-plugin" / "tmp"
+    started = time.time()
+    docker_before = _docker_counts(session)
+    try:
+        with _podman_engine(session) as podman_env:
+            _load_image(session, base_image, podman_env)
+            engine = {"DOCKER_HOST": f"unix://{PODMAN_SOCKET}", "DOCKER_BUILDKIT": "0"}
+            shutil.rmtree(basetemp.parent, ignore_errors=True)
+            basetemp.parent.mkdir(parents=True)
+            plugin_junit = f"--junitxml={basetemp.parent / 'junit.xml'}"
+            _run_pytest(
+                session,
+                "-m",
+                "integration",
+                f"--basetemp={basetemp}",
+                plugin_junit,
+                paths=(f"{PLUGIN}/tests",),
+                env=engine,
+            )
+            began = time.monotonic()
+            reports = _run_artifacts(session, "podman")
+            suite_env = {**engine, "MICROSTACK_RUN_ID": run_id}
+            _run_pytest(session, "-m", INTEGRATION, *reports, paths=("tests",), env=suite_env)
+            load = os.getloadavg()[0]
+            session.log(f"integration suite on Podman: {time.monotonic() - began:.1f} s (load {load:.1f})")
+    finally:
+        # Even when a suite failed: the Docker engine must not have seen this session.
+        ours = [e for e in _docker_events(started, time.time()) if run_id in e or str(basetemp) in e]
+        if ours:
+            session.error(f"the Docker engine saw {len(ours)} event(s) of this session, e.g. {ours[0][:300]}")
+        session.log(
+            f"Docker untouched: no event names run {run_id} or {basetemp}; containers and images "
+            f"before {docker_before}, after {_docker_counts(session)} (other runs share this engine)"
+        )
+
+
+def _docker_counts(session: nox.Session) -> tuple[int, int]:
+    """How many containers (`docker ps -a`) and images (`docker images`) the Docker engine has."""
+    containers = str(session.run("docker", "ps", "-aq", external=True, silent=True)).split()
+    images = str(session.run("docker", "images", "-q", external=True, silent=True)).split()
+    return len(containers), len(images)
+
+
+def _load_image(session: nox.Session, image: str, podman_env: Mapping[str, str]) -> None:
+    """`docker save IMAGE | podman load`: the local base image, which no registry here serves."""
+    save = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
+    load = subprocess.run(
+        ["podman", "load"], stdin=save.stdout, env={**os.environ, **podman_env}, capture_output=True
+    )
+    if save.stdout is not None:
+        save.stdout.close()
+    if save.wait() != 0 or load.returncode != 0:
+        session.error(f"loading {image} into Podman failed: {load.stderr.decode(errors='replace')}")
+    session.log(load.stdout.decode(errors="replace").strip())

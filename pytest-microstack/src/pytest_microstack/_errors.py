@@ -62,6 +62,10 @@ class StackConfigError(HarnessError):
         super().__init__(f"service {service!r}, key {key!r}: {problem}")
 
 
+class EngineUnsupportedError(HarnessError):
+    """The engine (its kind, version or settings) is one the plugin can't run a stack on; says why."""
+
+
 class ServiceUnhealthyError(HarnessError):
     """A service did not come back healthy after a test or a fault was healed."""
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from pytest_microstack._cleanup.ownership import PROJECT_LABEL
+from pytest_microstack._engine.containers import list_containers
 from testcontainers.core.docker_client import DockerClient
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "example_project"
@@ -40,10 +41,7 @@ def project_resources(engine: Any, project: str) -> list[str]:
     """Names of every container, network and volume left of a compose project."""
     label = {"label": f"{PROJECT_LABEL}={project}"}
     return [
-        *(
-            f"container {c.name}"
-            for c in engine.containers.list(all=True, filters=label, ignore_removed=True)
-        ),
+        *(f"container {c.name}" for c in list_containers(engine, label)),
         *(f"network {n.name}" for n in engine.networks.list(filters=label)),
         *(f"volume {v.name}" for v in engine.volumes.list(filters=label)),
     ]

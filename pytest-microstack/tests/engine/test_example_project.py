@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from pytest_microstack._core.waiting import wait_for
+from pytest_microstack._engine.containers import list_containers
 
 pytestmark = pytest.mark.integration
 RUN_TIMEOUT = 240  # seconds: a cold build of three small images plus the run, on 2 loaded cores
@@ -20,7 +21,7 @@ def left_behind(engine: Any, project_dir: Path) -> list[str]:
     """Containers and networks compose created for stacks of this project folder."""
     label = {"label": f"{WORKING_DIR_LABEL}={project_dir}"}
     return [
-        *(c.name for c in engine.containers.list(all=True, filters=label, ignore_removed=True)),
+        *(c.name for c in list_containers(engine, label)),
         *(n.name for n in engine.networks.list(filters=label)),
     ]
 

@@ -88,3 +88,9 @@ def make_httpserver() -> Iterator[HTTPServer]:
 def engine() -> FakeEngine:
     """An empty fake Docker engine."""
     return FakeEngine()
+
+
+@pytest.fixture(params=["docker", "podman"])
+def either_engine(request: pytest.FixtureRequest) -> FakeEngine:
+    """An empty fake engine that answers as Docker, then (a second run of the test) as Podman."""
+    return FakeEngine(request.param)

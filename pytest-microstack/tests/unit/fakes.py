@@ -5,6 +5,11 @@ Network, Volume, Image), bound to a fake client: every model method the harness
 calls goes through `FakeAPI`, which records the call and changes the fake
 engine's state the way the daemon would. `list()` and `get()` return snapshots,
 as the real API does, so code that forgets to `reload()` sees stale state.
+
+`FakeEngine("podman")` answers as Podman 4 does where it differs from Docker:
+a container being removed is 500 "no such container" on inspect (Docker: 404),
+and a container without a healthcheck has `State.Health = {"Status": ""}`
+(Docker leaves `Health` out).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import docker.errors
+import requests
 from docker.models.containers import Container
 from docker.models.images import Image
 from docker.models.networks import Network
@@ -45,11 +51,30 @@ def _label_match(labels: dict[str, str], filters: dict[str, Any] | None) -> bool
     return True
 
 
+_ENGINE_NUMBERS = itertools.count(1)
+
+DOCKER_VERSION: dict[str, Any] = {
+    "Components": [{"Name": "Engine", "Version": "20.10.24+dfsg1"}],
+    "Version": "20.10.24+dfsg1",
+    "ApiVersion": "1.41",
+}
+PODMAN_VERSION: dict[str, Any] = {
+    "Components": [
+        {"Name": "Podman Engine", "Version": "4.3.1", "Details": {"APIVersion": "4.3.1"}},
+        {"Name": "Conmon", "Version": "conmon version 2.1.6"},
+    ],
+    "Version": "4.3.1",
+    "ApiVersion": "1.41",
+}
+
+
 class FakeAPI:
     """What docker-py's models call as `client.api`; records and applies each call."""
 
     def __init__(self, engine: FakeEngine) -> None:
         self.engine = engine
+        # Each fake engine is an engine of its own, at an address of its own.
+        self.base_url = f"http+fake://engine-{next(_ENGINE_NUMBERS)}"
         self._exec_ids = itertools.count(1)
         self._execs: dict[str, tuple[str, tuple[str, ...]]] = {}
 
@@ -175,13 +200,17 @@ class FakeContainers:
                 continue
             if ident in self.engine.removed_while_listing and not sparse:
                 del self.engine.container_attrs[ident]
-                if ignore_removed:
-                    continue
-                raise docker.errors.NotFound(f"No such container: {ident}")
+                if ignore_removed and self.engine.kind == "docker":
+                    continue  # docker-py skips a 404 only: Podman's 500 is raised
+                raise self.engine.gone_error(ident)
             found.append(self._model(attrs))
         return found
 
     def get(self, ident: str) -> Container:
+        if ident in self.engine.removed_while_listing:
+            # Listed a moment ago, removed since: the inspect that follows the list fails.
+            self.engine.container_attrs.pop(ident, None)
+            raise self.engine.gone_error(ident)
         for attrs in self.engine.container_attrs.values():
             if ident in (attrs["Id"], attrs["Name"].lstrip("/")):
                 model = self._model(attrs)  # inspected now, returned to the caller later
@@ -223,30 +252,75 @@ class FakeVolumes:
         ]
 
 
+def _docker_normalized(name: str) -> str:
+    """How Docker reads a reference: docker.io/library/ in front of `python`, `:latest` when untagged."""
+    first = name.split("/", 1)[0]
+    qualified = "/" in name and ("." in first or ":" in first or first == "localhost")
+    if not qualified:
+        name = f"docker.io/{name}" if "/" in name else f"docker.io/library/{name}"
+    return name if "@" in name or ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
 class FakeImages:
-    def __init__(self) -> None:
+    """Local images by the name they are stored under (`present`), looked up as each engine does.
+
+    Docker: by the reference normalized (python:3.11 is docker.io/library/python:3.11).
+    Podman: a qualified name exactly; a short name as localhost/<name>, then
+    docker.io/library/<name>, then, as Podman 4 does, any image whose name ends
+    in /<name> (python:3.11 finds localhost/itest-local/python:3.11).
+    """
+
+    def __init__(self, kind: str = "docker") -> None:
+        self.kind = kind
         self.present: dict[str, str] = {}
         self.lookups: list[str] = []
         self.errors: dict[str, BaseException] = {}  # names the engine answers with an error
+
+    def _find(self, name: str) -> str | None:
+        if self.kind == "docker":
+            wanted = _docker_normalized(name)
+            return next(
+                (i for stored, i in self.present.items() if _docker_normalized(stored) == wanted), None
+            )
+        if name in self.present:
+            return self.present[name]
+        first = name.split("/", 1)[0]
+        if "/" in name and ("." in first or ":" in first or first == "localhost"):
+            return None  # qualified: that name or nothing
+        for candidate in (f"localhost/{name}", _docker_normalized(name)):
+            if candidate in self.present:
+                return self.present[candidate]
+        return next((i for stored, i in self.present.items() if stored.endswith(f"/{name}")), None)
 
     def get(self, name: str) -> Image:
         self.lookups.append(name)
         if name in self.errors:
             raise self.errors[name]
-        if name not in self.present:
+        found = self._find(name)
+        if found is None:
             raise docker.errors.ImageNotFound(f"No such image: {name}")
-        return Image(attrs={"Id": self.present[name]})
+        return Image(attrs={"Id": found})
 
 
 class FakeEngine:
-    """Stands in for `docker.DockerClient`: containers, networks, volumes, images."""
+    """Stands in for `docker.DockerClient`: containers, networks, volumes, images.
 
-    def __init__(self) -> None:
+    `kind` is the engine it answers like: "docker" or "podman" (see the module's docstring).
+    """
+
+    def __init__(self, kind: str = "docker") -> None:
+        if kind not in {"docker", "podman"}:
+            raise ValueError(f"unknown engine kind {kind!r}: docker or podman")
+        self.kind = kind
+        self.version_answer: dict[str, Any] = copy.deepcopy(
+            DOCKER_VERSION if kind == "docker" else PODMAN_VERSION
+        )
+        self.version_calls = 0
         self.api = FakeAPI(self)
         self.containers = FakeContainers(self)
         self.networks = FakeNetworks(self)
         self.volumes = FakeVolumes(self)
-        self.images = FakeImages()
+        self.images = FakeImages(kind)
         self.container_attrs: dict[str, dict[str, Any]] = {}
         self.network_attrs: dict[str, dict[str, Any]] = {}
         self.volume_attrs: dict[str, dict[str, Any]] = {}
@@ -275,6 +349,8 @@ class FakeEngine:
         env: list[str] | None = None,
         networks: dict[str, list[str]] | None = None,
         logs: bytes = b"",
+        healthcheck: dict[str, Any] | None = None,
+        health_log: list[dict[str, Any]] | None = None,
     ) -> str:
         ident = f"c{next(self._ids):063d}"
         all_labels = dict(labels or {})
@@ -284,11 +360,16 @@ class FakeEngine:
             all_labels[SERVICE_LABEL] = service
         state: dict[str, Any] = {"Status": status, "ExitCode": exit_code}
         if health is not None:
-            state["Health"] = {"Status": health}
+            state["Health"] = {"Status": health, "Log": health_log}
+        elif self.kind == "podman":
+            state["Health"] = {"Status": "", "FailingStreak": 0, "Log": None}
+        config: dict[str, Any] = {"Labels": all_labels, "Env": env}
+        if healthcheck is not None:
+            config["Healthcheck"] = healthcheck
         self.container_attrs[ident] = {
             "Id": ident,
             "Name": f"/{name}",
-            "Config": {"Labels": all_labels, "Env": env},
+            "Config": config,
             "State": state,
             "NetworkSettings": {
                 "Ports": {
@@ -300,6 +381,20 @@ class FakeEngine:
         }
         self.container_logs[ident] = logs
         return ident
+
+    def version(self) -> dict[str, Any]:
+        """`GET /version`, as docker-py's `DockerClient.version()` returns it."""
+        self.version_calls += 1
+        return copy.deepcopy(self.version_answer)
+
+    def gone_error(self, ident: str) -> docker.errors.APIError:
+        """What inspecting a container that is being removed answers on this kind of engine."""
+        if self.kind == "docker":
+            return docker.errors.NotFound(f"No such container: {ident}")
+        response = requests.Response()
+        response.status_code = 500
+        explanation = f"container {ident} does not exist in database: no such container"
+        return docker.errors.APIError(f"500 Server Error: {explanation}", response, explanation)
 
     def add_network(
         self, name: str, *, project: str | None = None, labels: dict[str, str] | None = None

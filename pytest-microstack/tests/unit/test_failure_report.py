@@ -117,6 +117,32 @@ def test_a_part_that_cannot_be_had_is_replaced_by_a_note_and_the_rest_is_saved(
     assert (folder / "db-1.log").read_text() == "db died\n"
 
 
+def test_a_container_removed_while_the_report_is_taken_is_left_out(
+    either_engine: FakeEngine, tmp_path: Path
+) -> None:
+    add_stack_containers(either_engine)
+    db = next(i for i, a in either_engine.container_attrs.items() if a["Name"] == f"/{PROJECT}-db-1")
+    either_engine.removed_while_listing.add(db)
+
+    folder = save_report(make_stack(either_engine, None), tmp_path / "report", Masker([]), "failed")
+
+    assert (folder / CONTAINERS_FILE).read_text().splitlines() == [f"api  {PROJECT}-api-1  running"]
+    assert (folder / "api-1.log").is_file()
+    assert not (folder / "db-1.log").exists()
+
+
+def test_the_report_names_the_engine(either_engine: FakeEngine, tmp_path: Path) -> None:
+    folder = save_report(make_stack(either_engine, {"services": {}}), tmp_path / "r", Masker([]), "failed")
+
+    expected = (
+        "Docker 20.10.24+dfsg1 (API 1.41)" if either_engine.kind == "docker" else "Podman 4.3.1 (API 1.41)"
+    )
+    assert (folder / SUMMARY_FILE).read_text().splitlines()[:2] == [
+        f"project: {PROJECT}",
+        f"engine: {expected}",
+    ]
+
+
 def test_a_project_without_containers_still_says_what_failed(engine: FakeEngine, tmp_path: Path) -> None:
     folder = save_report(
         make_stack(engine, {"services": {}}), tmp_path / "r", Masker([]), "compose up failed"

@@ -15,6 +15,8 @@ from pytest_microstack._engine.images import (
     ImagePlan,
     context_digest,
     ensure_images,
+    exact_names,
+    full_name,
     image_id,
     image_repository,
     plan_images,
@@ -207,15 +209,15 @@ def test_a_base_image_named_on_a_from_line_counts(context: Path, engine: FakeEng
     engine.images.present["itest-local/python:3.11"] = "sha256:two"
 
     assert digest_of(build_of(context, args={}), engine) != before
-    assert "itest-local/python:3.11" in engine.images.lookups
+    assert "docker.io/itest-local/python:3.11" in engine.images.lookups, "looked up by its full name"
 
 
 def test_unresolved_variables_are_not_looked_up_as_images(
     context: Path, engine_with_base: FakeEngine
 ) -> None:
     digest_of(build_of(context), engine_with_base)
-    assert "${BASE_IMAGE}" not in engine_with_base.images.lookups
-    assert BASE in engine_with_base.images.lookups
+    assert not any("${" in name for name in engine_with_base.images.lookups)
+    assert f"docker.io/library/{BASE}" in engine_with_base.images.lookups
 
 
 def test_an_ignored_file_leaves_the_service_digest_alone(context: Path, engine_with_base: FakeEngine) -> None:
@@ -359,6 +361,83 @@ def test_image_id_is_empty_for_a_missing_or_unnamable_image(engine: FakeEngine) 
     assert image_id(engine, "missing:1") == ""
     assert image_id(engine, "Bad Name") == ""
     assert image_id(engine, "UPPER/case") == ""
+    engine.images.errors["docker.io/library/refused:1"] = docker.errors.APIError("500 Server Error")
+    assert image_id(engine, "refused:1") == ""
+    assert "Bad Name" not in engine.images.lookups, "not a reference: never sent to the engine"
+
+
+@pytest.mark.parametrize(
+    ("name", "full"),
+    [
+        pytest.param(
+            "python:3.11-slim-bookworm", "docker.io/library/python:3.11-slim-bookworm", id="official"
+        ),
+        pytest.param("python", "docker.io/library/python:latest", id="untagged"),
+        pytest.param("itest-local/python:3.11", "docker.io/itest-local/python:3.11", id="user-repository"),
+        pytest.param("localhost/itest/python:3.11", "localhost/itest/python:3.11", id="localhost"),
+        pytest.param("registry.example:5000/a/b", "registry.example:5000/a/b:latest", id="registry-port"),
+        pytest.param(f"python@sha256:{'a' * 64}", f"docker.io/library/python@sha256:{'a' * 64}", id="digest"),
+        pytest.param(f"sha256:{'b' * 64}", f"sha256:{'b' * 64}", id="image-id"),
+    ],
+)
+def test_full_name(name: str, full: str) -> None:
+    assert full_name(name) == full
+
+
+def test_the_exact_names_podman_may_store_an_unqualified_name_under() -> None:
+    assert exact_names("itest-local/python:3.11", podman=True) == [
+        "localhost/itest-local/python:3.11",
+        "docker.io/itest-local/python:3.11",
+    ]
+    assert exact_names("itest-local/python:3.11", podman=False) == ["docker.io/itest-local/python:3.11"]
+    assert exact_names("quay.io/a/b:1", podman=True) == ["quay.io/a/b:1"]
+
+
+OFFICIAL = "python:3.11-slim-bookworm"
+LOCAL_BASE = "itest-local/python:3.11-slim-bookworm"
+
+
+def test_podman_would_resolve_a_short_name_to_another_image_the_digest_does_not() -> None:
+    """Podman's short-name lookup finds localhost/itest-local/python:… for python:…; image_id doesn't."""
+    podman = FakeEngine("podman")
+    podman.images.present[f"localhost/{LOCAL_BASE}"] = "sha256:local-build"
+
+    assert podman.images.get(OFFICIAL).id == "sha256:local-build", "the engine's own lookup is fooled"
+    assert image_id(podman, OFFICIAL) == ""
+    assert image_id(podman, LOCAL_BASE) == "sha256:local-build"
+
+
+@pytest.mark.parametrize(
+    ("kind", "stored"),
+    [
+        pytest.param("docker", OFFICIAL, id="docker"),
+        pytest.param("podman", f"docker.io/library/{OFFICIAL}", id="podman-loaded-from-docker-save"),
+    ],
+)
+def test_the_official_image_is_found_by_its_full_name_on_either_engine(kind: str, stored: str) -> None:
+    engine = FakeEngine(kind)
+    engine.images.present[stored] = "sha256:official"
+    engine.images.present[f"localhost/{LOCAL_BASE}"] = "sha256:local-build"
+
+    assert image_id(engine, OFFICIAL) == "sha256:official"
+    assert image_id(engine, f"docker.io/library/{OFFICIAL}") == "sha256:official"
+
+
+def test_podman_prefers_its_localhost_name_as_podman_itself_does() -> None:
+    podman = FakeEngine("podman")
+    podman.images.present[f"localhost/{LOCAL_BASE}"] = "sha256:local"
+    podman.images.present[f"docker.io/{LOCAL_BASE}"] = "sha256:hub"
+
+    assert image_id(podman, LOCAL_BASE) == "sha256:local"
+    assert image_id(FakeEngine("docker"), LOCAL_BASE) == ""
+
+
+def test_an_image_id_is_looked_up_as_it_is(engine: FakeEngine) -> None:
+    ident = f"sha256:{'c' * 64}"
+    engine.images.present[ident] = ident
+
+    assert image_id(engine, ident) == ident
+    assert engine.images.lookups == [ident]
 
 
 @pytest.mark.parametrize(

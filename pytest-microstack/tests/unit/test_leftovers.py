@@ -208,9 +208,29 @@ def test_is_abandoned(resource_labels: dict[str, Any], expected: bool) -> None:
     assert is_abandoned(resource_labels) is expected
 
 
-def test_a_container_removed_by_a_concurrent_sweeper_while_listing_is_tolerated(engine: FakeEngine) -> None:
+def test_a_container_removed_by_a_concurrent_sweeper_while_listing_is_tolerated(
+    either_engine: FakeEngine,
+) -> None:
+    ids = add_project(either_engine, "dead-run", DEAD)
+    either_engine.removed_while_listing.add(ids["api"])
+
+    assert sweep_abandoned(either_engine) == ["dead-run"]
+    assert not either_engine.container_attrs
+
+
+def test_a_container_removed_while_its_project_is_removed_is_tolerated(either_engine: FakeEngine) -> None:
+    ids = add_project(either_engine, "mine", DEAD)
+    either_engine.removed_while_listing.add(ids["api"])
+
+    remove_project(either_engine, "mine")
+
+    assert not either_engine.container_attrs
+    assert not either_engine.network_attrs
+
+
+def test_removing_a_container_that_podman_is_removing_already_is_tolerated(engine: FakeEngine) -> None:
     ids = add_project(engine, "dead-run", DEAD)
-    engine.removed_while_listing.add(ids["api"])
+    engine.fail_on[("remove_container", ids["api"])] = FakeEngine("podman").gone_error(ids["api"])
 
     assert sweep_abandoned(engine) == ["dead-run"]
-    assert not engine.container_attrs
+    assert removed_ids(engine) == set(ids.values())

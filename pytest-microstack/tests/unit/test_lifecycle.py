@@ -32,7 +32,12 @@ from pytest_microstack._core.lifecycle import (
 from pytest_microstack._core.settings import ServiceSpec, StackSettings
 from pytest_microstack._engine.engine import Engine
 from pytest_microstack._engine.images import TAG_PREFIX, plan_images
-from pytest_microstack._errors import ComposeCommandError, StackConfigError, StackStartError
+from pytest_microstack._errors import (
+    ComposeCommandError,
+    EngineUnsupportedError,
+    StackConfigError,
+    StackStartError,
+)
 from testcontainers.compose import compose as testcontainers_compose
 
 from unit.compose_yaml import Tag, load_compose
@@ -382,6 +387,22 @@ def test_a_compose_file_the_harness_cannot_run_is_refused_before_anything_starts
     assert cli.subcommands() == ["config"]
     assert engine.container_attrs == {}
     assert backstop._teardowns == {}
+
+
+def test_an_engine_the_plugin_cannot_run_on_is_refused_before_anything_starts(
+    root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine
+) -> None:
+    engine.version_answer["ApiVersion"] = "1.40"
+
+    with (
+        pytest.raises(EngineUnsupportedError, match=r"Docker .* \(API 1\.40\): .*needs API 1\.41"),
+        open_stack(settings(root), local),
+    ):
+        pytest.fail("the body must not run")
+
+    assert "up" not in cli.subcommands()
+    assert "build" not in cli.subcommands()
+    assert engine.container_attrs == {}
 
 
 # --- images ---------------------------------------------------------------------------------------

@@ -71,3 +71,17 @@ def test_a_reused_stack_is_counted_apart_from_started_ones() -> None:
 
 def test_unknown_keys_from_another_version_are_ignored() -> None:
     assert RunSummary.from_dict({"stacks_started": 2, "added_later": 1}).stacks_started == 2
+
+
+def test_the_engine_is_named_once_across_workers() -> None:
+    first, second = RunSummary(), RunSummary()
+    for worker in (first, second):
+        worker.record_start([Result("api", 1.0)])
+        worker.record_engine("Podman 4.3.1 (API 1.41)")
+        worker.record_engine("Podman 4.3.1 (API 1.41)")
+
+    controller = RunSummary()
+    for worker in (first, second):
+        controller.merge(RunSummary.from_dict(worker.to_dict()))
+
+    assert controller.render()[:2] == ["stacks: 2 started", "engine: Podman 4.3.1 (API 1.41)"]

@@ -160,14 +160,20 @@ def test_state(engine: FakeEngine, container: dict[str, Any] | None, expected: C
     assert make_stack(engine).state("api") == expected
 
 
-def test_a_container_removed_while_being_listed_counts_as_missing(engine: FakeEngine) -> None:
-    ident = add(engine, "api")
-    engine.removed_while_listing.add(ident)
+def test_a_container_removed_while_being_listed_counts_as_missing(either_engine: FakeEngine) -> None:
+    ident = add(either_engine, "api")
+    either_engine.removed_while_listing.add(ident)
 
-    stack = make_stack(engine)
+    stack = make_stack(either_engine)
 
     assert stack.container("api") is None
     assert stack.state("api") == ContainerState("missing")
+
+
+def test_a_container_without_healthcheck_has_no_health_on_either_engine(either_engine: FakeEngine) -> None:
+    add(either_engine, "api")  # Docker: no State.Health; Podman: State.Health.Status ""
+
+    assert make_stack(either_engine).state("api") == ContainerState("running", None, None)
 
 
 def test_state_includes_stopped_containers(engine: FakeEngine) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pytest_microstack._cleanup.ownership import HARNESS_LABEL, KEEP_LABEL, OWNER_LABEL, PROJECT_LABEL, Owner
 from pytest_microstack._cleanup.removal import remove_project
+from pytest_microstack._engine.containers import list_containers
 
 LOG = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ def _harness_resources(client: Any) -> dict[str, list[Any]]:
     label_filter = {"label": HARNESS_LABEL}
     by_project: dict[str, list[Any]] = defaultdict(list)
     kinds: Iterable[Any] = (
-        client.containers.list(all=True, filters=label_filter, ignore_removed=True),
+        list_containers(client, label_filter),
         client.networks.list(filters=label_filter),
         client.volumes.list(filters=label_filter),
     )

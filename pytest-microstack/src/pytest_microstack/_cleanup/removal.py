@@ -11,6 +11,7 @@ from docker.models.containers import Container
 from docker.models.volumes import Volume
 
 from pytest_microstack._cleanup.ownership import PROJECT_LABEL
+from pytest_microstack._engine.containers import is_gone, list_containers
 
 
 def remove_project(client: Any, project: str) -> None:
@@ -22,7 +23,7 @@ def remove_project(client: Any, project: str) -> None:
     """
     label = {"label": f"{PROJECT_LABEL}={project}"}
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(_remove, client.containers.list(all=True, filters=label, ignore_removed=True)))
+        list(pool.map(_remove, list_containers(client, label)))
         list(pool.map(_remove, client.networks.list(filters=label)))
         list(pool.map(_remove, client.volumes.list(filters=label)))
 
@@ -35,9 +36,9 @@ def _remove(resource: Any) -> None:
             resource.remove(force=True)
         else:
             resource.remove()
-    except docker.errors.NotFound:
-        pass  # a concurrent sweeper got there first
     except docker.errors.APIError as error:
+        if is_gone(error):
+            return  # a concurrent sweeper got there first
         if error.status_code != HTTPStatus.CONFLICT or "in progress" not in str(error):
             raise
         # "removal ... is already in progress": another sweeper is removing it

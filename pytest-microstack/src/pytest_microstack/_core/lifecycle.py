@@ -29,7 +29,7 @@ from pytest_microstack._core.teardown import Teardown
 from pytest_microstack._engine.compose import ProjectCompose
 from pytest_microstack._engine.config_cache import load_config
 from pytest_microstack._engine.config_check import check_config
-from pytest_microstack._engine.engine import Engine, connect
+from pytest_microstack._engine.engine import Engine, connect, require_supported
 from pytest_microstack._engine.images import ImagePlan, ensure_images, plan_images
 from pytest_microstack._engine.override import harness_override
 from pytest_microstack._keep.kept import find_kept_projects, load_record, save_record
@@ -149,6 +149,7 @@ def open_stack(
     engine = engine or connect()
     state = state_dir()
     prepared = _prepare(settings, engine, state)
+    require_supported(engine.client, builds=bool(prepared.plan.images))
     measurement = None
     if settings.coverage:
         from pytest_microstack._coverage.measurement import Measurement

@@ -33,6 +33,8 @@ class ContainerState:
     status: str
     exit_code: int | None = None
     health: str | None = None
+    # How the health was found, when not by the engine (see _core.healthcheck).
+    health_note: str = ""
 
     @property
     def has_exited(self) -> bool:
@@ -86,9 +88,10 @@ def _tcp_ready(target: str) -> tuple[bool, str]:
 def _state_ready(probe: Probe, state: ContainerState) -> tuple[bool, str]:
     if probe.check == "running":
         return state.status == "running", f"container {state.status}"
-    if state.status == "running" and state.health is None:
+    if state.status == "running" and not state.health:
         return False, "the container has no Docker healthcheck (add `healthcheck:` to the service)"
-    return state.health == "healthy", f"container {state.status}, docker health {state.health}"
+    seen = f"container {state.status}, docker health {state.health}"
+    return state.health == "healthy", f"{seen} ({state.health_note})" if state.health_note else seen
 
 
 def _poll_one(probe: Probe, deadline: float, abort: threading.Event) -> ProbeResult:

@@ -14,9 +14,12 @@ from docker.models.containers import Container
 
 from pytest_microstack._cleanup.ownership import PROJECT_LABEL, SERVICE_LABEL
 from pytest_microstack._cleanup.removal import remove_project
+from pytest_microstack._core.healthcheck import SelfRunHealthchecks
 from pytest_microstack._core.readiness import ContainerState, Probe, ProbeResult, wait_until_healthy
 from pytest_microstack._core.settings import ServiceSpec
 from pytest_microstack._engine.compose import ProjectCompose
+from pytest_microstack._engine.containers import list_containers
+from pytest_microstack._engine.engine import EngineInfo, engine_info
 from pytest_microstack._errors import ServiceDiagnosis, ServiceUnhealthyError, StackStartError
 
 LOG_TAIL_LINES = 40
@@ -42,6 +45,7 @@ class Stack:
         self._starting = False
         self._stop_lock = threading.Lock()
         self._stopped = False
+        self._healthchecks = SelfRunHealthchecks()
         # For the run's summary: each service's time to ready at start, and
         # all the time spent waiting for readiness (start, checks, heals).
         self.startup: list[ProbeResult] = []
@@ -50,6 +54,11 @@ class Stack:
     @property
     def project(self) -> str:
         return self.compose.project_name
+
+    @property
+    def engine_info(self) -> EngineInfo:
+        """Which engine runs the stack (Docker or Podman, and its version)."""
+        return engine_info(self.engine)
 
     def start(self) -> float:
         """Bring the stack up and wait until every service is healthy; returns seconds taken.
@@ -124,8 +133,7 @@ class Stack:
     def container(self, service: str) -> Container | None:
         """The service's container, or None when it doesn't exist."""
         labels = [f"{PROJECT_LABEL}={self.project}", f"{SERVICE_LABEL}={service}"]
-        # ignore_removed: a container removed between listing and inspecting is skipped.
-        found = self.engine.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
+        found = list_containers(self.engine, {"label": labels})
         return found[0] if found else None
 
     def state(self, service: str) -> ContainerState:
@@ -133,9 +141,13 @@ class Stack:
         if container is None:
             return ContainerState("starting" if self._starting else "missing")
         state = container.attrs["State"]
-        health = (state.get("Health") or {}).get("Status")
+        # Podman reports {"Status": ""} where Docker leaves `Health` out: no healthcheck either way.
+        health = (state.get("Health") or {}).get("Status") or None
+        note = ""
+        if health == "starting" and state.get("Status") == "running":
+            health, note = self._healthchecks.health(container, state)
         exit_code = state.get("ExitCode") if state.get("Status") in {"exited", "dead"} else None
-        return ContainerState(state.get("Status", "unknown"), exit_code, health)
+        return ContainerState(state.get("Status", "unknown"), exit_code, health, note)
 
     def environment(self, service: str) -> dict[str, str]:
         """The environment the service's container was started with."""

@@ -18,6 +18,7 @@ from pytest_microstack._coverage.combine import (
     combine,
     warn_unmapped,
 )
+from pytest_microstack._engine.containers import list_containers
 
 if TYPE_CHECKING:
     from pytest_microstack._core.settings import StackSettings
@@ -142,8 +143,8 @@ class Measurement:
 
     def collect(self, stack: Stack) -> Combined:
         """Stop every container gracefully (each process saves), then map and write the data."""
-        label: dict[str, str | list[str] | bool] = {"label": [f"{PROJECT_LABEL}={stack.project}"]}
-        containers = stack.engine.containers.list(filters=label, ignore_removed=True)
+        label = {"label": [f"{PROJECT_LABEL}={stack.project}"]}
+        containers = list_containers(stack.engine, label, all=False)  # Podman's 500 for one removed too
         collect.stop_gracefully(containers, collect.grace_seconds(self.services))
         raw = {name: collect.data_files(folder) for name, folder in self.data_dirs.items()}
         tag = f"{self.settings.run_id}-{self.settings.worker}"

@@ -23,9 +23,18 @@ from docker.utils.build import exclude_paths
 from filelock import FileLock
 
 from pytest_microstack._engine.compose import ProjectCompose
+from pytest_microstack._engine.engine import engine_info
 from pytest_microstack._errors import StackConfigError
 
 TAG_PREFIX = "it-"
+DEFAULT_REGISTRY = "docker.io"
+_IMAGE_ID = re.compile(r"(?:sha256:)?[0-9a-f]{12,64}")
+# An image reference as the engines parse it: [registry[:port]/]path[:tag][@digest], path lowercase.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REFERENCE = re.compile(
+    rf"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
+)
 _FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -57,14 +66,67 @@ def context_digest(context: Path, dockerfile: str = "Dockerfile") -> str:
     return digest.hexdigest()
 
 
+def _has_registry(name: str) -> bool:
+    first, slash, _ = name.partition("/")
+    return bool(slash) and ("." in first or ":" in first or first == "localhost")
+
+
+def full_name(name: str) -> str:
+    """The fully qualified form of an image reference: docker.io/library/python:3.11 for python:3.11.
+
+    Ids (`sha256:…`) are returned as they are.
+    """
+    if _IMAGE_ID.fullmatch(name):
+        return name
+    remainder, at, digest = name.partition("@")
+    if _has_registry(remainder):
+        registry, path = remainder.split("/", 1)
+    else:
+        registry, path = DEFAULT_REGISTRY, remainder
+    if registry == DEFAULT_REGISTRY and "/" not in path:
+        path = f"library/{path}"
+    if not at and ":" not in path.rsplit("/", 1)[-1]:
+        path += ":latest"
+    return f"{registry}/{path}{at}{digest}"
+
+
+def exact_names(name: str, *, podman: bool) -> list[str]:
+    """The names an image reference may have locally, each unambiguous, in the engine's order.
+
+    The fully qualified name on both engines; on Podman first its `localhost/`
+    name for a reference without a registry (what `podman build -t` and
+    `podman load` of an unqualified name store). Never a bare short name: Podman
+    resolves `python:3.11` to any local image whose name ends in `/python:3.11`.
+    """
+    if _IMAGE_ID.fullmatch(name):
+        return [name]
+    names = [full_name(name)]
+    if podman and not _has_registry(name):
+        tagged = name if "@" in name or ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+        names.insert(0, f"localhost/{tagged}")
+    return names
+
+
 def image_id(engine: Any, name: str) -> str:
-    """The id of a local image, or "" when it isn't there."""
+    """The id of the local image a reference names, or "" when it isn't there (or isn't a name).
+
+    Looked up by exact names only (see `exact_names`), so that the digest hashes
+    the very base the engine builds from, on Docker and Podman alike.
+    """
+    if not _REFERENCE.fullmatch(name):
+        return ""  # names with variables left in them (FROM ${BASE}), or not image names at all
     try:
-        return str(engine.images.get(name).id)
-    except (docker.errors.ImageNotFound, docker.errors.InvalidRepository):
-        return ""
+        podman = engine_info(engine).is_podman
     except docker.errors.APIError:
-        return ""  # names with variables left in them, e.g. FROM ${BASE}
+        podman = False
+    for candidate in exact_names(name, podman=podman):
+        try:
+            return str(engine.images.get(candidate).id)
+        except (docker.errors.ImageNotFound, docker.errors.InvalidRepository):
+            continue
+        except docker.errors.APIError:
+            return ""
+    return ""
 
 
 def _dockerfile(build: Mapping[str, Any], context: Path) -> Path:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_microstack._cleanup.ownership import CONFIG_LABEL, KEEP_LABEL, PROJECT_LABEL
+from pytest_microstack._engine.containers import list_containers
 from pytest_microstack._state_dir import read_private, write_private
 
 if TYPE_CHECKING:
@@ -55,9 +56,8 @@ def load_record(state: Path, project: str) -> KeptRecord | None:
 
 def find_kept_projects(engine: Any, config_hash: str) -> list[str]:
     """Running kept stacks started from the same configuration, in name order."""
-    running = engine.containers.list(
-        filters={"label": [f"{KEEP_LABEL}=true", f"{CONFIG_LABEL}={config_hash}"], "status": "running"}
-    )
+    labels = [f"{KEEP_LABEL}=true", f"{CONFIG_LABEL}={config_hash}"]
+    running = list_containers(engine, {"label": labels, "status": "running"}, all=False)
     return sorted({str(container.labels[PROJECT_LABEL]) for container in running})
 
 

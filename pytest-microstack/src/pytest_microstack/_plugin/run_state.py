@@ -116,6 +116,7 @@ class RunState:
     def stack_opened(self, stack: Stack, *, wait_for_teardown: bool) -> None:
         self.used_engine = True
         self.wait_for_teardown = wait_for_teardown
+        self._record_engine(stack)
         if stack.startup:
             self.summary.record_start(stack.startup)
         else:
@@ -132,7 +133,14 @@ class RunState:
     def start_failed(self, stack: Stack, error: Exception, secret_names: Iterable[str]) -> None:
         self.used_engine = True
         self.summary.start_failures += 1
+        self._record_engine(stack)
         self.save_report(stack, secret_names, f"startup-{stack.project}", f"start-up failed:\n{error}")
+
+    def _record_engine(self, stack: Stack) -> None:
+        try:
+            self.summary.record_engine(str(stack.engine_info))
+        except Exception:  # the summary must never fail the run
+            LOG.debug("the engine's version could not be read", exc_info=True)
 
     def call_finished(self, item: pytest.Item) -> bool:
         """Whether the test's own call ended (false when Ctrl-C or SIGTERM cut it short)."""

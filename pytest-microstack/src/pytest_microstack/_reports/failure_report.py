@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from pytest_microstack._cleanup.ownership import PROJECT_LABEL, SERVICE_LABEL
+from pytest_microstack._engine.containers import list_containers
 from pytest_microstack._reports.masking import Masker
 
 if TYPE_CHECKING:
@@ -66,15 +67,16 @@ def _inspect_of(container: Any, masker: Masker) -> Callable[[], str]:
 def save_report(stack: Stack, folder: Path, masker: Masker, what_failed: str) -> Path:
     """Write the stack's logs, inspect data and effective config under `folder`; returns it."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / SUMMARY_FILE).write_text(masker.text(f"project: {stack.project}\n\n{what_failed.rstrip()}\n"))
+    try:
+        engine = str(stack.engine_info)
+    except Exception as error:  # noqa: BLE001 - a report part must never hide the test's own error
+        engine = f"(unknown: {type(error).__name__}: {error})"
+    summary = f"project: {stack.project}\nengine: {engine}\n\n{what_failed.rstrip()}\n"
+    (folder / SUMMARY_FILE).write_text(masker.text(summary))
     containers: list[Any] = []
 
     def listed() -> str:
-        containers.extend(
-            stack.engine.containers.list(
-                all=True, filters={"label": f"{PROJECT_LABEL}={stack.project}"}, ignore_removed=True
-            )
-        )
+        containers.extend(list_containers(stack.engine, {"label": f"{PROJECT_LABEL}={stack.project}"}))
         rows = sorted(f"{c.labels.get(SERVICE_LABEL, '?')}  {c.name}  {c.status}" for c in containers)
         return "".join(f"{row}\n" for row in rows) or "(no containers)\n"
 

@@ -42,6 +42,7 @@ class RunSummary:
     inject_seconds: float = 0.0
     heal_seconds: float = 0.0
     reports: list[str] = field(default_factory=list)
+    engines: list[str] = field(default_factory=list)  # e.g. "Podman 4.3.1 (API 1.41)", each once
 
     @property
     def used(self) -> bool:
@@ -52,6 +53,10 @@ class RunSummary:
         self.stacks_started += 1
         for result in results:
             self.startup.setdefault(result.service, []).append(result.elapsed)
+
+    def record_engine(self, engine: str) -> None:
+        if engine not in self.engines:
+            self.engines.append(engine)
 
     def record_faults(self, faults: Iterable[AppliedFault]) -> None:
         for fault in faults:
@@ -82,6 +87,8 @@ class RunSummary:
         self.inject_seconds += other.inject_seconds
         self.heal_seconds += other.heal_seconds
         self.reports.extend(other.reports)
+        for engine in other.engines:
+            self.record_engine(engine)
 
     def render(self) -> list[str]:
         """The summary's lines; empty when no stack was used."""
@@ -93,6 +100,8 @@ class RunSummary:
         if self.start_failures:
             stacks += f", {self.start_failures} failed to start"
         lines = [stacks]
+        if self.engines:
+            lines.append(f"engine: {', '.join(self.engines)}")
         if self.startup:
             lines.append("start-up, until ready:")
             width = max(len(service) for service in self.startup)
