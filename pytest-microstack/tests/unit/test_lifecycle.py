@@ -504,7 +504,8 @@ def reaped(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The projects handed to the detached reaper (which is not started)."""
     handed: list[list[str]] = []
 
-    def spawn(projects: list[str], *, sweep: bool = True) -> None:
+    def spawn(projects: list[str], owner: str, *, sweep: bool = True) -> None:
+        assert owner == Owner.current().label(), "the reaper removes only what this process labelled"
         handed.append(list(projects))
 
     monkeypatch.setattr(reaper, "spawn", spawn)
@@ -551,7 +552,7 @@ def test_a_stack_whose_test_run_failed_is_removed_at_once_even_without_waiting(
 def test_when_the_reaper_cannot_start_the_stack_is_removed_here(
     root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_reaper(projects: list[str], *, sweep: bool = True) -> None:
+    def no_reaper(projects: list[str], owner: str, *, sweep: bool = True) -> None:
         raise OSError("fork: Resource temporarily unavailable")
 
     monkeypatch.setattr(reaper, "spawn", no_reaper)

@@ -28,6 +28,11 @@ def project_name(run_id: str, worker: str) -> str:
     return f"{PROJECT_PREFIX}{run_id}-{worker}".lower()
 
 
+def is_harness_project(project: str) -> bool:
+    """Whether a compose project name is one the harness gives (`project_name`)."""
+    return project.startswith(PROJECT_PREFIX) and len(project) > len(PROJECT_PREFIX)
+
+
 def process_start_time(pid: int) -> str:
     """Start time of a process in clock ticks since boot, or "" where /proc is absent.
 
@@ -133,7 +138,7 @@ class Owner:
         except ProcessLookupError:
             return False
         except PermissionError:
-            pass
+            pass  # the pid exists, as another user's process: alive unless reused
         started = process_start_time(self.pid)
         return not (self.started and started and started != self.started)
 
