@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pytest_microstack._reports.masking import MASK, Masker, is_sensitive, secret_values
+from pytest_microstack._reports.masking import MASK, Masker, is_sensitive, run_secret_values, secret_values
 
 SECRET = "s3cr3t-value-of-the-run"
 
@@ -17,8 +17,17 @@ SECRET = "s3cr3t-value-of-the-run"
         ("API_TOKEN", True),
         ("db_password", True),
         ("SSH_KEY", True),
+        ("DB_PASS", True),
+        ("MYSQL_PWD", True),
+        ("mysql.pwd", True),
+        ("API_AUTH", True),
+        ("HTTP_AUTHORIZATION", True),
         ("GREETING", False),
         ("DATABASE_PATH", False),
+        # The shell's working directories: paths every report names, no secret.
+        ("PWD", False),
+        ("OLDPWD", False),
+        ("PWDX", False),
     ],
 )
 def test_keys_that_look_secret(key: str, sensitive: bool) -> None:
@@ -31,6 +40,20 @@ def test_secret_values_are_the_declared_secrets_and_sensitive_variables() -> Non
     values = secret_values(environment, ["RUN_SECRET"])
 
     assert values == {SECRET, "token-1234"}  # "1" is too short to replace everywhere
+
+
+def test_run_secret_values_add_the_hosts_sensitive_variables() -> None:
+    host = {"DB_PASS": "host-db-pass", "MYSQL_PWD": "host-mysql-pwd", "PWD": "/work/project", "HOME": "/root"}
+
+    values = run_secret_values({"RUN_SECRET": SECRET}, ["RUN_SECRET"], host)
+
+    assert values == {SECRET, "host-db-pass", "host-mysql-pwd"}
+
+
+def test_run_secret_values_read_this_process_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_AUTH", "host-api-auth-value")
+
+    assert "host-api-auth-value" in run_secret_values({}, [])
 
 
 def test_text_has_every_secret_value_replaced() -> None:
