@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import docker.errors
+import requests
 from docker.models.containers import Container
 from docker.models.images import Image
 from docker.models.networks import Network
@@ -237,6 +238,34 @@ class FakeImages:
             raise docker.errors.ImageNotFound(f"No such image: {name}")
         return Image(attrs={"Id": self.present[name]})
 
+    # Listing and removal, as `docker image ls` / `docker rmi <tag>` (used by the prune).
+    created: dict[str, int]  # image id -> creation time (seconds), as the list API gives it
+    in_use: Callable[[str], bool]  # whether a container (any state) uses that image id
+
+    def list(self, **kwargs: Any) -> list[Image]:
+        by_id: dict[str, list[str]] = {}
+        for name, ident in self.present.items():
+            by_id.setdefault(ident, []).append(name)
+        return [
+            Image(attrs={"Id": ident, "RepoTags": tags, "Created": self.created.get(ident, 0)})
+            for ident, tags in by_id.items()
+        ]
+
+    def remove(self, image: str, force: bool = False, noprune: bool = False) -> None:
+        """Untag; the engine refuses (409) to remove the last tag of an image a container uses."""
+        if image not in self.present:
+            raise docker.errors.ImageNotFound(f"No such image: {image}")
+        ident = self.present[image]
+        last_tag = list(self.present.values()).count(ident) == 1
+        if last_tag and not force and self.in_use(ident):
+            conflict = requests.Response()
+            conflict.status_code = 409
+            raise docker.errors.APIError(
+                f"conflict: unable to remove repository reference {image!r}: container is using its image",
+                response=conflict,
+            )
+        del self.present[image]
+
 
 class FakeEngine:
     """Stands in for `docker.DockerClient`: containers, networks, volumes, images."""
@@ -247,6 +276,8 @@ class FakeEngine:
         self.networks = FakeNetworks(self)
         self.volumes = FakeVolumes(self)
         self.images = FakeImages()
+        self.images.created = {}
+        self.images.in_use = lambda ident: any(a.get("Image") == ident for a in self.container_attrs.values())
         self.container_attrs: dict[str, dict[str, Any]] = {}
         self.network_attrs: dict[str, dict[str, Any]] = {}
         self.volume_attrs: dict[str, dict[str, Any]] = {}
@@ -275,6 +306,7 @@ class FakeEngine:
         env: list[str] | None = None,
         networks: dict[str, list[str]] | None = None,
         logs: bytes = b"",
+        image: str = "",
     ) -> str:
         ident = f"c{next(self._ids):063d}"
         all_labels = dict(labels or {})
@@ -288,6 +320,7 @@ class FakeEngine:
         self.container_attrs[ident] = {
             "Id": ident,
             "Name": f"/{name}",
+            "Image": image,  # the image id
             "Config": {"Labels": all_labels, "Env": env},
             "State": state,
             "NetworkSettings": {

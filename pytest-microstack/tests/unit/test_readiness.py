@@ -475,7 +475,7 @@ def test_probes_ignore_the_environment_proxy(httpserver: HTTPServer, monkeypatch
         monkeypatch.delenv(name, raising=False)
     url = serve(httpserver, "/health", Health())
 
-    [result], _ = timed([Probe("api", lambda: url, constant(RUNNING))], timeout=DEADLINE)
+    [result], _ = timed([Probe("api", lambda: url, constant(RUNNING))], timeout=10)
 
     assert result.healthy is True, result.last_seen
-    assert len(httpserver.log) == 1
+    assert httpserver.log, "answered by the service itself, not by a proxy"
