@@ -74,6 +74,6 @@ def test_a_second_ctrl_c_during_removal_still_removes_everything(
     output = result.stdout + result.stderr
     assert result.returncode == pytest.ExitCode.INTERRUPTED, output
     assert "1 passed" in output, output  # the test ran; the Ctrl-C came during the teardown
-    assert "pytest_microstack/removal.py:" in output, output  # where the second Ctrl-C landed
+    assert "pytest_microstack/_cleanup/removal.py:" in output, output  # where the second Ctrl-C landed
     project = report.read_text()
     assert project_resources(engine, project) == [], "a half-removed stack was left behind"

@@ -88,3 +88,51 @@ def stack_settings(pytestconfig):
     result = pytester.runpytest_subprocess("--fixtures")
 
     assert "service_client" in result.stdout.str()
+
+
+def test_a_conftest_below_the_rootdir_declares_the_stack_for_its_tests_even_under_xdist(
+    pytester: pytest.Pytester,
+) -> None:
+    """The xdist controller never loads that conftest: each worker then names its own run."""
+    sub = pytester.mkpydir("sub")
+    (sub / "conftest.py").write_text(
+        """
+import pytest
+from pytest_microstack import StackSettings
+
+@pytest.fixture(scope="session")
+def stack_settings(pytestconfig):
+    return StackSettings(root=pytestconfig.rootpath, services=(), run_id="given")
+"""
+    )
+    (sub / "test_sub.py").write_text(
+        """
+def test_sees_its_settings(stack_settings, pytestconfig):
+    assert stack_settings.run_id == "given"
+    state = pytestconfig.pluginmanager.get_plugin("microstack-run")
+    assert state is not None and state.run_id
+"""
+    )
+
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("conftest", "marked"),
+    [
+        pytest.param("def stack():\n    return 'own'\n", False, id="own-fixture"),
+        pytest.param("def stack(stack):\n    return stack\n", True, id="override-built-on-ours"),
+    ],
+)
+def test_only_a_stack_built_on_ours_marks_a_test_integration(
+    pytester: pytest.Pytester, conftest: str, marked: bool
+) -> None:
+    pytester.makefile(".ini", pytest="[pytest]\nstack_timeout = 30\n")
+    pytester.makeconftest("import pytest\n\n@pytest.fixture(scope='session')\n" + conftest)
+    pytester.makepyfile(test_marks="def test_x(stack):\n    pass\n")
+
+    result = pytester.runpytest_subprocess("--collect-only", "-q", "-m", "integration")
+
+    assert ("test_x" in result.stdout.str()) is marked

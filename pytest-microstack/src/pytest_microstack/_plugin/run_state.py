@@ -30,6 +30,7 @@ RUN_ID_ENV = "MICROSTACK_RUN_ID"
 # The one key of xdist's workerinput/workeroutput that carries this plugin's data.
 WORKER_KEY = "microstack"
 DEFAULT_ARTIFACTS = ".artifacts"
+_FIXTURES_MODULE = "pytest_microstack._plugin.fixtures"
 
 
 def run_id_from_environment() -> str:
@@ -59,14 +60,18 @@ def uses_own_fixture(item: pytest.Item, name: str) -> bool:
     """Whether `name` is in the item's fixture closure and resolves to this plugin's fixture.
 
     A project may define a `stack` (or `faults`) fixture of its own: then it is
-    not ours to mark, check or report on.
+    not ours to mark, check or report on. An override that requests the fixture
+    it overrides (`def stack(stack): ...`) still hands out ours underneath.
     """
     info = getattr(item, "_fixtureinfo", None)
-    definitions = info.name2fixturedefs.get(name) if info is not None else None
-    if not definitions:
-        return False
-    function = getattr(definitions[-1], "func", None)
-    return getattr(function, "__module__", None) == "pytest_microstack._plugin.fixtures"
+    definitions = list(info.name2fixturedefs.get(name, ())) if info is not None else []
+    while definitions:
+        definition = definitions.pop()
+        if getattr(getattr(definition, "func", None), "__module__", None) == _FIXTURES_MODULE:
+            return True
+        if name not in getattr(definition, "argnames", ()):
+            return False  # the project's own, not built on ours
+    return False
 
 
 class RunState:
@@ -74,9 +79,18 @@ class RunState:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        config.addinivalue_line(
+            "markers", "integration: uses the compose stack (added to tests using its fixtures)"
+        )
+        config.addinivalue_line(
+            "markers", "faults: breaks a service for real (added to tests using `faults`)"
+        )
         workerinput = getattr(config, "workerinput", None)
         self.worker = workerinput["workerid"] if workerinput else "main"
-        self.run_id: str = workerinput[WORKER_KEY] if workerinput else run_id_from_environment()
+        # A worker gets the controller's id; one whose controller never activated the
+        # plugin (a stack declared only in a conftest below the rootdir) makes its own.
+        given = (workerinput or {}).get(WORKER_KEY)
+        self.run_id: str = given if given else run_id_from_environment()
         if config.getoption("reuse_stack", False):
             if os.environ.get("CI"):
                 raise pytest.UsageError("--reuse-stack is refused in CI: every CI run starts a clean stack")
