@@ -239,7 +239,7 @@ class FakeImages:
         return Image(attrs={"Id": self.present[name]})
 
     # Listing and removal, as `docker image ls` / `docker rmi <tag>` (used by the prune).
-    created: dict[str, int]  # image id -> creation time (seconds), as the list API gives it
+    created: dict[str, int | str]  # image id -> created: RFC 3339 text as docker-py gives it, or seconds
     in_use: Callable[[str], bool]  # whether a container (any state) uses that image id
 
     def list(self, **kwargs: Any) -> list[Image]:

@@ -140,7 +140,10 @@ def test_folder_names_are_safe_and_distinct() -> None:
 
 def fake_config(root: Path, option: str | None = None, ini: str = "") -> Any:
     return SimpleNamespace(
-        rootpath=root, getoption=lambda name, default=None: option, getini=lambda name: ini
+        rootpath=root,
+        getoption=lambda name, default=None: option,
+        getini=lambda name: ini,
+        addinivalue_line=lambda name, line: None,  # RunState registers its markers
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pytest_microstack import prune
 from pytest_microstack._engine.engine import Engine
-from pytest_microstack._engine.prune import prune_images, stale_tags
+from pytest_microstack._engine.prune import _seconds, prune_images, stale_tags
 
 from unit.fakes import FakeEngine
 
@@ -13,8 +13,10 @@ OLD, NEWER, NEWEST = "a" * 16, "b" * 16, "c" * 16
 
 
 def tag(engine: FakeEngine, name: str, image_id: str, created: int) -> str:
+    """An image tag created `created` seconds into a day, as docker-py reports it (RFC 3339)."""
     engine.images.present[name] = image_id
-    engine.images.created[image_id] = created
+    clock = f"{created // 3600:02d}:{created // 60 % 60:02d}:{created % 60:02d}"
+    engine.images.created[image_id] = f"2026-12-03T{clock}.5Z"
     return name
 
 
@@ -100,3 +102,27 @@ def test_the_command_prints_what_it_removed(
     assert f"removed {images['old']}\n" in out
     assert out.endswith("removed 3 image tags, kept 2\n")
     assert len([name for name in engine.images.present if name.startswith("example_project-web:it-")]) == 2
+
+
+@pytest.mark.parametrize(
+    ("created", "seconds"),
+    [
+        pytest.param(1_700_000_000, 1_700_000_000.0, id="list-api-seconds"),
+        pytest.param("2023-11-14T22:13:20Z", 1_700_000_000.0, id="inspect-whole-seconds"),
+        pytest.param("2023-11-14T22:13:20.548301183Z", 1_700_000_000.548301183, id="inspect-nanoseconds"),
+        pytest.param("", 0.0, id="missing"),
+        pytest.param("yesterday", 0.0, id="unreadable"),
+    ],
+)
+def test_creation_times_as_the_engine_gives_them(created: object, seconds: float) -> None:
+    assert _seconds(created) == pytest.approx(seconds, abs=1e-6)
+
+
+def test_the_newest_is_chosen_by_time_not_by_text(engine: FakeEngine) -> None:
+    """Fractions of varying length: '...:20.5Z' is later than '...:20.49Z', though it sorts first as text."""
+    tag(engine, f"app-web:it-{OLD}", "sha256:1", 0)
+    engine.images.created["sha256:1"] = "2026-12-03T10:00:20.49Z"
+    tag(engine, f"app-web:it-{NEWER}", "sha256:2", 0)
+    engine.images.created["sha256:2"] = "2026-12-03T10:00:20.5Z"
+
+    assert prune_images(engine).removed == [f"app-web:it-{OLD}"]

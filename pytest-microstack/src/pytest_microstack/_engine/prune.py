@@ -17,6 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -25,6 +26,7 @@ import docker.errors
 from pytest_microstack._cleanup.ownership import PROJECT_PREFIX
 from pytest_microstack._engine.images import TAG_PREFIX
 
+_RFC3339 = re.compile(r"^(?P<whole>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(?P<fraction>\d+))?Z$")
 HARNESS_TAG = re.compile(rf"^(?P<repository>.+):{TAG_PREFIX}[0-9a-f]{{16}}$")
 
 
@@ -41,14 +43,13 @@ def stale_tags(client: Any, repositories: Collection[str] = ()) -> Pruned:
     in_use = {
         container.attrs.get("Image") for container in client.containers.list(all=True, ignore_removed=True)
     }
-    by_repository: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    by_repository: dict[str, list[tuple[float, str, str]]] = defaultdict(list)
     for image in client.images.list():
         for tag in image.tags:
             match = HARNESS_TAG.match(tag)
             if match and (not repositories or match["repository"] in repositories):
-                by_repository[match["repository"]].append(
-                    (int(image.attrs.get("Created") or 0), image.id, tag)
-                )
+                created = _seconds(image.attrs.get("Created"))
+                by_repository[match["repository"]].append((created, image.id, tag))
     plan = Pruned()
     for repository, tags in by_repository.items():
         tags.sort(reverse=True)  # newest first
@@ -56,6 +57,17 @@ def stale_tags(client: Any, repositories: Collection[str] = ()) -> Pruned:
         for _, image_id, tag in tags:
             (plan.kept if image_id in in_use or image_id == newest else plan.removed).append(tag)
     return plan
+
+
+def _seconds(created: object) -> float:
+    """An image's creation time: the list API's seconds, or inspect's RFC 3339 text (nanoseconds, Z)."""
+    if isinstance(created, int | float):
+        return float(created)
+    match = _RFC3339.match(str(created or ""))
+    if match is None:
+        return 0.0  # unknown: oldest, so never the one kept as newest
+    whole = datetime.fromisoformat(match["whole"]).replace(tzinfo=UTC).timestamp()
+    return whole + float(f"0.{match['fraction'] or 0}")
 
 
 def prune_images(client: Any, repositories: Collection[str] = (), *, dry_run: bool = False) -> Pruned:
