@@ -100,3 +100,81 @@ def test_inspect_environment_lists_are_masked() -> None:
     masked = Masker([SECRET]).data(attrs)
 
     assert masked["Config"]["Env"] == [f"RUN_SECRET={MASK}", f"API_TOKEN={MASK}", "PATH=/usr/bin", "ODD"]
+
+
+def failing_report(secret: str, style: Any = "long") -> pytest.TestReport:
+    """A real TestReport of a failure whose text holds `secret` everywhere pytest puts text."""
+
+    def inner(token: str) -> None:
+        local_copy = token  # shown with --showlocals
+        raise KeyError(f"first {local_copy}")
+
+    try:
+        try:
+            inner(secret)
+        except KeyError as error:
+            raise RuntimeError(f"then {secret}") from error
+    except RuntimeError:
+        info = pytest.ExceptionInfo.from_current()
+    longrepr = info.getrepr(showlocals=True, style=style, chain=True)
+    sections = [("Captured stdout call", f"out {secret}\n"), ("Captured log call", f"log {secret}\n")]
+    return pytest.TestReport("t.py::test_x", ("t.py", 1, "test_x"), {}, "failed", longrepr, "call", sections)
+
+
+def test_report_masks_every_string_of_the_longrepr_and_the_sections() -> None:
+    report = failing_report(SECRET)
+    assert SECRET in report.longreprtext
+
+    Masker([SECRET]).report(report)
+
+    text = report.longreprtext
+    assert SECRET not in text
+    assert f"first {MASK}" in text, "the cause, first in the chain"
+    assert f"then {MASK}" in text
+    assert f"local_copy = '{MASK}'" in text, "locals"
+    assert report.sections == [
+        ("Captured stdout call", f"out {MASK}\n"),
+        ("Captured log call", f"log {MASK}\n"),
+    ]
+    crash = getattr(report.longrepr, "reprcrash", None)
+    assert crash is not None
+    assert SECRET not in crash.message, "the one-line message JUnit's failure tag uses"
+
+
+def test_report_keeps_the_traceback_style_even_when_a_secret_spells_it() -> None:
+    report = failing_report("short", style="short")  # a secret that is also a style's name
+
+    Masker(["short"]).report(report)
+
+    traceback = getattr(report.longrepr, "reprtraceback", None)
+    assert traceback is not None
+    assert traceback.style == "short", "a setting, not text: masking it would change the rendering"
+    assert {entry.style for entry in traceback.reprentries} == {"short"}
+    assert "first ***" in report.longreprtext
+
+
+@pytest.mark.parametrize(
+    "longrepr",
+    [
+        pytest.param(f"collection failed: {SECRET}", id="text"),
+        pytest.param(("t.py", 3, f"Skipped: {SECRET}"), id="skip-tuple"),
+    ],
+)
+def test_report_masks_text_and_skip_tuples(longrepr: Any) -> None:
+    report = pytest.TestReport("t.py::test_x", ("t.py", 1, "test_x"), {}, "skipped", longrepr, "call")
+
+    Masker([SECRET]).report(report)
+
+    assert report.longrepr == (
+        f"collection failed: {MASK}" if isinstance(longrepr, str) else ("t.py", 3, f"Skipped: {MASK}")
+    )
+
+
+def test_report_without_longrepr_masks_its_sections() -> None:
+    report = pytest.TestReport("t.py::test_x", ("t.py", 1, "test_x"), {}, "passed", None, "call")
+    report.sections = [("Captured stderr call", f"err {SECRET}")]
+
+    Masker([SECRET]).report(report)
+
+    assert report.longrepr is None
+    assert report.sections == [("Captured stderr call", f"err {MASK}")]
