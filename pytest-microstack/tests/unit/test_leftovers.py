@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+from types import SimpleNamespace
 from typing import Any
 
 import docker.errors
 import pytest
 import requests
-from pytest_microstack._cleanup.leftovers import is_abandoned, sweep_abandoned
+from pytest_microstack._cleanup.leftovers import _labels, is_abandoned, sweep_abandoned
 from pytest_microstack._cleanup.ownership import (
     HARNESS_LABEL,
     KEEP_LABEL,
@@ -297,3 +299,34 @@ def test_a_container_removed_by_a_concurrent_sweeper_while_listing_is_tolerated(
 
     assert sweep_abandoned(engine) == ["microstack-it-dead-run"]
     assert not engine.container_attrs
+
+
+def test_a_dead_project_listed_after_a_live_one_is_still_swept(engine: FakeEngine) -> None:
+    add_project(engine, "microstack-it-live-run", ALIVE)
+    engine.add_network("stray", project="microstack", labels=labels(DEAD))  # not a harness project
+    dead = add_project(engine, "microstack-it-dead-run", DEAD)
+
+    assert sweep_abandoned(engine) == ["microstack-it-dead-run"]
+    assert removed_ids(engine) == set(dead.values())
+
+
+def test_each_project_swept_is_logged_by_name(engine: FakeEngine, caplog: pytest.LogCaptureFixture) -> None:
+    add_project(engine, "microstack-it-dead-run", DEAD)
+
+    with caplog.at_level(logging.WARNING, logger="pytest_microstack._cleanup.leftovers"):
+        sweep_abandoned(engine)
+
+    assert caplog.messages == ["removing leftovers of dead run: project microstack-it-dead-run"]
+
+
+@pytest.mark.parametrize(
+    ("attrs", "expected"),
+    [
+        pytest.param({"Config": {"Labels": {"a": "1"}}}, {"a": "1"}, id="container"),
+        pytest.param({"Labels": {"a": "1"}}, {"a": "1"}, id="network-or-volume"),
+        pytest.param({"Labels": None}, {}, id="volume-without-labels"),
+        pytest.param({"Labels": {}}, {}, id="network-without-labels"),
+    ],
+)
+def test_labels_of_each_kind_of_resource(attrs: dict[str, Any], expected: dict[str, str]) -> None:
+    assert _labels(SimpleNamespace(attrs=attrs)) == expected
