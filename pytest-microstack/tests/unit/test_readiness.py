@@ -41,6 +41,11 @@ class Health:
         return Response("ok", 200) if ready else Response("starting", 503)
 
 
+def serve_handler(httpserver: HTTPServer, path: str, handler: Callable[[Request], Response]) -> str:
+    httpserver.expect_request(path).respond_with_handler(handler)
+    return httpserver.url_for(path)
+
+
 def serve(httpserver: HTTPServer, path: str, health: Health) -> str:
     httpserver.expect_request(path).respond_with_handler(health)
     return httpserver.url_for(path)
@@ -124,6 +129,8 @@ def test_docker_unhealthy_fails_fast_only_when_asked(
     if not expect_healthy:
         assert result.state == unhealthy
         assert health.hits == 0, "lost before the first request: the state is checked first"
+        assert (result.url, result.last_seen) == ("(not yet known)", "no attempt yet")
+        assert 0 < result.elapsed <= elapsed
 
 
 # Deadline tests: a probe gives up at most DEADLINE_MARGIN after its deadline: the
@@ -143,6 +150,7 @@ def test_the_deadline_is_respected_and_the_last_response_recorded(httpserver: HT
     assert DEADLINE <= elapsed < DEADLINE + DEADLINE_MARGIN
     assert 0 < result.elapsed <= elapsed  # from the probe thread's start, a little after the deadline's
     assert result.healthy is False
+    assert result.url == url
     assert result.last_seen == "HTTP 503: 'starting'"
     assert result.state == RUNNING
 
@@ -256,6 +264,9 @@ def test_tcp_is_ready_once_the_port_accepts_and_keeps_the_connection(listening: 
 
     assert result.healthy is True
     assert (result.url, result.last_seen) == (target, "connected")
+    assert result.service == "db"
+    assert result.state is None
+    assert 0 < result.elapsed <= elapsed
     assert elapsed < 2
 
 
@@ -347,6 +358,8 @@ def test_docker_check_is_ready_when_dockers_healthcheck_says_healthy() -> None:
     [result], elapsed = timed([probe], timeout=10)
 
     assert result.healthy is True
+    assert result.service == "worker"
+    assert 0 < result.elapsed <= elapsed
     assert result.url == "container of worker"
     assert result.last_seen == "container running, docker health healthy"
     assert result.state == ContainerState("running", health="healthy")
@@ -357,8 +370,7 @@ def test_docker_check_of_a_container_without_healthcheck_says_so_at_the_deadline
     [result], elapsed = timed([by_state("docker", constant(RUNNING))], timeout=DEADLINE)
 
     assert result.healthy is False
-    assert "has no Docker healthcheck" in result.last_seen
-    assert "healthcheck:" in result.last_seen, "says what to add"
+    assert result.last_seen == "the container has no Docker healthcheck (add `healthcheck:` to the service)"
     assert DEADLINE <= elapsed < DEADLINE + DEADLINE_MARGIN
 
 
@@ -480,3 +492,39 @@ def test_probes_ignore_the_environment_proxy(httpserver: HTTPServer, monkeypatch
 
     assert result.healthy is True, result.last_seen
     assert httpserver.log, "answered by the service itself, not by a proxy"
+
+
+def test_a_service_that_never_answers_fails_at_the_deadline_plus_one_read_timeout(
+    httpserver: HTTPServer,
+) -> None:
+    """A request in flight is never cut short, but never waits longer than REQUEST_TIMEOUT either."""
+    release = threading.Event()
+
+    def hang(request: Request) -> Response:
+        release.wait(30)
+        return Response("late", 200)
+
+    url = serve_handler(httpserver, "/health", hang)
+    try:
+        [result], elapsed = timed([Probe("api", lambda: url, constant(RUNNING))], timeout=0.2)
+    finally:
+        release.set()
+
+    assert result.healthy is False
+    assert result.last_seen.startswith("ConnectionError") or "timed out" in result.last_seen, result.last_seen
+    assert elapsed < 0.2 + readiness.REQUEST_TIMEOUT[1] + DEADLINE_MARGIN
+
+
+def test_the_container_state_is_asked_at_the_slower_state_rate(httpserver: HTTPServer) -> None:
+    """HTTP polls every POLL_INTERVAL; the engine is asked only every STATE_CHECK_INTERVAL."""
+    url = serve(httpserver, "/health", Health(failures=10**6))
+    asked: list[float] = []
+
+    def state() -> ContainerState:
+        asked.append(time.monotonic())
+        return RUNNING
+
+    [_], elapsed = timed([Probe("api", lambda: url, state)], timeout=DEADLINE)
+
+    # One ask per interval, the first at once and one more for the result: never one per request.
+    assert len(asked) <= elapsed / readiness.STATE_CHECK_INTERVAL + 2, len(asked)
