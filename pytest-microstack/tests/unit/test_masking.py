@@ -178,3 +178,21 @@ def test_report_without_longrepr_masks_its_sections() -> None:
 
     assert report.longrepr is None
     assert report.sections == [("Captured stderr call", f"err {MASK}")]
+
+
+def test_values_under_a_sensitive_key_are_masked_in_lists_and_as_numbers_but_not_flags() -> None:
+    data = {
+        "API_TOKENS": ["token-one", "token-two", {"nested": "deep-value"}],
+        "DB_PASSWORD": 12345678,
+        "MYSQL_PWD": 3.5,
+        "USE_AUTH": True,  # a switch, not a secret: left readable
+        "PORTS": [5000, "5001"],
+    }
+
+    assert Masker([]).data(data) == {
+        "API_TOKENS": [MASK, MASK, {"nested": MASK}],
+        "DB_PASSWORD": MASK,
+        "MYSQL_PWD": MASK,
+        "USE_AUTH": True,
+        "PORTS": [5000, "5001"],
+    }
