@@ -528,3 +528,59 @@ def test_the_container_state_is_asked_at_the_slower_state_rate(httpserver: HTTPS
 
     # One ask per interval, the first at once and one more for the result: never one per request.
     assert len(asked) <= elapsed / readiness.STATE_CHECK_INTERVAL + 2, len(asked)
+
+
+def test_an_http_ready_result_says_200_and_whose_it_is(httpserver: HTTPServer) -> None:
+    url = serve(httpserver, "/health", Health())
+
+    [result], elapsed = timed([Probe("api", lambda: url, constant(RUNNING))], timeout=10)
+
+    assert (result.service, result.healthy, result.url, result.last_seen) == ("api", True, url, "200")
+    assert result.state is None
+    assert 0 < result.elapsed <= elapsed
+
+
+@pytest.mark.parametrize(("length", "shown"), [(200, 200), (201, 200)], ids=["exactly-200", "one-past"])
+def test_the_last_answer_is_kept_to_200_characters(httpserver: HTTPServer, length: int, shown: int) -> None:
+    httpserver.expect_request("/health").respond_with_data("x" * length, status=503)
+    url = httpserver.url_for("/health")
+
+    [result], _ = timed([Probe("api", lambda: url, constant(RUNNING))], timeout=0.3)
+
+    assert result.last_seen == f"HTTP 503: {'x' * shown!r}"
+
+
+def test_a_probe_stopped_by_another_services_failure_still_names_its_service_and_url(
+    httpserver: HTTPServer,
+) -> None:
+    url = serve(httpserver, "/health", Health(failures=10**6))
+    exited = ContainerState("exited", exit_code=1)
+    probes = [Probe("web", lambda: url, constant(RUNNING)), by_state("running", constant(exited))]
+
+    waiting, _ = wait_until_healthy(probes, timeout=30)
+
+    assert (waiting.service, waiting.url) == ("web", url)
+    assert waiting.last_seen.endswith("(stopped: another service failed)")
+
+
+def test_an_error_inside_a_probe_reaches_the_caller_as_itself() -> None:
+    def broken_state() -> ContainerState:
+        raise ConnectionRefusedError("engine socket closed")
+
+    with pytest.raises(ConnectionRefusedError, match="engine socket closed"):
+        wait_until_healthy([Probe("api", no_target, broken_state)], timeout=10)
+
+
+def test_probes_run_on_named_daemon_threads(httpserver: HTTPServer) -> None:
+    """Named for thread dumps of a hung start-up; daemons, so Ctrl-C never waits for a request."""
+    seen: list[tuple[str, bool]] = []
+
+    def state() -> ContainerState:
+        thread = threading.current_thread()
+        seen.append((thread.name, thread.daemon))
+        return ContainerState("running", health="healthy")
+
+    wait_until_healthy([by_state("docker", state)], timeout=10)
+
+    assert seen
+    assert set(seen) == {("probe worker", True)}
