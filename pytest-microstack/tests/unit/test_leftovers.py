@@ -330,3 +330,41 @@ def test_each_project_swept_is_logged_by_name(engine: FakeEngine, caplog: pytest
 )
 def test_labels_of_each_kind_of_resource(attrs: dict[str, Any], expected: dict[str, str]) -> None:
     assert _labels(SimpleNamespace(attrs=attrs)) == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "explanation"),
+    [
+        pytest.param("volume", "remove microstack-it-x_data: volume is in use - [affb2952]", id="volume"),
+        pytest.param("network", "error while removing network: network x has active endpoints", id="network"),
+    ],
+)
+def test_a_volume_or_network_used_by_a_container_not_ours_is_left_and_the_rest_removed(
+    engine: FakeEngine, caplog: pytest.LogCaptureFixture, kind: str, explanation: str
+) -> None:
+    """Seen in a real run: an unlabelled container of a dead run's project held its volume (409)."""
+    ids = add_project(engine, "microstack-it-dead-run", DEAD)
+    conflict = requests.Response()
+    conflict.status_code = 409
+    method = f"remove_{kind}"
+    engine.fail_on[(method, ids[kind])] = docker.errors.APIError(
+        "Conflict", response=conflict, explanation=explanation
+    )
+
+    with caplog.at_level(logging.WARNING, logger="pytest_microstack._cleanup.removal"):
+        assert sweep_abandoned(engine) == ["microstack-it-dead-run"]
+
+    assert removed_ids(engine) == set(ids.values()), "every removal was asked for; none raised"
+    assert any("not the harness's" in message for message in caplog.messages)
+
+
+def test_a_container_conflict_is_not_mistaken_for_a_volume_in_use(engine: FakeEngine) -> None:
+    ids = add_project(engine, "microstack-it-dead-run", DEAD)
+    conflict = requests.Response()
+    conflict.status_code = 409
+    engine.fail_on[("remove_container", ids["api"])] = docker.errors.APIError(
+        "Conflict", response=conflict, explanation="volume is in use"
+    )
+
+    with pytest.raises(docker.errors.APIError):
+        sweep_abandoned(engine)

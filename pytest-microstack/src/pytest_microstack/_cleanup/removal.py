@@ -8,6 +8,8 @@ name alone never decides what is removed.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
@@ -25,6 +27,10 @@ from pytest_microstack._cleanup.ownership import (
     PROJECT_PREFIX,
     is_harness_project,
 )
+
+LOG = logging.getLogger(__name__)
+# Docker's words for a volume or network that a container still uses.
+_IN_USE = re.compile(r"volume is in use|has active endpoints")
 
 
 def remove_project(client: Any, project: str, *, owner: str) -> None:
@@ -67,6 +73,12 @@ def _remove(resource: Any) -> None:
     except docker.errors.NotFound:
         pass  # a concurrent sweeper got there first
     except docker.errors.APIError as error:
-        if error.status_code != HTTPStatus.CONFLICT or "in progress" not in str(error):
+        if error.status_code != HTTPStatus.CONFLICT:
             raise
-        # "removal ... is already in progress": another sweeper is removing it
+        if "in progress" in str(error):
+            return  # "removal ... is already in progress": another sweeper is removing it
+        if isinstance(resource, Container) or not _IN_USE.search(str(error)):
+            raise
+        # A volume or network still used by a container without our labels: not ours to
+        # remove, so neither is what it uses. Left for its owner.
+        LOG.warning("left %s: in use by a container that is not the harness's (%s)", resource.name, error)
