@@ -129,7 +129,7 @@ def fake_compose(engine: FakeEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setattr(testcontainers_compose, "_default_compose_binary", lambda: "docker", raising=False)
     monkeypatch.setattr(lifecycle, "sweep_abandoned", lambda client: [])
     monkeypatch.setattr(lifecycle, "read_config", lambda settings, state: CONFIG)
-    monkeypatch.setattr(lifecycle, "plan_images", lambda config, client: ImagePlan({}))
+    monkeypatch.setattr(lifecycle, "plan_images", lambda config, client, name=None: ImagePlan({}))
     monkeypatch.setattr(lifecycle, "ensure_images", lambda *args: [])
     monkeypatch.setenv("MICROSTACK_STATE_DIR", str(tmp_path / "state"))
     (tmp_path / "compose.yaml").write_text("services: {}\n")

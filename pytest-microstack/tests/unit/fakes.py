@@ -301,6 +301,34 @@ class FakeImages:
             raise docker.errors.ImageNotFound(f"No such image: {name}")
         return Image(attrs={"Id": found})
 
+    # Listing and removal, as `docker image ls` / `docker rmi <tag>` (used by the prune).
+    created: dict[str, int | str]  # image id -> created: RFC 3339 text as docker-py gives it, or seconds
+    in_use: Callable[[str], bool]  # whether a container (any state) uses that image id
+
+    def list(self, **kwargs: Any) -> list[Image]:
+        by_id: dict[str, list[str]] = {}
+        for name, ident in self.present.items():
+            by_id.setdefault(ident, []).append(name)
+        return [
+            Image(attrs={"Id": ident, "RepoTags": tags, "Created": self.created.get(ident, 0)})
+            for ident, tags in by_id.items()
+        ]
+
+    def remove(self, image: str, force: bool = False, noprune: bool = False) -> None:
+        """Untag; the engine refuses (409) to remove the last tag of an image a container uses."""
+        if image not in self.present:
+            raise docker.errors.ImageNotFound(f"No such image: {image}")
+        ident = self.present[image]
+        last_tag = list(self.present.values()).count(ident) == 1
+        if last_tag and not force and self.in_use(ident):
+            conflict = requests.Response()
+            conflict.status_code = 409
+            raise docker.errors.APIError(
+                f"conflict: unable to remove repository reference {image!r}: container is using its image",
+                response=conflict,
+            )
+        del self.present[image]
+
 
 class FakeEngine:
     """Stands in for `docker.DockerClient`: containers, networks, volumes, images.
@@ -321,6 +349,8 @@ class FakeEngine:
         self.networks = FakeNetworks(self)
         self.volumes = FakeVolumes(self)
         self.images = FakeImages(kind)
+        self.images.created = {}
+        self.images.in_use = lambda ident: any(a.get("Image") == ident for a in self.container_attrs.values())
         self.container_attrs: dict[str, dict[str, Any]] = {}
         self.network_attrs: dict[str, dict[str, Any]] = {}
         self.volume_attrs: dict[str, dict[str, Any]] = {}
@@ -351,6 +381,7 @@ class FakeEngine:
         logs: bytes = b"",
         healthcheck: dict[str, Any] | None = None,
         health_log: list[dict[str, Any]] | None = None,
+        image: str = "",
     ) -> str:
         ident = f"c{next(self._ids):063d}"
         all_labels = dict(labels or {})
@@ -369,6 +400,7 @@ class FakeEngine:
         self.container_attrs[ident] = {
             "Id": ident,
             "Name": f"/{name}",
+            "Image": image,  # the image id
             "Config": config,
             "State": state,
             "NetworkSettings": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -179,3 +180,44 @@ def test_request_id_prefix(test_name: str, expected_start: str) -> None:
 def test_repr_names_the_service() -> None:
     with ServiceClient("product-service", lambda: "http://x") as named:
         assert repr(named) == "<ServiceClient product-service>"
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def proxy_to_nowhere(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A CI runner's proxy settings, with no NO_PROXY: the proxy is a closed port here."""
+    proxy = f"http://127.0.0.1:{closed_port()}"
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    return proxy
+
+
+def test_the_environment_proxy_is_not_used(
+    httpserver: HTTPServer, client: ServiceClient, proxy_to_nowhere: str
+) -> None:
+    """Issue 18, 5: with HTTP_PROXY set, calls to the service went to the proxy (and its tokens too)."""
+    httpserver.expect_request("/health").respond_with_data("ok")
+
+    response = client.get("/health")
+
+    assert response.status_code == 200
+    assert len(httpserver.log) == 1
+
+
+def test_a_proxy_the_test_sets_itself_still_applies(
+    httpserver: HTTPServer, client: ServiceClient, proxy_to_nowhere: str
+) -> None:
+    client.proxies = {"http": proxy_to_nowhere}
+
+    with pytest.raises(requests.exceptions.ProxyError):
+        client.get("/health")
+
+    assert httpserver.log == []

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import docker.errors
+import pytest
 import yaml
 from pytest_microstack._core.settings import ServiceSpec
 from pytest_microstack._core.stack import Stack
@@ -194,3 +195,45 @@ def test_run_reports_save_into_the_run_folder_masking_the_declared_secrets(
     [saved] = reports.summary.reports
     assert Path(saved).parent == tmp_path / "run"
     assert (Path(saved) / "api-1.log").read_text() == f"booting\nloaded key {MASK}\nlistening\n"
+
+
+HOST_SECRETS = {
+    "DB_PASS": "host-db-pass-1234",
+    "MYSQL_PWD": "host-mysql-pwd-5678",
+    "API_AUTH": "host-api-auth-9abc",
+}
+DECLARED = "declared-secret-under-a-plain-name"
+
+
+def test_every_file_of_a_run_report_masks_declared_run_and_host_secrets(
+    engine: FakeEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18, 8: secrets of each kind planted in logs, inspect data and config; grep every file."""
+    for name, value in HOST_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    planted = [SECRET, DECLARED, *HOST_SECRETS.values()]
+    everything = " ".join(planted)
+    engine.add_container(
+        f"{PROJECT}-api-1",
+        project=PROJECT,
+        service="api",
+        env=[f"RUN_SECRET={SECRET}", f"PLAIN={DECLARED}", *(f"COPY{i}={v}" for i, v in enumerate(planted))],
+        logs=f"booting with {everything}\n".encode(),
+    )
+    config = {"services": {"api": {"environment": {"PLAIN": DECLARED, "NOTE": everything}}}}
+    compose = ConfiguredCompose(
+        project_name=PROJECT, environment={"RUN_SECRET": SECRET, "PLAIN": DECLARED}, config=config
+    )
+    stack = Stack(cast(Any, compose), cast(Any, engine), "127.0.0.1", [ServiceSpec("api", 5000)], 10)
+    reports = RunState(fake_config(tmp_path))
+    reports.folder = tmp_path / "run"
+
+    reports.save_report(stack, ["PLAIN"], "tests/t.py::test_x", f"assert {everything!r} == ''")
+
+    written = [path for path in (tmp_path / "run").rglob("*") if path.is_file()]
+    assert {path.name for path in written} >= {SUMMARY_FILE, CONFIG_FILE, "api-1.log", "api-1.inspect.json"}
+    for path in written:
+        text = path.read_text()
+        leaked = [value for value in planted if value in text]
+        assert leaked == [], f"{path.name} shows {leaked}"
+    assert MASK in (tmp_path / "run").joinpath(folder_name("tests/t.py::test_x"), "api-1.log").read_text()

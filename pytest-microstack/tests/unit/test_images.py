@@ -19,6 +19,7 @@ from pytest_microstack._engine.images import (
     full_name,
     image_id,
     image_repository,
+    own_project_name,
     plan_images,
     service_digest,
 )
@@ -499,3 +500,47 @@ def test_images_are_looked_up_again_once_the_lock_is_held(engine: FakeEngine, tm
         assert ensure_images(cast(Any, compose), engine, ImagePlan({"a": "a:it-1"}), lock_path) == []
 
     assert compose.events == []
+
+
+# --- own_project_name: the compose project's own name, not the run's -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        pytest.param({"compose.yaml": "services: {}\n"}, "checkout", id="the-folder"),
+        pytest.param({"compose.yaml": "name: Shop\nservices: {}\n"}, "shop", id="declared-lowercased"),
+        pytest.param(
+            {"compose.yaml": "name: shop\n", "compose.ci.yaml": "name: shop-ci\n"}, "shop-ci", id="last-wins"
+        ),
+        pytest.param(
+            {"compose.yaml": "name: shop\n", "compose.ci.yaml": "services: {}\n"}, "shop", id="kept-if-unset"
+        ),
+        pytest.param({"compose.yaml": "name: ${PROJECT}\n"}, "checkout", id="variable-skipped"),
+        pytest.param({"compose.yaml": "name: '-My Shop!_1'\n"}, "myshop_1", id="normalised-as-compose"),
+        pytest.param({"compose.yaml": "services: [unclosed\n"}, "checkout", id="unreadable-yaml"),
+    ],
+)
+def test_own_project_name(tmp_path: Path, files: dict[str, str], expected: str) -> None:
+    folder = tmp_path / "checkout"
+    for name, text in files.items():
+        write(folder / name, text)
+
+    assert own_project_name([folder / name for name in files]) == expected
+
+
+def test_own_project_name_of_a_folder_with_nothing_usable_in_its_name(tmp_path: Path) -> None:
+    write(tmp_path / "__" / "compose.yaml", "services: {}\n")
+
+    assert own_project_name([tmp_path / "__" / "compose.yaml"]) == "stack"
+
+
+def test_plan_images_names_a_service_without_image_by_the_project_name_given(
+    context: Path, engine_with_base: FakeEngine
+) -> None:
+    config = {**config_of(context), "name": "microstack-it-cafe1234-gw1"}  # as `compose -p ... config` says
+
+    plan = plan_images(config, engine_with_base, "microstack")
+
+    assert plan.images["product-service"].startswith("microstack-product-service:it-")
+    assert plan.images["user-service"].startswith("microstack/user-service:it-"), "image: still wins"

@@ -31,7 +31,7 @@ from pytest_microstack._core.lifecycle import (
 )
 from pytest_microstack._core.settings import ServiceSpec, StackSettings
 from pytest_microstack._engine.engine import Engine
-from pytest_microstack._engine.images import TAG_PREFIX, plan_images
+from pytest_microstack._engine.images import TAG_PREFIX, own_project_name, plan_images
 from pytest_microstack._errors import (
     ComposeCommandError,
     EngineUnsupportedError,
@@ -119,7 +119,8 @@ class FakeComposeCLI:
         self.commands.append(Command(subcommand, files, project, rest, kwargs["env"]))
         self.engine.calls.append(Call("compose", subcommand, {"project": project}))
         if subcommand == "config":
-            return 0, json.dumps(self.config).encode(), b""
+            # As compose does: with -p, the config is named after the project given.
+            return 0, json.dumps({**self.config, "name": project or self.config["name"]}).encode(), b""
         if subcommand == "build":
             return self._build(files, [arg for arg in rest if not arg.startswith("-")])
         if subcommand == "up":
@@ -237,7 +238,7 @@ def settings(root: Path, **kwargs: Any) -> StackSettings:
 
 
 def planned_images(cli: FakeComposeCLI, engine: FakeEngine) -> dict[str, str]:
-    return plan_images(cli.config, engine).images
+    return plan_images(cli.config, engine, own_project_name([cli.root / "compose.yaml"])).images
 
 
 # --- a normal run ---------------------------------------------------------------------------------
@@ -431,6 +432,24 @@ def test_only_the_services_whose_image_is_missing_are_built(
     assert cli.last("build").args == ["--quiet", "product-service"]
 
 
+def test_a_service_without_image_is_named_by_the_compose_project_not_the_run_or_worker(
+    root: Path, cli: FakeComposeCLI, local: Engine
+) -> None:
+    """Issue 18, 10: the name was <per-run project>-<service>, so each run and worker built its own."""
+    for spec in cli.config["services"].values():
+        del spec["image"]
+    runs = [("CAFE1234", "gw0"), ("CAFE1234", "gw1"), ("BEEF5678", "gw0")]
+
+    for run_id, worker in runs:
+        with open_stack(settings(root, run_id=run_id, worker=worker), local):
+            pass
+
+    ups = [cli.image_of(override, "product-service") for override in cli.overrides if override]
+    assert {image.partition(":")[0] for image in ups} == {"checkout-product-service"}
+    assert len(set(ups)) == 1, ups
+    assert cli.subcommands().count("build") == 1, "built once, whatever the run or the worker"
+
+
 def test_a_change_to_the_build_context_is_built_on_the_next_run(
     root: Path, cli: FakeComposeCLI, local: Engine
 ) -> None:
@@ -525,7 +544,8 @@ def reaped(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The projects handed to the detached reaper (which is not started)."""
     handed: list[list[str]] = []
 
-    def spawn(projects: list[str], *, sweep: bool = True) -> None:
+    def spawn(projects: list[str], owner: str, *, sweep: bool = True) -> None:
+        assert owner == Owner.current().label(), "the reaper removes only what this process labelled"
         handed.append(list(projects))
 
     monkeypatch.setattr(reaper, "spawn", spawn)
@@ -572,7 +592,7 @@ def test_a_stack_whose_test_run_failed_is_removed_at_once_even_without_waiting(
 def test_when_the_reaper_cannot_start_the_stack_is_removed_here(
     root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_reaper(projects: list[str], *, sweep: bool = True) -> None:
+    def no_reaper(projects: list[str], owner: str, *, sweep: bool = True) -> None:
         raise OSError("fork: Resource temporarily unavailable")
 
     monkeypatch.setattr(reaper, "spawn", no_reaper)

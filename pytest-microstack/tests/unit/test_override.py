@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 import pytest
-from pytest_microstack._engine.override import HEADER, harness_override
+import yaml
+from pytest_microstack._engine.override import HEADER, Tagged, _Dumper, harness_override
 
 from unit.compose_yaml import Tag, load_compose
 
@@ -293,3 +294,40 @@ def test_a_label_name_or_value_cannot_add_structure(text: str) -> None:
     parsed = override(config, {text: text, "plain": "1"})
 
     assert parsed == {"services": {"api": {"labels": {text: text, "plain": "1"}}}}
+
+
+def test_a_long_form_port_without_protocol_is_tcp() -> None:
+    config = {"services": {"api": {"ports": [{"target": 8080}]}}}
+
+    assert override(config)["services"]["api"]["ports"] == Tag("!override", ["127.0.0.1::8080"])
+
+
+def test_the_text_is_block_style_with_sorted_keys() -> None:
+    """The file is read by people too (failure reports show the effective config): stable and plain."""
+    config = {"services": {"web": {"ports": ["8080"], "container_name": "web"}}}
+
+    text = harness_override(config, {"b": "2", "a": "1"}, images={"web": "app-web:it-0"})
+
+    assert text == HEADER + (
+        "services:\n"
+        "  web:\n"
+        "    container_name: !reset ''\n"
+        "    image: app-web:it-0\n"
+        "    labels:\n"
+        "      a: '1'\n"
+        "      b: '2'\n"
+        "    ports: !override\n"
+        "    - 127.0.0.1::8080\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("tagged", "text"),
+    [
+        pytest.param(Tagged("!reset", None), "!reset ''\n", id="reset-empty"),
+        pytest.param(Tagged("!override", "x"), "!override 'x'\n", id="override-scalar"),
+        pytest.param(Tagged("!override", 8080), "!override '8080'\n", id="override-number-as-text"),
+    ],
+)
+def test_scalar_tags_are_written_with_their_value(tagged: Tagged, text: str) -> None:
+    assert yaml.dump(tagged, Dumper=_Dumper) == text

@@ -6,14 +6,17 @@ import os
 import socket
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
+from pytest_microstack._cleanup import ownership
 from pytest_microstack._cleanup.ownership import (
     CONFIG_LABEL,
     HARNESS_LABEL,
     KEEP_LABEL,
     OWNER_LABEL,
     Owner,
+    is_harness_project,
     new_run_id,
     owner_labels,
     process_start_time,
@@ -83,6 +86,48 @@ def test_a_reused_pid_with_another_start_time_counts_as_dead() -> None:
     started = process_start_time(os.getpid())
     assert started.isdigit()
     assert Owner(HOST, os.getpid(), str(int(started) + 1)).is_alive() is False
+
+
+def deny_signals(monkeypatch: pytest.MonkeyPatch) -> None:
+    """os.kill as for a process of another user, seen by a non-root caller: it exists, but EPERM."""
+
+    def kill(pid: int, signum: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(ownership, "os", SimpleNamespace(**{**vars(os), "kill": kill}))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs /proc for start times")
+def test_a_process_we_may_not_signal_is_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """EPERM means the pid exists (issue 18: tests run as root, so this never came up)."""
+    deny_signals(monkeypatch)
+
+    assert Owner(HOST, os.getpid(), process_start_time(os.getpid())).is_alive() is True
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs /proc for start times")
+def test_a_process_we_may_not_signal_with_another_start_time_is_a_reused_pid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deny_signals(monkeypatch)
+    started = process_start_time(os.getpid())
+
+    assert Owner(HOST, os.getpid(), str(int(started) + 1)).is_alive() is False
+
+
+@pytest.mark.parametrize(
+    ("project", "expected"),
+    [
+        pytest.param("microstack-it-a1b2c3d4-gw0", True, id="harness"),
+        pytest.param("microstack-it-x", True, id="one-character-after-the-prefix"),
+        pytest.param("microstack-it-", False, id="the-prefix-alone"),
+        pytest.param("microstack", False, id="development-stack"),
+        pytest.param("xmicrostack-it-a", False, id="prefix-not-at-the-start"),
+        pytest.param("", False, id="empty"),
+    ],
+)
+def test_is_harness_project(project: str, expected: bool) -> None:
+    assert is_harness_project(project) is expected
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs /proc for start times")

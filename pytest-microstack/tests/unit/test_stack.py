@@ -11,6 +11,7 @@ from typing import Any, cast
 import docker.errors
 import pytest
 from pytest_httpserver import HTTPServer
+from pytest_microstack._cleanup.ownership import Owner, owner_labels
 from pytest_microstack._core.readiness import ContainerState
 from pytest_microstack._core.settings import ServiceSpec
 from pytest_microstack._core.stack import LOG_TAIL_LINES, Stack
@@ -29,7 +30,12 @@ def make_stack(engine: FakeEngine, *, compose: FakeCompose | None = None, host: 
     return Stack(cast(Any, compose), cast(Any, engine), host, SERVICES, startup_timeout=10)
 
 
+# What the override puts on every resource of a stack this process starts.
+OWNED = owner_labels(Owner.current(), keep=False, config_hash="cafe")
+
+
 def add(engine: FakeEngine, service: str, **kwargs: Any) -> str:
+    kwargs.setdefault("labels", OWNED)
     return engine.add_container(f"{PROJECT}-{service}-1", project=PROJECT, service=service, **kwargs)
 
 
@@ -449,18 +455,21 @@ def test_ensure_healthy_looks_ports_up_again(engine: FakeEngine, httpserver: HTT
 def test_stop_removes_the_project_through_the_engine_and_forgets_urls(engine: FakeEngine) -> None:
     ident = add(engine, "api", ports={5000: 32771})
     stopped = add(engine, "worker", status="exited")
-    network = engine.add_network(f"{PROJECT}_default", project=PROJECT)
-    volume = engine.add_volume(f"{PROJECT}_data", project=PROJECT)
+    network = engine.add_network(f"{PROJECT}_default", project=PROJECT, labels=OWNED)
+    volume = engine.add_volume(f"{PROJECT}_data", project=PROJECT, labels=OWNED)
     other = engine.add_container("other-api-1", project="other", service="api")
+    unlabelled = add(engine, "sidecar", labels={})  # not made by the harness: not ours to remove
+    unlabelled_volume = engine.add_volume(f"{PROJECT}_cache", project=PROJECT)
     compose = FakeCompose(project_name=PROJECT)
     stack = make_stack(engine, compose=compose)
     stack.url("api")
 
     stack.stop()
 
-    assert set(engine.container_attrs) == {other}
+    assert set(engine.container_attrs) == {other, unlabelled}
     assert network not in engine.network_attrs
     assert volume not in engine.volume_attrs
+    assert unlabelled_volume in engine.volume_attrs
     assert {c.ident for c in engine.calls_to("remove_container")} == {ident, stopped}
     assert compose.events == ["cancel"], "only a cancel of any running compose: the engine did the rest"
     with pytest.raises(LookupError):

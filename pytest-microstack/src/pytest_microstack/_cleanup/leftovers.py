@@ -1,8 +1,11 @@
 """Remove what dead runs left behind, and nothing else.
 
 A run killed with SIGKILL can't clean up. Every harness resource carries owner
-labels (see `ownership`); a project is swept only when its owner process is
-known to be dead on this host and it was not kept on purpose with --keep-stack.
+labels (see `ownership`); a project is swept only when its name has the
+harness's prefix, its owner process is known to be dead on this host, and it
+was not kept on purpose with --keep-stack. Then only the resources that carry
+those labels are removed: an unlabelled container, network or volume that
+shares the project name (made by hand, or by another tool) is not ours.
 """
 
 from __future__ import annotations
@@ -12,8 +15,19 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from pytest_microstack._cleanup.ownership import HARNESS_LABEL, KEEP_LABEL, OWNER_LABEL, PROJECT_LABEL, Owner
-from pytest_microstack._cleanup.removal import remove_project
+from docker.models.containers import Container
+from docker.models.networks import Network
+from docker.models.volumes import Volume
+
+from pytest_microstack._cleanup.ownership import (
+    HARNESS_LABEL,
+    KEEP_LABEL,
+    OWNER_LABEL,
+    PROJECT_LABEL,
+    Owner,
+    is_harness_project,
+)
+from pytest_microstack._cleanup.removal import remove_resources
 from pytest_microstack._engine.containers import list_containers
 
 LOG = logging.getLogger(__name__)
@@ -47,12 +61,16 @@ def is_abandoned(labels: dict[str, str]) -> bool:
 
 
 def sweep_abandoned(client: Any) -> list[str]:
-    """Remove every abandoned harness project; returns the projects removed."""
+    """Remove the labelled resources of every abandoned harness project; returns the projects swept."""
     swept = []
     for project, resources in _harness_resources(client).items():
-        if not project or not all(is_abandoned(_labels(r)) for r in resources):
+        if not is_harness_project(project) or not all(is_abandoned(_labels(r)) for r in resources):
             continue
         LOG.warning("removing leftovers of dead run: project %s", project)
-        remove_project(client, project)
+        remove_resources(
+            [r for r in resources if isinstance(r, Container)],
+            [r for r in resources if isinstance(r, Network)],
+            [r for r in resources if isinstance(r, Volume)],
+        )
         swept.append(project)
     return swept

@@ -31,6 +31,11 @@ def project_name(run_id: str, worker: str) -> str:
     return f"{PROJECT_PREFIX}{run_id}-{worker}".lower()
 
 
+def is_harness_project(project: str) -> bool:
+    """Whether a compose project name is one the harness gives (`project_name`)."""
+    return project.startswith(PROJECT_PREFIX) and len(project) > len(PROJECT_PREFIX)
+
+
 def process_start_time(pid: int) -> str:
     """Start time of a process in clock ticks since boot, or "" where /proc is absent.
 
@@ -132,11 +137,11 @@ class Owner:
         if (self.host, self.boot_id, self.pid_namespace) != here:
             return None
         try:
-            os.kill(self.pid, 0)
+            os.kill(self.pid, 0)  # pragma: no mutate (another signal number would hit the test runner)
         except ProcessLookupError:
             return False
         except PermissionError:
-            pass
+            pass  # the pid exists, as another user's process: alive unless reused
         started = process_start_time(self.pid)
         return not (self.started and started and started != self.started)
 

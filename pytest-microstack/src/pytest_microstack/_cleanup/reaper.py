@@ -1,10 +1,12 @@
 """Remove stacks from a detached process, so pytest exits as soon as its results are reported.
 
 The idea of Testcontainers' Ryuk, without a container: at the end of a session
-the stack is handed to `python -m pytest_microstack._cleanup.reaper PROJECT...`, a
-process in a session of its own that outlives pytest, removes the projects and
-then sweeps what dead runs left. If it dies too, the owner labels remain and
-the next run's sweep removes the rest.
+the stack is handed to `python -m pytest_microstack._cleanup.reaper --owner
+LABEL PROJECT...`, a process in a session of its own that outlives pytest,
+removes the projects and then sweeps what dead runs left. It removes only what
+the named owner (the run that spawned it) labelled, in projects with the
+harness's prefix. If it dies too, the owner labels remain and the next run's
+sweep removes the rest.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from __future__ import annotations
 import os
 import sys
 
+USAGE = "usage: python -m pytest_microstack._cleanup.reaper [--sweep] --owner LABEL [PROJECT...]"
 
-def spawn(projects: list[str], *, sweep: bool = True) -> int:
-    """Start the reaper for these projects and return its pid at once.
+
+def spawn(projects: list[str], owner: str, *, sweep: bool = True) -> int:
+    """Start the reaper for these projects of `owner` (a label value) and return its pid at once.
 
     posix_spawn in a new session rather than subprocess.Popen: a Popen object
     still running when pytest finishes would be reported as a leaked resource,
@@ -26,6 +30,8 @@ def spawn(projects: list[str], *, sweep: bool = True) -> int:
         "-m",
         "pytest_microstack._cleanup.reaper",
         *(["--sweep"] if sweep else []),
+        "--owner",
+        owner,
         *projects,
     ]
     quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
@@ -33,18 +39,27 @@ def spawn(projects: list[str], *, sweep: bool = True) -> int:
 
 
 def main(argv: list[str]) -> int:
-    """Remove each project named, then (with --sweep) what dead runs left behind."""
+    """Remove each project named (only `--owner`'s resources), then (with --sweep) what dead runs left."""
     from pytest_microstack._cleanup.leftovers import sweep_abandoned
     from pytest_microstack._cleanup.removal import remove_project
     from pytest_microstack._engine.engine import connect
 
-    sweep = "--sweep" in argv
-    projects = [arg for arg in argv if not arg.startswith("--")]
+    args = list(argv)
+    sweep = "--sweep" in args
+    owner = ""
+    if "--owner" in args:
+        at = args.index("--owner")
+        owner = args[at + 1] if at + 1 < len(args) else ""
+        del args[at : at + 2]
+    projects = [arg for arg in args if not arg.startswith("--")]
+    if projects and not owner:
+        sys.stderr.write(f"reaper: --owner is required to remove a project\n{USAGE}\n")
+        return 2
     client = connect().client
     failed = 0
     for project in projects:
         try:
-            remove_project(client, project)
+            remove_project(client, project, owner=owner)
         except Exception:  # noqa: BLE001 - the others still get removed; the next sweep retries
             failed += 1
     if sweep:

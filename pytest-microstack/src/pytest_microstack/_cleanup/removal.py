@@ -1,31 +1,66 @@
-"""Remove one compose project's containers, networks and volumes through the engine's API."""
+"""Remove the harness's own resources of one compose project through the engine's API.
+
+Only what carries the harness's labels, in a project with the harness's prefix:
+a compose project name is a plain label that anyone's resources may carry (a
+development stack named `microstack`, a volume a user made by hand), so the
+name alone never decides what is removed.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from typing import Any
 
 import docker.errors
 from docker.models.containers import Container
+from docker.models.networks import Network
 from docker.models.volumes import Volume
 
-from pytest_microstack._cleanup.ownership import PROJECT_LABEL
+from pytest_microstack._cleanup.ownership import (
+    HARNESS_LABEL,
+    OWNER_LABEL,
+    PROJECT_LABEL,
+    PROJECT_PREFIX,
+    is_harness_project,
+)
 from pytest_microstack._engine.containers import is_gone, list_containers
 
+LOG = logging.getLogger(__name__)
+# Docker's words for a volume or network that a container still uses.
+_IN_USE = re.compile(r"volume is in use|has active endpoints")
 
-def remove_project(client: Any, project: str) -> None:
-    """Force-remove a compose project's containers, then its networks and volumes.
 
-    Through the engine's API and in parallel: about 0.2 s faster than
-    `docker compose down --timeout 0`, which works through them one step at a
-    time. Nothing needs a graceful stop at the end of a test run.
+def remove_project(client: Any, project: str, *, owner: str) -> None:
+    """Force-remove the resources of `project` that the harness labelled as `owner`'s.
+
+    Containers first, then networks and volumes (neither can go while in use);
+    through the API and in parallel, about 0.2 s faster than `docker compose
+    down --timeout 0`. Raises ValueError for a project without the harness's
+    prefix: nothing of ours is ever there.
     """
-    label = {"label": f"{PROJECT_LABEL}={project}"}
+    if not is_harness_project(project):
+        raise ValueError(f"{project!r} is not a harness project (no {PROJECT_PREFIX!r} prefix): not removed")
+    if not owner:
+        raise ValueError(f"no owner given for {project!r}; not removing anything")
+    label = {"label": [HARNESS_LABEL, f"{PROJECT_LABEL}={project}", f"{OWNER_LABEL}={owner}"]}
+    remove_resources(
+        list_containers(client, label),
+        client.networks.list(filters=label),
+        client.volumes.list(filters=label),
+    )
+
+
+def remove_resources(
+    containers: Iterable[Container], networks: Iterable[Network], volumes: Iterable[Volume]
+) -> None:
+    """Remove these resources: every container, then networks and volumes, four at a time."""
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(_remove, list_containers(client, label)))
-        list(pool.map(_remove, client.networks.list(filters=label)))
-        list(pool.map(_remove, client.volumes.list(filters=label)))
+        list(pool.map(_remove, containers))
+        list(pool.map(_remove, [*networks, *volumes]))
 
 
 def _remove(resource: Any) -> None:
@@ -39,6 +74,12 @@ def _remove(resource: Any) -> None:
     except docker.errors.APIError as error:
         if is_gone(error):
             return  # a concurrent sweeper got there first
-        if error.status_code != HTTPStatus.CONFLICT or "in progress" not in str(error):
+        if error.status_code != HTTPStatus.CONFLICT:
             raise
-        # "removal ... is already in progress": another sweeper is removing it
+        if "in progress" in str(error):
+            return  # "removal ... is already in progress": another sweeper is removing it
+        if isinstance(resource, Container) or not _IN_USE.search(str(error)):
+            raise
+        # A volume or network still used by a container without our labels: not ours to
+        # remove, so neither is what it uses. Left for its owner.
+        LOG.warning("left %s: in use by a container that is not the harness's (%s)", resource.name, error)

@@ -26,6 +26,13 @@ class ServiceClient(requests.Session):
     Paths are relative to the service's base URL, which is looked up on every
     call so that a service restarted on a new host port is still reached.
     Every call carries a fresh X-Request-ID (`last_request_id`) unless one is given.
+
+    It ignores the environment's proxy settings (HTTP_PROXY, HTTPS_PROXY,
+    ALL_PROXY; `trust_env` is False, which also skips .netrc and
+    REQUESTS_CA_BUNDLE): the services answer on ports published on this host or
+    the engine's, which a proxy can't reach, and a proxy would see every token
+    the tests send. A test that does want one sets `client.proxies` or passes
+    `proxies=` to a call; both still apply.
     """
 
     def __init__(
@@ -37,6 +44,7 @@ class ServiceClient(requests.Session):
         request_id_prefix: str = "test",
     ) -> None:
         super().__init__()
+        self.trust_env = False
         self.service = service
         self._base_url = base_url
         self.timeout = timeout

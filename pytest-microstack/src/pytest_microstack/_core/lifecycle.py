@@ -30,7 +30,7 @@ from pytest_microstack._engine.compose import ProjectCompose
 from pytest_microstack._engine.config_cache import load_config
 from pytest_microstack._engine.config_check import check_config
 from pytest_microstack._engine.engine import Engine, connect, require_supported
-from pytest_microstack._engine.images import ImagePlan, ensure_images, plan_images
+from pytest_microstack._engine.images import ImagePlan, ensure_images, own_project_name, plan_images
 from pytest_microstack._engine.override import harness_override
 from pytest_microstack._keep.kept import find_kept_projects, load_record, save_record
 from pytest_microstack._keep.lease import holder, take_lease
@@ -96,7 +96,7 @@ def prepare_images(settings: StackSettings, engine: Engine | None = None) -> Ima
     engine = engine or connect()
     state = state_dir()
     config = read_config(settings, state)
-    plan = plan_images(config, engine.client)
+    plan = plan_images(config, engine.client, own_project_name(settings.compose_paths))
     override = harness_override(config, {}, images=plan.images)
     with tempfile.TemporaryDirectory(dir=state) as workdir:
         path = Path(workdir) / "compose.images.yaml"
@@ -126,7 +126,7 @@ def _prepare(settings: StackSettings, engine: Engine, state: Path) -> _Prepared:
         config = read_config(settings, state)
         services = declared_services(settings, config)
         check_config(config, services, ", ".join(settings.compose_files))
-        plan = plan_images(config, engine.client)
+        plan = plan_images(config, engine.client, own_project_name(settings.compose_paths))
         config_hash = _config_hash(settings, plan)
         sweep.result()
     return _Prepared(config, services, plan, config_hash)

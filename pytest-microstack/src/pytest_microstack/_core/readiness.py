@@ -97,6 +97,10 @@ def _state_ready(probe: Probe, state: ContainerState) -> tuple[bool, str]:
 def _poll_one(probe: Probe, deadline: float, abort: threading.Event) -> ProbeResult:
     start = time.monotonic()
     session = requests.Session()
+    # The probes go to ports the engine publishes (127.0.0.1 or the engine's
+    # host): never through a proxy from HTTP_PROXY and the like, which a CI
+    # runner may set without a NO_PROXY for them.
+    session.trust_env = False
     url, last_seen, next_state_check = "(not yet known)", "no attempt yet", 0.0
     by_state = probe.check in {"docker", "running"}
     try:

@@ -12,7 +12,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from pytest_microstack._cleanup.ownership import PROJECT_LABEL, SERVICE_LABEL
+from pytest_microstack._cleanup.ownership import PROJECT_LABEL, SERVICE_LABEL, Owner
 from pytest_microstack._cleanup.removal import remove_project
 from pytest_microstack._core.healthcheck import SelfRunHealthchecks
 from pytest_microstack._core.readiness import ContainerState, Probe, ProbeResult, wait_until_healthy
@@ -105,7 +105,7 @@ class Stack:
                 return
             self.compose.cancel()  # a `compose up` still running would recreate what we remove
             try:
-                remove_project(self.engine, self.project)
+                remove_project(self.engine, self.project, owner=Owner.current().label())
             except docker.errors.APIError:
                 self.compose.stop()
             self._addresses.clear()
@@ -123,7 +123,7 @@ class Stack:
             if self._stopped:
                 return True
             try:
-                reaper.spawn([self.project])
+                reaper.spawn([self.project], Owner.current().label())
             except OSError:
                 return False
             self._addresses.clear()

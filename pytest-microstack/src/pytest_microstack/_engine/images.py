@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docker.errors
+import yaml
 from docker.utils.build import exclude_paths
 from filelock import FileLock
 
@@ -35,6 +36,7 @@ _REFERENCE = re.compile(
     rf"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
     r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
 )
+_NOT_IN_PROJECT_NAME = re.compile(r"[^a-z0-9_-]")
 _FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -171,6 +173,29 @@ def service_digest(
     return digest.hexdigest()[:16]
 
 
+def own_project_name(compose_paths: Sequence[Path]) -> str:
+    """The name compose gives the project of these files when no -p is given.
+
+    The last top-level `name:` among the files (one with a variable in it is
+    skipped: compose would need the environment), else the first file's
+    folder; normalised as compose does (lowercase; letters, digits, `_`, `-`;
+    no leading `_` or `-`). Not the per-run project: image names must not
+    depend on the run or the xdist worker.
+    """
+    name = ""
+    for path in compose_paths:
+        try:
+            data = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError):
+            continue  # compose reports it when it reads the files
+        declared = data.get("name") if isinstance(data, dict) else None
+        if isinstance(declared, str) and "$" not in declared:
+            name = declared
+    if not name and compose_paths:
+        name = Path(compose_paths[0]).resolve().parent.name
+    return _NOT_IN_PROJECT_NAME.sub("", name.lower()).lstrip("_-") or "stack"
+
+
 def image_repository(project_name: str, service: str, spec: Mapping[str, Any]) -> str:
     """The project's own image name without its tag, else compose's default `<project>-<service>`."""
     image = str(spec.get("image") or "")
@@ -180,9 +205,14 @@ def image_repository(project_name: str, service: str, spec: Mapping[str, Any]) -
     return f"{project_name}-{service}".lower()
 
 
-def plan_images(config: Mapping[str, Any], engine: Any) -> ImagePlan:
-    """The image each service with `build:` will run: its repository, tagged by its digest."""
-    project_name = str(config.get("name") or "stack")
+def plan_images(config: Mapping[str, Any], engine: Any, project_name: str | None = None) -> ImagePlan:
+    """The image each service with `build:` will run: its repository, tagged by its digest.
+
+    `project_name` names the images of services without `image:`
+    (`<project_name>-<service>`): pass `own_project_name(...)`, never the
+    per-run project. Without it, the config's own `name`.
+    """
+    project_name = project_name or str(config.get("name") or "stack")
     contexts: dict[tuple[str, str], str] = {}
     images = {}
     for service, spec in (config.get("services") or {}).items():

@@ -71,7 +71,7 @@ def build_override(
         if name in images:
             entry["image"] = images[name]
         publish = published_ports(service, ports.get(name), host_ip)
-        if publish or service.get("ports"):
+        if publish:  # every declared port is in it, so a service with ports always gets them replaced
             entry["ports"] = Tagged("!override", publish)
         if service.get("container_name"):
             entry["container_name"] = Tagged("!reset", None)

@@ -23,6 +23,7 @@ from pytest_microstack._reports.run_summary import AppliedFault, RunSummary
 
 if TYPE_CHECKING:
     from pytest_microstack._core.stack import Stack
+    from pytest_microstack._reports.masking import Masker
 
 LOG = logging.getLogger(__name__)
 RUN_ID_ENV = "MICROSTACK_RUN_ID"
@@ -149,15 +150,21 @@ class RunState:
     def save_report(self, stack: Stack, secret_names: Iterable[str], label: str, what_failed: str) -> None:
         """Save a failure report; a report that can't be written is logged, never raised."""
         from pytest_microstack._reports.failure_report import folder_name, save_report
-        from pytest_microstack._reports.masking import Masker, secret_values
 
-        masker = Masker(secret_values(stack.compose.environment, secret_names))
+        masker = self.masker(stack, secret_names)
         try:
             path = save_report(stack, self.folder / folder_name(label), masker, what_failed)
         except OSError:
             LOG.exception("failure report for %s could not be written under %s", label, self.folder)
             return
         self.summary.reports.append(str(path))
+
+    def masker(self, stack: Stack | None, secret_names: Iterable[str]) -> Masker:
+        """Masks the host's secrets and, with a stack, the run's: for reports and their files alike."""
+        from pytest_microstack._reports.masking import Masker, run_secret_values
+
+        environment = stack.compose.environment if stack is not None else {}
+        return Masker(run_secret_values(environment, secret_names))
 
     # xdist: the run id goes out to the workers, their part comes back.
     @pytest.hookimpl(optionalhook=True)
@@ -184,28 +191,32 @@ class RunState:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self.test_started[item.nodeid] = time.time()
 
-    @pytest.hookimpl(hookwrapper=True)
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, None]:
-        """A failed test that used the stack gets its services' logs and a saved failure report."""
+        """A failed test that used the stack gets its services' logs and a saved failure report.
+
+        Every report is masked last (tryfirst: the outermost wrapper), so the
+        terminal, the JUnit XML and xdist's controller only ever see masked text.
+        """
         outcome = yield
         report: pytest.TestReport = outcome.get_result()
         if report.when == "call":
             self.calls_finished.add(item.nodeid)
-        if not report.failed:
-            return
         funcargs = getattr(item, "funcargs", {})
-        stack = funcargs.get("stack")
-        if stack is None or not uses_own_fixture(item, "stack"):
-            return
-        since = self.test_started.get(item.nodeid)
-        for service in stack.services:
-            report.sections.append((f"{service} logs during {report.when}", stack.logs(service, since=since)))
+        stack = funcargs.get("stack") if uses_own_fixture(item, "stack") else None
         secret_names: tuple[str, ...] = getattr(funcargs.get("stack_settings"), "secrets", ())
-        label = item.nodeid if report.when == "call" else f"{item.nodeid}-{report.when}"
-        what = f"test: {item.nodeid}\nphase: {report.when}\n\n{report.longreprtext}"
-        self.save_report(stack, secret_names, label, what)
+        masker = self.masker(stack, secret_names)
+        if report.failed and stack is not None:
+            since = self.test_started.get(item.nodeid)
+            for service in stack.services:
+                logs = stack.logs(service, since=since)
+                report.sections.append((f"{service} logs during {report.when}", logs))
+            label = item.nodeid if report.when == "call" else f"{item.nodeid}-{report.when}"
+            what = f"test: {item.nodeid}\nphase: {report.when}\n\n{report.longreprtext}"
+            self.save_report(stack, secret_names, label, what)
+        masker.report(report)
 
     # The end of the run.
     @pytest.hookimpl(trylast=True)
