@@ -26,8 +26,8 @@ PACKAGE_DIR = Path(pytest_microstack.__file__).parent
 USERS = [REPOSITORY / "tests", REPOSITORY / "bench", REPOSITORY / "pytest-microstack/tests/example_project"]
 # Old import paths kept until 2.0: each re-exports public names, silently.
 ALIASES = {"clients", "errors", "faults", "settings", "stack", "waiting"}
-# Public modules that are not aliases: the pytest11 entry and the prebuild command.
-ENTRY_MODULES = {"plugin", "prebuild"}
+# Public modules that are not aliases: the pytest11 entry and the prebuild and prune commands.
+ENTRY_MODULES = {"plugin", "prebuild", "prune"}
 
 
 def internal_imports(source: str, public: frozenset[str], filename: str = "<snippet>") -> list[str]:
