@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 import requests
 from pytest_httpserver import HTTPServer
-from pytest_microstack._core.clients import DEFAULT_TIMEOUT, ServiceClient, request_id_prefix
+from pytest_microstack._core.clients import (
+    DEFAULT_TIMEOUT,
+    ServiceClient,
+    close_idle_connections,
+    request_id_prefix,
+)
 from werkzeug.wrappers import Request, Response
 
 
@@ -221,3 +226,26 @@ def test_a_proxy_the_test_sets_itself_still_applies(
         client.get("/health")
 
     assert httpserver.log == []
+
+
+def pooled(client: ServiceClient) -> int:
+    """How many connection pools the client's http:// adapter holds."""
+    return len(client.get_adapter("http://").poolmanager.pools)  # type: ignore[attr-defined]
+
+
+def test_close_idle_connections_closes_only_that_services_clients(httpserver: HTTPServer) -> None:
+    # Names no other test's (perhaps not yet collected) client carries.
+    httpserver.expect_request("/health").respond_with_json({"ok": True})
+    with (
+        ServiceClient("users-of-this-test", lambda: base_of(httpserver)) as users,
+        ServiceClient("products-of-this-test", lambda: base_of(httpserver)) as products,
+    ):
+        for made in (users, products):
+            assert made.get("/health").status_code == 200
+            assert pooled(made) == 1
+
+        assert close_idle_connections("users-of-this-test") == 1
+
+        assert (pooled(users), pooled(products)) == (0, 1)
+        assert users.get("/health").status_code == 200, "the client stays usable"
+        assert close_idle_connections("no-such-service") == 0

@@ -9,6 +9,7 @@ from typing import Any, cast
 import docker.errors
 import pytest
 from docker.models.containers import Container
+from pytest_microstack._core import faults as faults_module
 from pytest_microstack._core.faults import Fault, FaultError, Faults, exec_in
 from pytest_microstack._core.waiting import wait_for
 from pytest_microstack._errors import ServiceUnhealthyError
@@ -133,6 +134,27 @@ def test_down_stops_the_container_and_heal_starts_it_then_checks_health(
     assert engine.state(ident)["Status"] == "running"
     assert fake_stack.health_checks == [(7.5, "not healthy after healing down")]
     assert fault.heal_seconds is not None
+
+
+def test_down_closes_the_services_idle_client_connections_before_stopping_it(
+    engine: FakeEngine, injector: Faults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add(engine, "api")
+    order: list[str] = []
+    monkeypatch.setattr(
+        faults_module, "close_idle_connections", lambda service: order.append(f"close {service}")
+    )
+    real_stop = Container.stop
+
+    def stop(self: Container, **kwargs: Any) -> None:
+        order.append("stop")
+        real_stop(self, **kwargs)
+
+    monkeypatch.setattr(Container, "stop", stop)
+
+    injector.down("api")
+
+    assert order == ["close api", "stop"]
 
 
 def test_crash_kills_with_sigkill_and_waits_for_the_exit(engine: FakeEngine, injector: Faults) -> None:

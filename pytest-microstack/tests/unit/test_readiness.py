@@ -142,6 +142,35 @@ DEADLINE = 1.0
 DEADLINE_MARGIN = 0.9
 
 
+def test_after_a_test_a_healthy_service_is_asked_without_asking_the_engine(httpserver: HTTPServer) -> None:
+    url = serve(httpserver, "/health", Health())
+    asked: list[ContainerState] = []
+
+    def state() -> ContainerState:
+        asked.append(ContainerState("running"))
+        return asked[-1]
+
+    [result], _ = timed([Probe("api", lambda: url, state, fail_on_unhealthy=False)], timeout=30)
+
+    assert result.healthy is True
+    assert asked == [], "one request answered 200: no engine call was needed"
+
+
+def test_after_a_test_an_exited_container_is_still_found_after_one_failed_attempt(
+    httpserver: HTTPServer,
+) -> None:
+    health = Health(failures=10**6)
+    url = serve(httpserver, "/health", health)
+    exited = ContainerState("exited", exit_code=137)
+
+    [result], elapsed = timed(
+        [Probe("api", lambda: url, constant(exited), fail_on_unhealthy=False)], timeout=30
+    )
+
+    assert elapsed < 2, "an exit must be noticed at once, not at the deadline"
+    assert (result.healthy, result.state, health.hits) == (False, exited, 1)
+
+
 def test_the_deadline_is_respected_and_the_last_response_recorded(httpserver: HTTPServer) -> None:
     url = serve(httpserver, "/health", Health(failures=10**6))
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from docker.models.containers import Container
 
+from pytest_microstack._core.clients import close_idle_connections
 from pytest_microstack._core.stack import Stack
 from pytest_microstack._errors import HarnessError, ServiceUnhealthyError
 
@@ -106,9 +107,16 @@ class Faults:
         return fault
 
     def down(self, service: str) -> Fault:
-        """Stop the service: connections refused, its name no longer resolves."""
+        """Stop the service: connections refused, its name no longer resolves.
+
+        The test clients' idle connections to it are closed first, so that the
+        graceful stop doesn't wait for them (gunicorn keeps a stopping worker's
+        idle kept-alive connections open up to 2 s); the clients reconnect on
+        their next call, and are refused while the service is down.
+        """
 
         def inject(container: Container) -> Callable[[], None]:
+            close_idle_connections(service)
             container.stop(timeout=5)
             return lambda: container.start()
 

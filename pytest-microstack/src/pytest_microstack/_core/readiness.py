@@ -9,6 +9,7 @@ once instead of at the deadline.
 
 from __future__ import annotations
 
+import math
 import socket
 import threading
 import time
@@ -101,8 +102,16 @@ def _poll_one(probe: Probe, deadline: float, abort: threading.Event) -> ProbeRes
     # host): never through a proxy from HTTP_PROXY and the like, which a CI
     # runner may set without a NO_PROXY for them.
     session.trust_env = False
-    url, last_seen, next_state_check = "(not yet known)", "no attempt yet", 0.0
+    url, last_seen = "(not yet known)", "no attempt yet"
     by_state = probe.check in {"docker", "running"}
+    # At start-up the engine is asked first (Docker's "unhealthy" is final there).
+    # After a test or a fault, an HTTP or TCP check asks the service first and the
+    # engine only once an attempt has failed: a healthy service (the check after
+    # every test) costs one request instead of that and two engine calls, and a
+    # lost container is still found one poll after its first failed attempt.
+    service_first = not by_state and not probe.fail_on_unhealthy
+    next_state_check = math.inf if service_first else 0.0
+    attempted = False
     try:
         while not abort.is_set():
             now = time.monotonic()
@@ -122,6 +131,10 @@ def _poll_one(probe: Probe, deadline: float, abort: threading.Event) -> ProbeRes
             if by_state:
                 abort.wait(STATE_CHECK_INTERVAL)
                 continue
+            if attempted and next_state_check == math.inf:
+                next_state_check = now  # an attempt failed: from now on, ask the engine too
+                continue
+            attempted = True
             try:
                 url = probe.target()
             except LookupError as error:
