@@ -10,6 +10,27 @@ from dataclasses import dataclass
 from urllib.parse import urljoin
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+# user-service answers 503 with Retry-After when no password-hash slot is free (a
+# sign-up or login is refused before any work is done, so sending it again is safe):
+# wait as told and send it again, a bounded number of times.
+BUSY_RETRIES = Retry(
+    total=5,
+    connect=0,
+    read=0,
+    status_forcelist=(503,),
+    allowed_methods=frozenset({"POST"}),
+    respect_retry_after_header=True,
+    raise_on_status=False,
+)
+
+
+def _patient_session() -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=BUSY_RETRIES))
+    return session
 
 
 @dataclass(frozen=True)
@@ -24,7 +45,8 @@ class Listed:
 def new_user(user_service_url: str) -> dict[str, str]:
     """A new user's credentials (each costs a password hash: make few)."""
     credentials = {"username": f"load-{secrets.token_hex(5)}", "password": secrets.token_urlsafe(18)}
-    created = requests.post(f"{user_service_url}/users", json=credentials, timeout=30)
+    with _patient_session() as session:
+        created = session.post(f"{user_service_url}/users", json=credentials, timeout=30)
     assert created.status_code == 201, created.text
     return credentials
 
@@ -37,7 +59,8 @@ def new_users(user_service_url: str, count: int) -> list[dict[str, str]]:
 def sign_up(user_service_url: str) -> str:
     """A new user's token."""
     credentials = new_user(user_service_url)
-    login = requests.post(f"{user_service_url}/auth/token", json=credentials, timeout=30)
+    with _patient_session() as session:
+        login = session.post(f"{user_service_url}/auth/token", json=credentials, timeout=30)
     assert login.status_code == 200, login.text
     token: str = login.json()["access_token"]
     return token
