@@ -17,7 +17,7 @@ from urllib3.util.retry import Retry
 # sign-up or login is refused before any work is done, so sending it again is safe):
 # wait as told and send it again, a bounded number of times.
 BUSY_RETRIES = Retry(
-    total=5,
+    total=30,  # as the flow's logins: a machine another run keeps busy refuses several in a row
     connect=0,
     read=0,
     status_forcelist=(503,),

@@ -30,8 +30,10 @@ ITERATIONS = int(os.environ["LOAD_ITERATIONS"])
 TOKEN_REUSE = int(os.environ["LOAD_TOKEN_REUSE"])
 CREDENTIALS: list[dict[str, str]] = json.loads(os.environ["LOAD_CREDENTIALS"])
 RESULTS_FILE = os.environ["LOAD_RESULTS_FILE"]
-# A login answered 503 (no hash slot free) is sent again after Retry-After, this many times.
-BUSY_RETRIES = 5
+# A login answered 503 (no hash slot free) is sent again after Retry-After, this many times:
+# enough for a machine that another test run keeps busy (seen: 6 refusals in a row).
+# Each wait is what user-service asks for (about a second), so a login gives up within ~30 s.
+BUSY_RETRIES = 30
 
 _next_credentials = itertools.count()
 created: list[dict[str, Any]] = []
