@@ -427,11 +427,32 @@ def _interpreter(session: nox.Session, version: str) -> str:
 
 
 def _fresh_venv(session: nox.Session, version: str) -> Path:
-    """A new virtualenv for this session under .nox/, made by Python `version`; returns its python."""
+    """A new virtualenv for this session under .nox/, made by Python `version`; returns its python.
+
+    Made without pip (nor the setuptools some Pythons seed): whatever pip that Python
+    bundles never runs. `_pip` installs into it with .venv's pip, requirements/dev.txt's pin.
+    """
     folder = FRESH_VENVS / session.name
     shutil.rmtree(folder, ignore_errors=True)
-    session.run(_interpreter(session, version), "-m", "venv", str(folder), external=True)
+    session.run(_interpreter(session, version), "-m", "venv", "--without-pip", str(folder), external=True)
     return folder / "bin" / "python"
+
+
+def _pip(session: nox.Session, python: Path, *args: str) -> None:
+    """pip from .venv (the version requirements/dev.txt locks), acting on `python`'s environment."""
+    _python(session, "-m", "pip", "--python", str(python), *args)
+
+
+def _install_lock(session: nox.Session, python: Path, lock: Path) -> None:
+    """Exactly the hash lock `lock` into `python`'s environment, then `pip check`.
+
+    --no-deps: the lock lists every package, so pip resolves nothing; resolving would
+    let an old pip match an extra (coverage[toml]>=7.10.6) to the newest release and
+    refuse it in hash mode (issue 23). `pip check` proves the lock complete. The same
+    step as scripts/bootstrap's install_lock.
+    """
+    _pip(session, python, "install", "-q", "--no-deps", "--require-hashes", "-r", str(lock))
+    _pip(session, python, "check")
 
 
 def _floors() -> list[str]:
@@ -453,7 +474,7 @@ def _floors() -> list[str]:
 
 def _plugin_tests(session: nox.Session, python: Path, *, engine: bool) -> None:
     """The plugin's unit tests, then (with `engine`) its example project against the engine."""
-    session.run(str(python), "-m", "pip", "list", "--format=freeze", external=True)
+    _pip(session, python, "list", "--format=freeze")
     common = ["-m", "pytest", "-p", "no:cacheprovider"]
     session.run(str(python), *common, *PLUGIN_UNIT_TESTS, *session.posargs, external=True)
     if engine:
@@ -469,10 +490,11 @@ def minimums(session: nox.Session) -> None:
     floors = FRESH_VENVS / session.name / "floors.txt"
     floors.write_text("\n".join(_floors()) + "\n")
     session.log("floors: " + ", ".join(_floors()))
-    pip = [str(python), "-m", "pip", "install", "-q", "-c", str(floors)]
+    install = ["install", "-q", "-c", str(floors)]
     # The build floor too: setuptools at its lowest, and no build isolation to replace it.
-    session.run(*pip, "setuptools", external=True)
-    session.run(*pip, "--no-build-isolation", f"./{PLUGIN}", *TEST_TOOLS, external=True)
+    _pip(session, python, *install, "setuptools")
+    _pip(session, python, *install, "--no-build-isolation", f"./{PLUGIN}", *TEST_TOOLS)
+    _pip(session, python, "check")
     _plugin_tests(session, python, engine=True)
 
 
@@ -484,7 +506,8 @@ def latest(session: nox.Session) -> None:
     python = _fresh_venv(session, MATRIX_PYTHONS[-1])
     # setuptools too: the unit tests build the wheel, here with the newest setuptools.
     newest = ["--upgrade", "--upgrade-strategy", "eager", f"./{PLUGIN}", "setuptools", *TEST_TOOLS]
-    session.run(str(python), "-m", "pip", "install", "-q", *newest, external=True)
+    _pip(session, python, "install", "-q", *newest)
+    _pip(session, python, "check")
     _plugin_tests(session, python, engine=True)
 
 
@@ -492,18 +515,9 @@ def _matrix(session: nox.Session, python_version: str, pytest_major: str) -> Non
     """The plugin's unit tests on one Python with one pytest major, from requirements/matrix-pytestN.txt."""
     python = _fresh_venv(session, python_version)
     lock = ROOT / "requirements" / f"matrix-pytest{pytest_major}.txt"
-    session.run(str(python), "-m", "pip", "install", "-q", "--require-hashes", "-r", str(lock), external=True)
-    session.run(
-        str(python),
-        "-m",
-        "pip",
-        "install",
-        "-q",
-        "--no-deps",
-        "--no-build-isolation",
-        f"./{PLUGIN}",
-        external=True,
-    )
+    _install_lock(session, python, lock)
+    _pip(session, python, "install", "-q", "--no-deps", "--no-build-isolation", f"./{PLUGIN}")
+    _pip(session, python, "check")
     _plugin_tests(session, python, engine=False)
 
 
@@ -529,8 +543,9 @@ def wheel(session: nox.Session) -> None:
     built = Path(session.posargs[0]).resolve()
     python = _fresh_venv(session, MATRIX_PYTHONS[0])
     lock = ROOT / "requirements" / f"matrix-pytest{MATRIX_PYTESTS[-1]}.txt"
-    session.run(str(python), "-m", "pip", "install", "-q", "--require-hashes", "-r", str(lock), external=True)
-    session.run(str(python), "-m", "pip", "install", "-q", "--no-deps", str(built), external=True)
+    _install_lock(session, python, lock)
+    _pip(session, python, "install", "-q", "--no-deps", str(built))
+    _pip(session, python, "check")
     session.posargs.clear()  # the wheel was ours; pytest gets none
     _plugin_tests(session, python, engine=True)
 
@@ -576,7 +591,7 @@ def package(session: nox.Session) -> None:
     workflow builds what it publishes with this session."""
     python = _fresh_venv(session, MATRIX_PYTHONS[0])
     lock = ROOT / "requirements" / "release.txt"
-    session.run(str(python), "-m", "pip", "install", "-q", "--require-hashes", "-r", str(lock), external=True)
+    _install_lock(session, python, lock)
     dist = ROOT / "dist"
     shutil.rmtree(dist, ignore_errors=True)
     # No build isolation: the setuptools pinned in the lock file, no unpinned download.

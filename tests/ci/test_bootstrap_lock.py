@@ -5,7 +5,7 @@ the pip that `python3 -m venv` gives (before 23.3) resolved pytest-cov's
 `coverage[toml]>=7.10.6` against the newest release and refused it in hash mode.
 Hermetic: a wheel folder built here (tests/ci/wheel_folder.py) stands in for the
 index, with a newer release of a locked package in it; pip sees nothing else.
-Both tests failed on the former step (`pip install --require-hashes -r LOCK`
+Both tests failed on the former step (hash mode, `pip install -r LOCK`
 without --no-deps) with "In --require-hashes mode, all requirements must have
 their versions pinned with ==. These do not: fakecov[toml]>=1.0".
 """
