@@ -398,6 +398,8 @@ def soak(session: nox.Session) -> None:
 # (wiped first), installs the plugin from its source as a user would (not editable),
 # and runs its tests there. See pytest-microstack/RELEASING.md.
 PLUGIN_PYPROJECT = ROOT / PLUGIN / "pyproject.toml"
+# twine at the versions release.yml's pypa/gh-action-pypi-publish bundles (requirements/publish-action.toml).
+PUBLISH_CHECK_LOCK = ROOT / "requirements" / "publish-check.txt"
 FRESH_VENVS = ROOT / ".nox"
 # The plugin's test tooling in those virtualenvs (pytest-split and pytest-timeout:
 # pytest.ini's addopts and ini keys name them).
@@ -426,13 +428,14 @@ def _interpreter(session: nox.Session, version: str) -> str:
     return found
 
 
-def _fresh_venv(session: nox.Session, version: str) -> Path:
-    """A new virtualenv for this session under .nox/, made by Python `version`; returns its python.
+def _fresh_venv(session: nox.Session, version: str, name: str = "") -> Path:
+    """A new virtualenv under .nox/ (named for the session, or `name`), made by Python `version`;
+    returns its python.
 
     Made without pip (nor the setuptools some Pythons seed): whatever pip that Python
     bundles never runs. `_pip` installs into it with .venv's pip, requirements/dev.txt's pin.
     """
-    folder = FRESH_VENVS / session.name
+    folder = FRESH_VENVS / (name or session.name)
     shutil.rmtree(folder, ignore_errors=True)
     session.run(_interpreter(session, version), "-m", "venv", "--without-pip", str(folder), external=True)
     return folder / "bin" / "python"
@@ -586,18 +589,20 @@ def release_notes(session: nox.Session) -> None:
 
 @nox.session
 def package(session: nox.Session) -> None:
-    """Build the plugin's sdist and wheel into dist/ and check them as the package index reads them
-    (twine check --strict), from requirements/release.txt in a fresh virtualenv. The release
-    workflow builds what it publishes with this session."""
+    """Build the plugin's sdist and wheel into dist/ (requirements/release.txt), then check them
+    with the very twine that release.yml's publish action uploads them with (twine check --strict,
+    requirements/publish-check.txt), each in a fresh virtualenv. The release workflow builds what
+    it publishes with this session."""
     python = _fresh_venv(session, MATRIX_PYTHONS[0])
-    lock = ROOT / "requirements" / "release.txt"
-    _install_lock(session, python, lock)
+    _install_lock(session, python, ROOT / "requirements" / "release.txt")
     dist = ROOT / "dist"
     shutil.rmtree(dist, ignore_errors=True)
     # No build isolation: the setuptools pinned in the lock file, no unpinned download.
     session.run(str(python), "-m", "build", "--no-isolation", "--outdir", str(dist), PLUGIN, external=True)
     built = sorted(str(path) for path in dist.iterdir())
-    session.run(str(python), "-m", "twine", "check", "--strict", *built, external=True)
+    checker = _fresh_venv(session, MATRIX_PYTHONS[0], name=f"{session.name}-publish-check")
+    _install_lock(session, checker, PUBLISH_CHECK_LOCK)
+    session.run(str(checker), "-m", "twine", "check", "--strict", *built, external=True)
 
 
 # --- Podman ---------------------------------------------------------------------------------------
