@@ -1,4 +1,5 @@
-"""The built distributions: the wheel holds the package, py.typed and LICENSE, and nothing else.
+"""The built distributions: the wheel holds the package, py.typed and LICENSE, and nothing else;
+the sdist also carries the tests, the CHANGELOG and the docs (MANIFEST.in).
 
 Built with setuptools' own PEP 517 backend in a child process, from a copy of the
 project (the source tree gets no build/ or egg-info), without build isolation: no
@@ -27,6 +28,19 @@ DIST_INFO = f"pytest_microstack-{pytest_microstack.__version__}.dist-info"
 METADATA_FILES = {"METADATA", "WHEEL", "RECORD", "entry_points.txt", "top_level.txt", "licenses/LICENSE"}
 BUILD = "import setuptools.build_meta as backend, sys; print(getattr(backend, sys.argv[1])(sys.argv[2]))"
 SUPPORTED_PYTHONS = ["3.11", "3.12", "3.13"]
+# What builds and test runs leave in the project, never part of a distribution.
+BUILD_LEFTOVERS = ("__pycache__", "*.egg-info", "build", "dist", ".pytest_cache", "mutants", ".coverage", ".coverage.*")
+# What pytest plugins' sdists conventionally carry besides the package (MANIFEST.in).
+SDIST_EXTRAS = ("CHANGELOG.md", "RELEASING.md", "docs/api.md")
+
+
+def _source_files(folder: Path) -> set[str]:
+    """Every file under `folder`, relative to the project, build and test leftovers left out."""
+    return {
+        str(path.relative_to(PROJECT))
+        for path in folder.rglob("*")
+        if path.is_file() and not {"__pycache__", ".pytest_cache"} & set(path.parts) and path.suffix != ".pyc"
+    }
 
 
 def _build(kind: str, source: Path, out: Path) -> Path:
@@ -47,12 +61,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The sdist and the wheel, built once for this module."""
     pytest.importorskip("setuptools", reason="building needs setuptools (pyproject.toml's build requirement)")
     source = tmp_path_factory.mktemp("project") / "pytest-microstack"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        shutil.copy(PROJECT / name, source / name)
-    shutil.copytree(
-        PROJECT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-    )
+    shutil.copytree(PROJECT, source, ignore=shutil.ignore_patterns(*BUILD_LEFTOVERS))
     out = tmp_path_factory.mktemp("dist")
     return {"sdist": _build("sdist", source, out), "wheel": _build("wheel", source, out)}
 
@@ -127,3 +136,13 @@ def test_the_version_is_written_in_one_place() -> None:
     assert 'dynamic = ["version"]' in pyproject
     assert re.search(r"^version\s*=\s*\"", pyproject, re.MULTILINE) is None
     assert f"## [{pytest_microstack.__version__}]" in (PROJECT / "CHANGELOG.md").read_text()
+
+
+def test_the_sdist_carries_the_tests_the_changelog_and_the_docs(built: dict[str, Path]) -> None:
+    """Issue 23, 3: the sdist held the package alone, as pytest plugins' sdists conventionally don't."""
+    with tarfile.open(built["sdist"]) as sdist:
+        names = {member.name.split("/", 1)[1] for member in sdist.getmembers() if member.isfile()}
+
+    assert _source_files(PROJECT / "tests") - names == set()
+    assert set(SDIST_EXTRAS) - names == set()
+    assert [name for name in names if name.endswith(".pyc") or "__pycache__" in name] == []
