@@ -29,7 +29,16 @@ METADATA_FILES = {"METADATA", "WHEEL", "RECORD", "entry_points.txt", "top_level.
 BUILD = "import setuptools.build_meta as backend, sys; print(getattr(backend, sys.argv[1])(sys.argv[2]))"
 SUPPORTED_PYTHONS = ["3.11", "3.12", "3.13"]
 # What builds and test runs leave in the project, never part of a distribution.
-BUILD_LEFTOVERS = ("__pycache__", "*.egg-info", "build", "dist", ".pytest_cache", "mutants", ".coverage", ".coverage.*")
+BUILD_LEFTOVERS = (
+    "__pycache__",
+    "*.egg-info",
+    "build",
+    "dist",
+    ".pytest_cache",
+    "mutants",
+    ".coverage",
+    ".coverage.*",
+)
 # What pytest plugins' sdists conventionally carry besides the package (MANIFEST.in).
 SDIST_EXTRAS = ("CHANGELOG.md", "RELEASING.md", "docs/api.md")
 
