@@ -402,8 +402,8 @@ PLUGIN_PYPROJECT = ROOT / PLUGIN / "pyproject.toml"
 PUBLISH_CHECK_LOCK = ROOT / "requirements" / "publish-check.txt"
 FRESH_VENVS = ROOT / ".nox"
 # The plugin's test tooling in those virtualenvs (pytest-split and pytest-timeout:
-# pytest.ini's addopts and ini keys name them).
-TEST_TOOLS = ["pytest-httpserver", "pytest-xdist", "pytest-timeout", "pytest-split"]
+# pytest.ini's addopts and ini keys name them; pytest-cov: the example project's --stack-coverage test).
+TEST_TOOLS = ["pytest-httpserver", "pytest-xdist", "pytest-timeout", "pytest-split", "pytest-cov"]
 PLUGIN_UNIT_TESTS = [f"{PLUGIN}/tests/unit", "-m", "not integration"]
 EXAMPLE_PROJECT_TESTS = [f"{PLUGIN}/tests/engine/test_example_project.py", "-m", "integration"]
 MATRIX_PYTHONS = ["3.11", "3.12", "3.13"]
@@ -459,14 +459,16 @@ def _install_lock(session: nox.Session, python: Path, lock: Path) -> None:
 
 
 def _floors() -> list[str]:
-    """`name==X` for each `name>=X` of the plugin's dependencies and build requirements."""
+    """`name==X` for each `name>=X` of the plugin's dependencies, extras and build requirements."""
     import tomllib
 
     from packaging.requirements import Requirement
 
     project = tomllib.loads(PLUGIN_PYPROJECT.read_text())
     pins = []
-    for line in [*project["project"]["dependencies"], *project["build-system"]["requires"]]:
+    optional = project["project"].get("optional-dependencies", {})
+    extras = [line for lines in optional.values() for line in lines]
+    for line in [*project["project"]["dependencies"], *extras, *project["build-system"]["requires"]]:
         requirement = Requirement(line)
         floors = [spec.version for spec in requirement.specifier if spec.operator == ">="]
         if len(floors) != 1:
@@ -496,7 +498,7 @@ def minimums(session: nox.Session) -> None:
     install = ["install", "-q", "-c", str(floors)]
     # The build floor too: setuptools at its lowest, and no build isolation to replace it.
     _pip(session, python, *install, "setuptools")
-    _pip(session, python, *install, "--no-build-isolation", f"./{PLUGIN}", *TEST_TOOLS)
+    _pip(session, python, *install, "--no-build-isolation", f"./{PLUGIN}[coverage]", *TEST_TOOLS)
     _pip(session, python, "check")
     _plugin_tests(session, python, engine=True)
 
@@ -508,7 +510,8 @@ def latest(session: nox.Session) -> None:
     an upstream release breaks the plugin."""
     python = _fresh_venv(session, MATRIX_PYTHONS[-1])
     # setuptools too: the unit tests build the wheel, here with the newest setuptools.
-    newest = ["--upgrade", "--upgrade-strategy", "eager", f"./{PLUGIN}", "setuptools", *TEST_TOOLS]
+    # The [coverage] extra: the unit tests of --stack-coverage import coverage.py.
+    newest = ["--upgrade", "--upgrade-strategy", "eager", f"./{PLUGIN}[coverage]", "setuptools", *TEST_TOOLS]
     _pip(session, python, "install", "-q", *newest)
     _pip(session, python, "check")
     _plugin_tests(session, python, engine=True)
