@@ -79,11 +79,13 @@ def test_a_declared_service_missing_from_the_compose_file_is_refused_naming_it_a
 
 
 def measured_lines(data_file: Path, source: str) -> set[int]:
+    from contextlib import closing
+
     from coverage import CoverageData
 
-    data = CoverageData(basename=str(data_file))
-    data.read()
-    return set(data.lines(source) or [])
+    with closing(CoverageData(basename=str(data_file))) as data:
+        data.read()
+        return set(data.lines(source) or [])
 
 
 def line_of(path: Path, text: str) -> int:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import warnings
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -128,9 +129,9 @@ def run_under_runtime(
 def measured_lines(data_dir: Path, program: Path) -> set[int]:
     lines: set[int] = set()
     for path in collect.data_files(data_dir):
-        data = CoverageData(basename=str(path))
-        data.read()
-        lines |= set(data.lines(str(program)) or [])
+        with closing(CoverageData(basename=str(path))) as data:
+            data.read()
+            lines |= set(data.lines(str(program)) or [])
     return lines
 
 
@@ -229,9 +230,9 @@ def test_grace_periods_in_whole_seconds_at_least_one(given: str, seconds: int) -
 
 def write_raw(path: Path, lines: dict[str, list[int]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = CoverageData(basename=str(path))
-    data.add_lines(lines)
-    data.write()
+    with closing(CoverageData(basename=str(path))) as data:
+        data.add_lines(lines)
+        data.write()
     return path
 
 
@@ -249,10 +250,10 @@ def test_container_paths_map_through_the_projects_paths_and_the_rest_is_named(tm
     assert result.unmapped == {"/app/conf.py": ["api"]}
     assert result.written is not None
     assert result.written.name.startswith(".coverage.microstack.run1-main.")
-    written = CoverageData(basename=str(result.written))
-    written.read()
-    assert sorted(written.measured_files()) == [str(source / "views.py")]
-    assert sorted(written.lines(str(source / "views.py")) or []) == [1, 3]
+    with closing(CoverageData(basename=str(result.written))) as written:
+        written.read()
+        assert sorted(written.measured_files()) == [str(source / "views.py")]
+        assert sorted(written.lines(str(source / "views.py")) or []) == [1, 3]
     with pytest.warns(StackCoverageWarning, match=r"1 file\(s\).*\n  /app/conf.py \(api\)"):
         warn_unmapped(result.unmapped, "proj")
 
@@ -326,10 +327,10 @@ def test_a_paths_entry_named_after_a_service_maps_only_that_services_files(tmp_p
     result = combine({"web": [web], "kv": [kv]}, Destination(tmp_path / ".coverage", paths=paths), "r-main")
 
     assert result.written is not None
-    written = CoverageData(basename=str(result.written))
-    written.read()
-    assert written.lines(f"{tmp_path}/web/app.py") == [1]
-    assert sorted(written.lines(f"{tmp_path}/kv/app.py") or []) == [2, 3]
+    with closing(CoverageData(basename=str(result.written))) as written:
+        written.read()
+        assert written.lines(f"{tmp_path}/web/app.py") == [1]
+        assert sorted(written.lines(f"{tmp_path}/kv/app.py") or []) == [2, 3]
 
 
 def test_the_projects_own_configuration_is_read_where_coverage_reads_it(

@@ -22,7 +22,8 @@ from __future__ import annotations
 import os
 import random
 import warnings
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,39 +94,48 @@ class Combined:
     unmapped: dict[str, list[str]]  # container path -> services that ran it
 
 
+@contextmanager
+def _closed(data: Any) -> Iterator[Any]:
+    """`data` (a CoverageData), closed afterwards: in memory too (force), which close() alone keeps open."""
+    try:
+        yield data
+    finally:
+        data.close(force=True)
+
+
 def combine(raw: Mapping[str, Sequence[Path]], destination: Destination, label: str) -> Combined:
     """Map every service's data files (`raw`: service -> files) and write one data file."""
     from coverage import CoverageData
 
-    mapped = CoverageData(no_disk=True)
-    sources: dict[str, set[str]] = {}
-    for service, files in raw.items():
-        map_path = _aliases(destination, service, raw.keys())
-        for path in files:
-            data = CoverageData(basename=str(path))
-            try:
-                data.read()
-            except Exception as error:  # noqa: BLE001 - a half-written file from a killed process
-                warnings.warn(
-                    StackCoverageWarning(f"stack coverage: {service}: unreadable data file {path}: {error}"),
-                    stacklevel=2,
-                )
-                continue
-            mapped.update(data, map_path=map_path)
-            for name in data.measured_files():
-                sources.setdefault(map_path(name), set()).add(service)
-    measured = sorted(mapped.measured_files())
-    reported = [name for name in measured if os.path.isfile(name)]
-    unmapped = {name: sorted(sources.get(name, ())) for name in measured if name not in reported}
-    written = None
-    if reported:
-        written = Path(f"{destination.data_file}.{SUFFIX}.{label}.{random.randrange(10**6):06d}")
-        out = CoverageData(basename=str(written))
-        if mapped.has_arcs():
-            out.add_arcs({name: mapped.arcs(name) or [] for name in reported})
-        else:
-            out.add_lines({name: mapped.lines(name) or [] for name in reported})
-        out.write()
+    # Every CoverageData is closed when done: Python 3.13 warns (ResourceWarning) for each
+    # SQLite connection left to the garbage collector, an error under filterwarnings=error.
+    with _closed(CoverageData(no_disk=True)) as mapped:
+        sources: dict[str, set[str]] = {}
+        for service, files in raw.items():
+            map_path = _aliases(destination, service, raw.keys())
+            for path in files:
+                with _closed(CoverageData(basename=str(path))) as data:
+                    try:
+                        data.read()
+                    except Exception as error:  # noqa: BLE001 - a half-written file from a killed process
+                        unreadable = f"stack coverage: {service}: unreadable data file {path}: {error}"
+                        warnings.warn(StackCoverageWarning(unreadable), stacklevel=2)
+                        continue
+                    mapped.update(data, map_path=map_path)
+                    for name in data.measured_files():
+                        sources.setdefault(map_path(name), set()).add(service)
+        measured = sorted(mapped.measured_files())
+        reported = [name for name in measured if os.path.isfile(name)]
+        unmapped = {name: sorted(sources.get(name, ())) for name in measured if name not in reported}
+        written = None
+        if reported:
+            written = Path(f"{destination.data_file}.{SUFFIX}.{label}.{random.randrange(10**6):06d}")
+            with _closed(CoverageData(basename=str(written))) as out:
+                if mapped.has_arcs():
+                    out.add_arcs({name: mapped.arcs(name) or [] for name in reported})
+                else:
+                    out.add_lines({name: mapped.lines(name) or [] for name in reported})
+                out.write()
     return Combined(written, reported, unmapped)
 
 
