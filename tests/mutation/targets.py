@@ -82,6 +82,12 @@ TARGETS = [
         ("services/servicekit/tests/test_redaction.py",),
     ),
     Target(
+        "gunicorn-worker",
+        SERVICEKIT,
+        "servicekit/gunicorn_worker.py",
+        ("services/servicekit/tests/test_gunicorn_worker.py",),
+    ),
+    Target(
         "http-limits",
         SERVICEKIT,
         "servicekit/http.py",

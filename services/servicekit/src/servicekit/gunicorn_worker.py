@@ -150,7 +150,7 @@ class BufferingThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # guni
         buffer.seek(0, 2)
         while buffer.tell() < BUFFER_LIMIT:
             try:
-                data = conn.sock.recv(_RECV_SIZE, socket.MSG_DONTWAIT)
+                data = conn.sock.recv(min(_RECV_SIZE, BUFFER_LIMIT - buffer.tell()), socket.MSG_DONTWAIT)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
