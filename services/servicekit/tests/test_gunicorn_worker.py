@@ -33,6 +33,10 @@ def with_length(length: int, body: bytes) -> bytes:
     return HEAD + b"Content-Length: %d\r\n\r\n" % length + body
 
 
+def coded(coding: bytes) -> bytes:
+    return HEAD + b"Transfer-Encoding: " + coding + b"\r\n\r\n"
+
+
 def chunked(body: bytes) -> bytes:
     return HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + body
 
@@ -61,11 +65,11 @@ def chunked(body: bytes) -> bytes:
         pytest.param(chunked(b"5\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n"), True, id="trailers-whole"),
         pytest.param(chunked(b"5\r\nhello\r\n0\r\nX-Sum: 1\r\n"), False, id="trailers-under-way"),
         pytest.param(chunked(b"zz\r\n"), True, id="bad-chunk-size-gunicorn-answers"),
-        pytest.param(
-            HEAD + b"Transfer-Encoding: gzip\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n",
-            False,
-            id="chunked-last-of-two-codings",
-        ),
+        pytest.param(coded(b"Chunked") + b"5\r\nhello\r\n", False, id="chunked-any-case"),
+        pytest.param(coded(b"chunked\r\nTransfer-Encoding: chunked"), True, id="chunked-twice-400"),
+        pytest.param(coded(b"gzip, chunked"), True, id="other-coding-gunicorn-answers"),
+        pytest.param(coded(b"xyz"), True, id="unknown-coding-501"),
+        pytest.param(coded(b"chunked\r\nContent-Length: 5"), True, id="chunked-and-length-400"),
         pytest.param(b"GET / HTTP/1.1\nHost: a\n\n", True, id="bare-lf-gunicorn-refuses"),
         pytest.param(LONG_HEAD + b"a" * (HEAD_LIMIT - len(LONG_HEAD)), True, id="head-at-its-limit"),
         pytest.param(LONG_HEAD + b"a" * (HEAD_LIMIT - len(LONG_HEAD) - 1), False, id="head-one-under"),

@@ -54,8 +54,10 @@ def request_complete(data: bytes) -> bool:
         return len(data) >= HEAD_LIMIT or b"\n\n" in data
     headers = _headers(data[:head_end])
     body = data[head_end + 4 :]
-    if "chunked" in headers.get("transfer-encoding", ""):
-        return _chunked_complete(body)
+    coding = headers.get("transfer-encoding")
+    if coding is not None:
+        # gunicorn refuses any other coding or a Content-Length beside it (400, 501): at once.
+        return coding != "chunked" or "content-length" in headers or _chunked_complete(body)
     try:
         length = int(headers.get("content-length", "0"))
     except ValueError:
