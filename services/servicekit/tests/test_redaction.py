@@ -90,6 +90,7 @@ DIGEST_RESPONSE = "6629fae49393a05397450978507c4ef1"
         pytest.param("GET /x?apikey=abc&page=2", f"GET /x?apikey={REDACTED}&page=2", id="query-apikey"),
         pytest.param("auth=abc; pwd=hunter2", f"auth={REDACTED}; pwd={REDACTED}", id="form-auth-and-pwd"),
         pytest.param("author=bob", "author=bob", id="author-is-not-auth"),
+        pytest.param("password=Xray-7 ok", f"password={REDACTED} ok", id="unquoted-value-starting-with-x"),
         pytest.param("{private_key: 'abc'}", f"{{private_key: '{REDACTED}'}}", id="private-key-field"),
         pytest.param(
             "key=-----BEGIN EC PRIVATE KEY-----\\nMHcCAQEE\\n-----END EC PRIVATE KEY----- loaded",

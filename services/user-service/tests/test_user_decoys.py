@@ -81,3 +81,27 @@ def test_one_decoy_per_scheme_and_none_for_a_hash_of_its_own() -> None:
     assert decoy.startswith(fast_scrypt + "$")
     registry.reset([])
     assert registry.schemes() == frozenset()
+
+
+def test_a_new_registry_learns_without_a_reset() -> None:
+    registry = decoys.Decoys()
+    registry.learn(generate_password_hash("a", method=SCRYPT))
+    assert registry.schemes() == {SCRYPT}
+
+
+def test_a_known_scheme_makes_no_second_decoy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each decoy costs a hash: one per scheme, however many accounts use it."""
+    made: list[str] = []
+    real = decoys.make_decoy
+
+    def counting(password_hash: str) -> str | None:
+        made.append(password_hash)
+        return real(password_hash)
+
+    monkeypatch.setattr(decoys, "make_decoy", counting)
+    registry = decoys.Decoys()
+    first, second = (generate_password_hash(password, method=SCRYPT) for password in "ab")
+    registry.learn(first)
+    registry.learn(second)
+    registry.learn("junk")  # unreadable: no scheme, nothing made
+    assert made == [first]

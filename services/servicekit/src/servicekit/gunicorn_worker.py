@@ -59,7 +59,7 @@ def request_complete(data: bytes) -> bool:
         # gunicorn refuses any other coding or a Content-Length beside it (400, 501): at once.
         return coding != "chunked" or "content-length" in headers or _chunked_complete(body)
     try:
-        length = int(headers.get("content-length", "0"))
+        length = int(headers.get("content-length") or 0)
     except ValueError:
         return True  # gunicorn answers 400
     # Over the limit, the app answers 413 without reading the body.
@@ -88,10 +88,8 @@ def _chunked_complete(body: bytes) -> bool:
         except ValueError:
             return True  # gunicorn answers 400
         if size == 0:
-            return body.find(b"\r\n\r\n", line_end) >= 0
-        position = line_end + 2 + size + 2
-        if position > len(body):
-            return False
+            return b"\r\n\r\n" in body[line_end:]
+        position = line_end + 2 + size + 2  # past the end of body: no size line there yet
 
 
 def timeout_response(deadline: float) -> bytes:
@@ -163,16 +161,13 @@ class BufferingThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # guni
         data = buffer.getvalue()
         if len(data) >= BUFFER_LIMIT or request_complete(data):
             return True
-        head_end = data.find(b"\r\n\r\n")
-        if (
-            head_end >= 0
-            and b"100-continue" in data[:head_end].lower()
-            and not getattr(conn, "continued", False)
-        ):
+        head, whole_head, _ = data.partition(b"\r\n\r\n")
+        if whole_head and b"100-continue" in head.lower() and not getattr(conn, "continued", False):
             # The client waits for this before it sends the body: say it now, while buffering
             # (gunicorn says it again later; a client takes any number of 1xx answers).
-            conn.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n", socket.MSG_DONTWAIT)
             conn.continued = True
+            with contextlib.suppress(OSError):  # a full send buffer: the client sends anyway, later
+                conn.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n", socket.MSG_DONTWAIT)
         return False
 
     def finish_request(self, conn: Any, fs: Any) -> None:
@@ -196,7 +191,8 @@ class BufferingThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # guni
         now = time.monotonic()
         for conn in [conn for conn in self.pending_conns if conn.timeout <= now]:
             self.pending_conns.remove(conn)
-            with contextlib.suppress(OSError, KeyError, ValueError):  # already unregistered
+            # Not registered, or closed (a closed descriptor's OSError selectors swallow themselves).
+            with contextlib.suppress(KeyError, ValueError):
                 self.poller.unregister(conn.sock)
             self.nr_conns -= 1
             if getattr(conn, "read_started", None) is not None:

@@ -46,7 +46,7 @@ def scheme_of(password_hash: str) -> str | None:
 
 def make_decoy(password_hash: str) -> str | None:
     """A hash of a random password made the same way as password_hash; None if it can't be."""
-    password = secrets.token_urlsafe(16)
+    password = secrets.token_urlsafe()
     try:
         if password_hash.startswith(LEGACY_PREFIXES):
             return generate_password_hash(password, method=password_hash.partition("$")[0])
