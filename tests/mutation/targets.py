@@ -62,13 +62,30 @@ TARGETS = [
         "passwords",
         USER_SERVICE,
         "user_service/passwords.py",
-        (f"{USER_TESTS}/test_user_passwords.py", f"{USER_TESTS}/test_user_signup.py"),
+        (
+            f"{USER_TESTS}/test_user_passwords.py",
+            f"{USER_TESTS}/test_user_signup.py",
+            f"{USER_TESTS}/test_user_hashing_share.py",
+            f"{USER_TESTS}/test_user_failure_work.py",
+        ),
+    ),
+    Target(
+        "decoys",
+        USER_SERVICE,
+        "user_service/decoys.py",
+        (f"{USER_TESTS}/test_user_decoys.py", f"{USER_TESTS}/test_user_failure_work.py"),
     ),
     Target(
         "redaction",
         SERVICEKIT,
         "servicekit/redaction.py",
         ("services/servicekit/tests/test_redaction.py",),
+    ),
+    Target(
+        "gunicorn-worker",
+        SERVICEKIT,
+        "servicekit/gunicorn_worker.py",
+        ("services/servicekit/tests/test_gunicorn_worker.py",),
     ),
     Target(
         "http-limits",

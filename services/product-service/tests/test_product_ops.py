@@ -159,7 +159,8 @@ def test_gunicorn_config(monkeypatch: pytest.MonkeyPatch) -> None:
     conf = runpy.run_path(str(GUNICORN_CONF))
     assert conf["bind"] == "0.0.0.0:5001"
     assert conf["wsgi_app"] == "product_service:create_app()"
-    assert (conf["workers"], conf["threads"], conf["worker_class"]) == (2, 4, "gthread")
+    assert (conf["workers"], conf["threads"]) == (2, 4)
+    assert conf["worker_class"] == "servicekit.gunicorn_worker.BufferingThreadWorker"
     assert (conf["timeout"], conf["graceful_timeout"]) == (30, 5)
     assert (conf["accesslog"], conf["errorlog"], conf["loglevel"]) == (
         None,

@@ -13,6 +13,8 @@ from servicekit.logging import JSONFormatter
 from servicekit.redaction import REDACTED, RedactingFilter, redact, redact_field
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+DRF_TOKEN = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"
+DIGEST_RESPONSE = "6629fae49393a05397450978507c4ef1"
 
 
 @pytest.mark.parametrize(
@@ -24,13 +26,106 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
         pytest.param(f"token {JWT} in text", f"token {REDACTED} in text", id="bare-jwt"),
         pytest.param(f"'Authorization Bearer {JWT}'", f"'Authorization Bearer {REDACTED}'", id="quoted-line"),
         pytest.param("GET /products?limit=5 200", "GET /products?limit=5 200", id="harmless"),
+        # Issue 24 item 6: what the redactor missed.
+        pytest.param(
+            f"Authorization: Token {DRF_TOKEN}", f"Authorization: Token {REDACTED}", id="token-scheme-header"
+        ),
+        pytest.param(
+            f"'Authorization Token {DRF_TOKEN}'", f"'Authorization Token {REDACTED}'", id="token-quoted"
+        ),
+        pytest.param(f"token {DRF_TOKEN}, next", f"token {REDACTED}, next", id="token-scheme-lowercase"),
+        pytest.param("the token has expired", "the token has expired", id="token-as-a-word"),
+        pytest.param("token abcdefghij", "token abcdefghij", id="token-word-without-digits"),
+        pytest.param("Token abc1", "Token abc1", id="token-too-short"),
+        pytest.param(f"Token {DRF_TOKEN[:8]}", f"Token {REDACTED}", id="token-of-exactly-8"),
+        pytest.param(
+            f'Authorization: Digest username="bob", realm="api", nonce=abc, response="{DIGEST_RESPONSE}"',
+            f"Authorization: Digest {REDACTED}",
+            id="digest-header",
+        ),
+        pytest.param(
+            f'\'Authorization Digest username="bob", response="{DIGEST_RESPONSE}"\' end',
+            f"'Authorization Digest {REDACTED}' end",
+            id="digest-quoted-line",
+        ),
+        pytest.param(
+            "Proxy-Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830, Signature=5d672d79",
+            f"Proxy-Authorization: AWS4-HMAC-SHA256 {REDACTED}",
+            id="any-scheme-in-an-authorization-header",
+        ),
+        pytest.param(
+            "authorization=Foo bar-baz\nnext line",
+            f"authorization=Foo {REDACTED}\nnext line",
+            id="header-ends-at-eol",
+        ),
+        pytest.param(
+            "connect postgresql://app:hunter2@db:5432/app failed",
+            f"connect postgresql://{REDACTED}@db:5432/app failed",
+            id="url-userinfo",
+        ),
+        pytest.param(
+            "clone https://ghp_16C7e42F292c6912E7710c838347Ae178B4a@github.com/o/r",
+            f"clone https://{REDACTED}@github.com/o/r",
+            id="url-token-as-user",
+        ),
+        pytest.param("see https://example.com/a@b", "see https://example.com/a@b", id="at-sign-in-path"),
+        pytest.param("mail bob@example.com", "mail bob@example.com", id="email-address"),
+        pytest.param(
+            '{"username": "bob", "password": "hunter2"}',
+            f'{{"username": "bob", "password": "{REDACTED}"}}',
+            id="json-password",
+        ),
+        pytest.param(
+            '{"password":"hun\\"ter2", "x": 1}',
+            f'{{"password":"{REDACTED}", "x": 1}}',
+            id="json-escaped-quote-in-value",
+        ),
+        pytest.param(
+            'body was "{\\"pwd\\": \\"hunter2\\", \\"n\\": 1}"',
+            f'body was "{{\\"pwd\\": \\"{REDACTED}\\", \\"n\\": 1}}"',
+            id="json-inside-a-json-string",
+        ),
+        pytest.param("{'api_key': 'k-123'}", f"{{'api_key': '{REDACTED}'}}", id="python-repr-api-key"),
+        pytest.param("X-Api-Key: abc123def", f"X-Api-Key: {REDACTED}", id="x-api-key-header"),
+        pytest.param("GET /x?apikey=abc&page=2", f"GET /x?apikey={REDACTED}&page=2", id="query-apikey"),
+        pytest.param("auth=abc; pwd=hunter2", f"auth={REDACTED}; pwd={REDACTED}", id="form-auth-and-pwd"),
+        pytest.param("author=bob", "author=bob", id="author-is-not-auth"),
+        pytest.param("password=Xray-7 ok", f"password={REDACTED} ok", id="unquoted-value-starting-with-x"),
+        pytest.param("{private_key: 'abc'}", f"{{private_key: '{REDACTED}'}}", id="private-key-field"),
+        pytest.param(
+            "key=-----BEGIN EC PRIVATE KEY-----\\nMHcCAQEE\\n-----END EC PRIVATE KEY----- loaded",
+            f"key={REDACTED} loaded",
+            id="pem-private-key",
+        ),
+        pytest.param(
+            "password hash upgrade skipped: no hash slot came free",
+            "password hash upgrade skipped: no hash slot came free",
+            id="a-sensitive-word-without-a-value",
+        ),
     ],
 )
 def test_redact(text: str, expected: str) -> None:
     assert redact(text) == expected
 
 
-@pytest.mark.parametrize("name", ["password", "new_password", "access_token", "Authorization", "SECRET_KEY"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "password",
+        "new_password",
+        "access_token",
+        "Authorization",
+        "SECRET_KEY",
+        "pwd",
+        "api_key",
+        "apikey",
+        "X-Api-Key",
+        "auth",
+        "oauth_state",
+        "private_key",
+        "privateKey",
+    ],
+)
 def test_sensitive_fields_are_never_written(name: str) -> None:
     assert redact_field(name, "anything at all") == REDACTED
 
@@ -71,6 +166,11 @@ def test_gunicorn_error_log_is_redacted(caplog: pytest.LogCaptureFixture) -> Non
         logger.warning(f"Invalid request from ip=1.2.3.4: Invalid HTTP Header: 'Authorization Bearer {JWT}'")
     assert JWT not in caplog.text
     assert REDACTED in caplog.text
+
+
+@pytest.mark.parametrize("name", ["author", "authored_by", "username", "status", "path"])
+def test_other_fields_are_written(name: str) -> None:
+    assert redact_field(name, "bob") == "bob"
 
 
 def test_cookie_fields_are_never_written() -> None:

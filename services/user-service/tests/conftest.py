@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from user_helpers import SECRET, AuthActions
-from user_service import SETTINGS, create_app, passwords
+from user_service import SETTINGS, create_app
 
 
 @pytest.fixture(autouse=True)
@@ -19,12 +19,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Function scope: hide the developer's environment so only test_config counts."""
     for setting in SETTINGS:
         monkeypatch.delenv(setting.name, raising=False)
-
-
-@pytest.fixture(autouse=True)
-def no_failure_padding(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Function scope: wrong passwords answer at once (test_user_passwords checks the padding)."""
-    monkeypatch.setattr(passwords, "failure_floor", lambda: 0.0)
 
 
 @pytest.fixture

@@ -128,7 +128,7 @@ def test_gunicorn_config(
     conf = runpy.run_path(str(GUNICORN_CONF))
     assert {key: conf[key] for key in expected} == expected
     assert conf["wsgi_app"] == "user_service:create_app()"
-    assert conf["worker_class"] == "gthread"
+    assert conf["worker_class"] == "servicekit.gunicorn_worker.BufferingThreadWorker"
     assert (conf["timeout"], conf["graceful_timeout"]) == (30, 5)
     assert conf["accesslog"] is None
     assert conf["errorlog"] == "-"

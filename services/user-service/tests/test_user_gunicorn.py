@@ -1,4 +1,4 @@
-"""The body limit under the real server: gunicorn de-chunks, the app must still refuse.
+"""Under the real server: the body limit with chunked bodies, and slow clients (408, /health).
 
 The Flask test client cannot send a chunked body the way gunicorn hands it on, and
 the bug this guards against (werkzeug silently truncating a chunked body at the
@@ -29,6 +29,14 @@ GUNICORN_CONF = Path(__file__).resolve().parents[1] / "gunicorn.conf.py"
 # the rest is margin for a loaded CI machine.
 BOOT_DEADLINE_SECONDS = 30.0
 REQUEST_TIMEOUT_SECONDS = 10.0
+# Shorter than the default (10 s) to keep the tests quick; the worker reads it at boot.
+READ_DEADLINE_SECONDS = 2
+# A 408 comes within one poll tick (1 s) after the deadline; the rest is margin for load.
+READ_DEADLINE_MARGIN_SECONDS = 1.0 + 2.0
+# More slow clients than the server's threads (1 worker x 4 threads): all of them stalled before.
+SLOW_CLIENTS = 16
+# What attack (c) and Docker's healthcheck (timeout: 1s) allow /health.
+HEALTH_TIMEOUT_SECONDS = 1.0
 
 
 def _free_port() -> int:
@@ -49,6 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         "GUNICORN_WORKERS": "1",
         "GUNICORN_THREADS": "4",
         "LOG_LEVEL": "WARNING",
+        "GUNICORN_READ_DEADLINE_SECONDS": str(READ_DEADLINE_SECONDS),
     }
     command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--bind", f"127.0.0.1:{port}"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -124,3 +133,79 @@ def test_gunicorn_keeps_a_thread_that_never_hashes(threads: str, ok: bool) -> No
     assert (done.returncode == 0) is ok, done.stderr[-2000:]
     if not ok:
         assert "GUNICORN_THREADS must be more than 3" in done.stderr
+
+
+SLOW_HEAD = (
+    b"POST /auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\n\r\n" % len(CREDENTIALS)
+)
+
+
+def _slow_socket(port: int, first: bytes) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=REQUEST_TIMEOUT_SECONDS)
+    sock.sendall(first)
+    return sock
+
+
+def _read_response(sock: socket.socket, timeout: float) -> bytes:
+    """Everything the server sends until it closes, or until timeout."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while chunk := sock.recv(4096):
+            data += chunk
+    except TimeoutError:
+        pass
+    return data
+
+
+@pytest.mark.parametrize(
+    "first",
+    [pytest.param(SLOW_HEAD + CREDENTIALS[:5], id="slow-body"), pytest.param(SLOW_HEAD[:20], id="slow-head")],
+)
+def test_a_request_not_whole_by_the_deadline_gets_408_json(server: int, first: bytes) -> None:
+    started = time.monotonic()
+    with _slow_socket(server, first) as sock:
+        answer = _read_response(sock, READ_DEADLINE_SECONDS + READ_DEADLINE_MARGIN_SECONDS)
+    elapsed = time.monotonic() - started
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert b"Content-Type: application/json" in head
+    assert "did not arrive within 2 seconds" in json.loads(body)["error"]
+    assert READ_DEADLINE_SECONDS <= elapsed < READ_DEADLINE_SECONDS + READ_DEADLINE_MARGIN_SECONDS
+
+
+def test_a_body_trickled_in_before_the_deadline_is_served(server: int) -> None:
+    with _slow_socket(server, SLOW_HEAD) as sock:
+        for start in range(0, len(CREDENTIALS), 16):
+            time.sleep(0.1)  # the client's pace, not synchronisation: well within the deadline
+            sock.sendall(CREDENTIALS[start : start + 16])
+        answer = _read_response(sock, REQUEST_TIMEOUT_SECONDS)
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]  # judged: alice has no account here
+
+
+def test_expect_100_continue_is_answered_while_the_body_is_awaited(server: int) -> None:
+    head = SLOW_HEAD.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n")
+    with _slow_socket(server, head) as sock:
+        sock.settimeout(REQUEST_TIMEOUT_SECONDS)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(CREDENTIALS)
+        assert b"HTTP/1.1 401 " in _read_response(sock, REQUEST_TIMEOUT_SECONDS)
+
+
+def test_health_answers_while_more_slow_clients_than_threads_are_connected(server: int) -> None:
+    """Before, SLOW_CLIENTS trickling bodies held every thread: /health answered nothing."""
+    slow = [_slow_socket(server, SLOW_HEAD + b"{") for _ in range(SLOW_CLIENTS)]
+    try:
+        for _ in range(5):
+            started = time.monotonic()
+            conn = http.client.HTTPConnection("127.0.0.1", server, timeout=HEALTH_TIMEOUT_SECONDS)
+            try:
+                conn.request("GET", "/health")
+                assert conn.getresponse().status == 200
+            finally:
+                conn.close()
+            assert time.monotonic() - started < HEALTH_TIMEOUT_SECONDS
+    finally:
+        for sock in slow:
+            sock.close()

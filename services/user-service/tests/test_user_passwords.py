@@ -15,8 +15,6 @@ from user_helpers import AuthActions
 from user_service import passwords
 from werkzeug.security import generate_password_hash
 
-# The real one: conftest.py replaces it with 0 for every test.
-MEASURED_FLOOR = passwords.failure_floor
 CURRENT_PREFIX = "$argon2id$v=19$m=19456,t=2,p=1$"
 
 
@@ -132,29 +130,6 @@ def test_a_wait_for_a_slot_ends_at_its_deadline(monkeypatch: pytest.MonkeyPatch)
         passwords.hash_password("pw", wait=wait)
     # The deadline itself, plus 1 s of margin for a loaded machine.
     assert wait <= time.monotonic() - started < wait + 1.0
-
-
-def test_a_wrong_password_is_padded_to_the_slowest_scheme(
-    auth: AuthActions, db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Old-scheme accounts can't be told apart by the time a wrong password takes."""
-    floor = 0.25
-    monkeypatch.setattr(passwords, "failure_floor", lambda: floor)
-    pauses: list[float] = []
-    monkeypatch.setattr("user_service.passwords.time.sleep", pauses.append)
-    auth.register("alice", "s3cret-pass")
-    assert auth.login("alice", "wrong-password").status_code == 401
-    assert len(pauses) == 1
-    assert 0 < pauses[0] <= floor
-    assert auth.login("nobody", "wrong-password").status_code == 401  # unknown names too
-    assert len(pauses) == 2
-    assert auth.login("alice", "s3cret-pass").status_code == 200
-    assert len(pauses) == 2  # a right password is never padded
-
-
-def test_the_floor_is_measured_on_every_older_scheme() -> None:
-    assert {sample.split(":")[0] for sample in passwords._legacy_samples()} == {"scrypt", "pbkdf2"}
-    assert MEASURED_FLOOR() > 0
 
 
 def test_demo_user_and_sign_up_hash_the_same_way(make_app: Callable[..., Flask], db_path: Path) -> None:

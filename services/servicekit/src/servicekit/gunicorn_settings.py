@@ -23,7 +23,9 @@ def common_settings() -> dict[str, object]:
     """The shared settings, read from the environment now (also on a config reload)."""
     settings: dict[str, object] = {
         "workers": env_int("GUNICORN_WORKERS", 2),
-        "worker_class": "gthread",
+        # gthread, but a request reaches a thread only once it has arrived whole (408 past
+        # a deadline): slow clients can't hold the threads (gunicorn_worker.py says why).
+        "worker_class": "servicekit.gunicorn_worker.BufferingThreadWorker",
         "threads": env_int("GUNICORN_THREADS", 4),
         "timeout": 30,
         "graceful_timeout": 5,

@@ -59,8 +59,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     # Made once, in gunicorn's master (preload_app) before the workers fork: never
     # while a request waits.
-    passwords.failure_floor()
-    passwords.dummy_hash()
+    with app.app_context():
+        passwords.remember_schemes(db.password_hashes())
     register_health(app, lambda: sqlite.ping("users"))
     app.register_blueprint(users.bp)
     app.register_blueprint(auth.bp)

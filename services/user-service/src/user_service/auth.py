@@ -63,9 +63,10 @@ def issue_token() -> Response:
 
 @contextmanager
 def hashing_turn() -> Iterator[None]:
-    """A place among the threads allowed to hash, else 503 with Retry-After at once."""
+    """A place among the threads allowed to hash, else 503 with Retry-After at once
+    (also when this client already holds its share of the places)."""
     try:
-        with passwords.admission():
+        with passwords.admission(throttle.client_id(request.remote_addr)):
             yield
     except passwords.HashingBusy:
         log.warning("refused: every hash slot is taken", extra={"path": request.path})

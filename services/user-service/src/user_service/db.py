@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterator
 
 from flask import Flask
 from servicekit import sqlite
@@ -58,6 +59,12 @@ def find_by_username(username: str) -> sqlite3.Row | None:
         .fetchone()
     )
     return row
+
+
+def password_hashes() -> Iterator[str]:
+    """Every stored password hash, one row at a time (start-up reads their schemes)."""
+    for (password_hash,) in sqlite.get_db().execute("SELECT password_hash FROM users"):
+        yield str(password_hash)
 
 
 def find_by_id(user_id: int) -> sqlite3.Row | None:

@@ -13,24 +13,31 @@ for at most the `wait` it is given; any other caller gets HashingBusy at once
 (503 with Retry-After), so hashing never holds more than MAX_HASHING_THREADS of a
 worker's threads and requests that don't hash (the token check) always find one.
 
-A wrong password costs at least as long as checking one in the slowest older
-scheme (measured once per process): an account not yet upgraded can't be told
-apart by the time its failures take.
+One client holds at most MAX_PLACES_PER_CLIENT of those places per process (a
+worker): its next request is refused at once, so with W workers it holds W of
+the W x MAX_HASHING_THREADS places and every worker keeps the rest for others.
+Counted per worker, without shared state: the cross-worker picture is still
+bounded (W places, whatever the connections).
+
+A wrong password checks, besides its own hash, one decoy of every other scheme
+stored (decoys.py): every failure does the same work, on a quiet machine and
+under load alike, and holds its place only for that work.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
+
+from user_service.decoys import LEGACY_PREFIXES, Decoys
 
 TIME_COST = 2
 MEMORY_COST_KIB = 19 * 1024
@@ -38,6 +45,8 @@ PARALLELISM = 1
 MAX_CONCURRENT_HASHES = 2
 MAX_WAITING_HASHES = 1
 MAX_HASHING_THREADS = MAX_CONCURRENT_HASHES + MAX_WAITING_HASHES
+#: Places one client (throttle.client_id) may hold at once in a process.
+MAX_PLACES_PER_CLIENT = 1
 #: Default seconds a request waits for a hash slot (HASH_WAIT_SECONDS).
 HASH_WAIT_SECONDS = 1.0
 
@@ -52,7 +61,10 @@ _hasher = PasswordHasher(
 _slots = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
 _places = threading.BoundedSemaphore(MAX_HASHING_THREADS)
 _admitted = threading.local()
-_LEGACY_PREFIXES = ("scrypt:", "pbkdf2:")
+_held_by_client: dict[str, int] = {}
+_clients_lock = threading.Lock()
+#: The schemes stored in this process's database (create_app fills it).
+decoys = Decoys()
 
 T = TypeVar("T")
 
@@ -62,23 +74,46 @@ class HashingBusy(Exception):
 
 
 @contextmanager
-def admission() -> Iterator[None]:
+def _client_place(client: str | None) -> Iterator[None]:
+    """Count one more place for the client, or raise HashingBusy if it holds its share."""
+    if client is None:
+        yield
+        return
+    with _clients_lock:
+        held = _held_by_client.get(client, 0)
+        if held >= MAX_PLACES_PER_CLIENT:
+            raise HashingBusy
+        _held_by_client[client] = held + 1
+    try:
+        yield
+    finally:
+        with _clients_lock:
+            if _held_by_client[client] == 1:
+                del _held_by_client[client]
+            else:
+                _held_by_client[client] -= 1
+
+
+@contextmanager
+def admission(client: str | None = None) -> Iterator[None]:
     """Hold one of the MAX_HASHING_THREADS places for this thread, or raise HashingBusy at once.
 
     Views take it before any other work (the throttle's write included), so a flood
-    of hashing requests is turned away for the cost of a semaphore check.
+    of hashing requests is turned away for the cost of a semaphore check. A client
+    already holding MAX_PLACES_PER_CLIENT places is turned away the same way.
     """
     if getattr(_admitted, "held", False):
         yield
         return
-    if not _places.acquire(blocking=False):
-        raise HashingBusy
-    _admitted.held = True
-    try:
-        yield
-    finally:
-        _admitted.held = False
-        _places.release()
+    with _client_place(client):
+        if not _places.acquire(blocking=False):
+            raise HashingBusy
+        _admitted.held = True
+        try:
+            yield
+        finally:
+            _admitted.held = False
+            _places.release()
 
 
 def _bounded(work: Callable[[], T], wait: float | None) -> T:
@@ -100,11 +135,11 @@ def hash_password(password: str, wait: float | None = HASH_WAIT_SECONDS) -> str:
     return _bounded(lambda: _hasher.hash(password), wait)
 
 
-def _check(password_hash: str, password: str, wait: float) -> bool:
+def _matches(password_hash: str, password: str) -> bool:
     try:
-        if password_hash.startswith(_LEGACY_PREFIXES):
-            return _bounded(lambda: check_password_hash(password_hash, password), wait)
-        return _bounded(lambda: _hasher.verify(password_hash, password), wait)
+        if password_hash.startswith(LEGACY_PREFIXES):
+            return check_password_hash(password_hash, password)
+        return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError, ValueError):
         # A stored hash we cannot read (corrupt, or impossible parameters) matches nothing.
         return False
@@ -113,40 +148,24 @@ def _check(password_hash: str, password: str, wait: float) -> bool:
 def verify_password(password_hash: str, password: str, wait: float = HASH_WAIT_SECONDS) -> bool:
     """Check a password against its stored hash, argon2id or an older werkzeug one.
 
-    A wrong password takes at least failure_floor() seconds, whatever the scheme:
-    the padding sleeps holding this thread's hashing place but no hash slot.
+    A wrong password also checks the decoy of every other scheme stored, in the same
+    slot: the same work, so the same time, whatever the account's scheme.
     """
-    started = time.perf_counter()
-    with admission():
-        if _check(password_hash, password, wait):
+
+    def check() -> bool:
+        decoys.learn(password_hash)  # a scheme imported since start-up
+        if _matches(password_hash, password):
             return True
-        remaining = failure_floor() - (time.perf_counter() - started)
-        if remaining > 0:
-            time.sleep(remaining)  # equal timing for every scheme, not synchronisation
-    return False
+        for decoy in decoys.others(password_hash):
+            _matches(decoy, password)
+        return False
 
-
-@cache
-def _legacy_samples() -> tuple[str, ...]:
-    return tuple(
-        generate_password_hash(secrets.token_urlsafe(16), method=method) for method in ("scrypt", "pbkdf2")
-    )
-
-
-@cache
-def failure_floor() -> float:
-    """Seconds a failed check of the slowest older scheme takes here (measured once)."""
-    slowest = 0.0
-    for sample in _legacy_samples():
-        started = time.perf_counter()
-        check_password_hash(sample, "not-the-password")
-        slowest = max(slowest, time.perf_counter() - started)
-    return slowest
+    return _bounded(check, wait)
 
 
 def needs_rehash(password_hash: str) -> bool:
     """Tell whether the hash was made another way or at another cost than today's."""
-    if password_hash.startswith(_LEGACY_PREFIXES):
+    if password_hash.startswith(LEGACY_PREFIXES):
         return True
     try:
         return _hasher.check_needs_rehash(password_hash)
@@ -158,6 +177,11 @@ def needs_rehash(password_hash: str) -> bool:
 def dummy_hash() -> str:
     """A current-cost hash of a random password, made once (at start-up: create_app)."""
     return hash_password(secrets.token_urlsafe(16), wait=None)
+
+
+def remember_schemes(stored: Iterable[str]) -> None:
+    """Learn the schemes of the stored hashes, today's included (at start-up: create_app)."""
+    decoys.reset([dummy_hash(), *stored])
 
 
 def burn_time(password: str, wait: float = HASH_WAIT_SECONDS) -> None:
