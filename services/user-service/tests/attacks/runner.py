@@ -44,7 +44,8 @@ def scripts(letters: list[str]) -> list[Path]:
 def server_env(script: Path) -> dict[str, str]:
     """The script's SERVER_ENV (settings beyond the defaults), read by importing it."""
     spec = importlib.util.spec_from_file_location(script.stem, script)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(HERE))
     try:
@@ -96,7 +97,9 @@ def gunicorn(app_src: Path, extra: dict[str, str], folder: Path) -> Iterator[str
         while not _healthy(port):
             if process.poll() is not None or time.monotonic() > deadline:
                 tail = (folder / "gunicorn.log").read_text(errors="replace")[-2000:]
-                raise SystemExit(f"gunicorn on 127.0.0.1:{port} not healthy in {BOOT_DEADLINE_SECONDS}s:\n{tail}")
+                raise SystemExit(
+                    f"gunicorn on 127.0.0.1:{port} not healthy in {BOOT_DEADLINE_SECONDS}s:\n{tail}"
+                )
             time.sleep(0.1)  # polling /health under the deadline above
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -111,9 +114,10 @@ def gunicorn(app_src: Path, extra: dict[str, str], folder: Path) -> Iterator[str
 
 def run(script: Path, app_src: Path) -> dict[str, object]:
     """One script against its own fresh server; its figures (or why it has none)."""
-    with tempfile.TemporaryDirectory(prefix=f"{script.stem}-") as tmp, gunicorn(
-        app_src, server_env(script), Path(tmp)
-    ) as base_url:
+    with (
+        tempfile.TemporaryDirectory(prefix=f"{script.stem}-") as tmp,
+        gunicorn(app_src, server_env(script), Path(tmp)) as base_url,
+    ):
         started = time.monotonic()
         try:
             done = subprocess.run(
@@ -152,10 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results: dict[str, dict[str, object]] = {}
     for script in scripts(args.letters):
-        print(f"attacks: running {script.name} against {args.app_src} ...", flush=True)
+        print(f"attacks: running {script.name} against {args.app_src} ...", flush=True)  # noqa: T201
         results[script.stem] = run(script, args.app_src.resolve())
-        print(table({script.stem: results[script.stem]}), flush=True)
-    print("\n" + table(results))
+        print(table({script.stem: results[script.stem]}), flush=True)  # noqa: T201
+    print("\n" + table(results))  # noqa: T201 - the session's output
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0 if all(figures.get("passed") for figures in results.values()) else 1

@@ -1,0 +1,48 @@
+"""Device cookies: signed for one account by this service's key, unexpired, nothing else."""
+
+from __future__ import annotations
+
+import pytest
+from user_service import device
+
+SECRET = "device-test-secret-0123456789abcdef-xyz"
+NOW = 1_000_000.0
+TTL = 3600
+
+
+def test_a_cookie_is_recognised_for_its_account_until_it_expires() -> None:
+    value = device.issue(7, SECRET, TTL, now=NOW)
+    assert value.startswith(f"7.{int(NOW) + TTL}.")
+    assert device.recognises(value, 7, SECRET, now=NOW)
+    assert device.recognises(value, 7, SECRET, now=NOW + TTL - 1)
+    assert not device.recognises(value, 7, SECRET, now=NOW + TTL)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(None, id="none"),
+        pytest.param("", id="empty"),
+        pytest.param("7", id="account-only"),
+        pytest.param(f"7.{int(NOW) + TTL}", id="unsigned"),
+        pytest.param(f"7.{int(NOW) + TTL}.AAAA", id="bad-signature"),
+        pytest.param(f"7.-{int(NOW) + TTL}.x", id="negative-expiry"),
+    ],
+)
+def test_malformed_or_unsigned_values_are_not_recognised(value: str | None) -> None:
+    assert not device.recognises(value, 7, SECRET, now=NOW)
+
+
+def test_a_cookie_names_one_account_and_one_key() -> None:
+    value = device.issue(7, SECRET, TTL, now=NOW)
+    assert not device.recognises(value, 8, SECRET, now=NOW)
+    assert not device.recognises(value, 7, SECRET + "-other", now=NOW)
+    account, expires, signature = value.split(".")
+    later = f"{account}.{int(expires) + TTL}.{signature}"  # a longer life can't be forged
+    assert not device.recognises(later, 7, SECRET, now=NOW)
+    assert not device.recognises(f"8.{expires}.{signature}", 8, SECRET, now=NOW)
+
+
+def test_the_default_clock_is_now() -> None:
+    assert device.recognises(device.issue(7, SECRET, TTL), 7, SECRET)
+    assert not device.recognises(device.issue(7, SECRET, TTL, now=NOW), 7, SECRET)
