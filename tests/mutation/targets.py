@@ -52,6 +52,19 @@ TARGETS = [
         (f"{USER_TESTS}/test_user_throttle.py", f"{USER_TESTS}/test_user_signup.py"),
     ),
     Target(
+        "clients",
+        USER_SERVICE,
+        "user_service/clients.py",
+        (f"{USER_TESTS}/test_user_clients.py",),
+    ),
+    Target(
+        "device",
+        USER_SERVICE,
+        "user_service/device.py",
+        (f"{USER_TESTS}/test_user_device.py", f"{USER_TESTS}/test_user_throttle.py"),
+        select="device",
+    ),
+    Target(
         "tokens",
         USER_SERVICE,
         "user_service/tokens.py",

@@ -27,7 +27,7 @@ BUSY = error(
 
 DEVICE_COOKIE = {
     "Set-Cookie": {
-        "description": "`device=<value>`: a signed cookie naming this account, valid DEVICE_COOKIE_TTL_SECONDS.",
+        "description": "`device=<value>`: signed, names this account, lasts DEVICE_COOKIE_TTL_SECONDS.",
         "schema": {"type": "string"},
     }
 }
