@@ -22,6 +22,11 @@ PROXIES = clients.trusted_proxies("10.0.0.0/8, 192.0.2.7")
         pytest.param("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64", id="ipv6-same-64"),
         pytest.param("::ffff:10.1.2.3", "10.1.2.3", id="ipv4-mapped"),
         pytest.param(" 10.1.2.3 ", "10.1.2.3", id="spaces"),
+        pytest.param("10.1.2.3:8080", "10.1.2.3", id="ipv4-with-port"),
+        pytest.param("[2001:db8:1:2::1]:8080", "2001:db8:1:2::/64", id="ipv6-with-port"),
+        pytest.param("[2001:db8:1:2::1]", "2001:db8:1:2::/64", id="ipv6-bracketed"),
+        pytest.param("[10.1.2.3", "unknown", id="unclosed-bracket"),
+        pytest.param("10.1.2.3:80:80", "unknown", id="two-colons-not-ipv6"),
         pytest.param("not-an-address", "unknown", id="junk"),
         pytest.param(None, "unknown", id="none"),
     ],
@@ -43,6 +48,9 @@ def test_clients_are_addresses_and_ipv6_64s(address: str | None, client: str) ->
         pytest.param("10.0.0.2", ["1.1.1.1", "198.51.100.1, 192.0.2.7"], "198.51.100.1", id="headers-joined"),
         pytest.param("10.0.0.2", ["10.0.0.5, 10.0.0.6"], "10.0.0.5", id="all-hops-ours-the-first"),
         pytest.param("10.0.0.2", ["1.1.1.1, junk"], "junk", id="junk-hop-is-blamed-not-skipped"),
+        pytest.param(
+            "10.0.0.2", ["198.51.100.1:4711, 10.0.0.3:443"], "198.51.100.1:4711", id="hops-with-ports"
+        ),
         pytest.param("10.0.0.2", [" , "], "10.0.0.2", id="empty-hops"),
         pytest.param("::ffff:10.0.0.2", ["198.51.100.1"], "198.51.100.1", id="ipv4-mapped-proxy"),
         pytest.param(None, ["198.51.100.1"], None, id="no-peer"),

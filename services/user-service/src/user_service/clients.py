@@ -32,8 +32,15 @@ def trusted_proxies(raw: str) -> tuple[Network, ...]:
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address in text: bare, or with a port as some proxies write it (1.2.3.4:80, [::1]:80)."""
+    text = text.strip()
+    if text.startswith("["):
+        inside, closed, _ = text[1:].partition("]")
+        text = inside if closed else text
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
     try:
-        ip = ipaddress.ip_address(text.strip())
+        ip = ipaddress.ip_address(text)
     except ValueError:
         return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
