@@ -17,8 +17,8 @@ import helpers
 SERVER_ENV: dict[str, str] = {}
 FLOOD_NAMES = 10_050
 FINISHERS = 10
-FLOOD_THREADS = 6  # one per hashing place of the default server (2 workers x 3)
-DEADLINE_SECONDS = 15 * 60
+FLOOD_THREADS = 12  # twice the default server's hashing places (2 workers x 3): none left idle
+DEADLINE_SECONDS = 25 * 60
 USERS = 5
 PASSWORD = "right-password-1"
 

@@ -27,7 +27,7 @@ CHECKOUT = HERE.parents[3]
 #: gunicorn imports the app and forks 2 workers: seconds, plus margin for a loaded machine.
 BOOT_DEADLINE_SECONDS = 60.0
 #: No script may run longer; each has a (shorter) deadline of its own.
-SCRIPT_TIMEOUT_SECONDS = 20 * 60
+SCRIPT_TIMEOUT_SECONDS = 30 * 60
 #: Settings the runner sets; everything else is the service's default.
 SERVICE_SETTINGS = ("SECRET_KEY", "DATABASE_PATH", "LOG_LEVEL", "GUNICORN_WORKERS", "GUNICORN_THREADS")
 
