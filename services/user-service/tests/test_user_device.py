@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from flask.testing import FlaskClient
+from user_helpers import AuthActions
 from user_service import device
 
 SECRET = "device-test-secret-0123456789abcdef-xyz"
@@ -27,6 +29,8 @@ def test_a_cookie_is_recognised_for_its_account_until_it_expires() -> None:
         pytest.param(f"7.{int(NOW) + TTL}", id="unsigned"),
         pytest.param(f"7.{int(NOW) + TTL}.AAAA", id="bad-signature"),
         pytest.param(f"7.-{int(NOW) + TTL}.x", id="negative-expiry"),
+        pytest.param("7.\u00b2\u00b2.x", id="superscript-digits"),
+        pytest.param(f"7.{int(NOW) + TTL}.\u00e9t\u00e9", id="non-ascii-signature"),
     ],
 )
 def test_malformed_or_unsigned_values_are_not_recognised(value: str | None) -> None:
@@ -46,3 +50,18 @@ def test_a_cookie_names_one_account_and_one_key() -> None:
 def test_the_default_clock_is_now() -> None:
     assert device.recognises(device.issue(7, SECRET, TTL), 7, SECRET)
     assert not device.recognises(device.issue(7, SECRET, TTL, now=NOW), 7, SECRET)
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        pytest.param("7.\u00b2\u00b2.x", id="superscript-digits"),
+        pytest.param("1.99999999999.\u00e9t\u00e9", id="non-ascii-signature"),
+        pytest.param("x" * 4000, id="long"),
+    ],
+)
+def test_a_hostile_cookie_is_ignored_not_a_500(client: FlaskClient, auth: AuthActions, cookie: str) -> None:
+    auth.register("alice", "s3cret-pass")
+    client.set_cookie(device.COOKIE, cookie, path="/auth")
+    assert auth.login("alice", "wrong-pass").status_code == 401
+    assert auth.login("alice", "s3cret-pass").status_code == 200

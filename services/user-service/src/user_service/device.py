@@ -37,8 +37,11 @@ def recognises(value: str | None, user_id: int, secret: str, now: float | None =
     now = time.time() if now is None else now
     account, _, rest = (value or "").partition(".")
     expires, _, signature = rest.partition(".")
+    # A cookie is whatever the client sends: compared as bytes (compare_digest refuses
+    # non-ASCII str); int() reads only what our signature covers.
     if account != str(user_id) or not expires.isdigit():
         return False
-    if not hmac.compare_digest(signature, _signature(f"{account}.{expires}", secret)):
+    expected = _signature(f"{account}.{expires}", secret)
+    if not hmac.compare_digest(signature.encode(), expected.encode()):
         return False
     return int(expires) > now
