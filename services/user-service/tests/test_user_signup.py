@@ -53,7 +53,7 @@ def places_taken(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_defaults(app: Flask) -> None:
     assert app.config["SIGNUPS_PER_CLIENT"] == 1000
-    assert app.config["SIGNUP_CONFLICTS_PER_CLIENT"] == 20
+    assert app.config["SIGNUP_CONFLICTS_PER_CLIENT"] == 100
     assert app.config["HASH_WAIT_SECONDS"] == passwords.HASH_WAIT_SECONDS == 1.0
 
 
