@@ -391,3 +391,24 @@ def test_another_accounts_device_cookie_counts_for_nothing(guarded: Flask) -> No
     for _ in range(3):
         bob.login("alice", "wrong-password")
     assert bob.login("alice", "s3cret-pass").status_code == 429  # bob's cookie isn't alice's
+
+
+def test_a_success_with_the_device_cookie_clears_its_counter(guarded: Flask) -> None:
+    alice = client_at(guarded, "10.0.0.1")
+    alice.register("alice", "s3cret-pass")
+    assert alice.login("alice", "s3cret-pass").status_code == 200
+    for _ in range(2):
+        assert alice.login("alice", "wrong-password").status_code == 401
+    assert alice.login("alice", "s3cret-pass").status_code == 200
+    for _ in range(2):  # 2 + 2 would be over the cookie's limit of 3 without the clearing
+        assert alice.login("alice", "wrong-password").status_code == 401
+    assert alice.login("alice", "s3cret-pass").status_code == 200
+
+
+def test_a_count_keeps_the_time_it_is_given(guarded: Flask, db_path: Path) -> None:
+    with guarded.test_request_context():
+        throttle.count(throttle.Key("conflict:10.0.0.1", 2, counted=False), now=1_000_000.0)
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT key, failures, window_start FROM login_failures").fetchall() == [
+            ("conflict:10.0.0.1", 1, 1_000_000.0)
+        ]
