@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+
 import pytest
 from flask.testing import FlaskClient
 from user_helpers import AuthActions
@@ -10,6 +14,17 @@ from user_service import device
 SECRET = "device-test-secret-0123456789abcdef-xyz"
 NOW = 1_000_000.0
 TTL = 3600
+
+
+def test_the_signature_is_hmac_sha256_under_a_key_for_this_purpose_only() -> None:
+    """A known answer: HMAC-SHA256 keyed by HMAC(secret, purpose), base64url without padding."""
+    key = hmac.new(SECRET.encode(), b"user-service device cookie v1", hashlib.sha256).digest()
+    payload = f"7.{int(NOW) + TTL}"
+    digest = hmac.new(key, payload.encode(), hashlib.sha256).digest()
+    expected = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    value = device.issue(7, SECRET, TTL, now=NOW)
+    assert value == f"{payload}.{expected}"
+    assert "=" not in value  # a cookie value that needs no quoting
 
 
 def test_a_cookie_is_recognised_for_its_account_until_it_expires() -> None:
