@@ -65,6 +65,24 @@ TARGETS = [
         select="device",
     ),
     Target(
+        "users-db",
+        USER_SERVICE,
+        "user_service/db.py",
+        (
+            f"{USER_TESTS}/test_user_usernames.py",
+            f"{USER_TESTS}/test_user_api.py",
+            f"{USER_TESTS}/test_user_ops.py",
+        ),
+        select="not (body or chunked or token_errors or largest or bad_bodies or oversized)",
+    ),
+    Target(
+        "validation",
+        USER_SERVICE,
+        "user_service/validation.py",
+        (f"{USER_TESTS}/test_user_usernames.py", f"{USER_TESTS}/test_user_api.py"),
+        select="fold or names or invalid or boundary or full_width or credentials",
+    ),
+    Target(
         "tokens",
         USER_SERVICE,
         "user_service/tokens.py",

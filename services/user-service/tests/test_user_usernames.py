@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from user_helpers import AuthActions
-from user_service import validation
+from user_service import db, validation
 from werkzeug.security import generate_password_hash
 
 
@@ -78,9 +78,12 @@ def test_two_old_rows_that_fold_alike_both_keep_working(
     make_app: Callable[..., Flask], db_path: Path, log_lines: Callable[[], list[dict[str, object]]]
 ) -> None:
     """The older owns the folded name; the newer logs in by its exact name; neither is lost."""
-    old_database(db_path, ["USER1", "user1"])
+    old_database(db_path, ["USER1", "user1", "Bob"])
     app = make_app()
-    assert any("logs in by its exact name only" in str(line["msg"]) for line in log_lines())
+    warnings = [line for line in log_lines() if line["level"] == "WARNING"]
+    assert [(line["msg"], line["user_id"]) for line in warnings] == [
+        ("username folds to an older account's; it logs in by its exact name only", 2)
+    ]
     make_app()  # a second start (another worker, a restart) changes nothing
     auth = AuthActions(app.test_client())
     older = auth.login("User1")
@@ -99,6 +102,7 @@ def test_two_old_rows_that_fold_alike_both_keep_working(
         assert conn.execute("SELECT username, username_key FROM users ORDER BY id").fetchall() == [
             ("USER1", "user1"),
             ("user1", None),
+            ("Bob", "bob"),  # rows after a duplicate are keyed too
         ]
 
 
@@ -109,3 +113,30 @@ def test_the_demo_user_is_not_created_twice_under_another_case(
     make_app(DEMO_USERNAME="DEMO", DEMO_PASSWORD="demo-password")
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT username FROM users").fetchall() == [("Demo",)]
+
+
+@pytest.mark.parametrize("given", ["DEMO_USERNAME", "DEMO_PASSWORD"])
+def test_half_a_demo_account_is_refused_with_a_warning(
+    make_app: Callable[..., Flask],
+    db_path: Path,
+    log_lines: Callable[[], list[dict[str, object]]],
+    given: str,
+) -> None:
+    make_app(**{given: "demo-value-1"})
+    warnings = [line["msg"] for line in log_lines() if line["level"] == "WARNING"]
+    assert warnings == ["DEMO_USERNAME and DEMO_PASSWORD must both be set; no demo user created"]
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM users").fetchone() == (0,)
+
+
+def test_a_password_hash_is_replaced_only_over_the_one_it_was_read_with(
+    app: Flask, auth: AuthActions
+) -> None:
+    """Two logins upgrading one account's hash at once: the second finds it replaced."""
+    auth.register("alice", "s3cret-pass")
+    with app.app_context():
+        user = db.find_by_username("alice")
+        assert user is not None
+        assert db.replace_password_hash(user["id"], user["password_hash"], "new-hash") is True
+        assert db.replace_password_hash(user["id"], user["password_hash"], "newer-hash") is False
+        assert db.find_by_username("alice")["password_hash"] == "new-hash"  # type: ignore[index]
