@@ -355,6 +355,17 @@ def load(session: nox.Session) -> None:
 
 
 @nox.session
+def attacks(session: nox.Session) -> None:
+    """Issue 24's attack scripts, each against a fresh local gunicorn of user-service on 127.0.0.1.
+
+    Not in the default sessions (minutes). `nox -s attacks -- a d` runs those only;
+    `-- --app-src DIR` serves another checkout (before figures). Prints a table of
+    figures; fails if an attack got through. See services/user-service/tests/attacks/README.md.
+    """
+    _python(session, "services/user-service/tests/attacks/runner.py", *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Every benchmark figure side by side (about 15 minutes): prints them, the ratios and issue 11's
     targets (each met or its gap), writes bench/results/bench.json and regenerates BENCHMARKS.md.

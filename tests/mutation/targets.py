@@ -52,6 +52,37 @@ TARGETS = [
         (f"{USER_TESTS}/test_user_throttle.py", f"{USER_TESTS}/test_user_signup.py"),
     ),
     Target(
+        "clients",
+        USER_SERVICE,
+        "user_service/clients.py",
+        (f"{USER_TESTS}/test_user_clients.py",),
+    ),
+    Target(
+        "device",
+        USER_SERVICE,
+        "user_service/device.py",
+        (f"{USER_TESTS}/test_user_device.py", f"{USER_TESTS}/test_user_throttle.py"),
+        select="device",
+    ),
+    Target(
+        "users-db",
+        USER_SERVICE,
+        "user_service/db.py",
+        (
+            f"{USER_TESTS}/test_user_usernames.py",
+            f"{USER_TESTS}/test_user_api.py",
+            f"{USER_TESTS}/test_user_ops.py",
+        ),
+        select="not (body or chunked or token_errors or largest or bad_bodies or oversized)",
+    ),
+    Target(
+        "validation",
+        USER_SERVICE,
+        "user_service/validation.py",
+        (f"{USER_TESTS}/test_user_usernames.py", f"{USER_TESTS}/test_user_api.py"),
+        select="fold or names or invalid or boundary or full_width or credentials",
+    ),
+    Target(
         "tokens",
         USER_SERVICE,
         "user_service/tokens.py",

@@ -221,7 +221,7 @@ def test_login_returns_bearer_token_with_expected_claims(
     [
         pytest.param("alice", "wrong-password", id="wrong-password"),
         pytest.param("nobody", "s3cret-pass", id="unknown-user"),
-        pytest.param("ALICE", "s3cret-pass", id="username-is-case-sensitive"),
+        pytest.param("alice", "S3CRET-PASS", id="password-is-case-sensitive"),
     ],
 )
 def test_bad_credentials_get_the_same_401(auth: AuthActions, username: str, password: str) -> None:

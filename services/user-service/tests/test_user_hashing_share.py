@@ -8,7 +8,7 @@ places stay taken for exactly as long as the test says.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -140,3 +140,26 @@ def test_exactly_the_share_is_admitted_and_one_more_is_refused(
     assert passwords._held_by_client == {}  # every place given back
     with passwords.admission(ATTACKER):  # and the client is admitted again
         pass
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_share(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch, gate: Gate
+) -> None:
+    """The share follows the client TRUSTED_PROXIES names, not the proxy's own address."""
+    monkeypatch.setenv("TRUSTED_PROXIES", "127.0.0.1/32")
+    app = make_app()
+
+    def behind(forwarded_for: str) -> AuthActions:
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = "127.0.0.1"
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded_for
+        return AuthActions(client)
+
+    behind(VICTIM).register("victim", "right-pass")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        held = pool.submit(lambda: behind(ATTACKER).login("victim", GUESS).status_code)
+        assert gate.entered.acquire(timeout=GATE_TIMEOUT_SECONDS), "the attacker's check never started"
+        assert behind(ATTACKER).login("victim", "another-guess").status_code == 503
+        assert behind(VICTIM).login("victim", "right-pass").status_code == 200
+        gate.opened.set()
+        assert held.result(timeout=GATE_TIMEOUT_SECONDS) == 401

@@ -53,6 +53,7 @@ def places_taken(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_defaults(app: Flask) -> None:
     assert app.config["SIGNUPS_PER_CLIENT"] == 1000
+    assert app.config["SIGNUP_CONFLICTS_PER_CLIENT"] == 100
     assert app.config["HASH_WAIT_SECONDS"] == passwords.HASH_WAIT_SECONDS == 1.0
 
 
@@ -68,6 +69,19 @@ def test_sign_ups_are_limited_per_client_409s_included(limited: Flask) -> None:
     assert 1 <= int(refused.headers["Retry-After"]) <= 900
     assert prober.register("alice").status_code == 429  # no more probing either
     assert client_at(limited, "10.0.0.2").register("carol").status_code == 201
+
+
+def test_names_found_taken_are_limited_per_client(make_app: Callable[..., Flask]) -> None:
+    """Issue 24, 5: a 409 says a name exists; one client may learn that SIGNUP_CONFLICTS_PER_CLIENT times."""
+    app = make_app(SIGNUP_CONFLICTS_PER_CLIENT=2)
+    prober = client_at(app, "10.0.0.1")
+    assert prober.register("alice").status_code == 201
+    assert prober.register("ALICE").status_code == 409
+    assert prober.register("alice").status_code == 409
+    refused = prober.register("bob")  # refused before its name is looked at: tells nothing
+    assert refused.status_code == 429
+    assert "too many sign-ups" in refused.json["error"]  # type: ignore[index]
+    assert client_at(app, "10.0.0.2").register("bob").status_code == 201
 
 
 def test_an_ipv6_64_is_one_sign_up_client(limited: Flask) -> None:

@@ -11,7 +11,7 @@ from servicekit import sqlite
 from servicekit.config import REQUIRED, Setting, load_settings, positive_float, positive_int
 from servicekit.health import register_health
 
-from user_service import passwords
+from user_service import clients, passwords
 
 SERVICE_NAME = "user-service"
 # HS256 keys shorter than the hash output are weak (RFC 7518 section 3.2); PyJWT warns
@@ -31,12 +31,21 @@ SETTINGS = (
     Setting("TOKEN_TTL_SECONDS", positive_int, 3600),
     # The `aud` claim of the tokens issued, and the only one /users/authenticate accepts.
     Setting("TOKEN_AUDIENCE", str, "microstack"),
-    # Failed logins allowed per window, per account and per client (TCP peer); see throttle.py.
+    # Failed logins allowed per window: per account from one client (and per device
+    # cookie), and per client on all accounts (the spraying bound); see throttle.py.
     Setting("LOGIN_FAILURES_PER_ACCOUNT", positive_int, 10),
     Setting("LOGIN_FAILURES_PER_CLIENT", positive_int, 1000),
     Setting("LOGIN_FAILURE_WINDOW_SECONDS", positive_int, 900),
-    # Sign-up attempts (201 and 409 alike) per client per LOGIN_FAILURE_WINDOW_SECONDS.
+    # Proxies whose X-Forwarded-For names the client (CIDRs, comma-separated); none by default.
+    Setting("TRUSTED_PROXIES", clients.trusted_proxies, ()),
+    # How long a device cookie (set by a successful login) keeps its holder recognised.
+    Setting("DEVICE_COOKIE_TTL_SECONDS", positive_int, 30 * 24 * 3600),
+    # Sign-up attempts (201 and 409 alike) per client per LOGIN_FAILURE_WINDOW_SECONDS,
+    # and sign-ups that found their name taken (409), which tell a name exists.
     Setting("SIGNUPS_PER_CLIENT", positive_int, 1000),
+    # 100: far above what a shared address's users hit by picking taken names, and above the
+    # 25 sign-ups the integration run's fuzzer sends from its one host client per stack.
+    Setting("SIGNUP_CONFLICTS_PER_CLIENT", positive_int, 100),
     # How long a request waits for a hash slot before it gets 503 with Retry-After.
     Setting("HASH_WAIT_SECONDS", positive_float, passwords.HASH_WAIT_SECONDS),
     Setting("DEMO_USERNAME", str, None),

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from sqlite3 import Row
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from servicekit.errors import ServiceUnavailableError, TooManyRequestsError, UnauthorizedError
 from servicekit.http import json_object
 
-from user_service import db, passwords, throttle, tokens, validation
+from user_service import clients, db, device, passwords, throttle, tokens, validation
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 log = logging.getLogger(__name__)
@@ -24,13 +25,13 @@ BUSY_RETRY_AFTER = 1
 def issue_token() -> Response:
     """Exchange username and password for a token; one message for every failure."""
     username, password = validation.credentials(json_object(), strict=False)
-    account, client = throttle.keys_for(username, request.remote_addr)
     wait = float(current_app.config["HASH_WAIT_SECONDS"])
     with hashing_turn():
+        user = db.find_by_username(username)
         # Checked and counted before any hashing, in one transaction: a refused caller
         # costs no hash, and concurrent guesses can't all pass the check.
         try:
-            attempt = throttle.begin_login(account, client)
+            attempt = throttle.begin(throttle_keys(user))
         except throttle.Refused as refused:
             log.warning("login refused: too many failed logins", extra={"retry_after": refused.retry_after})
             raise TooManyRequestsError(
@@ -38,7 +39,6 @@ def issue_token() -> Response:
                 retry_after=refused.retry_after,
             ) from None
         try:
-            user = db.find_by_username(username)
             if user is None:
                 passwords.burn_time(password, wait)
             if user is None or not passwords.verify_password(user["password_hash"], password, wait):
@@ -46,7 +46,7 @@ def issue_token() -> Response:
         except passwords.HashingBusy:
             throttle.take_back(attempt)  # nothing was judged
             raise
-        throttle.succeeded(attempt, account)
+        throttle.succeeded(attempt)
         if passwords.needs_rehash(user["password_hash"]):
             # The only moment we hold the password: move the account to today's hash.
             try:
@@ -58,7 +58,27 @@ def issue_token() -> Response:
     config = current_app.config
     ttl = int(config["TOKEN_TTL_SECONDS"])
     token = tokens.issue(user["id"], user["username"], config["SECRET_KEY"], ttl, config["TOKEN_AUDIENCE"])
-    return jsonify({"access_token": token, "token_type": "Bearer", "expires_in": ttl})
+    response = jsonify({"access_token": token, "token_type": "Bearer", "expires_in": ttl})
+    remember_device(response, user["id"])
+    return response
+
+
+# --- Throttling by account, client and device (throttle.py, device.py) -----------------
+
+
+def throttle_keys(user: Row | None) -> tuple[throttle.Key, ...]:
+    """The counters this login is judged by: its account's from this client, or its device's."""
+    known = user is not None and device.recognises(
+        request.cookies.get(device.COOKIE), user["id"], current_app.config["SECRET_KEY"]
+    )
+    return throttle.login_keys(None if user is None else user["id"], clients.of_request(), device=known)
+
+
+def remember_device(response: Response, user_id: int) -> None:
+    """Set the device cookie that lets this caller past its address's limits next time."""
+    ttl = int(current_app.config["DEVICE_COOKIE_TTL_SECONDS"])
+    value = device.issue(user_id, current_app.config["SECRET_KEY"], ttl)
+    response.set_cookie(device.COOKIE, value, max_age=ttl, path="/auth", httponly=True, samesite="Strict")
 
 
 @contextmanager
@@ -66,7 +86,7 @@ def hashing_turn() -> Iterator[None]:
     """A place among the threads allowed to hash, else 503 with Retry-After at once
     (also when this client already holds its share of the places)."""
     try:
-        with passwords.admission(throttle.client_id(request.remote_addr)):
+        with passwords.admission(clients.of_request()):
             yield
     except passwords.HashingBusy:
         log.warning("refused: every hash slot is taken", extra={"path": request.path})

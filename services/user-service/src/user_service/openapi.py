@@ -11,7 +11,7 @@ from servicekit.openapi import body_errors, error, json_body, operation, respons
 
 from user_service import validation
 
-VERSION = "1.2.0"
+VERSION = "1.3.0"
 
 RETRY_AFTER = {
     "Retry-After": {
@@ -24,6 +24,20 @@ BUSY = error(
     "waiting): nothing was done or counted; retry after Retry-After.",
     headers=RETRY_AFTER,
 )
+
+DEVICE_COOKIE = {
+    "Set-Cookie": {
+        "description": "`device=<value>`: signed, names this account, lasts DEVICE_COOKIE_TTL_SECONDS.",
+        "schema": {"type": "string"},
+    }
+}
+DEVICE_COOKIE_PARAMETER = {
+    "name": "device",
+    "in": "cookie",
+    "required": False,
+    "description": "The cookie an earlier successful login set; anything else is ignored.",
+    "schema": {"type": "string"},
+}
 
 BEARER_ERRORS = (
     "No valid bearer token: the header is missing or not `Bearer <token>`, or the token is "
@@ -105,12 +119,16 @@ def build() -> openapi.Document:
                     "201": response("Created.", schema_ref("User")),
                     **body_errors(),
                     "409": error(
-                        "The username is taken (`field` is `username`). This tells the caller the name "
-                        "exists; every sign-up attempt, 409s included, counts against the client's "
-                        "SIGNUPS_PER_CLIENT per window."
+                        "The username is taken (`field` is `username`): names are compared folded "
+                        "(NFKC, case-insensitive), so `Alice` is taken once `alice` exists. This tells "
+                        "the caller the name exists, so a client gets at most SIGNUP_CONFLICTS_PER_CLIENT "
+                        "409s per window (then 429 for every sign-up); every sign-up attempt also counts "
+                        "against the client's SIGNUPS_PER_CLIENT."
                     ),
                     "429": error(
-                        "Too many sign-up attempts from this client in this window.", headers=RETRY_AFTER
+                        "Too many sign-up attempts, or too many names found taken, from this client in "
+                        "this window; answered before the name is looked at.",
+                        headers=RETRY_AFTER,
                     ),
                     "503": BUSY,
                 },
@@ -123,20 +141,31 @@ def build() -> openapi.Document:
                 "issueToken",
                 "Log in: exchange username and password for a bearer token.",
                 {
-                    "200": response("A signed token for this user.", schema_ref("Token")),
+                    "200": response(
+                        "A signed token for this user. Also sets the `device` cookie (HttpOnly, "
+                        "SameSite=Strict, Path=/auth) that recognises this client at its next logins.",
+                        schema_ref("Token"),
+                        headers=DEVICE_COOKIE,
+                    ),
                     **body_errors(),
                     "401": error("Wrong username or password (one message for both).", headers=challenge),
                     "429": error(
-                        "Too many failed logins for this account or from this client; "
-                        "the account is refused even with the right password until Retry-After passes. "
-                        "A client over its limit is refused only for accounts with failures of their own.",
+                        "Too many failed logins from this client for this account "
+                        "(LOGIN_FAILURES_PER_ACCOUNT), or from this client in all "
+                        "(LOGIN_FAILURES_PER_CLIENT, for any name); refused even with the right password "
+                        "until Retry-After passes. Other clients are not affected, and a caller showing "
+                        "the account's `device` cookie is counted apart (its own "
+                        "LOGIN_FAILURES_PER_ACCOUNT failures).",
                         headers=RETRY_AFTER,
                     ),
                     "503": BUSY,
                 },
                 tags=["auth"],
+                parameters=[DEVICE_COOKIE_PARAMETER],
                 request_body=json_body(
-                    "Credentials", "The account to log in as; unknown fields are ignored."
+                    "Credentials",
+                    "The account to log in as (the username compared folded: NFKC, case-insensitive); "
+                    "unknown fields are ignored.",
                 ),
             )
         },

@@ -45,7 +45,7 @@ PARALLELISM = 1
 MAX_CONCURRENT_HASHES = 2
 MAX_WAITING_HASHES = 1
 MAX_HASHING_THREADS = MAX_CONCURRENT_HASHES + MAX_WAITING_HASHES
-#: Places one client (throttle.client_id) may hold at once in a process.
+#: Places one client (clients.of_request) may hold at once in a process.
 MAX_PLACES_PER_CLIENT = 1
 #: Default seconds a request waits for a hash slot (HASH_WAIT_SECONDS).
 HASH_WAIT_SECONDS = 1.0

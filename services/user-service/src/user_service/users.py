@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from servicekit.errors import ConflictError, TooManyRequestsError, UnauthorizedError
 from servicekit.http import json_object
 
-from user_service import auth, db, passwords, throttle, tokens, validation
+from user_service import auth, clients, db, passwords, throttle, tokens, validation
 
 bp = Blueprint("users", __name__, url_prefix="/users")
 log = logging.getLogger(__name__)
@@ -20,16 +20,20 @@ INVALID_CHALLENGE = 'Bearer realm="user-service", error="invalid_token"'
 
 @bp.post("")
 def create_user() -> tuple[Response, int]:
-    """Register a user; 409 if the username is taken.
+    """Register a user; 409 if the username (folded: case and Unicode forms) is taken.
 
-    A 409 tells the caller that the name exists (a sign-up form must say so). Every
-    sign-up attempt, 201 and 409 alike, counts against the client's SIGNUPS_PER_CLIENT
-    per window (429 past it), which bounds both sign-ups and such probes per client.
+    A 409 tells the caller that the name exists (a sign-up form must say so, and the
+    API contract has it). It is the least it can tell: it comes after the same hash
+    as a 201, so its timing says nothing more, and it counts against the client's
+    SIGNUP_CONFLICTS_PER_CLIENT per window (429 for every later sign-up past it,
+    before the name is looked at), so one client can test only that many names.
+    Every sign-up also counts against SIGNUPS_PER_CLIENT.
     """
     username, password = validation.credentials(json_object(), strict=True)
+    signups, conflicts = throttle.signup_keys(clients.of_request())
     with auth.hashing_turn():
         try:
-            attempt = throttle.begin_signup(throttle.signup_key(request.remote_addr))
+            attempt = throttle.begin((signups, conflicts))
         except throttle.Refused as refused:
             log.warning("sign-up refused: too many sign-ups", extra={"retry_after": refused.retry_after})
             raise TooManyRequestsError(
@@ -43,6 +47,7 @@ def create_user() -> tuple[Response, int]:
             raise
     user_id = db.insert_user(username, password_hash)
     if user_id is None:
+        throttle.count(conflicts)
         raise ConflictError("username", "username is already taken")
     return jsonify({"id": user_id, "username": username}), 201
 

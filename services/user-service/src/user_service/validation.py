@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from servicekit.errors import ValidationError
@@ -14,6 +15,15 @@ USERNAME_MAX = 64
 PASSWORD_MIN, PASSWORD_MAX = 8, 256
 
 
+def fold(username: str) -> str:
+    """The form two usernames share when they are one account: NFKC, then case-folded.
+
+    "Alice", "ALICE" and the full-width "\uff21lice" are all "alice" (Unicode's
+    identifier caseless matching, UAX #31 / UTS #39): one account, whatever the case.
+    """
+    return unicodedata.normalize("NFKC", username).casefold()
+
+
 def credentials(data: dict[str, Any], *, strict: bool) -> tuple[str, str]:
     """Return (username, password); strict applies sign-up rules, else presence and size."""
     username = require_string(data, "username")
@@ -23,6 +33,8 @@ def credentials(data: dict[str, Any], *, strict: bool) -> tuple[str, str]:
     # throttle stores per name.
     if len(username) > USERNAME_MAX:
         raise ValidationError("username", f"username must be at most {USERNAME_MAX} characters")
+    if strict:  # stored in its compatibility form: a full-width letter is the letter
+        username = unicodedata.normalize("NFKC", username)
     if strict and not USERNAME_RE.fullmatch(username):
         raise ValidationError(
             "username",
