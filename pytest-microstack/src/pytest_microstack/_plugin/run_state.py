@@ -100,6 +100,7 @@ class RunState:
         self.test_started: dict[str, float] = {}
         self.calls_finished: set[str] = set()
         self._machine: Engine | MachineNotReadyError | None = None
+        self._junit_logs: dict[str, list[tuple[str, str]]] = {}  # nodeid -> its failed phases' service logs
         self._check_declaration()
 
     def _check_declaration(self) -> None:
@@ -266,6 +267,29 @@ class RunState:
             what = f"test: {item.nodeid}\nphase: {report.when}\n\n{report.longreprtext}"
             self.save_report(stack, secret_names, label, what)
         masker.report(report)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, Any, None]:
+        """With --junitxml, a failed test's service logs become its test case's `<system-out>`.
+
+        Runs where the XML is written (xdist's controller), from the report's
+        sections, masked when the report was made. Added once pytest's junitxml
+        closed the test case (at teardown), so they follow its failure or error.
+        """
+        if not getattr(self.config.option, "xmlpath", None):
+            yield
+            return
+        from pytest_microstack._reports import junit
+
+        if report.failed:
+            self._junit_logs.setdefault(report.nodeid, []).extend(junit.service_log_sections(report))
+        closing = report.when == "teardown" and bool(self._junit_logs.get(report.nodeid))
+        testcase = junit.open_testcase(self.config, report) if closing else None
+        yield
+        if report.when == "teardown":
+            sections = self._junit_logs.pop(report.nodeid, [])
+            if testcase is not None and sections:
+                junit.add_system_out(testcase, junit.render(sections))
 
     # The end of the run.
     @pytest.hookimpl(trylast=True)
