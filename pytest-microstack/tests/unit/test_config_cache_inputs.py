@@ -90,6 +90,18 @@ def test_an_include_of_an_include_is_followed(project: Path) -> None:
     assert cache_key(files, {}) != before
 
 
+def test_an_extended_file_of_any_name_is_followed_to_its_env_file(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  api:\n    extends: {file: x.compose, service: b}")
+    (tmp_path / "x.compose").write_text("services:\n  b:\n    image: b\n    env_file: common.env\n")
+    (tmp_path / "common.env").write_text("A=1\n")
+    files = [tmp_path / "compose.yaml"]
+    before = cache_key(files, {})
+
+    (tmp_path / "common.env").write_text("A=2\n")
+
+    assert cache_key(files, {}) != before
+
+
 @pytest.mark.parametrize(
     "compose",
     [

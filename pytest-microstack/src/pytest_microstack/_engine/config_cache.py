@@ -52,29 +52,33 @@ def _local(text: object, *bases: Path) -> Iterator[Path]:
         yield (base / os.path.expanduser(path)).resolve()
 
 
-def _referenced(path: Path, data: Mapping[str, Any], project_dir: Path) -> Iterator[Path]:
-    """The files one compose file makes compose read: includes, extended files, env files.
+def _referenced(path: Path, data: Mapping[str, Any], project_dir: Path) -> Iterator[tuple[Path, bool]]:
+    """The files one compose file makes compose read, each with whether it is a compose file.
 
-    A relative path is taken from the file's folder and from the project's:
-    reading one file too many only makes the key stricter.
+    Includes and extended files are compose files (followed in turn); env
+    files are not. A relative path is taken from the file's folder and from
+    the project's (and an include's project_directory): reading one file too
+    many only makes the key stricter.
     """
     bases = (path.parent, project_dir)
     for include in _entries(data.get("include")):
         spec = include if isinstance(include, Mapping) else {"path": include}
+        own = tuple(_local(spec["project_directory"], *bases)) if spec.get("project_directory") else ()
         for target in _entries(spec.get("path")):
             for found in _local(target, *bases):
-                yield found
-                yield found.parent / ".env"
+                yield found, True
+                yield found.parent / ".env", False
         for env_file in _entries(spec.get("env_file")):
-            yield from _local(env_file, *bases)
+            yield from ((found, False) for found in _local(env_file, *bases, *own))
     for service in (data.get("services") or {}).values():
         if not isinstance(service, Mapping):
             continue
         extends = service.get("extends")
         if isinstance(extends, Mapping) and extends.get("file"):
-            yield from _local(extends["file"], *bases)
+            yield from ((found, True) for found in _local(extends["file"], *bases))
         for env_file in _entries(service.get("env_file")):
-            yield from _local(env_file.get("path") if isinstance(env_file, Mapping) else env_file, *bases)
+            name = env_file.get("path") if isinstance(env_file, Mapping) else env_file
+            yield from ((found, False) for found in _local(name, *bases))
 
 
 def config_inputs(files: Sequence[Path], environment: Mapping[str, str]) -> dict[Path, bytes]:
@@ -83,18 +87,17 @@ def config_inputs(files: Sequence[Path], environment: Mapping[str, str]) -> dict
     Raises Unkeyable when the set can't be known without compose.
     """
     project_dir = files[0].parent.resolve()
-    pending = [path.resolve() for path in files]
-    pending.append(project_dir / ".env")
+    pending = [(path.resolve(), True) for path in files]
+    pending.append((project_dir / ".env", False))
     env_files = environment.get("COMPOSE_ENV_FILES", os.environ.get("COMPOSE_ENV_FILES", ""))
-    pending += [(project_dir / name).resolve() for name in env_files.split(",") if name.strip()]
+    pending += [((project_dir / name).resolve(), False) for name in env_files.split(",") if name.strip()]
     read: dict[Path, bytes] = {}
-    compose_files = {path.resolve() for path in files}
     while pending:
-        path = pending.pop(0)
+        path, is_compose = pending.pop(0)
         if path in read:
             continue
         read[path] = path.read_bytes() if path.is_file() else MISSING
-        if read[path] is MISSING or not (path in compose_files or path.suffix in (".yaml", ".yml")):
+        if not is_compose or not path.is_file():
             continue
         try:
             data = yaml.safe_load(read[path]) or {}

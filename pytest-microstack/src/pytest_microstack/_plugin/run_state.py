@@ -222,8 +222,8 @@ class RunState:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
         """Before the first test: a run with stack tests checks the machine can run a stack."""
-        if session.config.option.collectonly:
-            return None
+        if session.config.option.collectonly or getattr(session.config.option, "setupplan", False):
+            return None  # nothing will run
         if not any(uses_own_fixture(item, "stack") for item in session.items):
             return None
         if self.worker != "main":
