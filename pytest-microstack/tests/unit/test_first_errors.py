@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pytest_microstack._engine.preflight import unreachable_reason
 
 from unit.engine_socket import engine_socket
 from unit.fakes import DOCKER_VERSION
@@ -208,3 +209,53 @@ def test_a_run_of_tests_without_the_stack_never_asks_for_the_engine(
     result = pytester.runpytest_subprocess(*NO_TOOLS, "-m", "not integration")
 
     result.assert_outcomes(passed=1, deselected=3)
+
+
+def test_a_stack_asked_for_at_run_time_ends_the_run_with_the_same_line(
+    pytester: pytest.Pytester, sockets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test names `stack` as an argument, so the check happens when the fixture is first set up."""
+    pytester.makeini("[pytest]\nstack_services =\n    api http 80\n")
+    pytester.makefile(".yaml", compose="services:\n  api:\n    image: nginx\n")
+    pytester.makepyfile(
+        test_dynamic="\n".join(f"def test_{n}(request): request.getfixturevalue('stack')" for n in "abc")
+    )
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{sockets}/docker.sock")
+
+    result = pytester.runpytest_subprocess(*NO_TOOLS)
+
+    _assert_one_line(
+        result, f"pytest-microstack: no Docker engine: unix://{sockets}/docker.sock does not exist"
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        pytest.param(
+            RuntimeError("fetching the version", ConnectionError("aborted", FileNotFoundError(2, "gone"))),
+            "no Docker engine: tcp://h:1 does not exist",
+            id="nested-in-args",
+        ),
+        pytest.param(
+            RuntimeError("outer"),
+            "no Docker engine answers at tcp://h:1 (outer); start Docker",
+            id="no-os-error-at-all",
+        ),
+        pytest.param(TimeoutError(110, "timed out"), "no Docker engine answers at tcp://h:1 (", id="timeout"),
+    ],
+)
+def test_the_cause_is_read_from_wherever_docker_py_keeps_it(error: BaseException, expected: str) -> None:
+    assert unreachable_reason(error, "tcp://h:1").startswith(expected)
+
+
+def test_the_cause_is_read_from_the_exception_chain() -> None:
+    try:
+        try:
+            raise PermissionError(13, "Permission denied")
+        except PermissionError as cause:
+            raise RuntimeError("Error while fetching server API version") from cause
+    except RuntimeError as error:
+        reason = unreachable_reason(error, "unix:///run/docker.sock")
+
+    assert reason.startswith("permission denied on the Docker socket /run/docker.sock: add your user")
