@@ -66,6 +66,13 @@ class EngineUnsupportedError(HarnessError):
     """The engine (its kind, version or settings) is one the plugin can't run a stack on; says why."""
 
 
+class MachineNotReadyError(HarnessError):
+    """This machine can't run a stack: no engine, no access to it, no Compose v2, an engine too old.
+
+    Its message is one line that names the cause and the fix: the run ends with it.
+    """
+
+
 class ServiceUnhealthyError(HarnessError):
     """A service did not come back healthy after a test or a fault was healed."""
 

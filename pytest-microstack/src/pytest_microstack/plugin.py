@@ -53,6 +53,10 @@ _INI: dict[str, tuple[str, str, Any]] = {
     ),
     "stack_coverage_services": ("the services --stack-coverage measures (default: every one)", "args", []),
 }
+_MARKERS = {
+    "integration": "uses the compose stack (added to tests using it)",
+    "faults": "breaks a service for real (added to tests using `faults`)",
+}
 _OPTIONS = ("keep_stack", "reuse_stack", "stack_timeout", "stack_artifacts", "stack_coverage")
 # Set once pytest_configure ran: a conftest found later in collection activates the plugin at once.
 _CONFIGURED = pytest.StashKey[bool]()
@@ -142,14 +146,21 @@ def _activate(config: pytest.Config) -> None:
     from pytest_microstack._plugin import fixtures
     from pytest_microstack._plugin.run_state import RunState
 
-    # The marks RunState adds to tests that use the stack: registered, as --strict-markers requires.
-    config.addinivalue_line("markers", "integration: uses the compose stack (added to tests using it)")
-    config.addinivalue_line("markers", "faults: breaks a service for real (added to tests using `faults`)")
     config.pluginmanager.register(RunState(config), RUN_STATE)
     config.pluginmanager.register(fixtures, FIXTURES)
-    # The markers RunState adds to tests, registered so that --strict-markers accepts them.
-    config.addinivalue_line("markers", "integration: uses the compose stack (added to tests using it)")
-    config.addinivalue_line("markers", "faults: breaks a service for real (added to tests using `faults`)")
+    _register_markers(config)
+
+
+def _register_markers(config: pytest.Config) -> None:
+    """Register the marks RunState adds (--strict-markers requires it), each once.
+
+    A project that registers one itself (in its ini `markers`) keeps its own
+    description: `pytest --markers` then lists it once, not twice.
+    """
+    declared = {str(line).split(":")[0].split("(")[0].strip() for line in config.getini("markers")}
+    for name, description in _MARKERS.items():
+        if name not in declared:
+            config.addinivalue_line("markers", f"{name}: {description}")
 
 
 def pytest_configure(config: pytest.Config) -> None:

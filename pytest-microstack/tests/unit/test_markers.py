@@ -36,3 +36,19 @@ def test_a_strict_markers_run_collects_and_selects_by_the_plugins_marks(pytester
     markers = pytester.runpytest_subprocess("--markers", "-p", "no:cacheprovider").stdout.str()
     assert "@pytest.mark.integration:" in markers
     assert "@pytest.mark.faults:" in markers
+
+
+@pytest.mark.parametrize(
+    "own_markers",
+    ["", "markers =\n    integration: the project's own words\n    faults: breaks things\n"],
+    ids=["outside-project", "project-registering-them-too"],
+)
+def test_markers_lists_each_of_the_plugins_marks_once(pytester: pytest.Pytester, own_markers: str) -> None:
+    pytester.makeini(f"[pytest]\nstack_services =\n    api http 80\n{own_markers}")
+
+    markers = pytester.runpytest_subprocess("--markers", "-p", "no:cacheprovider").stdout.str()
+
+    assert markers.count("@pytest.mark.integration:") == 1, markers
+    assert markers.count("@pytest.mark.faults:") == 1, markers
+    if own_markers:
+        assert "@pytest.mark.integration: the project's own words" in markers

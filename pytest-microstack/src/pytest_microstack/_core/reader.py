@@ -6,7 +6,6 @@ then environment, then ini, then default) and one default, whichever reads it.
 
 from __future__ import annotations
 
-import configparser
 import os
 import shlex
 from collections.abc import Mapping
@@ -68,22 +67,29 @@ class PytestSource:
 
 
 class IniFileSource:
-    """The [pytest] section of a pytest.ini or tox.ini, parsed the way pytest parses each type."""
+    """A project's pytest configuration file, found and read as pytest does, each type parsed as pytest does.
+
+    `path` is the file (pytest.ini, pyproject.toml, tox.ini, setup.cfg, ...),
+    or a folder to find it from by pytest's rules; the root is the file's folder.
+    """
 
     def __init__(self, path: Path) -> None:
-        parser = configparser.ConfigParser(interpolation=None)
-        parser.read(path)
-        self.section: Mapping[str, str] = parser["pytest"] if parser.has_section("pytest") else {}
-        self.root = path.parent
+        from pytest_microstack._core.config_file import find_config
+
+        self.root, self.section = find_config(path)
 
     def text(self, name: str) -> str:
-        return str(self.section.get(name, "")).strip()
+        value = self.section.get(name, "")
+        return (" ".join(value) if isinstance(value, list) else value).strip()
 
     def args(self, name: str) -> list[str]:
-        return shlex.split(self.text(name))
+        value = self.section.get(name, "")
+        return list(value) if isinstance(value, list) else shlex.split(value)
 
     def lines(self, name: str) -> list[str]:
-        return [line.strip() for line in self.text(name).splitlines() if line.strip()]
+        value = self.section.get(name, "")
+        raw = value if isinstance(value, list) else value.splitlines()
+        return [line.strip() for line in raw if line.strip()]
 
     def flag(self, name: str) -> bool:
         return to_bool(name, self.text(name) or "false")
@@ -130,7 +136,10 @@ def read_settings(
     worker: str = "main",
     environ: Mapping[str, str] | None = None,
 ) -> StackSettings:
-    """The StackSettings a project declares, from pytest's config or from its ini file.
+    """The StackSettings a project declares, from pytest's config or from its configuration file.
+
+    A Path is the configuration file, or a folder to find it from as pytest
+    would (pytest.ini, pyproject.toml, tox.ini or setup.cfg, in pytest's order).
 
     Raises SettingsError, naming the option, for a value that can't be used.
     """

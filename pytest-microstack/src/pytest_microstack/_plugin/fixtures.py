@@ -70,7 +70,10 @@ def stack(stack_settings: StackSettings, pytestconfig: pytest.Config) -> Iterato
         from pytest_microstack._coverage.pytest_side import destination
 
         coverage = destination(pytestconfig)
-    with open_stack(stack_settings, on_start_failure=report_start_failure, coverage=coverage) as running:
+    engine = state.machine()  # checked before the first test; again here for a stack asked for at run time
+    with open_stack(
+        stack_settings, engine, on_start_failure=report_start_failure, coverage=coverage
+    ) as running:
         state.stack_opened(running, wait_for_teardown=stack_settings.wait_for_teardown)
         # What is alive now (imports and session state) lives until exit: frozen, the
         # collector never scans it again, so pytest's end-of-run gc.collect() calls and

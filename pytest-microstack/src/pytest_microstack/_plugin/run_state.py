@@ -23,6 +23,8 @@ from pytest_microstack._reports.run_summary import AppliedFault, RunSummary
 
 if TYPE_CHECKING:
     from pytest_microstack._core.stack import Stack
+    from pytest_microstack._engine.engine import Engine
+    from pytest_microstack._errors import MachineNotReadyError
     from pytest_microstack._reports.masking import Masker
 
 LOG = logging.getLogger(__name__)
@@ -97,6 +99,8 @@ class RunState:
         self.wait_for_teardown = True
         self.test_started: dict[str, float] = {}
         self.calls_finished: set[str] = set()
+        self._machine: Engine | MachineNotReadyError | None = None
+        self._junit_logs: dict[str, list[tuple[str, str]]] = {}  # nodeid -> its failed phases' service logs
         self._check_declaration()
 
     def _check_declaration(self) -> None:
@@ -112,6 +116,34 @@ class RunState:
             startup_timeout(PytestSource(self.config), os.environ)
         except SettingsError as error:
             raise pytest.UsageError(str(error)) from None
+
+    def machine_problem(self) -> MachineNotReadyError | None:
+        """Why this machine can't run a stack (no engine, no access, no Compose v2, too old), or None.
+
+        Checked once per run (process); the engine it connected is kept for the stack.
+        """
+        from pytest_microstack._errors import MachineNotReadyError
+
+        if self._machine is None:
+            from pytest_microstack._engine.preflight import check_machine
+
+            try:
+                self._machine = check_machine()
+            except MachineNotReadyError as error:
+                self._machine = error
+        return self._machine if isinstance(self._machine, MachineNotReadyError) else None
+
+    def machine(self) -> Engine:
+        """The checked engine; else the run ends here with the one line that names cause and fix.
+
+        However many tests wanted the stack: never a docker-py traceback per test.
+        """
+        problem = self.machine_problem()
+        if problem is not None:
+            pytest.exit(str(problem), returncode=pytest.ExitCode.USAGE_ERROR)
+        assert self._machine is not None
+        assert not isinstance(self._machine, BaseException)
+        return self._machine
 
     # What the fixtures tell it.
     def stack_opened(self, stack: Stack, *, wait_for_teardown: bool) -> None:
@@ -188,6 +220,24 @@ class RunState:
                 item.add_marker(pytest.mark.faults)
 
     @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        """Before the first test: a run with stack tests checks the machine can run a stack."""
+        if session.config.option.collectonly or getattr(session.config.option, "setupplan", False):
+            return None  # nothing will run
+        if not any(uses_own_fixture(item, "stack") for item in session.items):
+            return None
+        if self.worker != "main":
+            # An xdist worker can't end the run (pytest.exit there is a crash): it stops, and
+            # the controller ends the run with this line ("Interrupted: ...").
+            problem = self.machine_problem()
+            if problem is not None:
+                session.shouldstop = str(problem)
+                return True  # none of this worker's tests run
+            return None
+        self.machine()
+        return None
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self.test_started[item.nodeid] = time.time()
 
@@ -217,6 +267,29 @@ class RunState:
             what = f"test: {item.nodeid}\nphase: {report.when}\n\n{report.longreprtext}"
             self.save_report(stack, secret_names, label, what)
         masker.report(report)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, Any, None]:
+        """With --junitxml, a failed test's service logs become its test case's `<system-out>`.
+
+        Runs where the XML is written (xdist's controller), from the report's
+        sections, masked when the report was made. Added once pytest's junitxml
+        closed the test case (at teardown), so they follow its failure or error.
+        """
+        if not getattr(self.config.option, "xmlpath", None):
+            yield
+            return
+        from pytest_microstack._reports import junit
+
+        if report.failed:
+            self._junit_logs.setdefault(report.nodeid, []).extend(junit.service_log_sections(report))
+        closing = report.when == "teardown" and bool(self._junit_logs.get(report.nodeid))
+        testcase = junit.open_testcase(self.config, report) if closing else None
+        yield
+        if report.when == "teardown":
+            sections = self._junit_logs.pop(report.nodeid, [])
+            if testcase is not None and sections:
+                junit.add_system_out(testcase, junit.render(sections))
 
     # The end of the run.
     @pytest.hookimpl(trylast=True)
