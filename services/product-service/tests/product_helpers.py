@@ -64,7 +64,7 @@ class KeepAliveUserService:
     `peers` lists the client port of each request: one port per connection.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, ignore_close: bool = False) -> None:
         self.peers: list[int] = []
         peers = self.peers
 
@@ -79,6 +79,8 @@ class KeepAliveUserService:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+                if ignore_close:  # as a server may: keep the socket open whatever the client asked
+                    self.close_connection = False
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Stay quiet: tests read the app's log lines."""

@@ -283,6 +283,17 @@ def test_connections_are_kept_only_when_keepalive_is_on(
     assert len(set(keepalive_users.peers)) == connections
 
 
+def test_with_keepalive_off_each_call_has_its_own_connection_whatever_the_server_does(
+    make_app: Callable[..., Flask],
+) -> None:
+    """The client closes its own socket: under load a server's late close raced the next call (a 503)."""
+    with KeepAliveUserService(ignore_close=True) as server:
+        app = make_app(USER_SERVICE_URL=server.url, USER_SERVICE_KEEPALIVE_IDLE=0.0)
+        for _ in range(3):
+            assert app.test_client().get("/products/validate-user", headers=BEARER).status_code == 200
+        assert len(set(server.peers)) == len(server.peers) == 3
+
+
 def test_a_connection_idle_for_longer_than_the_limit_is_replaced(
     make_app: Callable[..., Flask], keepalive_users: KeepAliveUserService
 ) -> None:

@@ -139,7 +139,8 @@ class UserServiceClient:
     def authenticate(self, authorization: str | None) -> dict[str, Any]:
         """Return user-service's view of the token, or raise a mapped APIError."""
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        if not self._reuse_connection():
+        reuse = self._reuse_connection()
+        if not reuse:
             headers["Connection"] = "close"
         if authorization:
             headers["Authorization"] = _forwardable(authorization)
@@ -158,6 +159,11 @@ class UserServiceClient:
             raise self._failure(exc, started) from None
         finally:
             self._local.last_used = time.monotonic()
+            if not reuse:
+                # Closed here, not left to the server: a server that closes late (or not
+                # at all) would otherwise see the next call on this socket, and that
+                # call fail as "Remote end closed connection" (a 503) under load.
+                self._drop_pool()
         return self._interpret(response, started)
 
     def _reuse_connection(self) -> bool:
