@@ -19,7 +19,7 @@ def attacks_importable(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Function scope: the attacks folder on sys.path, as when a script runs alone."""
     monkeypatch.syspath_prepend(str(ATTACKS))
     yield
-    for name in ("helpers", "runner"):
+    for name in ("helpers", "runner", *(path.stem for path in ATTACKS.glob("attack_*_*.py"))):
         sys.modules.pop(name, None)
 
 
@@ -28,6 +28,7 @@ def load(path: Path) -> ModuleType:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as `python script.py` has it: dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 

@@ -248,6 +248,7 @@ def test_concurrent_guesses_never_pass_the_limit(
     guesses = 32
     monkeypatch.setattr(passwords, "_places", threading.BoundedSemaphore(guesses))  # no 503s here
     monkeypatch.setattr(passwords, "_slots", threading.BoundedSemaphore(guesses))
+    monkeypatch.setattr(passwords, "MAX_PLACES_PER_CLIENT", guesses)  # nor per-client refusals
     barrier = threading.Barrier(guesses)
     statuses: list[int] = []
 

@@ -15,16 +15,16 @@ has a timeout. Sends to 127.0.0.1 and from 127.0.0.1/127.0.0.2 only.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import secrets
-import sys
 import threading
 import time
 from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
+
+import helpers
 
 ATTACKER_ADDRESS, VICTIM_ADDRESS = "127.0.0.1", "127.0.0.2"
 CONNECTIONS = 8
@@ -117,8 +117,4 @@ def main(base_url: str) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-url", required=True, help="http://127.0.0.1:PORT of user-service")
-    result = main(parser.parse_args().base_url)
-    sys.stdout.write(json.dumps(result, indent=2) + "\n")
-    sys.exit(0 if result["passed"] else 1)
+    raise SystemExit(helpers.cli(main))
