@@ -77,3 +77,22 @@ def test_a_run_that_used_no_stack_prints_nothing(pytester: pytest.Pytester) -> N
     run_state(pytester).pytest_terminal_summary(terminal)
 
     assert terminal.lines == []
+
+
+def test_a_failing_end_of_run_sweep_is_logged_and_never_fails_the_finished_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 24 §7: an error of the sweep at session finish turned a green run into an INTERNALERROR."""
+    from pytest_microstack._core import lifecycle
+
+    def broken_sweep() -> list[str]:
+        raise OverflowError("signed integer is greater than maximum")
+
+    monkeypatch.setattr(lifecycle, "sweep_leftovers", broken_sweep)
+    state = run_state(pytester)
+    state.used_engine = True
+
+    state.pytest_sessionfinish(session=None, exitstatus=0)  # type: ignore[arg-type]
+
+    assert "sweep of dead runs' leftovers failed" in caplog.text
+    assert "signed integer is greater than maximum" in caplog.text

@@ -74,6 +74,10 @@ def pid_namespace() -> str:
 
 
 _BOOT_ID = re.compile(r"[0-9a-fA-F-]*")
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also takes "²", which int() refuses
+# Pids a process can have: 0 (and negatives) address process groups in kill(2), and
+# the kernel's pid_t is a signed 32-bit integer (os.kill raises OverflowError past it).
+MAX_PID = 2**31 - 1
 SEPARATOR = "#"  # never in a host name
 
 
@@ -107,10 +111,12 @@ class Owner:
         where, _, rest = label.rpartition("@")
         pid_text, _, started = rest.partition(":")
         host, *namespaces = where.split(SEPARATOR)
-        if not host or not pid_text.isdigit() or len(namespaces) not in (0, 2):
+        if not host or not _DIGITS.fullmatch(pid_text) or len(namespaces) not in (0, 2):
             return None
+        if not 0 < int(pid_text) <= MAX_PID:
+            return None  # no process has it: an owner we can't judge, never one known dead
         boot, namespace = namespaces or ["", ""]
-        if not _BOOT_ID.fullmatch(boot) or not (namespace == "" or namespace.isdigit()):
+        if not _BOOT_ID.fullmatch(boot) or not (namespace == "" or _DIGITS.fullmatch(namespace)):
             return None
         return cls(host, int(pid_text), started, boot, namespace)
 
