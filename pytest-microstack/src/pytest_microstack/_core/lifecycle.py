@@ -181,7 +181,8 @@ def _new_stack(
     """A stack not yet started: its override written, its images built; resources live until the end."""
     keep = policy is Teardown.KEEP
     environment = per_run_environment(settings)
-    labels = owner_labels(Owner.current(), keep=keep, config_hash=prepared.config_hash)
+    owner = Owner.current()  # once: the labels and the teardown must name the same owner
+    labels = owner_labels(owner, keep=keep, config_hash=prepared.config_hash)
     override_text = harness_override(
         prepared.config,
         labels,
@@ -208,7 +209,7 @@ def _new_stack(
         measured = measurement.write_override(override.parent, prepared.plan.images)
         files = (*settings.compose_files, str(override), str(measured))
         compose = _compose(settings, files, settings.project, environment)
-    return Stack(compose, engine.client, engine.host, prepared.services, settings.startup_timeout)
+    return Stack(compose, engine.client, engine.host, prepared.services, settings.startup_timeout, owner)
 
 
 def _reuse_kept_stack(

@@ -35,8 +35,12 @@ class Stack:
         host: str,
         services: Iterable[ServiceSpec],
         startup_timeout: float,
+        owner: Owner | None = None,
     ) -> None:
         self.compose = compose
+        # The owner its resources are labelled with: fixed once, so a host name that
+        # changes mid-run (macOS, with the network) can't make its own stack not its own.
+        self.owner = owner or Owner.current()
         self.engine = engine
         self.host = host
         self.services = {spec.name: spec for spec in services}
@@ -105,7 +109,7 @@ class Stack:
                 return
             self.compose.cancel()  # a `compose up` still running would recreate what we remove
             try:
-                remove_project(self.engine, self.project, owner=Owner.current().label())
+                remove_project(self.engine, self.project, owner=self.owner.label())
             except docker.errors.APIError:
                 self.compose.stop()
             self._addresses.clear()
@@ -123,7 +127,7 @@ class Stack:
             if self._stopped:
                 return True
             try:
-                reaper.spawn([self.project], Owner.current().label())
+                reaper.spawn([self.project], self.owner.label())
             except OSError:
                 return False
             self._addresses.clear()
