@@ -476,14 +476,23 @@ def test_stop_removes_the_project_through_the_engine_and_forgets_urls(engine: Fa
         stack.url("api")  # not answered from the cache
 
 
-def test_stop_falls_back_to_compose_when_the_engine_refuses(engine: FakeEngine) -> None:
+def test_stop_never_falls_back_to_an_unscoped_compose_down_when_the_engine_refuses(engine: FakeEngine) -> None:
+    """Issue 24 §10: the fallback `compose down --remove-orphans --volumes` removed unlabelled
+    resources sharing the project name."""
     ident = add(engine, "api")
-    engine.fail_on[("remove_container", ident)] = docker.errors.APIError("removal already in progress")
+    stranger = engine.add_container(f"{PROJECT}-debug-1", project=PROJECT, service="debug")
+    engine.fail_on[("remove_container", ident)] = docker.errors.APIError("500 Server Error: device busy")
     compose = FakeCompose(project_name=PROJECT)
+    stack = make_stack(engine, compose=compose)
 
-    make_stack(engine, compose=compose).stop()
+    with pytest.raises(docker.errors.APIError, match="device busy"):
+        stack.stop()
 
-    assert compose.events == ["cancel", "stop"]
+    assert compose.events == ["cancel"]
+    assert stranger in engine.container_attrs
+    del engine.fail_on[("remove_container", ident)]
+    stack.stop()  # not marked stopped: the backstop's second try removes it
+    assert set(engine.container_attrs) == {stranger}
 
 
 def test_stop_is_idempotent_and_safe_from_two_threads(engine: FakeEngine) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import re
@@ -17,6 +18,8 @@ HARNESS_LABEL = "io.microstack.harness"
 OWNER_LABEL = "io.microstack.owner"
 KEEP_LABEL = "io.microstack.keep"
 CONFIG_LABEL = "io.microstack.config"
+# On the images the harness builds: which checkout built them, so that a prune acts on its own only.
+CHECKOUT_LABEL = "io.microstack.checkout"
 PROJECT_PREFIX = "microstack-it-"
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -213,6 +216,16 @@ class Owner:
             pass  # the pid exists, as another user's process: alive unless reused
         started = process_start_time(self.pid)
         return not (self.started and started and started != self.started)
+
+
+def checkout_id(root: Path) -> str:
+    """Identifies one checkout of a project (its folder): two clones build images of one name."""
+    return hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+
+
+def image_labels(root: Path) -> dict[str, str]:
+    """Labels put on every image the harness builds for the project at `root`."""
+    return {HARNESS_LABEL: "1", CHECKOUT_LABEL: checkout_id(root)}
 
 
 def owner_labels(owner: Owner, *, keep: bool, config_hash: str) -> dict[str, str]:

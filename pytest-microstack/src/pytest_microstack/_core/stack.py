@@ -99,19 +99,20 @@ class Stack:
             up_failed.set()
 
     def stop(self) -> None:
-        """Remove the project's containers, networks and volumes, falling back to compose.
+        """Remove the containers, networks and volumes of the project that carry this stack's owner label.
 
-        Idempotent and safe from two threads at once: a second caller waits for
-        the first to finish (see `_cleanup.backstop.start_all_in_background`).
+        Only those: never `compose down --remove-orphans --volumes`, which would
+        take whatever shares the project name. When the engine refuses, the
+        error is raised and the stack stays to stop (the backstop tries again;
+        after exit the next run's sweep removes it). Idempotent and safe from two
+        threads at once: a second caller waits for the first to finish (see
+        `_cleanup.backstop.start_all_in_background`).
         """
         with self._stop_lock:
             if self._stopped:
                 return
             self.compose.cancel()  # a `compose up` still running would recreate what we remove
-            try:
-                remove_project(self.engine, self.project, owner=self.owner.label())
-            except docker.errors.APIError:
-                self.compose.stop()
+            remove_project(self.engine, self.project, owner=self.owner.label())
             self._addresses.clear()
             self._stopped = True
 
