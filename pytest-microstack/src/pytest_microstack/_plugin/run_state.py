@@ -98,6 +98,11 @@ class RunState:
         self.test_started: dict[str, float] = {}
         self.calls_finished: set[str] = set()
         self._check_declaration()
+        # Masks every channel pytest writes through (terminal, live logs, --log-file,
+        # collection errors, warnings, JUnit XML): the host's secrets from the start,
+        # each stack's own once it has started.
+        self.run_masker = self.masker(None, self.config.getini("stack_secrets"))
+        self._mask_channels()
 
     def _check_declaration(self) -> None:
         """A bad ini line is a usage error at start-up, not an error of the first stack test."""
@@ -113,9 +118,54 @@ class RunState:
         except SettingsError as error:
             raise pytest.UsageError(str(error)) from None
 
+    def _mask_channels(self) -> None:
+        """Mask what the terminal and pytest's log handlers write; idempotent, and again at session start,
+        once pytest's logging plugin (configured last) exists."""
+        from pytest_microstack._reports.masking import MaskingStream, mask_handler
+
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        writer = getattr(reporter, "_tw", None)
+        stream = getattr(writer, "_file", None)  # TerminalWriter writes everything through it
+        if stream is not None and not isinstance(stream, MaskingStream):
+            writer._file = MaskingStream(stream, self.run_masker)  # type: ignore[union-attr]
+        logging_plugin = self.config.pluginmanager.get_plugin("logging-plugin")
+        for name in ("log_file_handler", "log_cli_handler"):  # not caplog's: tests may look for values
+            handler = getattr(logging_plugin, name, None)
+            if isinstance(handler, logging.Handler):
+                mask_handler(handler, self.run_masker)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._mask_channels()
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, None]:
+        """Collection errors (a conftest or module failing at import) are masked like test reports."""
+        outcome = yield
+        self.run_masker.report(outcome.get_result())
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_warning_recorded(self, warning_message: Any) -> None:
+        """Before the terminal's warnings summary stores its text."""
+        self.run_masker.warning(warning_message)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """The JUnit XML, written at session finish: masked as a file, which also covers
+        `record_xml_attribute` and `record_testsuite_property` (written around the reports)."""
+        from pytest_microstack._reports.masking import mask_file
+
+        xml = getattr(config.option, "xmlpath", None)
+        if xml and os.path.isfile(xml):
+            try:
+                mask_file(xml, self.run_masker)
+            except OSError:
+                LOG.exception("the JUnit XML %s could not be masked", xml)
+
     # What the fixtures tell it.
-    def stack_opened(self, stack: Stack, *, wait_for_teardown: bool) -> None:
+    def stack_opened(self, stack: Stack, *, wait_for_teardown: bool, secret_names: Iterable[str] = ()) -> None:
         self.used_engine = True
+        self.run_masker.add(self.masker(stack, secret_names).values)
         self.wait_for_teardown = wait_for_teardown
         self._record_engine(stack)
         if stack.startup:
@@ -208,6 +258,7 @@ class RunState:
         stack = funcargs.get("stack") if uses_own_fixture(item, "stack") else None
         secret_names: tuple[str, ...] = getattr(funcargs.get("stack_settings"), "secrets", ())
         masker = self.masker(stack, secret_names)
+        masker.add(self.run_masker.values)
         if report.failed and stack is not None:
             since = self.test_started.get(item.nodeid)
             for service in stack.services:
