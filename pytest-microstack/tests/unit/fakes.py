@@ -490,6 +490,8 @@ class FakeCompose:
         self.events.append("build")
         self.built.append(list(services or []))
 
+    killed_mid_command: bool = False  # set by a test: cancel() cut a running `up` short
+
     def cancel(self) -> None:
         self.events.append("cancel")
         self.cancelled.set()

@@ -34,8 +34,8 @@ LOG = logging.getLogger(__name__)
 _IN_USE = re.compile(r"volume is in use|has active endpoints")
 
 
-def remove_project(client: Any, project: str, *, owner: str) -> None:
-    """Force-remove the resources of `project` that the harness labelled as `owner`'s.
+def remove_project(client: Any, project: str, *, owner: str) -> int:
+    """Force-remove the resources of `project` that the harness labelled as `owner`'s; returns how many were found.
 
     Containers first, then networks and volumes (neither can go while in use);
     through the API and in parallel, about 0.2 s faster than `docker compose
@@ -47,11 +47,11 @@ def remove_project(client: Any, project: str, *, owner: str) -> None:
     if not owner:
         raise ValueError(f"no owner given for {project!r}; not removing anything")
     label = {"label": [HARNESS_LABEL, f"{PROJECT_LABEL}={project}", f"{OWNER_LABEL}={owner}"]}
-    remove_resources(
-        list_containers(client, label),
-        client.networks.list(filters=label),
-        client.volumes.list(filters=label),
-    )
+    containers = list_containers(client, label)
+    networks = client.networks.list(filters=label)
+    volumes = client.volumes.list(filters=label)
+    remove_resources(containers, networks, volumes)
+    return len(containers) + len(networks) + len(volumes)
 
 
 def remove_resources(

@@ -23,6 +23,13 @@ from pytest_microstack._engine.engine import EngineInfo, engine_info
 from pytest_microstack._errors import ServiceDiagnosis, ServiceUnhealthyError, StackStartError
 
 LOG_TAIL_LINES = 40
+# After a `compose up` was killed mid-way (Ctrl-C during start-up), the engine still
+# completes the requests compose had sent: a container or network can appear after the
+# teardown's first look. The teardown looks again until nothing of the project has
+# appeared for SETTLE_QUIET seconds, SETTLE_LIMIT at most; only then does the run exit.
+SETTLE_QUIET = 2.0
+SETTLE_LIMIT = 15.0
+SETTLE_POLL = 0.2
 
 
 class Stack:
@@ -113,8 +120,25 @@ class Stack:
                 return
             self.compose.cancel()  # a `compose up` still running would recreate what we remove
             remove_project(self.engine, self.project, owner=self.owner.label())
+            if getattr(self.compose, "killed_mid_command", False):
+                self._settle()
             self._addresses.clear()
             self._stopped = True
+
+    def _settle(self) -> None:
+        """Remove what the engine finishes creating for a killed `compose up`, until it is quiet.
+
+        Polls the engine (the only way to see a request completing inside it):
+        returns once SETTLE_QUIET seconds passed with nothing of ours found,
+        or after SETTLE_LIMIT seconds.
+        """
+        started = quiet_since = time.monotonic()
+        while time.monotonic() - started < SETTLE_LIMIT:
+            if remove_project(self.engine, self.project, owner=self.owner.label()):
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= SETTLE_QUIET:
+                return
+            time.sleep(SETTLE_POLL)  # pragma: no mutate (the poll interval of the engine, not a wait for it)
 
     def hand_to_reaper(self) -> bool:
         """Leave removal to a detached reaper process; False if it could not be started.
