@@ -53,7 +53,9 @@ def _start(run_id: str) -> subprocess.Popen[bytes]:
     )
 
 
-def _read_until(process: subprocess.Popen[bytes], pattern: re.Pattern[str], output: list[bytes]) -> float | None:
+def _read_until(
+    process: subprocess.Popen[bytes], pattern: re.Pattern[str], output: list[bytes]
+) -> float | None:
     """Read the run's output until `pattern` shows; returns the moment it did (None: the run ended)."""
     assert process.stdout is not None
     os.set_blocking(process.stdout.fileno(), False)
@@ -86,7 +88,9 @@ def calibrate(run_id: str) -> float:
     done = _read_until(process, _RESULT, output)
     code = _finish(process)
     if begun is None or done is None or code != 0:
-        sys.exit(f"soak: the calibration run failed (exit {code}):\n{b''.join(output).decode(errors='replace')}")
+        sys.exit(
+            f"soak: the calibration run failed (exit {code}):\n{b''.join(output).decode(errors='replace')}"
+        )
     return done - begun
 
 
@@ -104,7 +108,10 @@ def interrupted_run(client: Any, run_id: str, delay: float) -> dict[str, Any]:
     code = _finish(process)
     exited = time.monotonic()
     prefix = f"{PROJECT_PREFIX}{run_id}-"
-    at_exit = engine_resources(client, prefix, volumes=True).count
+    left = engine_resources(client, prefix, volumes=True)
+    at_exit = left.count
+    assert process.stdout is not None
+    output.append(process.stdout.read() or b"")
     time.sleep(max(0.0, exited + LATE_LOOK - time.monotonic()))  # the second look, at a stated moment
     late = engine_resources(client, prefix, volumes=True).count
     return {
@@ -114,6 +121,13 @@ def interrupted_run(client: Any, run_id: str, delay: float) -> dict[str, Any]:
         "exit_code": code,
         "left_at_exit": at_exit,
         f"left_{LATE_LOOK:g}s_after_exit": late,
+        "left_kinds": {
+            "containers": [state for found in left.containers.values() for state, _ in found],
+            "networks": sum(left.networks.values()),
+            "volumes": sum(left.volumes.values()),
+        },
+        # What the run printed, for a run that left something: where the Ctrl-C landed.
+        "output_tail": b"".join(output).decode(errors="replace")[-6000:] if at_exit or late else "",
     }
 
 
@@ -122,6 +136,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, default=12, help="interrupted runs at most (default 12)")
     parser.add_argument("--minutes", type=float, default=10.0, help="start no run after this (default 10)")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument(
+        "--within",
+        type=float,
+        nargs=2,
+        default=(0.0, 1.0),
+        metavar=("FROM", "TO"),
+        help="the share of start-up to send the Ctrl-C in (default 0 1: all of it)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / ".artifacts" / "soak-startup.json")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else secrets.randbits(32)
@@ -129,13 +151,17 @@ def main(argv: list[str]) -> int:
     soak_id = f"ssu{secrets.token_hex(2)}"
     client = connect().client
     startup = calibrate(f"{soak_id}cal")
-    print(f"soak {soak_id}: seed {seed}; start-up takes {startup:.2f} s here; SIGINT uniformly within it", flush=True)
+    print(
+        f"soak {soak_id}: seed {seed}; start-up takes {startup:.2f} s here; SIGINT uniformly within it",
+        flush=True,
+    )
     ends = time.monotonic() + args.minutes * 60
     results = []
     for number in range(args.runs):
         if time.monotonic() >= ends:
             break
-        result = interrupted_run(client, f"{soak_id}{number:03d}", rng.uniform(0.0, startup))
+        low, high = args.within
+        result = interrupted_run(client, f"{soak_id}{number:03d}", rng.uniform(low * startup, high * startup))
         results.append(result)
         print(json.dumps(result), flush=True)
     leaks = sum(r["left_at_exit"] + r[f"left_{LATE_LOOK:g}s_after_exit"] for r in results)
@@ -155,7 +181,8 @@ def main(argv: list[str]) -> int:
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
     print(
         f"soak {soak_id}: {len(interrupted)} of {len(results)} runs interrupted in start-up; "
-        f"{leaks} resources left at exit or {LATE_LOOK:g} s after; {len(odd)} not ending as an interrupt (exit 2)",
+        f"{leaks} resources left at exit or {LATE_LOOK:g} s after; "
+        f"{len(odd)} not ending as an interrupt (exit 2)",
         flush=True,
     )
     return 1 if leaks or odd else 0

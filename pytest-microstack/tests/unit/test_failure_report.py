@@ -246,7 +246,9 @@ def test_the_unavailable_note_is_masked_too(engine: FakeEngine, tmp_path: Path) 
     api = next(i for i, a in engine.container_attrs.items() if a["Name"] == f"/{PROJECT}-api-1")
     engine.fail_on[("logs", api)] = docker.errors.APIError(f"bad option key={SECRET}")
     stack = make_stack(engine, None)
-    cast(Any, stack.compose).get_config = lambda: (_ for _ in ()).throw(RuntimeError(f"env RUN_SECRET={SECRET}"))
+    cast(Any, stack.compose).get_config = lambda: (_ for _ in ()).throw(
+        RuntimeError(f"env RUN_SECRET={SECRET}")
+    )
 
     folder = save_report(stack, tmp_path / "report", Masker([SECRET]), "start-up failed")
 

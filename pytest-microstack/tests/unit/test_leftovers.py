@@ -325,7 +325,9 @@ def test_an_owner_with_an_out_of_range_pid_is_unknown_and_left_alone(engine: Fak
     """Issue 24 §7: such a label raised OverflowError from os.kill into start-up."""
     label = f"{HOST}#{ALIVE.boot_id}#{ALIVE.pid_namespace}@{pid}:1"
     owned = {**labels(DEAD), OWNER_LABEL: label}
-    ident = engine.add_container("microstack-it-odd-main-api-1", project="microstack-it-odd-main", labels=owned)
+    ident = engine.add_container(
+        "microstack-it-odd-main-api-1", project="microstack-it-odd-main", labels=owned
+    )
 
     assert sweep_abandoned(engine) == []
     assert ident in engine.container_attrs
@@ -443,3 +445,42 @@ def test_a_container_conflict_is_not_mistaken_for_a_volume_in_use(engine: FakeEn
     with pytest.raises(docker.errors.APIError):
         remove_project(engine, "microstack-it-dead-run", owner=DEAD.label())
     assert sweep_abandoned(engine) == [], "the sweep logs it and goes on"
+
+
+def test_at_interpreter_shutdown_resources_are_removed_one_at_a_time(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 24 §11: the atexit backstop ran after concurrent.futures' shutdown, whose pools refuse
+    work, so a stack interrupted during start-up was never removed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", refuse)
+    ids = add_project(engine, "microstack-it-exiting-main", ALIVE)
+
+    remove_project(engine, "microstack-it-exiting-main", owner=ALIVE.label())
+
+    assert removed_ids(engine) == set(ids.values())
+    assert not engine.container_attrs
+    assert not engine.network_attrs
+    assert not engine.volume_attrs
+    kinds = [call.method for call in engine.calls if call.method.startswith("remove_")]
+    assert kinds[:2] == ["remove_container", "remove_container"], "containers first, still"
+
+
+def test_another_runtime_error_of_the_pool_is_not_taken_for_shutdown(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("something else")
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", refuse)
+    add_project(engine, "microstack-it-odd-main", ALIVE)
+
+    with pytest.raises(RuntimeError, match="something else"):
+        remove_project(engine, "microstack-it-odd-main", owner=ALIVE.label())
+    assert not engine.calls_to("remove_container")

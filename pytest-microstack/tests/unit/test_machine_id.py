@@ -94,7 +94,11 @@ def test_a_stack_removes_its_own_project_after_the_host_name_changed(
 ) -> None:
     """Issue 24 §9: teardown recomputed the owner label, so a renamed host leaked its own stack."""
     stack = Stack(
-        cast(Any, FakeCompose(project_name=PROJECT)), cast(Any, engine), "127.0.0.1", [ServiceSpec("api", 5000)], 10
+        cast(Any, FakeCompose(project_name=PROJECT)),
+        cast(Any, engine),
+        "127.0.0.1",
+        [ServiceSpec("api", 5000)],
+        10,
     )
     labels = owner_labels(Owner.current(), keep=False, config_hash="c")
     engine.add_container(f"{PROJECT}-api-1", project=PROJECT, service="api", labels=labels)

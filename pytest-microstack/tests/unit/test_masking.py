@@ -275,7 +275,7 @@ def test_a_warning_with_the_secret_in_a_non_string_argument_is_masked_whole() ->
 def test_a_warning_given_as_text_is_masked() -> None:
     import warnings
 
-    message = warnings.WarningMessage("s3cret-value", UserWarning, "t.py", 3)  # type: ignore[arg-type]
+    message = warnings.WarningMessage("s3cret-value", UserWarning, "t.py", 3)
     Masker(["s3cret-value"]).warning(message)
     assert message.message == MASK
 

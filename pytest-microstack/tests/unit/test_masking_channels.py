@@ -77,7 +77,8 @@ def test_a_planted_secret_shows_in_no_output_file_and_not_on_the_terminal(
 ) -> None:
     monkeypatch.setenv("CI_DB_PASSWORD", PLANTED)
     pytester.makefile(
-        ".ini", pytest="[pytest]\nstack_secrets = CI_DB_PASSWORD\njunit_logging = all\njunit_family = xunit1\n"
+        ".ini",
+        pytest="[pytest]\nstack_secrets = CI_DB_PASSWORD\njunit_logging = all\njunit_family = xunit1\n",
     )
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_broken=BROKEN_MODULE, test_channels=CHANNELS)

@@ -106,7 +106,9 @@ def test_two_machines_with_one_host_name_never_sweep_each_others_live_stacks(eng
     other_mac = Owner(HOST, 2**22 + 7, "", "", "", "0123456789abcdef")  # a pid free on this machine
     assert other_mac.machine != ownership.this_machine()
     labels = owner_labels(other_mac, keep=False, config_hash="c")
-    ident = engine.add_container("microstack-it-mac-main-api-1", project="microstack-it-mac-main", labels=labels)
+    ident = engine.add_container(
+        "microstack-it-mac-main-api-1", project="microstack-it-mac-main", labels=labels
+    )
 
     assert other_mac.is_alive() is None
     assert sweep_abandoned(engine) == []

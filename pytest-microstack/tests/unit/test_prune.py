@@ -15,7 +15,9 @@ from unit.fakes import FakeEngine
 OLD, NEWER, NEWEST = "a" * 16, "b" * 16, "c" * 16
 
 
-def tag(engine: FakeEngine, name: str, image_id: str, created: int, labels: dict[str, str] | None = None) -> str:
+def tag(
+    engine: FakeEngine, name: str, image_id: str, created: int, labels: dict[str, str] | None = None
+) -> str:
     """An image tag created `created` seconds into a day, as docker-py reports it (RFC 3339).
 
     Built by this checkout (the current folder) unless `labels` says otherwise.
@@ -67,7 +69,9 @@ def test_a_container_started_between_the_plan_and_the_removal_keeps_its_image(
     engine: FakeEngine, images: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plan = stale_tags(engine)
-    monkeypatch.setattr("pytest_microstack._engine.prune.stale_tags", lambda client, repositories=(), root=None: plan)
+    monkeypatch.setattr(
+        "pytest_microstack._engine.prune.stale_tags", lambda client, repositories=(), root=None: plan
+    )
     engine.add_container("late-web-1", image="sha256:web-2")  # the engine refuses: 409
 
     result = prune_images(engine)

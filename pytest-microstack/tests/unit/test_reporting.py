@@ -96,3 +96,21 @@ def test_a_failing_end_of_run_sweep_is_logged_and_never_fails_the_finished_run(
 
     assert "sweep of dead runs' leftovers failed" in caplog.text
     assert "signed integer is greater than maximum" in caplog.text
+
+
+def test_a_teardown_registered_by_a_start_up_cut_short_finishes_at_session_finish(
+    pytester: pytest.Pytester,
+) -> None:
+    """Issue 24 §11: a Ctrl-C during start-up opened no stack (used_engine stayed False), so its
+    teardown was left to the atexit backstop, which runs after thread pools refuse work."""
+    from pytest_microstack._cleanup import backstop
+
+    torn_down: list[str] = []
+    backstop.register("microstack-it-cut-main", lambda: torn_down.append("microstack-it-cut-main"))
+    state = run_state(pytester)
+    assert state.used_engine is False
+
+    state.pytest_sessionfinish(session=None, exitstatus=pytest.ExitCode.INTERRUPTED)  # type: ignore[arg-type]
+
+    assert torn_down == ["microstack-it-cut-main"]
+    backstop.unregister("microstack-it-cut-main")

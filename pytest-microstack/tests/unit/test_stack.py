@@ -12,9 +12,9 @@ import docker.errors
 import pytest
 from pytest_httpserver import HTTPServer
 from pytest_microstack._cleanup.ownership import Owner, owner_labels
+from pytest_microstack._core import stack as stack_module
 from pytest_microstack._core.readiness import ContainerState
 from pytest_microstack._core.settings import ServiceSpec
-from pytest_microstack._core import stack as stack_module
 from pytest_microstack._core.stack import LOG_TAIL_LINES, Stack
 from pytest_microstack._core.waiting import wait_for
 from pytest_microstack._errors import ComposeCommandError, ServiceUnhealthyError, StackStartError
@@ -477,7 +477,9 @@ def test_stop_removes_the_project_through_the_engine_and_forgets_urls(engine: Fa
         stack.url("api")  # not answered from the cache
 
 
-def test_stop_never_falls_back_to_an_unscoped_compose_down_when_the_engine_refuses(engine: FakeEngine) -> None:
+def test_stop_never_falls_back_to_an_unscoped_compose_down_when_the_engine_refuses(
+    engine: FakeEngine,
+) -> None:
     """Issue 24 §10: the fallback `compose down --remove-orphans --volumes` removed unlabelled
     resources sharing the project name."""
     ident = add(engine, "api")
@@ -565,7 +567,8 @@ def quick_settle(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def completing_creates(engine: FakeEngine, monkeypatch: pytest.MonkeyPatch, creates: int) -> list[int]:
     """The engine finishing `creates` requests of a killed compose, one right after each look."""
-    real = stack_module.remove_project
+    from pytest_microstack._cleanup.removal import remove_project as real
+
     looks: list[int] = []
 
     def remove_then_create(client: Any, project: str, *, owner: str) -> int:

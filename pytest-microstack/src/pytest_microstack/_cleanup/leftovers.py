@@ -88,7 +88,9 @@ def sweep_abandoned(client: Any) -> list[str]:
                 [r for r in resources if isinstance(r, Volume)],
             )
         except Exception as error:  # noqa: BLE001 - one stuck project must not block the others or the run
-            LOG.warning("could not remove leftovers of dead run %s (left for a later sweep): %s", project, error)
+            LOG.warning(
+                "could not remove leftovers of dead run %s (left for a later sweep): %s", project, error
+            )
             continue
         swept.append(project)
     return swept

@@ -35,7 +35,7 @@ _IN_USE = re.compile(r"volume is in use|has active endpoints")
 
 
 def remove_project(client: Any, project: str, *, owner: str) -> int:
-    """Force-remove the resources of `project` that the harness labelled as `owner`'s; returns how many were found.
+    """Force-remove the resources of `project` labelled as `owner`'s; returns how many were found.
 
     Containers first, then networks and volumes (neither can go while in use);
     through the API and in parallel, about 0.2 s faster than `docker compose
@@ -57,10 +57,25 @@ def remove_project(client: Any, project: str, *, owner: str) -> int:
 def remove_resources(
     containers: Iterable[Container], networks: Iterable[Network], volumes: Iterable[Volume]
 ) -> None:
-    """Remove these resources: every container, then networks and volumes, four at a time."""
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(_remove, containers))
-        list(pool.map(_remove, [*networks, *volumes]))
+    """Remove these resources: every container, then networks and volumes, four at a time.
+
+    One at a time once the interpreter is shutting down: the atexit backstop
+    (and a teardown a Ctrl-C started on a thread) runs after concurrent.futures
+    refuses new work ("cannot schedule new futures after interpreter shutdown"),
+    which left a stack interrupted during start-up on the engine.
+    """
+    groups = [list(containers), [*networks, *volumes]]
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for group in groups:
+                list(pool.map(_remove, group))
+                groups = groups[1:]  # done: not again one at a time
+    except RuntimeError as error:
+        if "shutdown" not in str(error):
+            raise
+        for group in groups:
+            for resource in group:
+                _remove(resource)
 
 
 def _remove(resource: Any) -> None:

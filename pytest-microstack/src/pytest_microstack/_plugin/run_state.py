@@ -163,7 +163,9 @@ class RunState:
                 LOG.exception("the JUnit XML %s could not be masked", xml)
 
     # What the fixtures tell it.
-    def stack_opened(self, stack: Stack, *, wait_for_teardown: bool, secret_names: Iterable[str] = ()) -> None:
+    def stack_opened(
+        self, stack: Stack, *, wait_for_teardown: bool, secret_names: Iterable[str] = ()
+    ) -> None:
         self.used_engine = True
         self.run_masker.add(self.masker(stack, secret_names).values)
         self.wait_for_teardown = wait_for_teardown
@@ -275,6 +277,13 @@ class RunState:
         """Backstop after pytest's teardown of session fixtures; then a worker reports to the controller."""
         if self.used_engine:
             self._backstop(exitstatus)
+        else:
+            # A start-up cut short by Ctrl-C never opened a stack, yet its teardown may be
+            # registered (started on a thread by the signal): finish it here, while the
+            # interpreter can still run it, not at exit.
+            from pytest_microstack._cleanup import backstop
+
+            backstop.run_all()
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
             workeroutput[WORKER_KEY] = {"kept": self.kept, "summary": self.summary.to_dict()}

@@ -127,7 +127,7 @@ class Masker:
             report.user_properties = [(name, self._property(value)) for name, value in report.user_properties]
 
     def _property(self, value: object) -> object:
-        """A `record_property` value: JUnit writes str(value), so a value whose text has a secret is masked."""
+        """A `record_property` value: JUnit writes str(value), so one whose text has a secret is masked."""
         if isinstance(value, str):
             return self.text(value)
         text = str(value)
@@ -143,7 +143,7 @@ class Masker:
             if self.text(text) != text:  # a secret in a non-string argument
                 warning.args = (self.text(text),)
         elif isinstance(warning, str):
-            message.message = self.text(warning)  # type: ignore[assignment]  # warnings.warn accepts str
+            message.message = self.text(warning)  # warnings.warn accepts a str too
         if message.line:
             message.line = self.text(message.line)
 
