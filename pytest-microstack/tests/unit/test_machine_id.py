@@ -123,3 +123,21 @@ def test_the_state_folder_unusable_means_no_machine_id_and_the_host_name_as_befo
 
     assert ownership.this_machine() == ""
     assert Owner.current().machine == ""
+
+
+def test_a_file_that_is_not_utf_8_gives_none(private_state: Path) -> None:
+    path = private_state / MACHINE_ID_FILE
+    path.write_bytes(b"0123456789abcde\xff")
+    path.chmod(0o600)
+    assert machine_id(private_state) == ""
+
+
+def test_image_labels_name_the_harness_and_the_checkout_folder(tmp_path: Path) -> None:
+    from pytest_microstack._cleanup.ownership import CHECKOUT_LABEL, HARNESS_LABEL, checkout_id, image_labels
+
+    labels = image_labels(tmp_path)
+
+    assert labels == {HARNESS_LABEL: "1", CHECKOUT_LABEL: checkout_id(tmp_path)}
+    assert len(checkout_id(tmp_path)) == 16
+    assert checkout_id(tmp_path / ".") == checkout_id(tmp_path), "the folder, however it is written"
+    assert checkout_id(tmp_path / "other") != checkout_id(tmp_path)

@@ -263,6 +263,16 @@ def test_a_recorded_warning_is_masked_in_its_text_and_source_line() -> None:
     assert message.line == f"warn('{MASK}')"
 
 
+def test_a_warning_without_a_secret_keeps_its_arguments() -> None:
+    import warnings
+
+    warning = UserWarning("plain", 7)
+    message = warnings.WarningMessage(warning, UserWarning, "t.py", 3, line="warn('plain')")
+    Masker(["s3cret-value"]).warning(message)
+    assert warning.args == ("plain", 7)
+    assert message.line == "warn('plain')"
+
+
 def test_a_warning_with_the_secret_in_a_non_string_argument_is_masked_whole() -> None:
     import warnings
 
@@ -326,7 +336,7 @@ def test_a_masking_stream_masks_writes_and_passes_the_rest_through() -> None:
 
 def test_a_junit_file_is_rewritten_masked_and_one_without_secrets_left_as_it_is(tmp_path: Path) -> None:
     dirty = tmp_path / "junit.xml"
-    dirty.write_text('<p value="a&amp;b-secret"/><q>a&amp;b-secret</q>')
+    dirty.write_text('<p value="a&amp;b-secret"/><q>a&amp;b-secret</q> é')
     clean = tmp_path / "clean.xml"
     clean.write_text("<p/>")
     before = clean.stat().st_mtime_ns
@@ -334,6 +344,6 @@ def test_a_junit_file_is_rewritten_masked_and_one_without_secrets_left_as_it_is(
     mask_file(dirty, Masker(["a&b-secret"]))
     mask_file(clean, Masker(["a&b-secret"]))
 
-    assert dirty.read_text() == f'<p value="{MASK}"/><q>{MASK}</q>'
+    assert dirty.read_bytes().decode() == f'<p value="{MASK}"/><q>{MASK}</q> é'
     assert clean.read_text() == "<p/>"
     assert clean.stat().st_mtime_ns == before

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
@@ -138,9 +139,8 @@ class Masker:
         """Mask a recorded warning in place: its text and the source line shown with it."""
         warning = message.message
         if isinstance(warning, Warning):
-            warning.args = tuple(self.text(a) if isinstance(a, str) else a for a in warning.args)
-            text = str(warning)
-            if self.text(text) != text:  # a secret in a non-string argument
+            text = str(warning)  # what every report of it shows
+            if self.text(text) != text:
                 warning.args = (self.text(text),)
         elif isinstance(warning, str):
             message.message = self.text(warning)  # warnings.warn accepts a str too
@@ -198,10 +198,9 @@ class MaskingStream:
 
 
 def mask_file(path: os.PathLike[str] | str, masker: Masker) -> None:
-    """Rewrite a text file (a JUnit XML) with every secret masked, also in its XML-escaped forms."""
-    with open(path, encoding="utf-8", errors="surrogateescape") as file:
-        text = file.read()
+    """Rewrite a UTF-8 file (a JUnit XML) with every secret masked, also in its XML-escaped forms."""
+    file = Path(path)
+    text = file.read_bytes().decode()
     masked = masker.escaped().text(text)
     if masked != text:
-        with open(path, "w", encoding="utf-8", errors="surrogateescape") as file:
-            file.write(masked)
+        file.write_bytes(masked.encode())
