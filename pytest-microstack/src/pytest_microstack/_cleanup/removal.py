@@ -64,7 +64,7 @@ def remove_resources(
     refuses new work ("cannot schedule new futures after interpreter shutdown"),
     which left a stack interrupted during start-up on the engine.
     """
-    groups = [list(containers), [*networks, *volumes]]
+    groups: list[list[Any]] = [list(containers), [*networks, *volumes]]
     try:
         with ThreadPoolExecutor(max_workers=4) as pool:
             for group in groups:
