@@ -398,6 +398,8 @@ def soak(session: nox.Session) -> None:
     0 leaked containers, networks and volumes, and 0 failures among the runs not killed.
 
     Not in the default sessions: bounded by `-- --minutes 40 --runs 60` (the defaults).
+    `-- --startup-interrupts [--runs 12 --minutes 10]`: Ctrl-C at random moments of start-up
+    instead, counting what each run leaves at exit and 10 s after (tests/soak/startup.py).
     Prints a table and writes bench/results/soak.json (BENCHMARKS.md shows it). A test of the
     plugin's cleanup, so it lives with the plugin's tests: pytest-microstack/tests/soak/.
     """

@@ -76,3 +76,23 @@ def test_every_integration_test_lands_in_exactly_one_shard(
 
 def test_the_split_is_the_same_every_time(collections: dict[tuple[Shard, int], list[str]]) -> None:
     assert collections[((2, 1), 1)] == collections[((2, 1), 0)]
+
+
+# The share of the suite .test_durations may miss: tests added since it was last
+# regenerated (`nox -s durations`). pytest-split gives each the average duration,
+# so a few unbalance nothing; 20 of 368 made one shard take most of the run.
+DURATIONS_TOLERANCE = 0.05
+
+
+def test_test_durations_covers_the_suite(collections: dict[tuple[Shard, int], list[str]]) -> None:
+    """Issue 24 §12: .test_durations listed 20 of 368 tests, so CI's shards were unbalanced."""
+    import json
+
+    suite = set(collections[((0, 0), 0)])
+    recorded = set(json.loads((ROOT / ".test_durations").read_text()))
+    missing = sorted(suite - recorded)
+
+    assert len(missing) <= DURATIONS_TOLERANCE * len(suite), (
+        f"{len(missing)} of {len(suite)} tests have no duration in .test_durations "
+        f"(tolerance {DURATIONS_TOLERANCE:.0%}): run `nox -s durations`. First missing: {missing[:10]}"
+    )

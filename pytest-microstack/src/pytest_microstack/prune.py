@@ -3,8 +3,9 @@
 Keeps, per image repository, the newest `it-<digest>` tag and every tag a
 container uses; removes the other `it-<digest>` tags (older inputs of the same
 service) and those of the per-run names (`microstack-it-<run>-<worker>-<service>`)
-that earlier versions gave services without `image:`. Nothing else is touched.
-`--dry-run` only lists.
+that earlier versions gave services without `image:`. Only images this checkout
+built (labelled with its folder, `--root`, default the current folder) are
+considered: another clone's images are never touched. `--dry-run` only lists.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pytest_microstack._engine.engine import connect
 from pytest_microstack._engine.prune import prune_images
@@ -27,8 +29,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="NAME",
         help="only this image repository (repeatable), e.g. example_project-web",
     )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path(),
+        metavar="DIR",
+        help="the checkout whose images are pruned: its root folder, where pytest runs (default: here)",
+    )
     args = parser.parse_args(argv)
-    result = prune_images(connect().client, args.repository, dry_run=args.dry_run)
+    result = prune_images(connect().client, args.repository, root=args.root, dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     for tag in sorted(result.removed):
         sys.stdout.write(f"{verb} {tag}\n")

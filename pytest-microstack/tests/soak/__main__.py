@@ -222,6 +222,10 @@ def machine(client: Any) -> dict[str, str]:
 
 
 def main() -> None:
+    if "--startup-interrupts" in sys.argv[1:]:  # Ctrl-C at random moments of start-up (see soak/startup.py)
+        from .startup import main as startup_main
+
+        sys.exit(startup_main([arg for arg in sys.argv[1:] if arg != "--startup-interrupts"]))
     parser = argparse.ArgumentParser(
         prog="python -m soak", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

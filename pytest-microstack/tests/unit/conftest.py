@@ -7,8 +7,11 @@ those marks a test as integration and starts the compose stack.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from unit.fakes import FakeEngine
+
+# Owner.current() reads this machine's id from the state folder, and test modules build
+# owners at import, before any fixture runs: point it at a folder of this run from the start.
+_RUN_STATE = tempfile.mkdtemp(prefix="microstack-unit-state-")
+os.environ["MICROSTACK_STATE_DIR"] = _RUN_STATE
+atexit.register(shutil.rmtree, _RUN_STATE, ignore_errors=True)
 
 ENGINE_PROGRAMS = frozenset({"docker", "docker-compose", "podman"})
 REAPER_MODULE = "pytest_microstack._cleanup.reaper"  # a detached process that works on the real engine

@@ -305,13 +305,24 @@ class FakeImages:
     created: dict[str, int | str]  # image id -> created: RFC 3339 text as docker-py gives it, or seconds
     in_use: Callable[[str], bool]  # whether a container (any state) uses that image id
 
-    def list(self, **kwargs: Any) -> list[Image]:
+    labels: dict[str, dict[str, str]]  # image id -> the labels it was built with
+
+    def list(self, filters: dict[str, Any] | None = None, **kwargs: Any) -> list[Image]:
+        """Like `GET /images/json`: the summary (labels at the top level), filtered by label."""
         by_id: dict[str, list[str]] = {}
         for name, ident in self.present.items():
             by_id.setdefault(ident, []).append(name)
         return [
-            Image(attrs={"Id": ident, "RepoTags": tags, "Created": self.created.get(ident, 0)})
+            Image(
+                attrs={
+                    "Id": ident,
+                    "RepoTags": tags,
+                    "Created": self.created.get(ident, 0),
+                    "Labels": self.labels.get(ident) or None,
+                }
+            )
             for ident, tags in by_id.items()
+            if _label_match(self.labels.get(ident, {}), filters)
         ]
 
     def remove(self, image: str, force: bool = False, noprune: bool = False) -> None:
@@ -350,6 +361,7 @@ class FakeEngine:
         self.volumes = FakeVolumes(self)
         self.images = FakeImages(kind)
         self.images.created = {}
+        self.images.labels = {}
         self.images.in_use = lambda ident: any(a.get("Image") == ident for a in self.container_attrs.values())
         self.container_attrs: dict[str, dict[str, Any]] = {}
         self.network_attrs: dict[str, dict[str, Any]] = {}
@@ -477,6 +489,8 @@ class FakeCompose:
     def build_images(self, services: list[str] | None = None) -> None:
         self.events.append("build")
         self.built.append(list(services or []))
+
+    killed_mid_command: bool = False  # set by a test: cancel() cut a running `up` short
 
     def cancel(self) -> None:
         self.events.append("cancel")

@@ -210,6 +210,9 @@ def test_cancel_kills_a_command_running_in_another_thread(tmp_path: Path, proces
     [error] = raised
     assert isinstance(error, ComposeCommandError)
     assert error.command[-2:] == ["up", "--detach"]
+    assert compose.killed_mid_command, "the teardown must know requests may still complete in the engine"
+    compose.cancel()
+    assert compose.killed_mid_command, "a second cancel, with nothing running, doesn't forget it"
 
 
 def test_cancel_with_nothing_running_does_nothing(tmp_path: Path, processes: FakeProcesses) -> None:
@@ -219,6 +222,7 @@ def test_cancel_with_nothing_running_does_nothing(tmp_path: Path, processes: Fak
     compose.cancel()
 
     assert not processes.calls[0].killed.is_set(), "finished commands are forgotten"
+    assert not compose.killed_mid_command
 
 
 def test_get_config_parses_compose_json(tmp_path: Path, processes: FakeProcesses) -> None:

@@ -170,6 +170,7 @@ def fake_config(root: Path, option: str | None = None, ini: str = "") -> Any:
         getoption=lambda name, default=None: option,
         getini=lambda name: ini,
         addinivalue_line=lambda name, line: None,  # RunState registers its markers
+        pluginmanager=SimpleNamespace(get_plugin=lambda name: None),  # no terminal, no logging to mask
     )
 
 
@@ -237,3 +238,20 @@ def test_every_file_of_a_run_report_masks_declared_run_and_host_secrets(
         leaked = [value for value in planted if value in text]
         assert leaked == [], f"{path.name} shows {leaked}"
     assert MASK in (tmp_path / "run").joinpath(folder_name("tests/t.py::test_x"), "api-1.log").read_text()
+
+
+def test_the_unavailable_note_is_masked_too(engine: FakeEngine, tmp_path: Path) -> None:
+    """Issue 24 §8: an error quoting a secret (a compose error echoing the environment) came out as it was."""
+    add_stack_containers(engine)
+    api = next(i for i, a in engine.container_attrs.items() if a["Name"] == f"/{PROJECT}-api-1")
+    engine.fail_on[("logs", api)] = docker.errors.APIError(f"bad option key={SECRET}")
+    stack = make_stack(engine, None)
+    cast(Any, stack.compose).get_config = lambda: (_ for _ in ()).throw(
+        RuntimeError(f"env RUN_SECRET={SECRET}")
+    )
+
+    folder = save_report(stack, tmp_path / "report", Masker([SECRET]), "start-up failed")
+
+    assert (folder / "api-1.log").read_text() == f"(unavailable: APIError: bad option key={MASK})\n"
+    assert (folder / CONFIG_FILE).read_text() == f"(unavailable: RuntimeError: env RUN_SECRET={MASK})\n"
+    assert all(SECRET not in path.read_text() for path in folder.iterdir())

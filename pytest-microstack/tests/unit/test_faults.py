@@ -208,7 +208,14 @@ def test_slow_healed_early_unpauses_at_once(engine: FakeEngine, injector: Faults
 
 
 class Rendezvous:
-    """Holds each caller until a second one arrives (or `patience` runs out), then lets both go."""
+    """Holds each caller until a second one arrives (or `patience` runs out), then lets both go.
+
+    The first to arrive must be a timer thread: inspections before it (the fault
+    being applied, on the test's thread) pass straight through. So the hook can
+    be installed before the timer starts: installed after, a timer that fires
+    first (a loaded machine deschedules the test's thread for more than its
+    0.01 s) thaws unobserved and the test waits for an arrival that never comes.
+    """
 
     def __init__(self, patience: float = 0.5) -> None:
         self.patience = patience
@@ -217,6 +224,8 @@ class Rendezvous:
 
     def __call__(self, ident: str) -> None:
         with self._condition:
+            if self.arrived == 0 and not isinstance(threading.current_thread(), threading.Timer):
+                return
             self.arrived += 1
             self._condition.notify_all()
             self._condition.wait_for(lambda: self.arrived >= 2, timeout=self.patience)
@@ -229,9 +238,9 @@ def test_slow_healed_just_as_its_timer_fires_unpauses_once(
     thread_errors: list[BaseException | None] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: thread_errors.append(args.exc_value))
     rendezvous = Rendezvous()
+    engine.on_inspect = rendezvous  # the timer's reload() will wait for heal()'s
 
     fault = injector.slow("api", 0.01)
-    engine.on_inspect = rendezvous  # the timer's reload() now waits for heal()'s
     wait_for(lambda: rendezvous.arrived == 1, timeout=5, what="the timer to start thawing")
     heal_error: list[BaseException] = []
     try:

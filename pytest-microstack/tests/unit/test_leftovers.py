@@ -270,12 +270,72 @@ def test_a_removal_already_in_progress_elsewhere_is_left_to_it(engine: FakeEngin
     assert removed_ids(engine) == set(ids.values()), "every removal was asked for; none raised"
 
 
-def test_other_engine_errors_are_not_swallowed(engine: FakeEngine) -> None:
-    ids = add_project(engine, "microstack-it-dead-run", DEAD)
-    engine.fail_on[("remove_network", ids["network"])] = docker.errors.APIError("boom")
+def _server_error(message: str) -> docker.errors.APIError:
+    response = requests.Response()
+    response.status_code = 500
+    return docker.errors.APIError(f"500 Server Error: {message}", response, message)
 
-    with pytest.raises(docker.errors.APIError, match="boom"):
-        sweep_abandoned(engine)
+
+def test_a_leftover_the_engine_cannot_remove_is_logged_by_project_and_the_others_are_swept(
+    engine: FakeEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 24 §7: Docker's 500 "device or resource busy" was re-raised into every later start-up."""
+    stuck = add_project(engine, "microstack-it-stuck-main", DEAD)
+    freed = add_project(engine, "microstack-it-freed-main", DEAD)
+    busy = "container rm: unlinkat /var/lib/docker/overlay2/x/merged: device or resource busy"
+    engine.fail_on[("remove_container", stuck["api"])] = _server_error(busy)
+
+    with caplog.at_level(logging.WARNING, logger="pytest_microstack._cleanup.leftovers"):
+        swept = sweep_abandoned(engine)
+
+    assert swept == ["microstack-it-freed-main"]
+    assert set(freed.values()).isdisjoint(engine.container_attrs.keys() | engine.network_attrs.keys())
+    assert stuck["api"] in engine.container_attrs, "left for a later sweep"
+    failures = [r.getMessage() for r in caplog.records if "could not remove" in r.getMessage()]
+    assert len(failures) == 1
+    assert failures[0].startswith(
+        "could not remove leftovers of dead run microstack-it-stuck-main (left for a later sweep): "
+    )
+    assert "device or resource busy" in failures[0]
+
+
+def test_an_engine_that_cannot_list_fails_no_sweep(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse(**kwargs: Any) -> list[Any]:
+        raise _server_error("listing is broken")
+
+    monkeypatch.setattr(engine.networks, "list", refuse)
+    add_project(engine, "microstack-it-dead-run", DEAD)
+
+    with caplog.at_level(logging.WARNING, logger="pytest_microstack._cleanup.leftovers"):
+        assert sweep_abandoned(engine) == []
+
+    [message] = [r.getMessage() for r in caplog.records]
+    assert message.startswith("could not list leftovers of dead runs: ")
+    assert "listing is broken" in message
+    assert not engine.calls_to("remove_container")
+
+
+@pytest.mark.parametrize(
+    "pid",
+    [
+        pytest.param(2**31, id="one-past-pid_t"),
+        pytest.param(2**64, id="far-past-pid_t"),
+        pytest.param(0, id="zero-a-process-group"),
+    ],
+)
+def test_an_owner_with_an_out_of_range_pid_is_unknown_and_left_alone(engine: FakeEngine, pid: int) -> None:
+    """Issue 24 §7: such a label raised OverflowError from os.kill into start-up."""
+    label = f"{HOST}#{ALIVE.boot_id}#{ALIVE.pid_namespace}@{pid}:1"
+    owned = {**labels(DEAD), OWNER_LABEL: label}
+    ident = engine.add_container(
+        "microstack-it-odd-main-api-1", project="microstack-it-odd-main", labels=owned
+    )
+
+    assert sweep_abandoned(engine) == []
+    assert ident in engine.container_attrs
+    assert is_abandoned(owned) is False
 
 
 @pytest.mark.parametrize(
@@ -387,4 +447,44 @@ def test_a_container_conflict_is_not_mistaken_for_a_volume_in_use(engine: FakeEn
     )
 
     with pytest.raises(docker.errors.APIError):
-        sweep_abandoned(engine)
+        remove_project(engine, "microstack-it-dead-run", owner=DEAD.label())
+    assert sweep_abandoned(engine) == [], "the sweep logs it and goes on"
+
+
+def test_at_interpreter_shutdown_resources_are_removed_one_at_a_time(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 24 §11: the atexit backstop ran after concurrent.futures' shutdown, whose pools refuse
+    work, so a stack interrupted during start-up was never removed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", refuse)
+    ids = add_project(engine, "microstack-it-exiting-main", ALIVE)
+
+    remove_project(engine, "microstack-it-exiting-main", owner=ALIVE.label())
+
+    assert removed_ids(engine) == set(ids.values())
+    assert not engine.container_attrs
+    assert not engine.network_attrs
+    assert not engine.volume_attrs
+    kinds = [call.method for call in engine.calls if call.method.startswith("remove_")]
+    assert kinds[:2] == ["remove_container", "remove_container"], "containers first, still"
+
+
+def test_another_runtime_error_of_the_pool_is_not_taken_for_shutdown(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("something else")
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", refuse)
+    add_project(engine, "microstack-it-odd-main", ALIVE)
+
+    with pytest.raises(RuntimeError, match="something else"):
+        remove_project(engine, "microstack-it-odd-main", owner=ALIVE.label())
+    assert not engine.calls_to("remove_container")

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from pytest_microstack._reports.masking import MASK, Masker, is_sensitive, run_secret_values, secret_values
+from pytest_microstack._reports.masking import (
+    MASK,
+    Masker,
+    MaskingFormatter,
+    MaskingStream,
+    is_sensitive,
+    mask_file,
+    mask_handler,
+    run_secret_values,
+    secret_values,
+)
 
 SECRET = "s3cr3t-value-of-the-run"
 
@@ -196,3 +208,142 @@ def test_values_under_a_sensitive_key_are_masked_in_lists_and_as_numbers_but_not
         "USE_AUTH": True,
         "PORTS": [5000, "5001"],
     }
+
+
+# --- issue 24 §8: every channel -----------------------------------------------------------------
+
+
+def test_values_added_later_are_masked_longest_first() -> None:
+    masker = Masker(["abcd"])
+    masker.add(["abcdefgh", "xy", "abcd"])
+
+    assert masker.values == ["abcdefgh", "abcd"]
+    assert masker.text("abcdefgh abcd xy") == f"{MASK} {MASK} xy"
+
+
+def test_the_escaped_masker_knows_each_value_as_xml_writes_it() -> None:
+    masker = Masker(['a&b<c>"d'])
+    escaped = masker.escaped()
+
+    assert escaped.text('x a&amp;b&lt;c&gt;"d y') == f"x {MASK} y"
+    assert escaped.text("x a&amp;b&lt;c&gt;&quot;d y") == f"x {MASK} y"
+    assert escaped.text('x a&b<c>"d y') == f"x {MASK} y"
+    assert Masker(["line\none"]).escaped().text("line&#10;one") == MASK
+
+
+def test_a_report_s_xfail_reason_and_recorded_properties_are_masked() -> None:
+    report = SimpleNamespace(
+        longrepr=None,
+        sections=[],
+        wasxfail="flaky with s3cret-value",
+        user_properties=[("db", "s3cret-value"), ("count", 3), ("list", ["s3cret-value"]), ("plain", "ok")],
+    )
+
+    Masker(["s3cret-value"]).report(report)
+
+    assert report.wasxfail == f"flaky with {MASK}"
+    assert report.user_properties == [("db", MASK), ("count", 3), ("list", f"['{MASK}']"), ("plain", "ok")]
+
+
+def test_a_report_without_xfail_or_properties_is_left_so() -> None:
+    report = SimpleNamespace(longrepr=None, sections=[], wasxfail="", user_properties=[])
+    Masker(["s3cret-value"]).report(report)
+    assert (report.wasxfail, report.user_properties) == ("", [])
+
+
+def test_a_recorded_warning_is_masked_in_its_text_and_source_line() -> None:
+    import warnings
+
+    message = warnings.WarningMessage(
+        UserWarning("uses s3cret-value", 7), UserWarning, "t.py", 3, line="warn('s3cret-value')"
+    )
+    Masker(["s3cret-value"]).warning(message)
+
+    assert str(message.message) == f"('uses {MASK}', 7)"
+    assert message.line == f"warn('{MASK}')"
+
+
+def test_a_warning_without_a_secret_keeps_its_arguments() -> None:
+    import warnings
+
+    warning = UserWarning("plain", 7)
+    message = warnings.WarningMessage(warning, UserWarning, "t.py", 3, line="warn('plain')")
+    Masker(["s3cret-value"]).warning(message)
+    assert warning.args == ("plain", 7)
+    assert message.line == "warn('plain')"
+
+
+def test_a_warning_with_the_secret_in_a_non_string_argument_is_masked_whole() -> None:
+    import warnings
+
+    message = warnings.WarningMessage(UserWarning(["s3cret-value"]), UserWarning, "t.py", 3)
+    Masker(["s3cret-value"]).warning(message)
+    assert str(message.message) == f"['{MASK}']"
+    assert message.line is None
+
+
+def test_a_warning_given_as_text_is_masked() -> None:
+    import warnings
+
+    message = warnings.WarningMessage("s3cret-value", UserWarning, "t.py", 3)
+    Masker(["s3cret-value"]).warning(message)
+    assert message.message == MASK
+
+
+def test_a_masked_handler_writes_masked_text_but_the_record_keeps_its_value() -> None:
+    import io
+    import logging
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    masker = Masker(["s3cret-value"])
+    mask_handler(handler, masker)
+    mask_handler(handler, masker)  # idempotent: wrapped once
+    record = logging.LogRecord("app", logging.INFO, "f.py", 1, "key %s", ("s3cret-value",), None)
+
+    handler.handle(record)
+
+    assert stream.getvalue() == f"INFO key {MASK}\n"
+    assert record.getMessage() == "key s3cret-value", "caplog sees the record itself"
+    formatter = handler.formatter
+    assert isinstance(formatter, MaskingFormatter)
+    assert not isinstance(formatter.inner, MaskingFormatter)
+
+
+def test_a_handler_without_a_formatter_gets_the_default_one_masked() -> None:
+    import io
+    import logging
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    mask_handler(handler, Masker(["s3cret-value"]))
+    handler.handle(logging.LogRecord("app", logging.INFO, "f.py", 1, "s3cret-value here", None, None))
+    assert stream.getvalue() == f"{MASK} here\n"
+
+
+def test_a_masking_stream_masks_writes_and_passes_the_rest_through() -> None:
+    import io
+
+    inner = io.StringIO()
+    stream = MaskingStream(inner, Masker(["s3cret-value"]))
+
+    assert stream.write("a s3cret-value b") == len("a s3cret-value b")
+    assert inner.getvalue() == f"a {MASK} b"
+    assert stream.isatty() is False
+    assert stream.getvalue() == inner.getvalue()
+
+
+def test_a_junit_file_is_rewritten_masked_and_one_without_secrets_left_as_it_is(tmp_path: Path) -> None:
+    dirty = tmp_path / "junit.xml"
+    dirty.write_text('<p value="a&amp;b-secret"/><q>a&amp;b-secret</q> é')
+    clean = tmp_path / "clean.xml"
+    clean.write_text("<p/>")
+    before = clean.stat().st_mtime_ns
+
+    mask_file(dirty, Masker(["a&b-secret"]))
+    mask_file(clean, Masker(["a&b-secret"]))
+
+    assert dirty.read_bytes().decode() == f'<p value="{MASK}"/><q>{MASK}</q> é'
+    assert clean.read_text() == "<p/>"
+    assert clean.stat().st_mtime_ns == before

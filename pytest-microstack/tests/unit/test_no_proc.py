@@ -58,7 +58,8 @@ def test_the_current_owner_is_host_and_pid_only_and_its_label_round_trips() -> N
 
     assert (current.host, current.pid) == (HOST, os.getpid())
     assert (current.started, current.boot_id, current.pid_namespace) == ("", "", "")
-    assert current.label() == f"{HOST}##@{os.getpid()}:"
+    assert current.machine == ownership.this_machine() != ""
+    assert current.label() == f"{HOST}###{current.machine}@{os.getpid()}:"
     assert Owner.parse(current.label()) == current
 
 
@@ -97,3 +98,27 @@ def test_the_sweep_removes_a_dead_runs_project_and_leaves_the_others(
         engine.add_container(f"{project}-api-1", project=project, service="api", labels=labels)
 
     assert sweep_abandoned(engine) == ["microstack-it-dead-main"]
+
+
+def test_two_machines_with_one_host_name_never_sweep_each_others_live_stacks(engine: FakeEngine) -> None:
+    """Issue 24 §9: two Macs named "MacBook-Pro.local" on one remote engine took each other's
+    live stacks for dead (host name and pid alone, and the other's pid is free here)."""
+    other_mac = Owner(HOST, 2**22 + 7, "", "", "", "0123456789abcdef")  # a pid free on this machine
+    assert other_mac.machine != ownership.this_machine()
+    labels = owner_labels(other_mac, keep=False, config_hash="c")
+    ident = engine.add_container(
+        "microstack-it-mac-main-api-1", project="microstack-it-mac-main", labels=labels
+    )
+
+    assert other_mac.is_alive() is None
+    assert sweep_abandoned(engine) == []
+    assert ident in engine.container_attrs
+
+
+def test_a_dead_run_of_this_machine_is_still_swept_by_machine_id(engine: FakeEngine, reaped_pid: int) -> None:
+    dead_here = Owner(f"renamed-{HOST}", reaped_pid, "", "", "", ownership.this_machine())
+    labels = owner_labels(dead_here, keep=False, config_hash="c")
+    engine.add_container("microstack-it-gone-main-api-1", project="microstack-it-gone-main", labels=labels)
+
+    assert dead_here.is_alive() is False, "the host name changed since: the machine id still says it is ours"
+    assert sweep_abandoned(engine) == ["microstack-it-gone-main"]

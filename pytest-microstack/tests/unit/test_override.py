@@ -331,3 +331,23 @@ def test_the_text_is_block_style_with_sorted_keys() -> None:
 )
 def test_scalar_tags_are_written_with_their_value(tagged: Tagged, text: str) -> None:
     assert yaml.dump(tagged, Dumper=_Dumper) == text
+
+
+def test_only_the_services_the_harness_builds_are_built_with_the_image_labels() -> None:
+    """Issue 24 §10: the prune acts only on images labelled with its checkout."""
+    config = {
+        "services": {
+            "web": {"build": {"context": "/app"}, "image": "app-web"},
+            "cached": {"image": "app-cached"},  # built elsewhere: in `images`, no `build:` here
+            "db": {"image": "postgres:16"},
+        }
+    }
+    images = {"web": "app-web:it-" + "a" * 16, "cached": "app-cached:it-" + "b" * 16}
+    image_labels = {"io.microstack.harness": "1", "io.microstack.checkout": "0123456789abcdef"}
+
+    services = override(config, images=images, image_labels=image_labels)["services"]
+
+    assert services["web"]["build"] == {"labels": image_labels}
+    assert "build" not in services["cached"]
+    assert "build" not in services["db"]
+    assert "build" not in override(config, images=images)["services"]["web"]

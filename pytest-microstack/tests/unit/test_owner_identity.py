@@ -65,7 +65,8 @@ def test_the_label_carries_boot_id_and_pid_namespace() -> None:
     assert current.boot_id == boot_id() == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     assert current.pid_namespace == pid_namespace() == str(os.stat("/proc/self/ns/pid").st_ino)
     assert current.label() == (
-        f"{HOST}#{current.boot_id}#{current.pid_namespace}@{os.getpid()}:{process_start_time(os.getpid())}"
+        f"{HOST}#{current.boot_id}#{current.pid_namespace}#{current.machine}"
+        f"@{os.getpid()}:{process_start_time(os.getpid())}"
     )
     assert Owner.parse(current.label()) == current
 

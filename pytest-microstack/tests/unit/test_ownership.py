@@ -46,6 +46,10 @@ def test_label_parse_round_trip(owner: Owner) -> None:
     assert Owner.parse(owner.label()) == owner
 
 
+def test_the_largest_pid_a_process_can_have_parses() -> None:
+    assert Owner.parse(f"host@{2**31 - 1}:1") == Owner("host", 2**31 - 1, "1", "", "")
+
+
 def test_current_round_trips_and_names_this_process() -> None:
     current = Owner.current()
     assert current.host == HOST
@@ -62,6 +66,10 @@ def test_current_round_trips_and_names_this_process() -> None:
         pytest.param("host@:456", id="no-pid"),
         pytest.param("host@12a:456", id="pid-not-a-number"),
         pytest.param("host@-5:1", id="negative-pid"),
+        pytest.param("host@0:1", id="zero-pid"),
+        pytest.param(f"host@{2**31}:1", id="pid-one-past-pid_t"),
+        pytest.param("host@\u00b2:1", id="pid-a-non-ascii-digit"),
+        pytest.param("host#abc#\u00b2@1:1", id="namespace-a-non-ascii-digit"),
     ],
 )
 def test_parse_rejects_malformed_labels(label: str) -> None:

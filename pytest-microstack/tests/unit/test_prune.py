@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pytest_microstack import prune
+from pytest_microstack._cleanup.ownership import CHECKOUT_LABEL, HARNESS_LABEL, image_labels
 from pytest_microstack._engine.engine import Engine
 from pytest_microstack._engine.prune import _seconds, prune_images, stale_tags
 
@@ -12,9 +15,15 @@ from unit.fakes import FakeEngine
 OLD, NEWER, NEWEST = "a" * 16, "b" * 16, "c" * 16
 
 
-def tag(engine: FakeEngine, name: str, image_id: str, created: int) -> str:
-    """An image tag created `created` seconds into a day, as docker-py reports it (RFC 3339)."""
+def tag(
+    engine: FakeEngine, name: str, image_id: str, created: int, labels: dict[str, str] | None = None
+) -> str:
+    """An image tag created `created` seconds into a day, as docker-py reports it (RFC 3339).
+
+    Built by this checkout (the current folder) unless `labels` says otherwise.
+    """
     engine.images.present[name] = image_id
+    engine.images.labels[image_id] = image_labels(Path.cwd()) if labels is None else labels
     clock = f"{created // 3600:02d}:{created // 60 % 60:02d}:{created % 60:02d}"
     engine.images.created[image_id] = f"2026-12-03T{clock}.5Z"
     return name
@@ -60,7 +69,9 @@ def test_a_container_started_between_the_plan_and_the_removal_keeps_its_image(
     engine: FakeEngine, images: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plan = stale_tags(engine)
-    monkeypatch.setattr("pytest_microstack._engine.prune.stale_tags", lambda client, repositories=(): plan)
+    monkeypatch.setattr(
+        "pytest_microstack._engine.prune.stale_tags", lambda client, repositories=(), root=None: plan
+    )
     engine.add_container("late-web-1", image="sha256:web-2")  # the engine refuses: 409
 
     result = prune_images(engine)
@@ -126,3 +137,55 @@ def test_the_newest_is_chosen_by_time_not_by_text(engine: FakeEngine) -> None:
     engine.images.created["sha256:2"] = "2026-12-03T10:00:20.5Z"
 
     assert prune_images(engine).removed == [f"app-web:it-{OLD}"]
+
+
+def test_another_checkouts_images_of_the_same_repository_are_never_touched(
+    engine: FakeEngine, tmp_path: Path
+) -> None:
+    """Issue 24 §10: prune untagged every `<repo>:it-<16 hex>`, another clone's current image included."""
+    theirs = image_labels(tmp_path / "other-clone")
+    old = tag(engine, f"app-web:it-{OLD}", "sha256:theirs-1", 100, labels=theirs)
+    current = tag(engine, f"app-web:it-{NEWER}", "sha256:theirs-2", 200, labels=theirs)
+    mine_old = tag(engine, f"app-web:it-{NEWEST}", "sha256:mine-1", 300)
+    mine_new = tag(engine, f"app-web:it-{'d' * 16}", "sha256:mine-2", 400)
+
+    result = prune_images(engine)
+
+    assert result.removed == [mine_old]
+    assert result.kept == [mine_new]
+    assert {old, current, mine_new} == set(engine.images.present)
+    assert prune_images(engine, root=tmp_path / "other-clone").removed == [old]
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        pytest.param({}, id="unlabelled"),
+        pytest.param({HARNESS_LABEL: "1"}, id="no-checkout"),
+        pytest.param({CHECKOUT_LABEL: image_labels(Path.cwd())[CHECKOUT_LABEL]}, id="no-harness-label"),
+        pytest.param({**image_labels(Path.cwd()), HARNESS_LABEL: "0"}, id="harness-label-not-1"),
+    ],
+)
+def test_an_image_without_both_labels_of_this_checkout_is_never_removed(
+    engine: FakeEngine, labels: dict[str, str]
+) -> None:
+    stray = tag(engine, f"app-web:it-{OLD}", "sha256:stray", 100, labels=labels)
+    tag(engine, f"app-web:it-{NEWER}", "sha256:mine", 200)
+
+    assert prune_images(engine).removed == []
+    assert stray in engine.images.present
+
+
+def test_the_command_prunes_the_checkout_named_by_root(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("pytest_microstack.prune.connect", lambda: Engine(engine, "127.0.0.1"))
+    theirs = image_labels(tmp_path)
+    old = tag(engine, f"app-web:it-{OLD}", "sha256:1", 100, labels=theirs)
+    tag(engine, f"app-web:it-{NEWER}", "sha256:2", 200, labels=theirs)
+
+    assert prune.main([]) == 0
+    assert old in engine.images.present
+    assert prune.main(["--root", str(tmp_path)]) == 0
+    assert old not in engine.images.present
+    assert capsys.readouterr().out.endswith("removed 1 image tags, kept 1\n")

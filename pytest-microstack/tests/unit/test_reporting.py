@@ -77,3 +77,40 @@ def test_a_run_that_used_no_stack_prints_nothing(pytester: pytest.Pytester) -> N
     run_state(pytester).pytest_terminal_summary(terminal)
 
     assert terminal.lines == []
+
+
+def test_a_failing_end_of_run_sweep_is_logged_and_never_fails_the_finished_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 24 §7: an error of the sweep at session finish turned a green run into an INTERNALERROR."""
+    from pytest_microstack._core import lifecycle
+
+    def broken_sweep() -> list[str]:
+        raise OverflowError("signed integer is greater than maximum")
+
+    monkeypatch.setattr(lifecycle, "sweep_leftovers", broken_sweep)
+    state = run_state(pytester)
+    state.used_engine = True
+
+    state.pytest_sessionfinish(session=None, exitstatus=0)  # type: ignore[arg-type]
+
+    assert "sweep of dead runs' leftovers failed" in caplog.text
+    assert "signed integer is greater than maximum" in caplog.text
+
+
+def test_a_teardown_registered_by_a_start_up_cut_short_finishes_at_session_finish(
+    pytester: pytest.Pytester,
+) -> None:
+    """Issue 24 §11: a Ctrl-C during start-up opened no stack (used_engine stayed False), so its
+    teardown was left to the atexit backstop, which runs after thread pools refuse work."""
+    from pytest_microstack._cleanup import backstop
+
+    torn_down: list[str] = []
+    backstop.register("microstack-it-cut-main", lambda: torn_down.append("microstack-it-cut-main"))
+    state = run_state(pytester)
+    assert state.used_engine is False
+
+    state.pytest_sessionfinish(session=None, exitstatus=pytest.ExitCode.INTERRUPTED)  # type: ignore[arg-type]
+
+    assert torn_down == ["microstack-it-cut-main"]
+    backstop.unregister("microstack-it-cut-main")

@@ -12,6 +12,7 @@ import docker.errors
 import pytest
 from pytest_httpserver import HTTPServer
 from pytest_microstack._cleanup.ownership import Owner, owner_labels
+from pytest_microstack._core import stack as stack_module
 from pytest_microstack._core.readiness import ContainerState
 from pytest_microstack._core.settings import ServiceSpec
 from pytest_microstack._core.stack import LOG_TAIL_LINES, Stack
@@ -476,14 +477,25 @@ def test_stop_removes_the_project_through_the_engine_and_forgets_urls(engine: Fa
         stack.url("api")  # not answered from the cache
 
 
-def test_stop_falls_back_to_compose_when_the_engine_refuses(engine: FakeEngine) -> None:
+def test_stop_never_falls_back_to_an_unscoped_compose_down_when_the_engine_refuses(
+    engine: FakeEngine,
+) -> None:
+    """Issue 24 §10: the fallback `compose down --remove-orphans --volumes` removed unlabelled
+    resources sharing the project name."""
     ident = add(engine, "api")
-    engine.fail_on[("remove_container", ident)] = docker.errors.APIError("removal already in progress")
+    stranger = engine.add_container(f"{PROJECT}-debug-1", project=PROJECT, service="debug")
+    engine.fail_on[("remove_container", ident)] = docker.errors.APIError("500 Server Error: device busy")
     compose = FakeCompose(project_name=PROJECT)
+    stack = make_stack(engine, compose=compose)
 
-    make_stack(engine, compose=compose).stop()
+    with pytest.raises(docker.errors.APIError, match="device busy"):
+        stack.stop()
 
-    assert compose.events == ["cancel", "stop"]
+    assert compose.events == ["cancel"]
+    assert stranger in engine.container_attrs
+    del engine.fail_on[("remove_container", ident)]
+    stack.stop()  # not marked stopped: the backstop's second try removes it
+    assert set(engine.container_attrs) == {stranger}
 
 
 def test_stop_is_idempotent_and_safe_from_two_threads(engine: FakeEngine) -> None:
@@ -542,3 +554,72 @@ def test_a_repair_that_does_not_heal_names_the_service(engine: FakeEngine, https
 
     lost = next(f for f in caught.value.failures if f.service == "api")
     assert (lost.state, lost.exit_code) == ("exited", 1)
+
+
+# --- stop after a killed `compose up` (issue 24 §11) ---------------------------------------------
+
+
+@pytest.fixture
+def quick_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stack_module, "SETTLE_QUIET", 0.3)
+    monkeypatch.setattr(stack_module, "SETTLE_POLL", 0.02)
+
+
+def completing_creates(engine: FakeEngine, monkeypatch: pytest.MonkeyPatch, creates: int) -> list[int]:
+    """The engine finishing `creates` requests of a killed compose, one right after each look."""
+    from pytest_microstack._cleanup.removal import remove_project as real
+
+    looks: list[int] = []
+
+    def remove_then_create(client: Any, project: str, *, owner: str) -> int:
+        found = real(client, project, owner=owner)
+        looks.append(found)
+        if len(looks) <= creates:
+            add(engine, f"late{len(looks)}")
+        return found
+
+    monkeypatch.setattr(stack_module, "remove_project", remove_then_create)
+    return looks
+
+
+def test_a_stop_after_a_killed_up_removes_what_the_engine_creates_after_the_first_look(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch, quick_settle: None
+) -> None:
+    """Issue 24 §11: 3 resources of an interrupted start-up stayed for over 60 s: the engine
+    completed compose's requests after the teardown had looked."""
+    add(engine, "api")
+    looks = completing_creates(engine, monkeypatch, creates=2)
+    compose = FakeCompose(project_name=PROJECT, killed_mid_command=True)
+
+    began = time.monotonic()
+    make_stack(engine, compose=compose).stop()
+    took = time.monotonic() - began
+
+    assert engine.container_attrs == {}
+    assert looks[:3] == [1, 1, 1]
+    assert set(looks[3:]) == {0}
+    assert took >= stack_module.SETTLE_QUIET, "quiet for SETTLE_QUIET before it returns"
+    assert took < stack_module.SETTLE_QUIET + 5, "stated margin: 5 s for the polls on a loaded machine"
+
+
+def test_a_stop_with_no_compose_killed_looks_once(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch, quick_settle: None
+) -> None:
+    add(engine, "api")
+    looks = completing_creates(engine, monkeypatch, creates=0)
+
+    make_stack(engine, compose=FakeCompose(project_name=PROJECT)).stop()
+
+    assert looks == [1]
+
+
+def test_settling_ends_at_its_limit_however_long_the_engine_keeps_creating(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch, quick_settle: None
+) -> None:
+    monkeypatch.setattr(stack_module, "SETTLE_LIMIT", 0.5)
+    completing_creates(engine, monkeypatch, creates=10**6)
+
+    began = time.monotonic()
+    make_stack(engine, compose=FakeCompose(project_name=PROJECT, killed_mid_command=True)).stop()
+
+    assert time.monotonic() - began < 0.5 + 5, "SETTLE_LIMIT plus a stated 5 s margin"

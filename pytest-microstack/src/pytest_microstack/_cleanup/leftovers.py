@@ -6,6 +6,11 @@ harness's prefix, its owner process is known to be dead on this host, and it
 was not kept on purpose with --keep-stack. Then only the resources that carry
 those labels are removed: an unlabelled container, network or volume that
 shares the project name (made by hand, or by another tool) is not ours.
+
+The sweep runs at every start-up and at the end of every run, so it must never
+fail either: a leftover the engine refuses to remove (Docker's 500 "device or
+resource busy") is logged by project and left for a later sweep, and an
+unreadable owner label counts as an owner we can't judge.
 """
 
 from __future__ import annotations
@@ -61,16 +66,31 @@ def is_abandoned(labels: dict[str, str]) -> bool:
 
 
 def sweep_abandoned(client: Any) -> list[str]:
-    """Remove the labelled resources of every abandoned harness project; returns the projects swept."""
+    """Remove the labelled resources of every abandoned harness project; returns the projects swept.
+
+    Never raises: an engine that can't list, or a project that can't be removed,
+    is logged and skipped (the next sweep tries again).
+    """
+    try:
+        by_project = _harness_resources(client)
+    except Exception as error:  # noqa: BLE001 - a sweep is housekeeping, never a reason to fail
+        LOG.warning("could not list leftovers of dead runs: %s", error)
+        return []
     swept = []
-    for project, resources in _harness_resources(client).items():
+    for project, resources in by_project.items():
         if not is_harness_project(project) or not all(is_abandoned(_labels(r)) for r in resources):
             continue
         LOG.warning("removing leftovers of dead run: project %s", project)
-        remove_resources(
-            [r for r in resources if isinstance(r, Container)],
-            [r for r in resources if isinstance(r, Network)],
-            [r for r in resources if isinstance(r, Volume)],
-        )
+        try:
+            remove_resources(
+                [r for r in resources if isinstance(r, Container)],
+                [r for r in resources if isinstance(r, Network)],
+                [r for r in resources if isinstance(r, Volume)],
+            )
+        except Exception as error:  # noqa: BLE001 - one stuck project must not block the others or the run
+            LOG.warning(
+                "could not remove leftovers of dead run %s (left for a later sweep): %s", project, error
+            )
+            continue
         swept.append(project)
     return swept

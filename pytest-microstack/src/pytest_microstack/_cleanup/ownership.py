@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import logging
 import os
 import re
 import secrets
@@ -9,10 +12,14 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+LOG = logging.getLogger(__name__)
+
 HARNESS_LABEL = "io.microstack.harness"
 OWNER_LABEL = "io.microstack.owner"
 KEEP_LABEL = "io.microstack.keep"
 CONFIG_LABEL = "io.microstack.config"
+# On the images the harness builds: which checkout built them, so that a prune acts on its own only.
+CHECKOUT_LABEL = "io.microstack.checkout"
 PROJECT_PREFIX = "microstack-it-"
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -73,7 +80,54 @@ def pid_namespace() -> str:
         return ""
 
 
+MACHINE_ID_FILE = "machine-id"
+_MACHINE_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def machine_id(folder: Path) -> str:
+    """A random id of this machine (per user), kept in `folder`: created once, atomically.
+
+    Where /proc is absent (macOS) nothing else tells two machines with the
+    default host name apart on one remote engine. Two processes creating it at
+    once agree: each links a complete file into place and the loser reads the
+    winner's. Returns "" for a file that isn't one we wrote (it is not used).
+    """
+    from pytest_microstack._state_dir import read_private
+
+    path = folder / MACHINE_ID_FILE
+    if not path.exists():
+        partial = folder / f".{MACHINE_ID_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(8))
+        try:
+            os.link(partial, path)  # never replaces: the first one written stays
+        except FileExistsError:
+            pass
+        finally:
+            partial.unlink()
+    text = read_private(path).decode(errors="replace").strip()
+    return text if _MACHINE_ID.fullmatch(text) else ""
+
+
+@functools.cache
+def this_machine() -> str:
+    """This machine's id from the harness's state folder, read once per process; "" if unavailable."""
+    from pytest_microstack._errors import HarnessError
+    from pytest_microstack._state_dir import state_dir
+
+    try:
+        return machine_id(state_dir())
+    except (OSError, HarnessError) as error:
+        LOG.warning("no machine id (%s): owners are told apart by host name, as before", error)
+        return ""
+
+
 _BOOT_ID = re.compile(r"[0-9a-fA-F-]*")
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also takes "²", which int() refuses
+# Pids a process can have: 0 (and negatives) address process groups in kill(2), and
+# the kernel's pid_t is a signed 32-bit integer (os.kill raises OverflowError past it).
+MAX_PID = 2**31 - 1
 SEPARATOR = "#"  # never in a host name
 
 
@@ -83,6 +137,7 @@ class Owner:
 
     A pid is only meaningful on one host, in one boot, in one pid namespace, so
     all of them are recorded; boot id and namespace default to this process's.
+    `machine` is the random id of `machine_id` ("" in labels of older versions).
     """
 
     host: str
@@ -90,38 +145,48 @@ class Owner:
     started: str
     boot_id: str = field(default_factory=boot_id)
     pid_namespace: str = field(default_factory=pid_namespace)
+    machine: str = ""
 
     @classmethod
     def current(cls) -> Owner:
+        """This process, now. Compute it once per run and keep it: the host name may change meanwhile."""
         pid = os.getpid()
-        return cls(socket.gethostname(), pid, process_start_time(pid), boot_id(), pid_namespace())
+        return cls(
+            socket.gethostname(), pid, process_start_time(pid), boot_id(), pid_namespace(), this_machine()
+        )
 
     @classmethod
     def parse(cls, label: str) -> Owner | None:
         """The owner a label names; None when it isn't one of ours.
 
-        `host#boot_id#pid_namespace@pid:start`. Labels of older versions,
-        `host@pid:start`, parse with an empty boot id and namespace, which
-        `is_alive` can't judge.
+        `host#boot_id#pid_namespace#machine@pid:start`. Labels of older
+        versions, `host#boot_id#pid_namespace@pid:start` and `host@pid:start`,
+        parse with an empty machine id (and boot id and namespace).
         """
         where, _, rest = label.rpartition("@")
         pid_text, _, started = rest.partition(":")
         host, *namespaces = where.split(SEPARATOR)
-        if not host or not pid_text.isdigit() or len(namespaces) not in (0, 2):
+        if not host or not _DIGITS.fullmatch(pid_text) or len(namespaces) not in (0, 2, 3):
             return None
-        boot, namespace = namespaces or ["", ""]
-        if not _BOOT_ID.fullmatch(boot) or not (namespace == "" or namespace.isdigit()):
+        if not 0 < int(pid_text) <= MAX_PID:
+            return None  # no process has it: an owner we can't judge, never one known dead
+        boot, namespace, machine = [*namespaces, "", "", ""][:3]
+        if not _BOOT_ID.fullmatch(boot) or not (namespace == "" or _DIGITS.fullmatch(namespace)):
             return None
-        return cls(host, int(pid_text), started, boot, namespace)
+        if len(namespaces) == 3 and not _MACHINE_ID.fullmatch(machine):
+            return None
+        return cls(host, int(pid_text), started, boot, namespace, machine)
 
     def label(self) -> str:
         """The owner as one label value.
 
-        Boot id and namespace go before the `@`: an older version reading this
-        label sees another host name and leaves the stack alone, where after
-        the start time it would see a pid reused by someone else, and sweep it.
+        Boot id, namespace and machine id go before the `@`: an older version
+        reading this label sees another host name (or a form it doesn't know)
+        and leaves the stack alone, where after the start time it would see a
+        pid reused by someone else, and sweep it.
         """
-        where = SEPARATOR.join((self.host, self.boot_id, self.pid_namespace))
+        parts = (self.host, self.boot_id, self.pid_namespace, *([self.machine] if self.machine else []))
+        where = SEPARATOR.join(parts)
         return f"{where}@{self.pid}:{self.started}"
 
     def is_alive(self) -> bool | None:
@@ -130,11 +195,18 @@ class Owner:
         Another host name, another boot or another pid namespace (or an older
         label that doesn't say which, read on a machine that knows its own)
         means the pid names a process we can't see: None, and callers leave
-        what it owns alone. Without /proc (macOS) both sides are "" and only
-        the host name tells machines apart, as before.
+        what it owns alone. A label with a machine id is judged by it, not
+        by the host name (which macOS changes with the network); one without
+        (older versions) by the host name, which without /proc (macOS) is all
+        that tells machines apart.
         """
-        here = (socket.gethostname(), boot_id(), pid_namespace())
-        if (self.host, self.boot_id, self.pid_namespace) != here:
+        if self.machine:
+            mine = (self.machine, self.boot_id, self.pid_namespace)
+            here = (this_machine(), boot_id(), pid_namespace())
+        else:
+            mine = (self.host, self.boot_id, self.pid_namespace)
+            here = (socket.gethostname(), boot_id(), pid_namespace())
+        if mine != here:
             return None
         try:
             os.kill(self.pid, 0)  # pragma: no mutate (another signal number would hit the test runner)
@@ -144,6 +216,16 @@ class Owner:
             pass  # the pid exists, as another user's process: alive unless reused
         started = process_start_time(self.pid)
         return not (self.started and started and started != self.started)
+
+
+def checkout_id(root: Path) -> str:
+    """Identifies one checkout of a project (its folder): two clones build images of one name."""
+    return hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+
+
+def image_labels(root: Path) -> dict[str, str]:
+    """Labels put on every image the harness builds for the project at `root`."""
+    return {HARNESS_LABEL: "1", CHECKOUT_LABEL: checkout_id(root)}
 
 
 def owner_labels(owner: Owner, *, keep: bool, config_hash: str) -> dict[str, str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_microstack._cleanup.leftovers import sweep_abandoned
-from pytest_microstack._cleanup.ownership import Owner, owner_labels
+from pytest_microstack._cleanup.ownership import Owner, image_labels, owner_labels
 from pytest_microstack._core.settings import ServiceSpec, StackSettings
 from pytest_microstack._core.stack import Stack
 from pytest_microstack._core.teardown import Teardown
@@ -97,7 +97,7 @@ def prepare_images(settings: StackSettings, engine: Engine | None = None) -> Ima
     state = state_dir()
     config = read_config(settings, state)
     plan = plan_images(config, engine.client, own_project_name(settings.compose_paths))
-    override = harness_override(config, {}, images=plan.images)
+    override = harness_override(config, {}, images=plan.images, image_labels=image_labels(settings.root))
     with tempfile.TemporaryDirectory(dir=state) as workdir:
         path = Path(workdir) / "compose.images.yaml"
         path.write_text(override)
@@ -181,7 +181,8 @@ def _new_stack(
     """A stack not yet started: its override written, its images built; resources live until the end."""
     keep = policy is Teardown.KEEP
     environment = per_run_environment(settings)
-    labels = owner_labels(Owner.current(), keep=keep, config_hash=prepared.config_hash)
+    owner = Owner.current()  # once: the labels and the teardown must name the same owner
+    labels = owner_labels(owner, keep=keep, config_hash=prepared.config_hash)
     override_text = harness_override(
         prepared.config,
         labels,
@@ -189,6 +190,7 @@ def _new_stack(
         ports={spec.name: spec.port for spec in prepared.services},
         host_ip=engine.publish_ip,
         parallel_start=settings.parallel_start,
+        image_labels=image_labels(settings.root),
     )
     if keep:
         # Leased to this run before it exists: no other run can attach to it meanwhile.
@@ -208,7 +210,7 @@ def _new_stack(
         measured = measurement.write_override(override.parent, prepared.plan.images)
         files = (*settings.compose_files, str(override), str(measured))
         compose = _compose(settings, files, settings.project, environment)
-    return Stack(compose, engine.client, engine.host, prepared.services, settings.startup_timeout)
+    return Stack(compose, engine.client, engine.host, prepared.services, settings.startup_timeout, owner)
 
 
 def _reuse_kept_stack(

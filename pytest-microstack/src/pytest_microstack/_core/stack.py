@@ -23,6 +23,13 @@ from pytest_microstack._engine.engine import EngineInfo, engine_info
 from pytest_microstack._errors import ServiceDiagnosis, ServiceUnhealthyError, StackStartError
 
 LOG_TAIL_LINES = 40
+# After a `compose up` was killed mid-way (Ctrl-C during start-up), the engine still
+# completes the requests compose had sent: a container or network can appear after the
+# teardown's first look. The teardown looks again until nothing of the project has
+# appeared for SETTLE_QUIET seconds, SETTLE_LIMIT at most; only then does the run exit.
+SETTLE_QUIET = 2.0
+SETTLE_LIMIT = 15.0
+SETTLE_POLL = 0.2
 
 
 class Stack:
@@ -35,8 +42,12 @@ class Stack:
         host: str,
         services: Iterable[ServiceSpec],
         startup_timeout: float,
+        owner: Owner | None = None,
     ) -> None:
         self.compose = compose
+        # The owner its resources are labelled with: fixed once, so a host name that
+        # changes mid-run (macOS, with the network) can't make its own stack not its own.
+        self.owner = owner or Owner.current()
         self.engine = engine
         self.host = host
         self.services = {spec.name: spec for spec in services}
@@ -95,21 +106,39 @@ class Stack:
             up_failed.set()
 
     def stop(self) -> None:
-        """Remove the project's containers, networks and volumes, falling back to compose.
+        """Remove the containers, networks and volumes of the project that carry this stack's owner label.
 
-        Idempotent and safe from two threads at once: a second caller waits for
-        the first to finish (see `_cleanup.backstop.start_all_in_background`).
+        Only those: never `compose down --remove-orphans --volumes`, which would
+        take whatever shares the project name. When the engine refuses, the
+        error is raised and the stack stays to stop (the backstop tries again;
+        after exit the next run's sweep removes it). Idempotent and safe from two
+        threads at once: a second caller waits for the first to finish (see
+        `_cleanup.backstop.start_all_in_background`).
         """
         with self._stop_lock:
             if self._stopped:
                 return
             self.compose.cancel()  # a `compose up` still running would recreate what we remove
-            try:
-                remove_project(self.engine, self.project, owner=Owner.current().label())
-            except docker.errors.APIError:
-                self.compose.stop()
+            remove_project(self.engine, self.project, owner=self.owner.label())
+            if getattr(self.compose, "killed_mid_command", False):
+                self._settle()
             self._addresses.clear()
             self._stopped = True
+
+    def _settle(self) -> None:
+        """Remove what the engine finishes creating for a killed `compose up`, until it is quiet.
+
+        Polls the engine (the only way to see a request completing inside it):
+        returns once SETTLE_QUIET seconds passed with nothing of ours found,
+        or after SETTLE_LIMIT seconds.
+        """
+        started = quiet_since = time.monotonic()
+        while time.monotonic() - started < SETTLE_LIMIT:
+            if remove_project(self.engine, self.project, owner=self.owner.label()):
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= SETTLE_QUIET:
+                return
+            time.sleep(SETTLE_POLL)  # pragma: no mutate (the poll interval of the engine, not a wait for it)
 
     def hand_to_reaper(self) -> bool:
         """Leave removal to a detached reaper process; False if it could not be started.
@@ -123,7 +152,7 @@ class Stack:
             if self._stopped:
                 return True
             try:
-                reaper.spawn([self.project], Owner.current().label())
+                reaper.spawn([self.project], self.owner.label())
             except OSError:
                 return False
             self._addresses.clear()

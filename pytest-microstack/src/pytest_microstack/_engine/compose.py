@@ -49,6 +49,7 @@ class ProjectCompose:
     _running: set[subprocess.Popen[bytes]] = field(default_factory=set, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _cancelled: bool = field(default=False, init=False, repr=False)
+    _killed_running: bool = field(default=False, init=False, repr=False)
 
     @cached_property
     def compose_command_property(self) -> list[str]:
@@ -115,6 +116,15 @@ class ProjectCompose:
     def cancelled(self) -> bool:
         return self._cancelled
 
+    @property
+    def killed_mid_command(self) -> bool:
+        """Whether `cancel` killed a command that was running (an `up` cut short by Ctrl-C).
+
+        Its requests already sent still complete in the engine after compose is
+        gone: a container or network may appear after the teardown looked.
+        """
+        return self._killed_running
+
     def cancel(self) -> None:
         """Kill every compose command still running and refuse new ones (from any thread), e.g. on Ctrl-C.
 
@@ -123,6 +133,7 @@ class ProjectCompose:
         with self._lock:
             self._cancelled = True
             running = list(self._running)
+            self._killed_running = self._killed_running or bool(running)
         for process in running:
             _kill_group(process)
 

@@ -63,6 +63,7 @@ def build_override(
     ports: Mapping[str, int | None],
     host_ip: str,
     parallel_start: bool,
+    image_labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The override as data: see `harness_override`."""
     services: dict[str, Any] = {}
@@ -70,6 +71,8 @@ def build_override(
         entry: dict[str, Any] = {"labels": dict(labels)}
         if name in images:
             entry["image"] = images[name]
+            if image_labels and service.get("build"):
+                entry["build"] = {"labels": dict(image_labels)}
         publish = published_ports(service, ports.get(name), host_ip)
         if publish:  # every declared port is in it, so a service with ports always gets them replaced
             entry["ports"] = Tagged("!override", publish)
@@ -98,11 +101,13 @@ def harness_override(
     ports: Mapping[str, int | None] | None = None,
     host_ip: str = "127.0.0.1",
     parallel_start: bool = False,
+    image_labels: Mapping[str, str] | None = None,
 ) -> str:
     """YAML for the override of one run.
 
     - every container, network and volume gets the owner labels;
-    - services that compose builds get `images[name]` as their image;
+    - services that compose builds get `images[name]` as their image, built
+      with `image_labels` (which checkout built it: the prune's scope);
     - every published port (and each declared port) is published on `host_ip`
       with a random host port, replacing fixed ones;
     - `container_name` is reset, so parallel runs don't collide;
@@ -115,5 +120,6 @@ def harness_override(
         ports=ports or {},
         host_ip=host_ip,
         parallel_start=parallel_start,
+        image_labels=image_labels,
     )
     return HEADER + yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False)

@@ -9,6 +9,11 @@ untagged, which removes the image once no tag names it. Repositories named
 like a per-run project (`microstack-it-...`, from versions before images were
 named by the compose project) are never reused: none of their tags is kept
 unless in use. Tags without the harness's `it-<16 hex>` form are never touched.
+
+Only images the harness built for this checkout are considered: they carry the
+harness label and this checkout's id (`ownership.image_labels`). Two clones of
+one project build images of the same repository: one clone's prune must not
+untag what the other runs next. Images of older versions (no labels) are left.
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import docker.errors
 
-from pytest_microstack._cleanup.ownership import PROJECT_PREFIX
+from pytest_microstack._cleanup.ownership import HARNESS_LABEL, PROJECT_PREFIX, image_labels
 from pytest_microstack._engine.images import TAG_PREFIX
 
 _RFC3339 = re.compile(r"^(?P<whole>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(?P<fraction>\d+))?Z$")
@@ -38,13 +44,20 @@ class Pruned:
     kept: list[str] = field(default_factory=list)
 
 
-def stale_tags(client: Any, repositories: Collection[str] = ()) -> Pruned:
-    """Which of the harness's tags would be removed and which kept (nothing is removed here)."""
+def stale_tags(client: Any, repositories: Collection[str] = (), *, root: Path | None = None) -> Pruned:
+    """Which of the harness's tags of the checkout at `root` (default: here) would be removed and which kept.
+
+    Nothing is removed here.
+    """
     in_use = {
         container.attrs.get("Image") for container in client.containers.list(all=True, ignore_removed=True)
     }
+    ours = image_labels(root or Path.cwd())
     by_repository: dict[str, list[tuple[float, str, str]]] = defaultdict(list)
-    for image in client.images.list():
+    for image in client.images.list(filters={"label": HARNESS_LABEL}):
+        labels = image.attrs.get("Labels") or (image.attrs.get("Config") or {}).get("Labels") or {}
+        if any(labels.get(key) != value for key, value in ours.items()):
+            continue  # another checkout's, or not the harness's
         for tag in image.tags:
             match = HARNESS_TAG.match(tag)
             if match and (not repositories or match["repository"] in repositories):
@@ -70,9 +83,11 @@ def _seconds(created: object) -> float:
     return whole + float(f"0.{match['fraction'] or 0}")
 
 
-def prune_images(client: Any, repositories: Collection[str] = (), *, dry_run: bool = False) -> Pruned:
+def prune_images(
+    client: Any, repositories: Collection[str] = (), *, root: Path | None = None, dry_run: bool = False
+) -> Pruned:
     """Remove the tags `stale_tags` names; one a container started using meanwhile is kept."""
-    plan = stale_tags(client, repositories)
+    plan = stale_tags(client, repositories, root=root)
     if dry_run:
         return plan
     done = Pruned(kept=list(plan.kept))

@@ -74,7 +74,9 @@ def stack(stack_settings: StackSettings, pytestconfig: pytest.Config) -> Iterato
     with open_stack(
         stack_settings, engine, on_start_failure=report_start_failure, coverage=coverage
     ) as running:
-        state.stack_opened(running, wait_for_teardown=stack_settings.wait_for_teardown)
+        state.stack_opened(
+            running, wait_for_teardown=stack_settings.wait_for_teardown, secret_names=stack_settings.secrets
+        )
         # What is alive now (imports and session state) lives until exit: frozen, the
         # collector never scans it again, so pytest's end-of-run gc.collect() calls and
         # the interpreter's own at exit stop costing ~0.25 s. Garbage the tests make is

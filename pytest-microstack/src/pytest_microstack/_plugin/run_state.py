@@ -102,6 +102,11 @@ class RunState:
         self._machine: Engine | MachineNotReadyError | None = None
         self._junit_logs: dict[str, list[tuple[str, str]]] = {}  # nodeid -> its failed phases' service logs
         self._check_declaration()
+        # Masks every channel pytest writes through (terminal, live logs, --log-file,
+        # collection errors, warnings, JUnit XML): the host's secrets from the start,
+        # each stack's own once it has started.
+        self.run_masker = self.masker(None, self.config.getini("stack_secrets"))
+        self._mask_channels()
 
     def _check_declaration(self) -> None:
         """A bad ini line is a usage error at start-up, not an error of the first stack test."""
@@ -145,9 +150,56 @@ class RunState:
         assert not isinstance(self._machine, BaseException)
         return self._machine
 
+    def _mask_channels(self) -> None:
+        """Mask what the terminal and pytest's log handlers write; idempotent, and again at session start,
+        once pytest's logging plugin (configured last) exists."""
+        from pytest_microstack._reports.masking import MaskingStream, mask_handler
+
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        writer = getattr(reporter, "_tw", None)
+        stream = getattr(writer, "_file", None)  # TerminalWriter writes everything through it
+        if stream is not None and not isinstance(stream, MaskingStream):
+            writer._file = MaskingStream(stream, self.run_masker)  # type: ignore[union-attr]
+        logging_plugin = self.config.pluginmanager.get_plugin("logging-plugin")
+        for name in ("log_file_handler", "log_cli_handler"):  # not caplog's: tests may look for values
+            handler = getattr(logging_plugin, name, None)
+            if isinstance(handler, logging.Handler):
+                mask_handler(handler, self.run_masker)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._mask_channels()
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, None]:
+        """Collection errors (a conftest or module failing at import) are masked like test reports."""
+        outcome = yield
+        self.run_masker.report(outcome.get_result())
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_warning_recorded(self, warning_message: Any) -> None:
+        """Before the terminal's warnings summary stores its text."""
+        self.run_masker.warning(warning_message)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """The JUnit XML, written at session finish: masked as a file, which also covers
+        `record_xml_attribute` and `record_testsuite_property` (written around the reports)."""
+        from pytest_microstack._reports.masking import mask_file
+
+        xml = getattr(config.option, "xmlpath", None)
+        if xml and os.path.isfile(xml):
+            try:
+                mask_file(xml, self.run_masker)
+            except OSError:
+                LOG.exception("the JUnit XML %s could not be masked", xml)
+
     # What the fixtures tell it.
-    def stack_opened(self, stack: Stack, *, wait_for_teardown: bool) -> None:
+    def stack_opened(
+        self, stack: Stack, *, wait_for_teardown: bool, secret_names: Iterable[str] = ()
+    ) -> None:
         self.used_engine = True
+        self.run_masker.add(self.masker(stack, secret_names).values)
         self.wait_for_teardown = wait_for_teardown
         self._record_engine(stack)
         if stack.startup:
@@ -258,6 +310,7 @@ class RunState:
         stack = funcargs.get("stack") if uses_own_fixture(item, "stack") else None
         secret_names: tuple[str, ...] = getattr(funcargs.get("stack_settings"), "secrets", ())
         masker = self.masker(stack, secret_names)
+        masker.add(self.run_masker.values)
         if report.failed and stack is not None:
             since = self.test_started.get(item.nodeid)
             for service in stack.services:
@@ -297,6 +350,13 @@ class RunState:
         """Backstop after pytest's teardown of session fixtures; then a worker reports to the controller."""
         if self.used_engine:
             self._backstop(exitstatus)
+        else:
+            # A start-up cut short by Ctrl-C never opened a stack, yet its teardown may be
+            # registered (started on a thread by the signal): finish it here, while the
+            # interpreter can still run it, not at exit.
+            from pytest_microstack._cleanup import backstop
+
+            backstop.run_all()
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
             workeroutput[WORKER_KEY] = {"kept": self.kept, "summary": self.summary.to_dict()}
@@ -310,8 +370,12 @@ class RunState:
             return  # the detached reaper sweeps after removing this run's stack
         if exitstatus != pytest.ExitCode.INTERRUPTED:
             # Again at the end: a run killed while this one started may have still
-            # been dying then. Its leftovers are gone once this run ends.
-            sweep_leftovers()
+            # been dying then. Its leftovers are gone once this run ends. Never a
+            # reason to fail a finished run (an INTERNALERROR here would hide its result).
+            try:
+                sweep_leftovers()
+            except Exception:  # the engine went away: the next run's sweep tries again
+                LOG.warning("the end-of-run sweep of dead runs' leftovers failed", exc_info=True)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.kept:

@@ -42,12 +42,12 @@ def folder_name(label: str) -> str:
     return f"{safe[:MAX_NAME]}-{digest}"
 
 
-def _attempt(path: Path, produce: Callable[[], str]) -> None:
-    """Write what `produce` returns, or a note saying why it couldn't be had."""
+def _attempt(path: Path, produce: Callable[[], str], masker: Masker) -> None:
+    """Write what `produce` returns, or a note saying why it couldn't be had (masked: errors quote values)."""
     try:
         content = produce()
     except Exception as error:  # noqa: BLE001 - a report part must never hide the test's own error
-        content = f"(unavailable: {type(error).__name__}: {error})\n"
+        content = masker.text(f"(unavailable: {type(error).__name__}: {error})\n")
     path.write_text(content)
 
 
@@ -80,15 +80,15 @@ def save_report(stack: Stack, folder: Path, masker: Masker, what_failed: str) ->
         rows = sorted(f"{c.labels.get(SERVICE_LABEL, '?')}  {c.name}  {c.status}" for c in containers)
         return "".join(f"{row}\n" for row in rows) or "(no containers)\n"
 
-    _attempt(folder / CONTAINERS_FILE, listed)
+    _attempt(folder / CONTAINERS_FILE, listed, masker)
     for container in containers:
         name = _container_name(container, stack.project)
-        _attempt(folder / f"{name}.log", _logs_of(container, masker))
-        _attempt(folder / f"{name}.inspect.json", _inspect_of(container, masker))
+        _attempt(folder / f"{name}.log", _logs_of(container, masker), masker)
+        _attempt(folder / f"{name}.inspect.json", _inspect_of(container, masker), masker)
 
     def effective_config() -> str:
         masked = masker.data(stack.compose.get_config())
         return yaml.safe_dump(masked, sort_keys=True, default_flow_style=False)
 
-    _attempt(folder / CONFIG_FILE, effective_config)
+    _attempt(folder / CONFIG_FILE, effective_config, masker)
     return folder
