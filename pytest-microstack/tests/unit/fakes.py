@@ -18,7 +18,7 @@ import copy
 import itertools
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -40,6 +40,10 @@ class Call:
     method: str
     ident: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+# The filters `GET /images/json` accepts; any other is refused with 400 "invalid filter".
+IMAGE_FILTERS = {"before", "dangling", "label", "reference", "since", "until"}
 
 
 def _label_match(labels: dict[str, str], filters: dict[str, Any] | None) -> bool:
@@ -275,6 +279,10 @@ class FakeImages:
         self.present: dict[str, str] = {}
         self.lookups: list[str] = []
         self.errors: dict[str, BaseException] = {}  # names the engine answers with an error
+        # What `list` gives: "summary" (`GET /images/json`: labels at the top level, creation
+        # in seconds) or "inspect" (docker-py's ImageCollection.list inspects every image it
+        # lists: labels under Config, creation as RFC 3339 text).
+        self.listed_as = "summary"
 
     def _find(self, name: str) -> str | None:
         if self.kind == "docker":
@@ -308,22 +316,30 @@ class FakeImages:
     labels: dict[str, dict[str, str]]  # image id -> the labels it was built with
 
     def list(self, filters: dict[str, Any] | None = None, **kwargs: Any) -> list[Image]:
-        """Like `GET /images/json`: the summary (labels at the top level), filtered by label."""
+        """Like `GET /images/json`, filtered by label; each image as `listed_as` says.
+
+        As the engine does, a filter it doesn't know is refused (400), not ignored.
+        """
+        unknown = sorted(set(filters or {}) - IMAGE_FILTERS)
+        if unknown:
+            invalid = requests.Response()
+            invalid.status_code = 400
+            raise docker.errors.APIError(f"invalid filter '{unknown[0]}'", response=invalid)
         by_id: dict[str, list[str]] = {}
         for name, ident in self.present.items():
             by_id.setdefault(ident, []).append(name)
         return [
-            Image(
-                attrs={
-                    "Id": ident,
-                    "RepoTags": tags,
-                    "Created": self.created.get(ident, 0),
-                    "Labels": self.labels.get(ident) or None,
-                }
-            )
+            Image(attrs=self._attrs(ident, tags))
             for ident, tags in by_id.items()
             if _label_match(self.labels.get(ident, {}), filters)
         ]
+
+    def _attrs(self, ident: str, tags: Sequence[str]) -> dict[str, Any]:
+        labels = self.labels.get(ident) or None
+        created = self.created.get(ident, 0)
+        if self.listed_as == "inspect":
+            return {"Id": ident, "RepoTags": tags, "Created": created, "Config": {"Labels": labels}}
+        return {"Id": ident, "RepoTags": tags, "Created": created, "Labels": labels}
 
     def remove(self, image: str, force: bool = False, noprune: bool = False) -> None:
         """Untag; the engine refuses (409) to remove the last tag of an image a container uses."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -157,23 +159,102 @@ def test_another_checkouts_images_of_the_same_repository_are_never_touched(
     assert prune_images(engine, root=tmp_path / "other-clone").removed == [old]
 
 
+@pytest.mark.parametrize("listed_as", ["summary", "inspect"])
 @pytest.mark.parametrize(
     "labels",
     [
         pytest.param({}, id="unlabelled"),
         pytest.param({HARNESS_LABEL: "1"}, id="no-checkout"),
+        pytest.param({HARNESS_LABEL: "1", CHECKOUT_LABEL: "another-checkout"}, id="checkout-not-this"),
         pytest.param({CHECKOUT_LABEL: image_labels(Path.cwd())[CHECKOUT_LABEL]}, id="no-harness-label"),
         pytest.param({**image_labels(Path.cwd()), HARNESS_LABEL: "0"}, id="harness-label-not-1"),
     ],
 )
 def test_an_image_without_both_labels_of_this_checkout_is_never_removed(
-    engine: FakeEngine, labels: dict[str, str]
+    engine: FakeEngine, labels: dict[str, str], listed_as: str
 ) -> None:
+    """Labels as the images/json summary gives them (top level) and as docker-py's list does
+    (it inspects each image: under Config). The stray is listed first: the ones after it still count."""
+    engine.images.listed_as = listed_as
     stray = tag(engine, f"app-web:it-{OLD}", "sha256:stray", 100, labels=labels)
-    tag(engine, f"app-web:it-{NEWER}", "sha256:mine", 200)
+    mine_old = tag(engine, f"app-web:it-{NEWER}", "sha256:mine-1", 200)
+    mine_new = tag(engine, f"app-web:it-{NEWEST}", "sha256:mine-2", 300)
 
-    assert prune_images(engine).removed == []
-    assert stray in engine.images.present
+    result = prune_images(engine)
+
+    assert (result.removed, result.kept) == ([mine_old], [mine_new])
+    assert set(engine.images.present) == {stray, mine_new}
+
+
+@pytest.mark.parametrize("listed_as", ["summary", "inspect"])
+def test_the_newest_is_chosen_by_creation_time_not_by_id_or_tag(engine: FakeEngine, listed_as: str) -> None:
+    """Image ids and tags that sort the other way round from the images' creation times."""
+    engine.images.listed_as = listed_as
+    first = tag(engine, f"app-web:it-{NEWEST}", "sha256:3", 100)
+    second = tag(engine, f"app-web:it-{NEWER}", "sha256:2", 200)
+    last = tag(engine, f"app-web:it-{OLD}", "sha256:1", 300)
+
+    plan = stale_tags(engine)
+
+    assert (plan.removed, plan.kept) == ([second, first], [last])
+
+
+def test_the_plan_keeps_what_a_container_uses_running_or_not(
+    engine: FakeEngine, images: dict[str, str]
+) -> None:
+    """Decided when planning, not left to the engine's refusal: a dry run shows it too."""
+    engine.add_container("kept-stack-web-1", image="sha256:web-1", status="exited")
+    engine.add_container("run-in-progress-web-1", image="sha256:run-1")
+
+    plan = prune_images(engine, dry_run=True)
+
+    assert plan.removed == [images["newer"]]
+    assert sorted(plan.kept) == sorted([images["newest"], images["old"], images["kv"], images["per-run"]])
+
+
+def test_a_container_removed_while_listing_neither_fails_the_prune_nor_keeps_its_image(
+    engine: FakeEngine, images: dict[str, str]
+) -> None:
+    gone = engine.add_container("just-removed-web-1", image="sha256:web-1", status="exited")
+    engine.removed_while_listing.add(gone)
+
+    plan = stale_tags(engine)
+
+    assert sorted(plan.removed) == sorted([images["old"], images["newer"], images["per-run"]])
+
+
+def test_a_tag_another_prune_removed_first_is_skipped_and_the_rest_removed(
+    engine: FakeEngine, images: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = stale_tags(engine)
+    monkeypatch.setattr(
+        "pytest_microstack._engine.prune.stale_tags", lambda client, repositories=(), root=None: plan
+    )
+    assert plan.removed[0] == images["newer"]  # the first one removed...
+    del engine.images.present[images["newer"]]  # ...is gone already
+
+    result = prune_images(engine)
+
+    assert sorted(result.removed) == sorted([images["old"], images["per-run"]])
+    assert sorted(result.kept) == sorted([images["newest"], images["kv"]])
+    assert images["old"] not in engine.images.present
+    assert images["per-run"] not in engine.images.present
+
+
+@pytest.fixture
+def far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The machine's local time zone 5 hours west of UTC (a POSIX TZ rule: no tz database needed)."""
+    monkeypatch.setenv("TZ", "EST+5")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("far_from_utc")
+def test_the_engines_creation_time_is_utc_whatever_the_local_time_zone() -> None:
+    assert time.timezone == 5 * 3600
+    assert _seconds("2023-11-14T22:13:20Z") == 1_700_000_000.0
 
 
 def test_the_command_prunes_the_checkout_named_by_root(
