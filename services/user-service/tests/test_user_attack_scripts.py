@@ -44,6 +44,13 @@ def test_each_script_keeps_the_convention(path: Path) -> None:
     assert 'if __name__ == "__main__":\n    raise SystemExit(helpers.cli(main))' in path.read_text()
 
 
+@pytest.mark.parametrize("path", sorted(ATTACKS.glob("attack_*_*.py")), ids=lambda path: path.stem)
+def test_the_runner_reads_each_scripts_server_settings(path: Path) -> None:
+    """The runner imports each script for its SERVER_ENV before serving it: that must work for every one."""
+    runner = load(ATTACKS / "runner.py")
+    assert runner.server_env(path) == dict(getattr(load(path), "SERVER_ENV", {}))
+
+
 def test_the_runner_finds_scripts_by_letter() -> None:
     runner = load(ATTACKS / "runner.py")
     assert [path.name for path in runner.scripts(["d", "a"])] == [

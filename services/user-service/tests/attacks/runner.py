@@ -48,10 +48,12 @@ def server_env(script: Path) -> dict[str, str]:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(HERE))
+    sys.modules[spec.name] = module  # as `python script.py` has it: dataclasses look their module up
     try:
         spec.loader.exec_module(module)
     finally:
         sys.path.remove(str(HERE))
+        del sys.modules[spec.name]
     return dict(getattr(module, "SERVER_ENV", {}))
 
 
