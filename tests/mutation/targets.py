@@ -12,6 +12,8 @@ mutant, and `select` an optional -k expression narrowing them: only these, so a 
 stays bounded on a small machine (mutmut also runs, per mutant, only the tests that
 reach the mutated function). A test folder is copied
 whole (its conftest.py and helpers come along); a file brings its folder's too.
+mutmut skips decorated functions (Flask views, @contextmanager): a module's work
+belongs in plain functions that the decorated ones call, or it goes unmutated.
 """
 
 from __future__ import annotations
@@ -105,6 +107,28 @@ TARGETS = [
         USER_SERVICE,
         "user_service/decoys.py",
         (f"{USER_TESTS}/test_user_decoys.py", f"{USER_TESTS}/test_user_failure_work.py"),
+    ),
+    Target(
+        "auth",
+        USER_SERVICE,
+        "user_service/auth.py",
+        (
+            f"{USER_TESTS}/test_user_login.py",
+            f"{USER_TESTS}/test_user_throttle.py",
+            f"{USER_TESTS}/test_user_signup.py",
+        ),
+        select="(login or device or throttle or busy) and not (table or store_nothing or keeps_the_time)",
+    ),
+    Target(
+        "users",
+        USER_SERVICE,
+        "user_service/users.py",
+        (
+            f"{USER_TESTS}/test_user_sign_up_api.py",
+            f"{USER_TESTS}/test_user_signup.py",
+            f"{USER_TESTS}/test_user_api.py",
+        ),
+        select="sign_up or signup or create_user or duplicate or authenticate or token",
     ),
     Target(
         "redaction",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from sqlite3 import Row
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -24,6 +24,14 @@ BUSY_RETRY_AFTER = 1
 @bp.post("/token")
 def issue_token() -> Response:
     """Exchange username and password for a token; one message for every failure."""
+    return login()
+
+
+# The views' work lives in plain functions: mutmut (`nox -s mutation`) skips decorated ones.
+
+
+def login() -> Response:
+    """issue_token's work: check, count, verify, then the token and the device cookie."""
     username, password = validation.credentials(json_object(), strict=False)
     wait = float(current_app.config["HASH_WAIT_SECONDS"])
     with hashing_turn():
@@ -86,10 +94,20 @@ def hashing_turn() -> Iterator[None]:
     """A place among the threads allowed to hash, else 503 with Retry-After at once
     (also when this client already holds its share of the places)."""
     try:
-        with passwords.admission(clients.of_request()):
+        with admission():
             yield
     except passwords.HashingBusy:
-        log.warning("refused: every hash slot is taken", extra={"path": request.path})
-        raise ServiceUnavailableError(
-            "the service is busy hashing passwords; try again shortly", retry_after=BUSY_RETRY_AFTER
-        ) from None
+        raise busy() from None
+
+
+def admission() -> AbstractContextManager[None]:
+    """This client's place among the threads allowed to hash (passwords.admission)."""
+    return passwords.admission(clients.of_request())
+
+
+def busy() -> ServiceUnavailableError:
+    """The 503 for a caller that got no place or no hash slot, logged."""
+    log.warning("refused: every hash slot is taken", extra={"path": request.path})
+    return ServiceUnavailableError(
+        "the service is busy hashing passwords; try again shortly", retry_after=BUSY_RETRY_AFTER
+    )
