@@ -50,9 +50,6 @@ from dataclasses import dataclass, replace
 from flask import current_app
 from servicekit import sqlite
 
-# Where callers found it before clients.py existed (the per-client hashing cap may use it).
-from user_service.clients import client_id as client_id
-
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS login_failures (
     key TEXT PRIMARY KEY,
