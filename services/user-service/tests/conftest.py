@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from user_helpers import SECRET, AuthActions
+from user_helpers import SECRET, WINDOW, AuthActions
 from user_service import SETTINGS, create_app
 
 
@@ -65,3 +65,11 @@ def log_lines(capsys: pytest.CaptureFixture[str]) -> Callable[[], list[dict[str,
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
     return read
+
+
+@pytest.fixture
+def guarded(make_app: Callable[..., Flask]) -> Flask:
+    """Function scope: 3 failures per (account, client), 5 per client, in a WINDOW-second window."""
+    return make_app(
+        LOGIN_FAILURES_PER_ACCOUNT=3, LOGIN_FAILURES_PER_CLIENT=5, LOGIN_FAILURE_WINDOW_SECONDS=WINDOW
+    )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from servicekit.config import ConfigError
-from user_helpers import AuthActions
+from user_helpers import behind
 from user_service import clients
 
 LOOPBACK = clients.trusted_proxies("127.0.0.1/32")
@@ -88,14 +88,6 @@ def test_a_bad_trusted_proxies_value_stops_start_up_naming_it(
     monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, proxy.example")
     with pytest.raises(ConfigError, match=r"TRUSTED_PROXIES .*'proxy\.example' is not an address or CIDR"):
         make_app()
-
-
-def behind(app: Flask, forwarded_for: str) -> AuthActions:
-    """A client that reaches the app through the local proxy (127.0.0.1), as forwarded_for."""
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = "127.0.0.1"
-    client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded_for
-    return AuthActions(client)
 
 
 def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit(

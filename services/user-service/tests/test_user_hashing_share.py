@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from flask import Flask
-from user_helpers import AuthActions
+from user_helpers import behind, client_at
 from user_service import passwords
 
 ATTACKER, VICTIM = "192.0.2.1", "198.51.100.7"
@@ -23,12 +23,6 @@ GUESS = "attacker-guess"
 GATE_TIMEOUT_SECONDS = 30.0
 # Past the configured wait for a slot, for a loaded machine.
 GATE_MARGIN_SECONDS = 5.0
-
-
-def client_at(app: Flask, address: str) -> AuthActions:
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = address
-    return AuthActions(client)
 
 
 @dataclass
@@ -149,17 +143,11 @@ def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_share(
     monkeypatch.setenv("TRUSTED_PROXIES", "127.0.0.1/32")
     app = make_app()
 
-    def behind(forwarded_for: str) -> AuthActions:
-        client = app.test_client()
-        client.environ_base["REMOTE_ADDR"] = "127.0.0.1"
-        client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded_for
-        return AuthActions(client)
-
-    behind(VICTIM).register("victim", "right-pass")
+    behind(app, VICTIM).register("victim", "right-pass")
     with ThreadPoolExecutor(max_workers=1) as pool:
-        held = pool.submit(lambda: behind(ATTACKER).login("victim", GUESS).status_code)
+        held = pool.submit(lambda: behind(app, ATTACKER).login("victim", GUESS).status_code)
         assert gate.entered.acquire(timeout=GATE_TIMEOUT_SECONDS), "the attacker's check never started"
-        assert behind(ATTACKER).login("victim", "another-guess").status_code == 503
-        assert behind(VICTIM).login("victim", "right-pass").status_code == 200
+        assert behind(app, ATTACKER).login("victim", "another-guess").status_code == 503
+        assert behind(app, VICTIM).login("victim", "right-pass").status_code == 200
         gate.opened.set()
         assert held.result(timeout=GATE_TIMEOUT_SECONDS) == 401

@@ -12,29 +12,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from user_helpers import SECRET, AuthActions
+from user_helpers import SECRET, WINDOW, AuthActions, client_at
 from user_service import device, passwords, tokens
 from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.test import TestResponse
 
-WINDOW = 900
 BAD_CREDENTIALS = {"error": "invalid username or password"}
 BUSY = {"error": "the service is busy hashing passwords; try again shortly"}
-
-
-@pytest.fixture
-def guarded(make_app: Callable[..., Flask]) -> Flask:
-    """Function scope: 3 failures per (account, client), 5 per client, in a 900 s window."""
-    return make_app(
-        LOGIN_FAILURES_PER_ACCOUNT=3, LOGIN_FAILURES_PER_CLIENT=5, LOGIN_FAILURE_WINDOW_SECONDS=WINDOW
-    )
-
-
-def client_at(app: Flask, address: str) -> AuthActions:
-    """AuthActions for a client connecting from `address`, with a cookie jar of its own."""
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = address
-    return AuthActions(client)
 
 
 def stored_hash(db_path: Path, username: str) -> str:

@@ -11,21 +11,14 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from user_helpers import SECRET, AuthActions
+from user_helpers import SECRET, WINDOW, AuthActions, client_at
 from user_service import passwords, tokens
 from werkzeug.test import TestResponse
 
-WINDOW = 900
 CHALLENGE = 'Bearer realm="user-service"'
 INVALID_CHALLENGE = 'Bearer realm="user-service", error="invalid_token"'
 TAKEN = {"error": "username is already taken", "field": "username"}
 MALFORMED = "Authorization header must be 'Bearer <token>'"
-
-
-def client_at(app: Flask, address: str) -> AuthActions:
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = address
-    return AuthActions(client)
 
 
 def assert_sign_up_refused(response: TestResponse) -> int:

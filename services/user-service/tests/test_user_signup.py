@@ -10,18 +10,12 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from user_helpers import AuthActions
+from user_helpers import AuthActions, client_at
 from user_service import passwords
 from werkzeug.security import generate_password_hash
 
 WAIT = 0.2  # HASH_WAIT_SECONDS for these tests
 MARGIN = 1.0  # seconds of slack for a loaded machine, on top of a configured wait
-
-
-def client_at(app: Flask, address: str) -> AuthActions:
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = address
-    return AuthActions(client)
 
 
 @pytest.fixture

@@ -11,25 +11,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from user_helpers import AuthActions
+from user_helpers import WINDOW, AuthActions, client_at
 from user_service import device, passwords, throttle
-
-WINDOW = 900
-
-
-@pytest.fixture
-def guarded(make_app: Callable[..., Flask]) -> Flask:
-    """Function scope: an app whose limits are small enough to reach in a test."""
-    return make_app(
-        LOGIN_FAILURES_PER_ACCOUNT=3, LOGIN_FAILURES_PER_CLIENT=5, LOGIN_FAILURE_WINDOW_SECONDS=WINDOW
-    )
-
-
-def client_at(app: Flask, address: str) -> AuthActions:
-    """AuthActions for a client connecting from `address`, with a cookie jar of its own."""
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = address
-    return AuthActions(client)
 
 
 def counters(db_path: Path) -> dict[str, int]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder, TestResponse
 
 SECRET = "unit-test-secret-key-0123456789abcdef"
+#: The login-failure window of the `guarded` app (seconds).
+WINDOW = 900
 
 
 class AuthActions:
@@ -41,3 +44,18 @@ def post_chunked(
     environ["HTTP_TRANSFER_ENCODING"] = "chunked"
     environ["wsgi.input_terminated"] = True  # gunicorn de-chunks and ends the stream itself
     return client.open(environ)
+
+
+def client_at(app: Flask, address: str) -> AuthActions:
+    """AuthActions for a client connecting from `address`, with a cookie jar of its own."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return AuthActions(client)
+
+
+def behind(app: Flask, forwarded_for: str) -> AuthActions:
+    """A client that reaches the app through the local proxy (127.0.0.1), as forwarded_for."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "127.0.0.1"
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    return AuthActions(client)
