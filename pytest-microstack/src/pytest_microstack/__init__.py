@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from pytest_microstack._core.faults import Fault, FaultError, Faults, exec_in
     from pytest_microstack._core.lifecycle import open_stack, prepare_images
     from pytest_microstack._core.reader import read_settings
-    from pytest_microstack._core.settings import ServiceSpec, StackSettings
     from pytest_microstack._core.stack import Stack
     from pytest_microstack._core.waiting import WaitTimeout, wait_for
     from pytest_microstack._coverage.collect import StackCoverageError
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
         StackConfigError,
         StackStartError,
     )
+    from pytest_microstack._settings import ServiceSpec, StackSettings
 
 __version__ = "1.0.0"
 
@@ -43,14 +43,14 @@ _HOMES = {
     "Faults": "pytest_microstack._core.faults",
     "HarnessError": "pytest_microstack._errors",
     "ServiceClient": "pytest_microstack._core.clients",
-    "ServiceSpec": "pytest_microstack._core.settings",
+    "ServiceSpec": "pytest_microstack._settings",
     "ServiceUnhealthyError": "pytest_microstack._errors",
     "SettingsError": "pytest_microstack._errors",
     "Stack": "pytest_microstack._core.stack",
     "StackConfigError": "pytest_microstack._errors",
     "StackCoverageError": "pytest_microstack._coverage.collect",
     "StackCoverageWarning": "pytest_microstack._coverage.combine",
-    "StackSettings": "pytest_microstack._core.settings",
+    "StackSettings": "pytest_microstack._settings",
     "StackStartError": "pytest_microstack._errors",
     "WaitTimeout": "pytest_microstack._core.waiting",
     "exec_in": "pytest_microstack._core.faults",

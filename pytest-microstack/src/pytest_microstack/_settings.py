@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
-from pytest_microstack._cleanup.ownership import project_name
 from pytest_microstack._errors import SettingsError
+from pytest_microstack._ownership import project_name
 
 Check = Literal["http", "tcp", "docker", "running"]
 CHECKS: tuple[str, ...] = get_args(Check)

@@ -4,7 +4,7 @@ An installed plugin loads into every pytest run of its environment, so this
 module is all that loads until a project declares a stack: any `stack_*` ini
 option or `--*-stack`/`--stack-*` option, or a conftest.py that overrides the
 `stack_settings` fixture. Only then are the fixtures and the run's hooks
-registered (`_plugin.fixtures`, `_plugin.run_state`). Elsewhere the plugin
+registered (`_session.fixtures`, `_session.run_state`). Elsewhere the plugin
 adds no fixture, no autouse check, no marker and no import.
 """
 
@@ -143,8 +143,8 @@ def _overrides_settings(plugin: object) -> bool:
 def _activate(config: pytest.Config) -> None:
     if config.pluginmanager.has_plugin(RUN_STATE):
         return
-    from pytest_microstack._plugin import fixtures
-    from pytest_microstack._plugin.run_state import RunState
+    from pytest_microstack._session import fixtures
+    from pytest_microstack._session.run_state import RunState
 
     config.pluginmanager.register(RunState(config), RUN_STATE)
     config.pluginmanager.register(fixtures, FIXTURES)

@@ -18,10 +18,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_microstack._cleanup.ownership import new_run_id
 from pytest_microstack._core.lifecycle import prepare_images
 from pytest_microstack._core.reader import read_settings
 from pytest_microstack._errors import SettingsError
+from pytest_microstack._ownership import new_run_id
 
 
 def main(argv: Sequence[str] | None = None) -> int:

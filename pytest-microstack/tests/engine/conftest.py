@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_microstack._cleanup.ownership import PROJECT_LABEL
 from pytest_microstack._engine.containers import list_containers
+from pytest_microstack._ownership import PROJECT_LABEL
 from testcontainers.core.docker_client import DockerClient
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "example_project"

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_microstack._cleanup.ownership import new_run_id
 from pytest_microstack._core.lifecycle import open_stack
-from pytest_microstack._core.settings import ServiceSpec, StackSettings
 from pytest_microstack._errors import StackConfigError, StackStartError
+from pytest_microstack._ownership import new_run_id
+from pytest_microstack._settings import ServiceSpec, StackSettings
 
 from engine.conftest import project_resources
 

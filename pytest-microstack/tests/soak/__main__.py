@@ -38,9 +38,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from pytest_microstack._cleanup.ownership import PROJECT_PREFIX
 from pytest_microstack._core.lifecycle import sweep_leftovers
 from pytest_microstack._engine.engine import connect
+from pytest_microstack._ownership import PROJECT_PREFIX
 
 from .phases import PHASES, engine_resources
 from .run import Outcome, Plan, execute

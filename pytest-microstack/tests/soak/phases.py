@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_microstack._cleanup.ownership import HARNESS_LABEL, PROJECT_LABEL
+from pytest_microstack._ownership import HARNESS_LABEL, PROJECT_LABEL
 
 PHASES = ("image-check", "compose-up", "mid-test", "fault", "teardown")
 SERVICES_PER_STACK = 2  # user-service and product-service

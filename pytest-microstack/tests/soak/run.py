@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_microstack._cleanup.ownership import PROJECT_PREFIX
+from pytest_microstack._ownership import PROJECT_PREFIX
 
 from .phases import PHASES, engine_resources, phase
 

@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pytest_microstack._cleanup.ownership import PROJECT_PREFIX
 from pytest_microstack._engine.engine import connect
+from pytest_microstack._ownership import PROJECT_PREFIX
 
 from .phases import engine_resources
 

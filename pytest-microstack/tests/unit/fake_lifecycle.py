@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 import yaml
-from pytest_microstack._cleanup.ownership import PROJECT_LABEL
 from pytest_microstack._core import lifecycle
-from pytest_microstack._core.settings import ServiceSpec, StackSettings
 from pytest_microstack._engine.engine import Engine
 from pytest_microstack._engine.images import ImagePlan
+from pytest_microstack._ownership import PROJECT_LABEL
+from pytest_microstack._settings import ServiceSpec, StackSettings
 from testcontainers.compose import compose as testcontainers_compose
 
 from unit.fakes import FakeEngine, FakeProcesses

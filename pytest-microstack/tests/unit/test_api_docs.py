@@ -19,7 +19,7 @@ import pytest_microstack
 from pytest_microstack import plugin
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
-FIXTURES_MODULE = Path(plugin.__file__).parent / "_plugin" / "fixtures.py"
+FIXTURES_MODULE = Path(plugin.__file__).parent / "_session" / "fixtures.py"
 
 
 class _Written:

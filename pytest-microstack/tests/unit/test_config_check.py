@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pytest_microstack._core.settings import ServiceSpec
 from pytest_microstack._engine.config_check import check_config
 from pytest_microstack._errors import StackConfigError
+from pytest_microstack._settings import ServiceSpec
 
 FILES = "compose.yaml, compose.ci.yaml"
 

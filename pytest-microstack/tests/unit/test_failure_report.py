@@ -11,10 +11,8 @@ from typing import Any, cast
 import docker.errors
 import pytest
 import yaml
-from pytest_microstack._core.settings import ServiceSpec
 from pytest_microstack._core.stack import Stack
 from pytest_microstack._errors import ComposeCommandError
-from pytest_microstack._plugin.run_state import RunState, artifacts_folder
 from pytest_microstack._reports.failure_report import (
     CONFIG_FILE,
     CONTAINERS_FILE,
@@ -23,6 +21,8 @@ from pytest_microstack._reports.failure_report import (
     save_report,
 )
 from pytest_microstack._reports.masking import MASK, Masker
+from pytest_microstack._session.run_state import RunState, artifacts_folder
+from pytest_microstack._settings import ServiceSpec
 
 from unit.fakes import FakeCompose, FakeEngine
 

@@ -16,8 +16,8 @@ from pytest_microstack._core.healthcheck import (
     run_with_timeout,
 )
 from pytest_microstack._core.readiness import ContainerState, wait_until_healthy
-from pytest_microstack._core.settings import ServiceSpec
 from pytest_microstack._core.stack import Stack
+from pytest_microstack._settings import ServiceSpec
 
 from unit.fakes import FakeCompose, FakeEngine
 

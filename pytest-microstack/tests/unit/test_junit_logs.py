@@ -19,7 +19,7 @@ import contextlib
 
 import pytest
 import pytest_microstack._core.lifecycle as lifecycle
-from pytest_microstack._plugin.run_state import RunState
+from pytest_microstack._session.run_state import RunState
 
 
 class StandInCompose:

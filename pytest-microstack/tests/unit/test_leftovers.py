@@ -12,7 +12,8 @@ import docker.errors
 import pytest
 import requests
 from pytest_microstack._cleanup.leftovers import _labels, is_abandoned, sweep_abandoned
-from pytest_microstack._cleanup.ownership import (
+from pytest_microstack._cleanup.removal import remove_project
+from pytest_microstack._ownership import (
     HARNESS_LABEL,
     KEEP_LABEL,
     OWNER_LABEL,
@@ -20,7 +21,6 @@ from pytest_microstack._cleanup.ownership import (
     owner_labels,
     process_start_time,
 )
-from pytest_microstack._cleanup.removal import remove_project
 
 from unit.fakes import FakeEngine
 

@@ -13,7 +13,21 @@ from typing import Any, cast
 import pytest
 from pytest_httpserver import HTTPServer
 from pytest_microstack._cleanup import backstop, reaper
-from pytest_microstack._cleanup.ownership import (
+from pytest_microstack._core.lifecycle import (
+    declared_services,
+    open_stack,
+    per_run_environment,
+    prepare_images,
+)
+from pytest_microstack._engine.engine import Engine
+from pytest_microstack._engine.images import TAG_PREFIX, own_project_name, plan_images
+from pytest_microstack._errors import (
+    ComposeCommandError,
+    EngineUnsupportedError,
+    StackConfigError,
+    StackStartError,
+)
+from pytest_microstack._ownership import (
     CONFIG_LABEL,
     HARNESS_LABEL,
     KEEP_LABEL,
@@ -23,21 +37,7 @@ from pytest_microstack._cleanup.ownership import (
     Owner,
     owner_labels,
 )
-from pytest_microstack._core.lifecycle import (
-    declared_services,
-    open_stack,
-    per_run_environment,
-    prepare_images,
-)
-from pytest_microstack._core.settings import ServiceSpec, StackSettings
-from pytest_microstack._engine.engine import Engine
-from pytest_microstack._engine.images import TAG_PREFIX, own_project_name, plan_images
-from pytest_microstack._errors import (
-    ComposeCommandError,
-    EngineUnsupportedError,
-    StackConfigError,
-    StackStartError,
-)
+from pytest_microstack._settings import ServiceSpec, StackSettings
 from testcontainers.compose import compose as testcontainers_compose
 
 from unit.compose_yaml import Tag, load_compose

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from pytest_microstack._cleanup import ownership
-from pytest_microstack._cleanup.ownership import MACHINE_ID_FILE, Owner, machine_id, owner_labels
-from pytest_microstack._core.settings import ServiceSpec
+from pytest_microstack import _ownership as ownership
 from pytest_microstack._core.stack import Stack
+from pytest_microstack._ownership import MACHINE_ID_FILE, Owner, machine_id, owner_labels
+from pytest_microstack._settings import ServiceSpec
 
 from unit.fakes import FakeCompose, FakeEngine
 
@@ -133,7 +133,7 @@ def test_a_file_that_is_not_utf_8_gives_none(private_state: Path) -> None:
 
 
 def test_image_labels_name_the_harness_and_the_checkout_folder(tmp_path: Path) -> None:
-    from pytest_microstack._cleanup.ownership import CHECKOUT_LABEL, HARNESS_LABEL, checkout_id, image_labels
+    from pytest_microstack._ownership import CHECKOUT_LABEL, HARNESS_LABEL, checkout_id, image_labels
 
     labels = image_labels(tmp_path)
 

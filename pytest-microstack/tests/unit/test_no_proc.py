@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from pytest_microstack._cleanup import ownership
+from pytest_microstack import _ownership as ownership
 from pytest_microstack._cleanup.leftovers import sweep_abandoned
-from pytest_microstack._cleanup.ownership import (
+from pytest_microstack._ownership import (
     Owner,
     boot_id,
     owner_labels,

@@ -1,4 +1,4 @@
-"""pytest_microstack._cleanup.ownership: an owner is judged only where its pid means something.
+"""pytest_microstack._ownership: an owner is judged only where its pid means something.
 
 A pid names a process only on one host, in one boot, in one pid namespace. An
 owner label from anywhere else (or one that doesn't say where) can't be judged
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from pytest_microstack._cleanup.leftovers import is_abandoned, sweep_abandoned
-from pytest_microstack._cleanup.ownership import (
+from pytest_microstack._ownership import (
     KEEP_LABEL,
     OWNER_LABEL,
     Owner,

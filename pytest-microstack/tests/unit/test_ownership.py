@@ -1,4 +1,4 @@
-"""pytest_microstack._cleanup.ownership: who owns a stack, and whether that process still lives."""
+"""pytest_microstack._ownership: who owns a stack, and whether that process still lives."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-from pytest_microstack._cleanup import ownership
-from pytest_microstack._cleanup.ownership import (
+from pytest_microstack import _ownership as ownership
+from pytest_microstack._ownership import (
     CONFIG_LABEL,
     HARNESS_LABEL,
     KEEP_LABEL,

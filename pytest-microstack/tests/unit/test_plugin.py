@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from pytest_microstack import read_settings
-from pytest_microstack._core.settings import DEFAULT_STARTUP_TIMEOUT, ServiceSpec, StackSettings
-from pytest_microstack._plugin.run_state import RunState
+from pytest_microstack._session.run_state import RunState
+from pytest_microstack._settings import DEFAULT_STARTUP_TIMEOUT, ServiceSpec, StackSettings
 
 INI = """\
 [pytest]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from pytest_microstack import prune
-from pytest_microstack._cleanup.ownership import CHECKOUT_LABEL, HARNESS_LABEL, image_labels
 from pytest_microstack._engine.engine import Engine
 from pytest_microstack._engine.prune import _seconds, prune_images, stale_tags
+from pytest_microstack._ownership import CHECKOUT_LABEL, HARNESS_LABEL, image_labels
 
 from unit.fakes import FakeEngine
 

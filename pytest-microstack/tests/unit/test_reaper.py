@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from pytest_microstack._cleanup import reaper
-from pytest_microstack._cleanup.ownership import Owner, owner_labels, process_start_time
 from pytest_microstack._engine.engine import Engine
+from pytest_microstack._ownership import Owner, owner_labels, process_start_time
 
 from unit.fakes import FakeEngine
 

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from pytest_microstack._plugin.run_state import WORKER_KEY, RunState
 from pytest_microstack._reports.run_summary import RunSummary
+from pytest_microstack._session.run_state import WORKER_KEY, RunState
 
 
 class Terminal:

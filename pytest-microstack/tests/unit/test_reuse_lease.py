@@ -15,10 +15,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from pytest_microstack._cleanup.ownership import KEEP_LABEL, OWNER_LABEL, Owner
 from pytest_microstack._core.lifecycle import open_stack
 from pytest_microstack._keep.kept import load_record
 from pytest_microstack._keep.lease import holder, take_lease
+from pytest_microstack._ownership import KEEP_LABEL, OWNER_LABEL, Owner
 from pytest_microstack._state_dir import state_dir
 
 from unit.fake_lifecycle import SECRET, FakeCompose, fake_compose, fake_engine, settings

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pytest_microstack._plugin.run_state import RUN_ID_ENV
+from pytest_microstack._session.run_state import RUN_ID_ENV
 
 from unit.test_plugin import settings_from_config
 

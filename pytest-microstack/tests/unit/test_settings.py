@@ -1,4 +1,4 @@
-"""pytest_microstack._core.settings: the stack's declaration, from ini lines or code, with bad input named."""
+"""pytest_microstack._settings: the stack's declaration, from ini lines or code, with bad input named."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 from pytest_microstack import read_settings
-from pytest_microstack._core.settings import (
+from pytest_microstack._errors import SettingsError
+from pytest_microstack._settings import (
     COMPOSE_FILE_NAMES,
     ServiceSpec,
     StackSettings,
     default_compose_files,
     parse_environment,
 )
-from pytest_microstack._errors import SettingsError
 
 
 @pytest.mark.parametrize(

@@ -11,13 +11,13 @@ from typing import Any, cast
 import docker.errors
 import pytest
 from pytest_httpserver import HTTPServer
-from pytest_microstack._cleanup.ownership import Owner, owner_labels
 from pytest_microstack._core import stack as stack_module
 from pytest_microstack._core.readiness import ContainerState
-from pytest_microstack._core.settings import ServiceSpec
 from pytest_microstack._core.stack import LOG_TAIL_LINES, Stack
 from pytest_microstack._core.waiting import wait_for
 from pytest_microstack._errors import ComposeCommandError, ServiceUnhealthyError, StackStartError
+from pytest_microstack._ownership import Owner, owner_labels
+from pytest_microstack._settings import ServiceSpec
 from werkzeug.wrappers import Request, Response
 
 from unit.fakes import FakeCompose, FakeEngine

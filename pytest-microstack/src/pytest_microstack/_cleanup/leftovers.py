@@ -24,7 +24,9 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.models.volumes import Volume
 
-from pytest_microstack._cleanup.ownership import (
+from pytest_microstack._cleanup.removal import remove_resources
+from pytest_microstack._engine.containers import list_containers
+from pytest_microstack._ownership import (
     HARNESS_LABEL,
     KEEP_LABEL,
     OWNER_LABEL,
@@ -32,8 +34,6 @@ from pytest_microstack._cleanup.ownership import (
     Owner,
     is_harness_project,
 )
-from pytest_microstack._cleanup.removal import remove_resources
-from pytest_microstack._engine.containers import list_containers
 
 LOG = logging.getLogger(__name__)
 

@@ -20,14 +20,14 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.models.volumes import Volume
 
-from pytest_microstack._cleanup.ownership import (
+from pytest_microstack._engine.containers import is_gone, list_containers
+from pytest_microstack._ownership import (
     HARNESS_LABEL,
     OWNER_LABEL,
     PROJECT_LABEL,
     PROJECT_PREFIX,
     is_harness_project,
 )
-from pytest_microstack._engine.containers import is_gone, list_containers
 
 LOG = logging.getLogger(__name__)
 # Docker's words for a volume or network that a container still uses.

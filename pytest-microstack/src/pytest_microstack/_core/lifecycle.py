@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_microstack._cleanup.leftovers import sweep_abandoned
-from pytest_microstack._cleanup.ownership import Owner, image_labels, owner_labels
-from pytest_microstack._core.settings import ServiceSpec, StackSettings
 from pytest_microstack._core.stack import Stack
 from pytest_microstack._core.teardown import Teardown
 from pytest_microstack._engine.compose import ProjectCompose
@@ -34,6 +32,8 @@ from pytest_microstack._engine.images import ImagePlan, ensure_images, own_proje
 from pytest_microstack._engine.override import harness_override
 from pytest_microstack._keep.kept import find_kept_projects, load_record, save_record
 from pytest_microstack._keep.lease import holder, take_lease
+from pytest_microstack._ownership import Owner, image_labels, owner_labels
+from pytest_microstack._settings import ServiceSpec, StackSettings
 from pytest_microstack._state_dir import state_dir
 
 if TYPE_CHECKING:

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from pytest_microstack._core.settings import (
+from pytest_microstack._errors import SettingsError
+from pytest_microstack._settings import (
     DEFAULT_STARTUP_TIMEOUT,
     ServiceSpec,
     StackSettings,
@@ -20,7 +21,6 @@ from pytest_microstack._core.settings import (
     in_ci,
     parse_environment,
 )
-from pytest_microstack._errors import SettingsError
 
 if TYPE_CHECKING:
     import pytest

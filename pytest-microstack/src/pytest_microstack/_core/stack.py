@@ -12,15 +12,15 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from pytest_microstack._cleanup.ownership import PROJECT_LABEL, SERVICE_LABEL, Owner
 from pytest_microstack._cleanup.removal import remove_project
 from pytest_microstack._core.healthcheck import SelfRunHealthchecks
 from pytest_microstack._core.readiness import ContainerState, Probe, ProbeResult, wait_until_healthy
-from pytest_microstack._core.settings import ServiceSpec
 from pytest_microstack._engine.compose import ProjectCompose
 from pytest_microstack._engine.containers import list_containers
 from pytest_microstack._engine.engine import EngineInfo, engine_info
 from pytest_microstack._errors import ServiceDiagnosis, ServiceUnhealthyError, StackStartError
+from pytest_microstack._ownership import PROJECT_LABEL, SERVICE_LABEL, Owner
+from pytest_microstack._settings import ServiceSpec
 
 LOG_TAIL_LINES = 40
 # After a `compose up` was killed mid-way (Ctrl-C during start-up), the engine still

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from pytest_microstack._cleanup import backstop
-from pytest_microstack._core.settings import StackSettings
 from pytest_microstack._core.stack import Stack
+from pytest_microstack._settings import StackSettings
 
 
 class Teardown(enum.Enum):

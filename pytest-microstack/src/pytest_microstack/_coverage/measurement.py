@@ -21,9 +21,9 @@ from pytest_microstack._coverage.combine import (
 from pytest_microstack._engine.containers import list_containers
 
 if TYPE_CHECKING:
-    from pytest_microstack._core.settings import StackSettings
     from pytest_microstack._core.stack import Stack
     from pytest_microstack._engine.engine import Engine
+    from pytest_microstack._settings import StackSettings
 
 LOG = logging.getLogger(__name__)
 PROJECT_LABEL = "com.docker.compose.project"

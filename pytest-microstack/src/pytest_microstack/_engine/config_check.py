@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_microstack._core.settings import ServiceSpec
 from pytest_microstack._errors import StackConfigError
+from pytest_microstack._settings import ServiceSpec
 
 
 def check_config(config: Mapping[str, Any], services: tuple[ServiceSpec, ...], files: str) -> None:

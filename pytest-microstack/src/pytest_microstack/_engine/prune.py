@@ -29,8 +29,8 @@ from typing import Any
 
 import docker.errors
 
-from pytest_microstack._cleanup.ownership import HARNESS_LABEL, PROJECT_PREFIX, image_labels
 from pytest_microstack._engine.images import TAG_PREFIX
+from pytest_microstack._ownership import HARNESS_LABEL, PROJECT_PREFIX, image_labels
 
 _RFC3339 = re.compile(r"^(?P<whole>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(?P<fraction>\d+))?Z$")
 HARNESS_TAG = re.compile(rf"^(?P<repository>.+):{TAG_PREFIX}[0-9a-f]{{16}}$")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_microstack._cleanup.ownership import CONFIG_LABEL, KEEP_LABEL, PROJECT_LABEL
 from pytest_microstack._engine.containers import list_containers
+from pytest_microstack._ownership import CONFIG_LABEL, KEEP_LABEL, PROJECT_LABEL
 from pytest_microstack._state_dir import read_private, write_private
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from pytest_microstack._cleanup.ownership import Owner
 from pytest_microstack._keep.kept import record_dir
+from pytest_microstack._ownership import Owner
 from pytest_microstack._state_dir import check_private, read_private, write_private
 
 LEASE_FILE = "lease"

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from pytest_microstack._cleanup.ownership import PROJECT_LABEL, SERVICE_LABEL
 from pytest_microstack._engine.containers import list_containers
+from pytest_microstack._ownership import PROJECT_LABEL, SERVICE_LABEL
 from pytest_microstack._reports.masking import Masker
 
 if TYPE_CHECKING:

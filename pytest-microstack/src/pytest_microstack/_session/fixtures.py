@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_microstack._core.reader import read_settings
-from pytest_microstack._core.settings import StackSettings
 from pytest_microstack._errors import SettingsError
-from pytest_microstack._plugin.run_state import RunState, uses_own_fixture
+from pytest_microstack._session.run_state import RunState, uses_own_fixture
+from pytest_microstack._settings import StackSettings
 
 if TYPE_CHECKING:
     from pytest_microstack._core.clients import ServiceClient

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_microstack._cleanup.ownership import new_run_id
+from pytest_microstack._ownership import new_run_id
 from pytest_microstack._reports.run_summary import AppliedFault, RunSummary
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ RUN_ID_ENV = "MICROSTACK_RUN_ID"
 # The one key of xdist's workerinput/workeroutput that carries this plugin's data.
 WORKER_KEY = "microstack"
 DEFAULT_ARTIFACTS = ".artifacts"
-_FIXTURES_MODULE = "pytest_microstack._plugin.fixtures"
+_FIXTURES_MODULE = "pytest_microstack._session.fixtures"
 
 
 def run_id_from_environment() -> str:
@@ -111,8 +111,8 @@ class RunState:
     def _check_declaration(self) -> None:
         """A bad ini line is a usage error at start-up, not an error of the first stack test."""
         from pytest_microstack._core.reader import PytestSource, startup_timeout
-        from pytest_microstack._core.settings import ServiceSpec, parse_environment
         from pytest_microstack._errors import SettingsError
+        from pytest_microstack._settings import ServiceSpec, parse_environment
 
         try:
             for line in self.config.getini("stack_services"):
