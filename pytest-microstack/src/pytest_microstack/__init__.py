@@ -16,20 +16,22 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_microstack._core.clients import ServiceClient
-    from pytest_microstack._core.faults import Fault, FaultError, Faults, exec_in
+    from pytest_microstack._core.faults import Fault, Faults, exec_in
     from pytest_microstack._core.lifecycle import open_stack, prepare_images
     from pytest_microstack._core.reader import read_settings
     from pytest_microstack._core.stack import Stack
-    from pytest_microstack._core.waiting import WaitTimeout, wait_for
-    from pytest_microstack._coverage.collect import StackCoverageError
-    from pytest_microstack._coverage.combine import StackCoverageWarning
+    from pytest_microstack._core.waiting import wait_for
     from pytest_microstack._errors import (
         ComposeCommandError,
+        FaultError,
         HarnessError,
         ServiceUnhealthyError,
         SettingsError,
         StackConfigError,
+        StackCoverageError,
+        StackCoverageWarning,
         StackStartError,
+        WaitTimeout,
     )
     from pytest_microstack._settings import ServiceSpec, StackSettings
 
@@ -39,7 +41,7 @@ __version__ = "1.0.0"
 _HOMES = {
     "ComposeCommandError": "pytest_microstack._errors",
     "Fault": "pytest_microstack._core.faults",
-    "FaultError": "pytest_microstack._core.faults",
+    "FaultError": "pytest_microstack._errors",
     "Faults": "pytest_microstack._core.faults",
     "HarnessError": "pytest_microstack._errors",
     "ServiceClient": "pytest_microstack._core.clients",
@@ -48,11 +50,11 @@ _HOMES = {
     "SettingsError": "pytest_microstack._errors",
     "Stack": "pytest_microstack._core.stack",
     "StackConfigError": "pytest_microstack._errors",
-    "StackCoverageError": "pytest_microstack._coverage.collect",
-    "StackCoverageWarning": "pytest_microstack._coverage.combine",
+    "StackCoverageError": "pytest_microstack._errors",
+    "StackCoverageWarning": "pytest_microstack._errors",
     "StackSettings": "pytest_microstack._settings",
     "StackStartError": "pytest_microstack._errors",
-    "WaitTimeout": "pytest_microstack._core.waiting",
+    "WaitTimeout": "pytest_microstack._errors",
     "exec_in": "pytest_microstack._core.faults",
     "open_stack": "pytest_microstack._core.lifecycle",
     "prepare_images": "pytest_microstack._core.lifecycle",

@@ -1,4 +1,10 @@
-"""Errors the harness raises: each names the service and what was seen."""
+"""Every error and warning class of the package, in one home (as coverage.py's `exceptions.py`).
+
+Each names the service and what was seen. The public ones are exported by the
+package root (`pytest_microstack.__all__`); the others (marked internal) never
+reach a user's `except` as themselves: the plugin turns them into a usage error
+or a one-line exit. At the package's foundation: every room may import it.
+"""
 
 from __future__ import annotations
 
@@ -63,11 +69,11 @@ class StackConfigError(HarnessError):
 
 
 class EngineUnsupportedError(HarnessError):
-    """The engine (its kind, version or settings) is one the plugin can't run a stack on; says why."""
+    """Internal: the engine (its kind, version or settings) can't run a stack; says why."""
 
 
 class MachineNotReadyError(HarnessError):
-    """This machine can't run a stack: no engine, no access to it, no Compose v2, an engine too old.
+    """Internal: this machine can't run a stack: no engine, no access to it, no Compose v2, an engine too old.
 
     Its message is one line that names the cause and the fix: the run ends with it.
     """
@@ -92,8 +98,31 @@ class ComposeCommandError(HarnessError):
 
 
 class ComposeCancelledError(HarnessError):
-    """A compose command was not started: the project is being torn down (Ctrl-C, SIGTERM)."""
+    """Internal: a compose command was not started: the project is being torn down (Ctrl-C, SIGTERM)."""
 
     def __init__(self, command: list[str]) -> None:
         self.command = command
         super().__init__(f"`{' '.join(command)}` not started: the stack is being torn down")
+
+
+class UnsafeStateDirError(HarnessError):
+    """Internal: the state folder (or a file in it) belongs to someone else or is open to others."""
+
+
+class FaultError(HarnessError):
+    """A fault could not be applied or undone; names the service and the step."""
+
+
+class StackCoverageError(HarnessError):
+    """--stack-coverage can't measure a service as set up; names the service and why."""
+
+
+class StackCoverageWarning(UserWarning):
+    """Data measured in the containers that can't be reported here (named in the message)."""
+
+
+class WaitTimeout(AssertionError):
+    """The awaited condition did not hold before the deadline.
+
+    An AssertionError, not a HarnessError: a wait failing in a test is a test failure.
+    """

@@ -12,14 +12,10 @@ import os
 import stat
 from pathlib import Path
 
-from pytest_microstack._errors import HarnessError
+from pytest_microstack._errors import UnsafeStateDirError
 
 APP_NAME = "pytest-microstack"
 ENV_OVERRIDE = "MICROSTACK_STATE_DIR"
-
-
-class UnsafeStateDirError(HarnessError):
-    """The state folder (or a file in it) belongs to someone else or is open to others."""
 
 
 def default_location() -> Path:

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 from pytest_microstack._engine.config_cache import cache_key, load_config
-from pytest_microstack._state_dir import UnsafeStateDirError
+from pytest_microstack._errors import UnsafeStateDirError
 
 COMPOSE = """\
 services:

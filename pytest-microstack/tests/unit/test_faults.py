@@ -10,9 +10,9 @@ import docker.errors
 import pytest
 from docker.models.containers import Container
 from pytest_microstack._core import faults as faults_module
-from pytest_microstack._core.faults import Fault, FaultError, Faults, exec_in
+from pytest_microstack._core.faults import Fault, Faults, exec_in
 from pytest_microstack._core.waiting import wait_for
-from pytest_microstack._errors import ServiceUnhealthyError
+from pytest_microstack._errors import FaultError, ServiceUnhealthyError
 
 from unit.fakes import FakeEngine
 

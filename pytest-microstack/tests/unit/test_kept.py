@@ -10,10 +10,10 @@ from typing import Any, cast
 
 import pytest
 from pytest_microstack._core.stack import Stack
+from pytest_microstack._errors import UnsafeStateDirError
 from pytest_microstack._keep.kept import describe_kept, find_kept_project, load_record, save_record
 from pytest_microstack._ownership import CONFIG_LABEL, KEEP_LABEL
 from pytest_microstack._settings import ServiceSpec
-from pytest_microstack._state_dir import UnsafeStateDirError
 
 from unit.fakes import FakeCompose, FakeEngine
 

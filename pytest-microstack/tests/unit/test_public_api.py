@@ -80,7 +80,7 @@ PUBLIC = frozenset(pytest_microstack.__all__)
     ("snippet", "caught"),
     [
         ("import pytest_microstack._core.stack", "import pytest_microstack._core.stack"),
-        ("from pytest_microstack._ownership import OWNER_LABEL", "from pytest_microstack._cleanup"),
+        ("from pytest_microstack._ownership import OWNER_LABEL", "from pytest_microstack._ownership"),
         ("from pytest_microstack.clients import ServiceClient", "from pytest_microstack.clients"),
         ("import pytest_microstack.faults as f", "import pytest_microstack.faults"),
         ("from pytest_microstack import Stack, _HOMES", "import _HOMES (not in __all__)"),

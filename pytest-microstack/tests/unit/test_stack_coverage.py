@@ -23,10 +23,11 @@ import pytest
 import yaml
 from coverage import CoverageData
 from pytest_microstack._coverage import collect, mount, runtime
-from pytest_microstack._coverage.collect import ProcessMarker, StackCoverageError
-from pytest_microstack._coverage.combine import Destination, StackCoverageWarning, combine, warn_unmapped
+from pytest_microstack._coverage.collect import ProcessMarker
+from pytest_microstack._coverage.combine import Destination, combine, warn_unmapped
 from pytest_microstack._coverage.measurement import Measurement, measured_services
 from pytest_microstack._engine.engine import Engine
+from pytest_microstack._errors import StackCoverageError, StackCoverageWarning
 from pytest_microstack._settings import StackSettings
 
 DEADLINE = 20.0  # seconds for a subprocess to start coverage or save its data

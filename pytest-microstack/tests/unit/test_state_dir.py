@@ -7,10 +7,10 @@ import stat
 from pathlib import Path
 
 import pytest
+from pytest_microstack._errors import UnsafeStateDirError
 from pytest_microstack._state_dir import (
     APP_NAME,
     ENV_OVERRIDE,
-    UnsafeStateDirError,
     check_private,
     default_location,
     read_private,

@@ -8,7 +8,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from pytest_microstack._core.waiting import WaitTimeout, wait_for
+from pytest_microstack._core.waiting import wait_for
+from pytest_microstack._errors import WaitTimeout
 
 
 def test_returns_the_first_truthy_value() -> None:

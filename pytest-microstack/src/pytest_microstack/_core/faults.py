@@ -20,16 +20,12 @@ from docker.models.containers import Container
 
 from pytest_microstack._core.clients import close_idle_connections
 from pytest_microstack._core.stack import Stack
-from pytest_microstack._errors import HarnessError, ServiceUnhealthyError
+from pytest_microstack._errors import FaultError, ServiceUnhealthyError
 
 DEFAULT_HEAL_TIMEOUT = 30.0
 BUILT_IN = ("down", "crash", "hang", "slow", "partition")
 # inject(stack, container, **options) -> undo
 CustomFault = Callable[..., Callable[[], None]]
-
-
-class FaultError(HarnessError):
-    """A fault could not be applied or undone; names the service and the step."""
 
 
 @dataclass

@@ -7,11 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from pytest_microstack._errors import WaitTimeout
+
 T = TypeVar("T")
-
-
-class WaitTimeout(AssertionError):
-    """The awaited condition did not hold before the deadline."""
 
 
 def describe(condition: Callable[..., object]) -> str:

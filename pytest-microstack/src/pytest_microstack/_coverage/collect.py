@@ -21,15 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from pytest_microstack._coverage import runtime
-from pytest_microstack._errors import HarnessError
+from pytest_microstack._errors import StackCoverageError
 
 DEFAULT_STOP_SECONDS = 10  # Docker's own default grace period
 # How long a service checked only for "running" gets to start its first Python process.
 MARKER_WAIT = 2.0
-
-
-class StackCoverageError(HarnessError):
-    """--stack-coverage can't measure a service as set up; names the service and why."""
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_microstack._errors import StackCoverageWarning
+
 SUFFIX = "microstack"
-
-
-class StackCoverageWarning(UserWarning):
-    """Data measured in the containers that can't be reported here (named in the message)."""
 
 
 @dataclass(frozen=True)

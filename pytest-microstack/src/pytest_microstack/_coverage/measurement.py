@@ -10,15 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_microstack._coverage import collect, mount, runtime
-from pytest_microstack._coverage.collect import StackCoverageError
-from pytest_microstack._coverage.combine import (
-    Combined,
-    Destination,
-    StackCoverageWarning,
-    combine,
-    warn_unmapped,
-)
+from pytest_microstack._coverage.combine import Combined, Destination, combine, warn_unmapped
 from pytest_microstack._engine.containers import list_containers
+from pytest_microstack._errors import StackCoverageError, StackCoverageWarning
 
 if TYPE_CHECKING:
     from pytest_microstack._core.stack import Stack

@@ -22,6 +22,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from pytest_microstack._errors import StackCoverageError
+
 # Inside the container.
 MOUNT_ROOT = "/microstack-coverage"
 LIB = f"{MOUNT_ROOT}/lib"
@@ -124,8 +126,6 @@ def coverage_version() -> str:
 
 def check_coverage_installed() -> None:
     """coverage.py must be installed here, recent enough: it is what the containers run."""
-    from pytest_microstack._coverage.collect import StackCoverageError
-
     wanted = ".".join(map(str, MINIMUM_COVERAGE))
     try:
         version = coverage_version()
