@@ -107,11 +107,14 @@ def _run_artifacts(session: nox.Session, name: str) -> list[str]:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff on everything; mypy (strict) on the plugin, services, tests, bench, conftest and noxfile."""
+    """ruff on everything; mypy (strict) on the plugin, services, tests, bench, conftest and noxfile;
+    the plugin's layering contracts (lint-imports)."""
     _python(session, "-m", "ruff", "check", ".")
     _python(session, "-m", "ruff", "format", "--check", ".")
     for paths in TYPED_CODE:
         _python(session, "-m", "mypy", *paths)
+    # The plugin's layering: its contracts are in its pyproject.toml ([tool.importlinter]).
+    session.run(str(VENV_BIN / "lint-imports"), "--no-cache", f"{PLUGIN}/pyproject.toml", external=True)
     # The CI workflow: against GitHub's schema (vendored in check-jsonschema), and zizmor's audits.
     _python(session, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", *WORKFLOWS)
     _python(session, "-m", "check_jsonschema", "--builtin-schema", "vendor.dependabot", DEPENDABOT)

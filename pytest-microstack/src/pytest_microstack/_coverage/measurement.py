@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_microstack._coverage import collect, mount, runtime
 from pytest_microstack._coverage.combine import Combined, Destination, combine, warn_unmapped
@@ -15,12 +15,28 @@ from pytest_microstack._engine.containers import list_containers
 from pytest_microstack._errors import StackCoverageError, StackCoverageWarning
 
 if TYPE_CHECKING:
-    from pytest_microstack._core.stack import Stack
+    from docker.models.containers import Container
+
     from pytest_microstack._engine.engine import Engine
-    from pytest_microstack._settings import StackSettings
+    from pytest_microstack._settings import ServiceSpec, StackSettings
 
 LOG = logging.getLogger(__name__)
 PROJECT_LABEL = "com.docker.compose.project"
+
+
+class MeasuredStack(Protocol):
+    """What measuring reads of a running stack (a `Stack`): its name, engine, services and containers."""
+
+    @property
+    def project(self) -> str: ...
+
+    @property
+    def engine(self) -> Any: ...
+
+    @property
+    def services(self) -> Mapping[str, ServiceSpec]: ...
+
+    def container(self, service: str) -> Container | None: ...
 
 
 def measured_services(settings: StackSettings, config: Mapping[str, Any]) -> tuple[str, ...]:
@@ -102,7 +118,7 @@ class Measurement:
             return []
 
     @contextmanager
-    def measuring(self, stack: Stack) -> Iterator[None]:
+    def measuring(self, stack: MeasuredStack) -> Iterator[None]:
         """Check the running stack, yield, then stop it gracefully and combine its data."""
         self._check_started(stack)
         try:
@@ -113,7 +129,7 @@ class Measurement:
         # Ctrl-C or SIGTERM (BaseException) skip this: the stack is being removed already.
         self.collect(stack)
 
-    def _check_started(self, stack: Stack) -> None:
+    def _check_started(self, stack: MeasuredStack) -> None:
         first = next((c for c in map(stack.container, self.measured) if c is not None), None)
         if first is not None:
             service = first.labels.get("com.docker.compose.service", self.measured[0])
@@ -135,7 +151,7 @@ class Measurement:
                 stacklevel=3,
             )
 
-    def collect(self, stack: Stack) -> Combined:
+    def collect(self, stack: MeasuredStack) -> Combined:
         """Stop every container gracefully (each process saves), then map and write the data."""
         label = {"label": [f"{PROJECT_LABEL}={stack.project}"]}
         containers = list_containers(stack.engine, label, all=False)  # Podman's 500 for one removed too

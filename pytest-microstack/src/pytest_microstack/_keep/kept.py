@@ -10,14 +10,24 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from pytest_microstack._engine.containers import list_containers
 from pytest_microstack._ownership import CONFIG_LABEL, KEEP_LABEL, PROJECT_LABEL
 from pytest_microstack._state_dir import read_private, write_private
 
-if TYPE_CHECKING:
-    from pytest_microstack._core.stack import Stack
+
+class Reachable(Protocol):
+    """What describing a kept stack reads of it (a `Stack`): its name and where its services answer."""
+
+    @property
+    def project(self) -> str: ...
+
+    @property
+    def services(self) -> Mapping[str, object]: ...
+
+    def url(self, service: str, port: int | None = None) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -66,7 +76,7 @@ def find_kept_project(engine: Any, config_hash: str) -> str | None:
     return next(iter(find_kept_projects(engine, config_hash)), None)
 
 
-def describe_kept(stack: Stack) -> str:
+def describe_kept(stack: Reachable) -> str:
     """How to reach and remove a stack left up with --keep-stack."""
     urls = []
     for name in stack.services:
