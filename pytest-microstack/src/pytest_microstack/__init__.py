@@ -1,13 +1,14 @@
 """pytest-microstack: a whole Docker Compose stack as pytest fixtures.
 
 Everything in `__all__` is the public API: semantic versioning covers it, and
-the README's "API reference" documents it. Every module whose name starts with
-an underscore (`_core`, `_engine`, `_cleanup`, `_keep`, `_reports`, `_plugin`, `_coverage`)
-is internal and may change in any release.
+docs/api.md documents it; every type a public signature names is in it too.
+Every module whose name starts with an underscore (the rooms `_session`,
+`_reports`, `_core`, `_coverage`, `_keep`, `_cleanup`, `_engine`, and the
+foundation `_settings`, `_ownership`, `_state_dir`, `_errors`) is internal and
+may change in any release.
 
 Importing this package is cheap (the pytest plugin loads it into every run):
-each public name is imported from its internal module when first used.
-"""
+each public name is imported from its internal module when first used."""
 
 from __future__ import annotations
 
@@ -19,12 +20,16 @@ if TYPE_CHECKING:
     from pytest_microstack._core.faults import Fault, Faults, exec_in
     from pytest_microstack._core.lifecycle import open_stack, prepare_images
     from pytest_microstack._core.reader import read_settings
+    from pytest_microstack._core.readiness import ContainerState, ProbeResult
     from pytest_microstack._core.stack import Stack
     from pytest_microstack._core.waiting import wait_for
+    from pytest_microstack._engine.engine import EngineInfo
+    from pytest_microstack._engine.images import ImagePlan
     from pytest_microstack._errors import (
         ComposeCommandError,
         FaultError,
         HarnessError,
+        ServiceDiagnosis,
         ServiceUnhealthyError,
         SettingsError,
         StackConfigError,
@@ -40,11 +45,16 @@ __version__ = "1.0.0"
 # Public name -> the internal module that defines it.
 _HOMES = {
     "ComposeCommandError": "pytest_microstack._errors",
+    "ContainerState": "pytest_microstack._core.readiness",
+    "EngineInfo": "pytest_microstack._engine.engine",
     "Fault": "pytest_microstack._core.faults",
     "FaultError": "pytest_microstack._errors",
     "Faults": "pytest_microstack._core.faults",
     "HarnessError": "pytest_microstack._errors",
+    "ImagePlan": "pytest_microstack._engine.images",
+    "ProbeResult": "pytest_microstack._core.readiness",
     "ServiceClient": "pytest_microstack._core.clients",
+    "ServiceDiagnosis": "pytest_microstack._errors",
     "ServiceSpec": "pytest_microstack._settings",
     "ServiceUnhealthyError": "pytest_microstack._errors",
     "SettingsError": "pytest_microstack._errors",
@@ -64,11 +74,16 @@ _HOMES = {
 
 __all__ = [
     "ComposeCommandError",
+    "ContainerState",
+    "EngineInfo",
     "Fault",
     "FaultError",
     "Faults",
     "HarnessError",
+    "ImagePlan",
+    "ProbeResult",
     "ServiceClient",
+    "ServiceDiagnosis",
     "ServiceSpec",
     "ServiceUnhealthyError",
     "SettingsError",

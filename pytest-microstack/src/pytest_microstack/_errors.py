@@ -62,6 +62,9 @@ class SettingsError(HarnessError):
 class StackConfigError(HarnessError):
     """The compose files can't be run by the harness; names the service and the key."""
 
+    service: str
+    key: str
+
     def __init__(self, service: str, key: str, problem: str) -> None:
         self.service = service
         self.key = key
@@ -85,6 +88,11 @@ class ServiceUnhealthyError(HarnessError):
 
 class ComposeCommandError(HarnessError):
     """A `docker compose` command failed; keeps its command line and output."""
+
+    command: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
 
     def __init__(self, command: list[str], returncode: int, stdout: str, stderr: str) -> None:
         self.command = command

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_microstack._cleanup import backstop, removal
-from pytest_microstack._core.stack import Stack
+from pytest_microstack._core.stack import ComposeStack
 from pytest_microstack._core.waiting import wait_for
 from pytest_microstack._engine.compose import ProjectCompose
 
@@ -38,7 +38,7 @@ def _signal_self() -> None:
 
 def _install_up_window() -> None:
     run_command = ProjectCompose._run_command
-    stop = Stack.stop
+    stop = ComposeStack.stop
 
     def run_at_the_window(self: ProjectCompose, cmd: Any, context: str | None = None) -> Any:
         if "up" in cmd and not _fired.is_set():
@@ -49,12 +49,12 @@ def _install_up_window() -> None:
                 raise AssertionError("the teardown started by the signal did not finish")
         return run_command(self, cmd, context)
 
-    def stop_and_tell(self: Stack) -> None:
+    def stop_and_tell(self: ComposeStack) -> None:
         stop(self)
         _removed.set()
 
     setattr(ProjectCompose, "_run_command", run_at_the_window)  # noqa: B010 - a test's hook
-    setattr(Stack, "stop", stop_and_tell)  # noqa: B010 - a test's hook
+    setattr(ComposeStack, "stop", stop_and_tell)  # noqa: B010 - a test's hook
 
 
 def _install_removal_window() -> None:

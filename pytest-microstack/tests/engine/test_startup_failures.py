@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_microstack._core.lifecycle import open_stack
+from pytest_microstack._core.lifecycle import open_stack_with
 from pytest_microstack._errors import StackConfigError, StackStartError
 from pytest_microstack._ownership import new_run_id
 from pytest_microstack._settings import ServiceSpec, StackSettings
@@ -33,7 +33,7 @@ def test_service_crashing_at_boot_fails_at_once_with_its_exit_code_and_logs(
     broken = settings(example_project, environment={"CRASH_AT_BOOT": "bad-config"}, startup_timeout=60)
     started = time.monotonic()
 
-    with pytest.raises(StackStartError) as caught, open_stack(broken):
+    with pytest.raises(StackStartError) as caught, open_stack_with(broken):
         pytest.fail("a stack whose web service can't boot must not start")
 
     elapsed = time.monotonic() - started
@@ -54,7 +54,7 @@ def test_health_never_200_fails_at_the_deadline_with_the_last_response(
     broken = settings(example_project, services=never_healthy, startup_timeout=deadline)
     started = time.monotonic()
 
-    with pytest.raises(StackStartError) as caught, open_stack(broken):
+    with pytest.raises(StackStartError) as caught, open_stack_with(broken):
         pytest.fail("a service that never answers 200 must fail start-up")
 
     elapsed = time.monotonic() - started
@@ -75,7 +75,7 @@ def test_a_docker_check_on_a_service_without_healthcheck_says_to_add_one(
 ) -> None:
     broken = settings(example_project, services=(ServiceSpec("kv", 6400, check="docker"),), startup_timeout=8)
 
-    with pytest.raises(StackStartError) as caught, open_stack(broken):
+    with pytest.raises(StackStartError) as caught, open_stack_with(broken):
         pytest.fail("kv has no healthcheck to wait for")
 
     assert "has no Docker healthcheck" in str(caught.value)
@@ -90,6 +90,6 @@ def test_a_service_with_network_mode_host_and_a_port_is_refused_before_start(exa
 
     with (
         pytest.raises(StackConfigError, match="service 'kv', key 'network_mode'"),
-        open_stack(settings(example_project)),
+        open_stack_with(settings(example_project)),
     ):
         pytest.fail("must be refused")

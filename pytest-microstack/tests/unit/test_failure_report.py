@@ -11,7 +11,7 @@ from typing import Any, cast
 import docker.errors
 import pytest
 import yaml
-from pytest_microstack._core.stack import Stack
+from pytest_microstack._core.stack import ComposeStack
 from pytest_microstack._errors import ComposeCommandError
 from pytest_microstack._reports.failure_report import (
     CONFIG_FILE,
@@ -43,9 +43,9 @@ class ConfiguredCompose(FakeCompose):
         return self.config
 
 
-def make_stack(engine: FakeEngine, config: dict[str, Any] | None) -> Stack:
+def make_stack(engine: FakeEngine, config: dict[str, Any] | None) -> ComposeStack:
     compose = ConfiguredCompose(project_name=PROJECT, environment={"RUN_SECRET": SECRET}, config=config)
-    return Stack(cast(Any, compose), cast(Any, engine), "127.0.0.1", [ServiceSpec("api", 5000)], 10)
+    return ComposeStack(cast(Any, compose), cast(Any, engine), "127.0.0.1", [ServiceSpec("api", 5000)], 10)
 
 
 def add_stack_containers(engine: FakeEngine) -> None:
@@ -225,7 +225,7 @@ def test_every_file_of_a_run_report_masks_declared_run_and_host_secrets(
     compose = ConfiguredCompose(
         project_name=PROJECT, environment={"RUN_SECRET": SECRET, "PLAIN": DECLARED}, config=config
     )
-    stack = Stack(cast(Any, compose), cast(Any, engine), "127.0.0.1", [ServiceSpec("api", 5000)], 10)
+    stack = ComposeStack(cast(Any, compose), cast(Any, engine), "127.0.0.1", [ServiceSpec("api", 5000)], 10)
     reports = RunState(fake_config(tmp_path))
     reports.folder = tmp_path / "run"
 

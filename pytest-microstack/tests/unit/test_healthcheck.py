@@ -16,7 +16,7 @@ from pytest_microstack._core.healthcheck import (
     run_with_timeout,
 )
 from pytest_microstack._core.readiness import ContainerState, wait_until_healthy
-from pytest_microstack._core.stack import Stack
+from pytest_microstack._core.stack import ComposeStack
 from pytest_microstack._settings import ServiceSpec
 
 from unit.fakes import FakeCompose, FakeEngine
@@ -180,7 +180,7 @@ def test_podman_without_healthcheck_runs_reaches_healthy_through_the_stack() -> 
         healthcheck=healthcheck(CHECK),
     )
     engine.exec_results[tuple(CHECK[1:])] = (0, b"")
-    stack = Stack(
+    stack = ComposeStack(
         cast(Any, FakeCompose(project_name=PROJECT)),
         cast(Any, engine),
         "127.0.0.1",
@@ -200,7 +200,7 @@ def test_podman_without_healthcheck_runs_reaches_healthy_through_the_stack() -> 
 
 def test_a_docker_check_without_healthcheck_says_so_on_either_engine(either_engine: FakeEngine) -> None:
     either_engine.add_container(f"{PROJECT}-kv-1", project=PROJECT, service="kv")
-    stack = Stack(
+    stack = ComposeStack(
         cast(Any, FakeCompose(project_name=PROJECT)),
         cast(Any, either_engine),
         "127.0.0.1",
@@ -208,7 +208,7 @@ def test_a_docker_check_without_healthcheck_says_so_on_either_engine(either_engi
         startup_timeout=10,
     )
 
-    [result] = wait_until_healthy([stack.probe("kv")], timeout=0.3)
+    [result] = wait_until_healthy([stack._probe("kv")], timeout=0.3)
 
     assert result.healthy is False
     assert "has no Docker healthcheck" in result.last_seen

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 from pytest_microstack._cleanup import backstop
-from pytest_microstack._core.lifecycle import open_stack
-from pytest_microstack._core.stack import Stack
+from pytest_microstack._core.lifecycle import open_stack_with
+from pytest_microstack._core.stack import ComposeStack
 from pytest_microstack._core.waiting import wait_for
 from pytest_microstack._engine.compose import ProjectCompose
 from pytest_microstack._errors import ComposeCancelledError
@@ -65,9 +65,9 @@ def test_ctrl_c_after_up_is_submitted_but_before_it_starts_creates_nothing(
     removal_done = threading.Event()
     up_returned = threading.Event()
     refused: list[ComposeCancelledError] = []
-    stop = Stack.stop
+    stop = ComposeStack.stop
 
-    def stop_and_tell(self: Stack) -> None:
+    def stop_and_tell(self: ComposeStack) -> None:
         stop(self)
         removal_done.set()
 
@@ -86,13 +86,16 @@ def test_ctrl_c_after_up_is_submitted_but_before_it_starts_creates_nothing(
             if "up" in cmd:
                 up_returned.set()
 
-    monkeypatch.setattr(Stack, "stop", stop_and_tell)
+    monkeypatch.setattr(ComposeStack, "stop", stop_and_tell)
     monkeypatch.setattr(ProjectCompose, "_run_command", at_the_window)
 
-    with pytest.raises(KeyboardInterrupt), open_stack(settings(tmp_path, "cafe0001"), fake_engine(engine)):
+    with (
+        pytest.raises(KeyboardInterrupt),
+        open_stack_with(settings(tmp_path, "cafe0001"), fake_engine(engine)),
+    ):
         pytest.fail("the stack must not come up")
 
-    # The interrupt may leave open_stack before `up`'s thread is done (when it lands while
+    # The interrupt may leave open_stack_with before `up`'s thread is done (when it lands while
     # the executor is still starting that thread, the executor doesn't wait for it).
     wait(up_returned, "`up`'s thread to return")
     assert fake_compose.ran("up") == [], "`up` started after the teardown had run"
@@ -112,7 +115,7 @@ def test_a_second_ctrl_c_during_removal_leaves_the_stack_to_the_backstop(
 
     with (  # noqa: PT012 - the teardown at the end of the block raises it
         pytest.raises(KeyboardInterrupt) as caught,
-        open_stack(settings(tmp_path, "cafe0002"), fake_engine(engine)) as stack,
+        open_stack_with(settings(tmp_path, "cafe0002"), fake_engine(engine)) as stack,
     ):
         project = stack.project
         assert len(fake_compose.containers_of(project)) == 2

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from pytest_microstack._core.stack import Stack
+from pytest_microstack._core.stack import ComposeStack
 from pytest_microstack._errors import UnsafeStateDirError
 from pytest_microstack._keep.kept import describe_kept, find_kept_project, load_record, save_record
 from pytest_microstack._ownership import CONFIG_LABEL, KEEP_LABEL
@@ -91,7 +91,9 @@ def test_describe_kept_names_urls_and_how_to_remove(engine: FakeEngine) -> None:
     engine.add_container("p-api-1", project="p", service="api", ports={5000: 35000})
     engine.add_container("p-worker-1", project="p", service="worker")
     services = (ServiceSpec("api", 5000), ServiceSpec("worker", check="docker"))
-    stack = Stack(cast(Any, FakeCompose(project_name="p")), cast(Any, engine), "127.0.0.1", services, 1)
+    stack = ComposeStack(
+        cast(Any, FakeCompose(project_name="p")), cast(Any, engine), "127.0.0.1", services, 1
+    )
 
     text = describe_kept(stack)
 

@@ -56,13 +56,16 @@ def test_the_copy_keeps_every_contract(copy: Path) -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 kept, 0 broken" in result.stdout
-    assert str(copy) in subprocess.run(
-        [sys.executable, "-c", "import pytest_microstack; print(pytest_microstack.__file__)"],
-        env={**os.environ, "PYTHONPATH": str(copy / "src")},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout, "the contracts ran on the installed package, not on the copy"
+    assert (
+        str(copy)
+        in subprocess.run(
+            [sys.executable, "-c", "import pytest_microstack; print(pytest_microstack.__file__)"],
+            env={**os.environ, "PYTHONPATH": str(copy / "src")},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    ), "the contracts ran on the installed package, not on the copy"
 
 
 @pytest.mark.parametrize(

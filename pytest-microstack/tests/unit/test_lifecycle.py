@@ -15,9 +15,9 @@ from pytest_httpserver import HTTPServer
 from pytest_microstack._cleanup import backstop, reaper
 from pytest_microstack._core.lifecycle import (
     declared_services,
-    open_stack,
+    open_stack_with,
     per_run_environment,
-    prepare_images,
+    prepare_images_with,
 )
 from pytest_microstack._engine.engine import Engine
 from pytest_microstack._engine.images import TAG_PREFIX, own_project_name, plan_images
@@ -249,7 +249,7 @@ def test_open_stack_yields_a_healthy_stack_and_tears_it_down(
 ) -> None:
     chosen = settings(root, environment={"LOG_LEVEL": "DEBUG"})
 
-    with open_stack(chosen, local) as stack:
+    with open_stack_with(chosen, local) as stack:
         assert stack.project == chosen.project
         assert stack.url("user-service") == f"http://127.0.0.1:{httpserver.port}"
         assert stack.project in backstop._teardowns, "a backstop is registered while the stack is up"
@@ -268,7 +268,7 @@ def test_open_stack_yields_a_healthy_stack_and_tears_it_down(
 
 def test_each_run_gets_a_fresh_secret(root: Path, cli: FakeComposeCLI, local: Engine) -> None:
     for worker in ("gw0", "gw1"):
-        with open_stack(settings(root, worker=worker), local):
+        with open_stack_with(settings(root, worker=worker), local):
             pass
 
     first, second = (command.env[SECRET] for command in cli.commands if command.subcommand == "up")
@@ -281,7 +281,7 @@ def test_up_runs_the_images_the_build_made_tagged_by_their_inputs(
     engine.images.present[BASE_IMAGE] = "sha256:base"
     expected = planned_images(cli, engine)
 
-    with open_stack(settings(root), local) as stack:
+    with open_stack_with(settings(root), local) as stack:
         running = {
             service: engine.container_attrs[ident]["Config"]["Image"]
             for service in PORTS
@@ -299,7 +299,7 @@ def test_up_runs_the_images_the_build_made_tagged_by_their_inputs(
 def test_the_override_labels_the_stack_with_this_process_as_owner(
     root: Path, cli: FakeComposeCLI, local: Engine
 ) -> None:
-    with open_stack(settings(root), local) as stack:
+    with open_stack_with(settings(root), local) as stack:
         container = stack.container("user-service")
         assert container is not None
         labels = container.labels
@@ -319,7 +319,7 @@ def test_the_override_labels_the_stack_with_this_process_as_owner(
 def test_ports_are_published_on_loopback_for_a_local_engine(
     root: Path, cli: FakeComposeCLI, local: Engine
 ) -> None:
-    with open_stack(settings(root), local):
+    with open_stack_with(settings(root), local):
         pass
 
     services = cli.overrides[-1]["services"]
@@ -334,7 +334,7 @@ def test_a_remote_engine_publishes_on_all_interfaces(
 
     with (
         pytest.raises(ComposeCommandError, match="stop here"),
-        open_stack(settings(root), Engine(engine, "docker.example")),
+        open_stack_with(settings(root), Engine(engine, "docker.example")),
     ):
         pass
 
@@ -345,7 +345,7 @@ def test_a_remote_engine_publishes_on_all_interfaces(
 def test_depends_on_is_dropped_only_with_parallel_start(
     root: Path, cli: FakeComposeCLI, local: Engine, parallel_start: bool
 ) -> None:
-    with open_stack(settings(root, parallel_start=parallel_start), local):
+    with open_stack_with(settings(root, parallel_start=parallel_start), local):
         pass
 
     entry = cli.overrides[-1]["services"]["product-service"]
@@ -364,7 +364,7 @@ def test_leftovers_of_dead_runs_are_swept_before_anything_is_built_or_started(
         labels=owner_labels(dead, keep=False, config_hash="x"),
     )
 
-    with open_stack(settings(root), local):
+    with open_stack_with(settings(root), local):
         pass
 
     timeline = [(c.method, c.ident) for c in engine.calls if c.method in {"compose", "remove_container"}]
@@ -381,7 +381,7 @@ def test_a_compose_file_the_harness_cannot_run_is_refused_before_anything_starts
 
     with (
         pytest.raises(StackConfigError, match=r"'billing'.*not defined in compose\.yaml"),
-        open_stack(chosen, local),
+        open_stack_with(chosen, local),
     ):
         pytest.fail("the body must not run")
 
@@ -397,7 +397,7 @@ def test_an_engine_the_plugin_cannot_run_on_is_refused_before_anything_starts(
 
     with (
         pytest.raises(EngineUnsupportedError, match=r"Docker .* \(API 1\.40\): .*needs API 1\.41"),
-        open_stack(settings(root), local),
+        open_stack_with(settings(root), local),
     ):
         pytest.fail("the body must not run")
 
@@ -415,7 +415,7 @@ def test_images_already_built_are_not_built_again(
     for image in planned_images(cli, engine).values():
         engine.images.present[image] = "sha256:built-before"
 
-    with open_stack(settings(root), local):
+    with open_stack_with(settings(root), local):
         pass
 
     assert "build" not in cli.subcommands()
@@ -426,7 +426,7 @@ def test_only_the_services_whose_image_is_missing_are_built(
 ) -> None:
     engine.images.present[planned_images(cli, engine)["user-service"]] = "sha256:built-before"
 
-    with open_stack(settings(root), local):
+    with open_stack_with(settings(root), local):
         pass
 
     assert cli.last("build").args == ["--quiet", "product-service"]
@@ -441,7 +441,7 @@ def test_a_service_without_image_is_named_by_the_compose_project_not_the_run_or_
     runs = [("CAFE1234", "gw0"), ("CAFE1234", "gw1"), ("BEEF5678", "gw0")]
 
     for run_id, worker in runs:
-        with open_stack(settings(root, run_id=run_id, worker=worker), local):
+        with open_stack_with(settings(root, run_id=run_id, worker=worker), local):
             pass
 
     ups = [cli.image_of(override, "product-service") for override in cli.overrides if override]
@@ -454,12 +454,12 @@ def test_a_change_to_the_build_context_is_built_on_the_next_run(
     root: Path, cli: FakeComposeCLI, local: Engine
 ) -> None:
     for worker in ("gw0", "gw1"):
-        with open_stack(settings(root, worker=worker), local):
+        with open_stack_with(settings(root, worker=worker), local):
             pass
     assert cli.subcommands().count("build") == 1, "warm run: nothing to build"
 
     (root / "services/product-service/app.py").write_text("app = 3\n")
-    with open_stack(settings(root, worker="gw2"), local):
+    with open_stack_with(settings(root, worker="gw2"), local):
         pass
 
     assert cli.subcommands().count("build") == 2
@@ -469,13 +469,13 @@ def test_a_change_to_the_build_context_is_built_on_the_next_run(
 def test_prepare_images_builds_what_is_missing_without_starting_anything(
     root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine
 ) -> None:
-    plan = prepare_images(settings(root), local)
+    plan = prepare_images_with(settings(root), local)
 
     assert cli.subcommands() == ["config", "build"]
     assert set(plan.images) == set(PORTS)
     assert all(image in engine.images.present for image in plan.images.values())
     assert engine.container_attrs == {}
-    assert prepare_images(settings(root), local) == plan
+    assert prepare_images_with(settings(root), local) == plan
     assert cli.subcommands() == ["config", "build"], "second time: cached config, nothing to build"
 
 
@@ -488,7 +488,7 @@ def test_a_failed_start_raises_with_diagnostics_and_still_tears_down(
     cli.exit_on_up = 2
     chosen = settings(root)
 
-    with pytest.raises(StackStartError) as caught, open_stack(chosen, local):
+    with pytest.raises(StackStartError) as caught, open_stack_with(chosen, local):
         pytest.fail("the body must not run when the stack did not start")
 
     assert "exit code 2" in str(caught.value)
@@ -504,7 +504,7 @@ def test_an_error_in_the_body_still_tears_down(
     seen_inside: list[str] = []
 
     def interrupted_run() -> None:
-        with open_stack(chosen, local):
+        with open_stack_with(chosen, local):
             seen_inside.extend(containers_of(engine, chosen.project))
             raise KeyboardInterrupt
 
@@ -522,7 +522,7 @@ def test_after_ctrl_c_the_teardown_started_by_the_signal_finishes_at_exit(
     chosen = settings(root)
 
     def interrupted_run() -> None:
-        with open_stack(chosen, local):
+        with open_stack_with(chosen, local):
             for thread in backstop.start_all_in_background():  # what the SIGINT handler does
                 thread.join(timeout=10)
             raise KeyboardInterrupt
@@ -557,7 +557,7 @@ def test_without_waiting_a_finished_stack_is_handed_to_the_reaper(
 ) -> None:
     chosen = settings(root, wait_for_teardown=False)
 
-    with open_stack(chosen, local):
+    with open_stack_with(chosen, local):
         pass
 
     assert reaped == [[chosen.project]]
@@ -570,7 +570,7 @@ def test_waiting_for_teardown_removes_the_stack_before_returning(
 ) -> None:
     chosen = settings(root, wait_for_teardown=True)
 
-    with open_stack(chosen, local):
+    with open_stack_with(chosen, local):
         pass
 
     assert reaped == []
@@ -582,7 +582,7 @@ def test_a_stack_whose_test_run_failed_is_removed_at_once_even_without_waiting(
 ) -> None:
     chosen = settings(root, wait_for_teardown=False)
 
-    with pytest.raises(RuntimeError, match="body failed"), open_stack(chosen, local):
+    with pytest.raises(RuntimeError, match="body failed"), open_stack_with(chosen, local):
         raise RuntimeError("body failed")
 
     assert reaped == []
@@ -598,7 +598,7 @@ def test_when_the_reaper_cannot_start_the_stack_is_removed_here(
     monkeypatch.setattr(reaper, "spawn", no_reaper)
     chosen = settings(root, wait_for_teardown=False)
 
-    with open_stack(chosen, local):
+    with open_stack_with(chosen, local):
         pass
 
     assert containers_of(engine, chosen.project) == []
@@ -611,7 +611,7 @@ def test_when_the_reaper_cannot_start_the_stack_is_removed_here(
 def test_a_kept_stack_is_left_up_and_reused_as_it_was_started(
     root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine
 ) -> None:
-    with open_stack(settings(root, keep=True), local) as kept:
+    with open_stack_with(settings(root, keep=True), local) as kept:
         assert kept.project not in backstop._teardowns, "a kept stack has no backstop"
     running = containers_of(engine, kept.project)
     assert len(running) == 2, "left running"
@@ -620,7 +620,7 @@ def test_a_kept_stack_is_left_up_and_reused_as_it_was_started(
     assert container.labels[KEEP_LABEL] == "true"
     kept_up = cli.last("up")
 
-    with open_stack(settings(root, reuse=True, run_id="other", worker="main"), local) as reused:
+    with open_stack_with(settings(root, reuse=True, run_id="other", worker="main"), local) as reused:
         assert reused.project == kept.project
         assert reused.url("product-service") == kept.url("product-service")
         assert reused.compose.environment == {SECRET: kept_up.env[SECRET]}, "the kept stack's secret"
@@ -635,7 +635,7 @@ def test_a_kept_stack_is_left_up_and_reused_as_it_was_started(
 def test_reuse_starts_and_keeps_a_stack_when_none_matches(
     root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine
 ) -> None:
-    with open_stack(settings(root, reuse=True), local) as stack:
+    with open_stack_with(settings(root, reuse=True), local) as stack:
         pass
 
     assert cli.subcommands().count("up") == 1
@@ -648,11 +648,11 @@ def test_reuse_starts_and_keeps_a_stack_when_none_matches(
 def test_a_kept_stack_without_this_users_record_is_not_reused(
     root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine, private_state: Path
 ) -> None:
-    with open_stack(settings(root, keep=True), local) as kept:
+    with open_stack_with(settings(root, keep=True), local) as kept:
         pass
     shutil.rmtree(private_state / "kept")  # started by someone else: no override, no secrets
 
-    with open_stack(settings(root, reuse=True, run_id="other", worker="main"), local) as fresh:
+    with open_stack_with(settings(root, reuse=True, run_id="other", worker="main"), local) as fresh:
         assert fresh.project != kept.project
 
     assert cli.subcommands().count("up") == 2
@@ -664,7 +664,7 @@ def test_a_kept_stack_that_fails_to_start_is_torn_down(
     cli.exit_on_up = 1
     chosen = settings(root, keep=True)
 
-    with pytest.raises(StackStartError), open_stack(chosen, local):
+    with pytest.raises(StackStartError), open_stack_with(chosen, local):
         pass
 
     assert containers_of(engine, chosen.project) == []
@@ -677,12 +677,12 @@ def test_the_compose_config_is_read_once_while_nothing_changes(
     root: Path, cli: FakeComposeCLI, local: Engine
 ) -> None:
     for worker in ("gw0", "gw1"):
-        with open_stack(settings(root, worker=worker), local):
+        with open_stack_with(settings(root, worker=worker), local):
             pass
     assert cli.subcommands().count("config") == 1
 
     (root / "compose.yaml").write_text("services: {}\n# changed\n")
-    with open_stack(settings(root, worker="gw2"), local):
+    with open_stack_with(settings(root, worker="gw2"), local):
         pass
     assert cli.subcommands().count("config") == 2
 
@@ -702,7 +702,7 @@ def test_without_an_engine_the_one_the_environment_names_is_used(
 ) -> None:
     monkeypatch.setattr("pytest_microstack._engine.engine.DockerClient", lambda: FakeDockerClient(engine))
 
-    with open_stack(settings(root)) as stack:
+    with open_stack_with(settings(root)) as stack:
         assert stack.host == "127.0.0.1"
         assert stack.engine is cast(Any, engine)
 

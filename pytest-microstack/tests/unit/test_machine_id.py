@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import pytest
 from pytest_microstack import _ownership as ownership
-from pytest_microstack._core.stack import Stack
+from pytest_microstack._core.stack import ComposeStack
 from pytest_microstack._ownership import MACHINE_ID_FILE, Owner, machine_id, owner_labels
 from pytest_microstack._settings import ServiceSpec
 
@@ -93,7 +93,7 @@ def test_a_stack_removes_its_own_project_after_the_host_name_changed(
     engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 24 §9: teardown recomputed the owner label, so a renamed host leaked its own stack."""
-    stack = Stack(
+    stack = ComposeStack(
         cast(Any, FakeCompose(project_name=PROJECT)),
         cast(Any, engine),
         "127.0.0.1",

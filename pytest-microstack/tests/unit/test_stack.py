@@ -13,7 +13,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from pytest_microstack._core import stack as stack_module
 from pytest_microstack._core.readiness import ContainerState
-from pytest_microstack._core.stack import LOG_TAIL_LINES, Stack
+from pytest_microstack._core.stack import LOG_TAIL_LINES, ComposeStack
 from pytest_microstack._core.waiting import wait_for
 from pytest_microstack._errors import ComposeCommandError, ServiceUnhealthyError, StackStartError
 from pytest_microstack._ownership import Owner, owner_labels
@@ -26,9 +26,11 @@ PROJECT = "microstack-it-cafe-main"
 SERVICES = (ServiceSpec("api", 5000), ServiceSpec("worker", 5001, "/ready"))
 
 
-def make_stack(engine: FakeEngine, *, compose: FakeCompose | None = None, host: str = "127.0.0.1") -> Stack:
+def make_stack(
+    engine: FakeEngine, *, compose: FakeCompose | None = None, host: str = "127.0.0.1"
+) -> ComposeStack:
     compose = compose or FakeCompose(project_name=PROJECT)
-    return Stack(cast(Any, compose), cast(Any, engine), host, SERVICES, startup_timeout=10)
+    return ComposeStack(cast(Any, compose), cast(Any, engine), host, SERVICES, startup_timeout=10)
 
 
 # What the override puts on every resource of a stack this process starts.
@@ -109,7 +111,7 @@ def test_address_and_url_of_another_container_port(engine: FakeEngine) -> None:
 def test_a_service_without_a_declared_port_is_reached_on_its_published_one(engine: FakeEngine) -> None:
     add(engine, "admin", ports={8080: 32800})  # not declared at all
     add(engine, "cron")  # publishes nothing
-    stack = Stack(
+    stack = ComposeStack(
         cast(Any, FakeCompose(project_name=PROJECT)),
         cast(Any, engine),
         "127.0.0.1",
@@ -131,9 +133,11 @@ def test_a_service_without_a_declared_port_is_reached_on_its_published_one(engin
 )
 def test_a_probe_targets_what_its_check_needs(engine: FakeEngine, spec: ServiceSpec, target: str) -> None:
     add(engine, "db", ports={5432: 32999})
-    stack = Stack(cast(Any, FakeCompose(project_name=PROJECT)), cast(Any, engine), "127.0.0.1", (spec,), 10)
+    stack = ComposeStack(
+        cast(Any, FakeCompose(project_name=PROJECT)), cast(Any, engine), "127.0.0.1", (spec,), 10
+    )
 
-    probe = stack.probe("db")
+    probe = stack._probe("db")
 
     assert (probe.target(), probe.check) == (target, spec.check)
 

@@ -38,6 +38,11 @@ class ServiceClient(requests.Session):
     `proxies=` to a call; both still apply.
     """
 
+    service: str
+    timeout: float
+    last_request_id: str  # the X-Request-ID of the last call
+    trust_env: bool
+
     def __init__(
         self,
         service: str,

@@ -77,10 +77,14 @@ class Fault:
 class Faults:
     """The `faults` fixture: down, crash, hang, slow and partition, plus what the project registers."""
 
+    stack: Stack
+    heal_timeout: float
+    applied: list[Fault]  # the faults still applied, in order
+
     def __init__(self, stack: Stack, heal_timeout: float = DEFAULT_HEAL_TIMEOUT) -> None:
         self.stack = stack
         self.heal_timeout = heal_timeout
-        self.applied: list[Fault] = []
+        self.applied = []
         self._custom: dict[str, CustomFault] = {}
 
     def _container(self, service: str) -> Container:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_microstack._cleanup.leftovers import sweep_abandoned
-from pytest_microstack._core.stack import Stack
+from pytest_microstack._core.stack import ComposeStack, Stack
 from pytest_microstack._core.teardown import Teardown
 from pytest_microstack._engine.compose import ProjectCompose
 from pytest_microstack._engine.config_cache import load_config
@@ -91,8 +91,13 @@ def read_config(settings: StackSettings, state: Path) -> dict[str, Any]:
     return load_config(compose, settings.compose_paths, state)
 
 
-def prepare_images(settings: StackSettings, engine: Engine | None = None) -> ImagePlan:
-    """The image step of every start, on its own (for benchmarks): plan, then build what is missing."""
+def prepare_images(settings: StackSettings) -> ImagePlan:
+    """The image step of every start, on its own (a CI step, benchmarks): plan, then build what is missing."""
+    return prepare_images_with(settings)
+
+
+def prepare_images_with(settings: StackSettings, engine: Engine | None = None) -> ImagePlan:
+    """`prepare_images` on a given engine (default: `connect()`)."""
     engine = engine or connect()
     state = state_dir()
     config = read_config(settings, state)
@@ -134,15 +139,26 @@ def _prepare(settings: StackSettings, engine: Engine, state: Path) -> _Prepared:
 
 @contextmanager
 def open_stack(
-    settings: StackSettings,
-    engine: Engine | None = None,
-    on_start_failure: Callable[[Stack, Exception], None] | None = None,
-    coverage: Destination | None = None,
+    settings: StackSettings, on_start_failure: Callable[[Stack, Exception], None] | None = None
 ) -> Iterator[Stack]:
     """Yield a healthy stack; afterwards it is removed, kept or released as `Teardown` decides.
 
     `on_start_failure(stack, error)` runs when start-up fails, before the
     teardown, while the containers can still be looked at (failure reports).
+    """
+    with open_stack_with(settings, on_start_failure=on_start_failure) as stack:
+        yield stack
+
+
+@contextmanager
+def open_stack_with(
+    settings: StackSettings,
+    engine: Engine | None = None,
+    on_start_failure: Callable[[ComposeStack, Exception], None] | None = None,
+    coverage: Destination | None = None,
+) -> Iterator[ComposeStack]:
+    """`open_stack` on a given engine (the plugin's, checked once per run; default: `connect()`).
+
     With `settings.coverage`, the services are measured and their data goes
     to `coverage` (default: the project's coverage configuration) before removal.
     """
@@ -177,7 +193,7 @@ def _new_stack(
     policy: Teardown,
     resources: ExitStack,
     measurement: Measurement | None = None,
-) -> Stack:
+) -> ComposeStack:
     """A stack not yet started: its override written, its images built; resources live until the end."""
     keep = policy is Teardown.KEEP
     environment = per_run_environment(settings)
@@ -210,12 +226,14 @@ def _new_stack(
         measured = measurement.write_override(override.parent, prepared.plan.images)
         files = (*settings.compose_files, str(override), str(measured))
         compose = _compose(settings, files, settings.project, environment)
-    return Stack(compose, engine.client, engine.host, prepared.services, settings.startup_timeout, owner)
+    return ComposeStack(
+        compose, engine.client, engine.host, prepared.services, settings.startup_timeout, owner
+    )
 
 
 def _reuse_kept_stack(
     settings: StackSettings, engine: Engine, state: Path, prepared: _Prepared, resources: ExitStack
-) -> Stack | None:
+) -> ComposeStack | None:
     """A kept stack of this configuration that no live run is using, leased to this run; else None.
 
     The compose files, override and environment (secrets) are the recorded
@@ -234,7 +252,9 @@ def _reuse_kept_stack(
             compose = _compose(
                 settings, (*settings.compose_files, str(record.override)), record.project, record.environment
             )
-            stack = Stack(compose, engine.client, engine.host, prepared.services, settings.startup_timeout)
+            stack = ComposeStack(
+                compose, engine.client, engine.host, prepared.services, settings.startup_timeout
+            )
             stack.wait_until_healthy(timeout=settings.startup_timeout, reason="kept stack not healthy")
         except BaseException:
             lease.release()

@@ -63,6 +63,8 @@ class Probe:
 
 @dataclass
 class ProbeResult:
+    """How one service's wait for readiness ended: healthy or not, what was seen last, how long it took."""
+
     service: str
     healthy: bool
     url: str

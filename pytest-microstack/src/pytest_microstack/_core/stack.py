@@ -1,7 +1,13 @@
-"""A running compose stack: where its services answer, their state, their logs."""
+"""A running compose stack: where its services answer, their state, their logs, their health.
+
+`Stack` is what users get (the `stack` fixture, `open_stack`): public, and
+abstract, so it is never built by hand. `ComposeStack` is the harness's own:
+the compose project it starts and removes, labelled with its owner.
+"""
 
 from __future__ import annotations
 
+import abc
 import threading
 import time
 from collections.abc import Iterable
@@ -32,8 +38,191 @@ SETTLE_LIMIT = 15.0
 SETTLE_POLL = 0.2
 
 
-class Stack:
+class Stack(abc.ABC):
     """One compose project under test, addressed through the engine's API."""
+
+    engine: docker.DockerClient
+    host: str
+    services: dict[str, ServiceSpec]
+    startup_timeout: float
+
+    def __init__(
+        self,
+        engine: docker.DockerClient,
+        host: str,
+        services: Iterable[ServiceSpec],
+        startup_timeout: float,
+    ) -> None:
+        self.engine = engine
+        self.host = host
+        self.services = {spec.name: spec for spec in services}
+        self.startup_timeout = startup_timeout
+        self._addresses: dict[str, tuple[str, int]] = {}
+        self._starting = False
+        self._healthchecks = SelfRunHealthchecks()
+        # All the time spent waiting for readiness (start, checks, heals), for the run's summary.
+        self._waited = 0.0
+
+    @property
+    @abc.abstractmethod
+    def project(self) -> str:
+        """The compose project's name."""
+
+    @abc.abstractmethod
+    def _up(self) -> None:
+        """`compose up`: start what is stopped, recreate what is missing, as at start."""
+
+    @property
+    def engine_info(self) -> EngineInfo:
+        """Which engine runs the stack (Docker or Podman, and its version)."""
+        return engine_info(self.engine)
+
+    def container(self, service: str) -> Container | None:
+        """The service's container, or None when it doesn't exist."""
+        labels = [f"{PROJECT_LABEL}={self.project}", f"{SERVICE_LABEL}={service}"]
+        found = list_containers(self.engine, {"label": labels})
+        return found[0] if found else None
+
+    def state(self, service: str) -> ContainerState:
+        """The container's status, exit code and health ("missing" when it doesn't exist)."""
+        container = self.container(service)
+        if container is None:
+            return ContainerState("starting" if self._starting else "missing")
+        state = container.attrs["State"]
+        # Podman reports {"Status": ""} where Docker leaves `Health` out: no healthcheck either way.
+        health = (state.get("Health") or {}).get("Status") or None
+        note = ""
+        if health == "starting" and state.get("Status") == "running":
+            health, note = self._healthchecks.health(container, state)
+        exit_code = state.get("ExitCode") if state.get("Status") in {"exited", "dead"} else None
+        return ContainerState(state.get("Status", "unknown"), exit_code, health, note)
+
+    def environment(self, service: str) -> dict[str, str]:
+        """The environment the service's container was started with."""
+        container = self.container(service)
+        if container is None:
+            raise LookupError(f"{service} has no container in project {self.project}")
+        pairs = (item.partition("=") for item in container.attrs["Config"]["Env"] or [])
+        return {key: value for key, _, value in pairs}
+
+    def address(self, service: str, port: int | None = None) -> tuple[str, int]:
+        """(host, host port) where a container port of the service is published.
+
+        `port` defaults to the declared port, else the service's first published port.
+        Looked up once, then cached until `forget_urls()` (a restart may change it).
+        """
+        key = f"{service}:{port}"
+        if key not in self._addresses:
+            container = self.container(service)
+            bindings = (container.attrs["NetworkSettings"]["Ports"] if container else None) or {}
+            wanted = port or (self.services[service].port if service in self.services else None)
+            if wanted is None:
+                published = next((hosts for hosts in bindings.values() if hosts), None)
+            else:
+                published = bindings.get(f"{wanted}/tcp")
+            if not published:
+                what = f"port {wanted}" if wanted else "any port"
+                raise LookupError(f"{service} publishes no host port for {what} (is it running?)")
+            self._addresses[key] = (self.host, int(published[0]["HostPort"]))
+        return self._addresses[key]
+
+    def url(self, service: str, port: int | None = None) -> str:
+        """Base URL of a service on its published host port, e.g. http://127.0.0.1:32771."""
+        host, host_port = self.address(service, port)
+        return f"http://[{host}]:{host_port}" if ":" in host else f"http://{host}:{host_port}"
+
+    def forget_urls(self) -> None:
+        """Look ports up again next time: a restarted container may get a new host port."""
+        self._addresses.clear()
+
+    def logs(self, service: str, *, since: float | None = None, tail: int | None = None) -> str:
+        """The service's log lines (since a `time.time()`, or the last `tail`); a note when there are none."""
+        container = self.container(service)
+        if container is None:
+            return "(no container)"
+        options: dict[str, Any] = {"timestamps": False}
+        if since is not None:
+            options["since"] = since
+        if tail is not None:
+            options["tail"] = tail
+        try:
+            output: bytes = container.logs(**options)
+            return output.decode(errors="replace")
+        except docker.errors.APIError as error:
+            return f"(logs unavailable: {error})"
+
+    def _probe(self, service: str, *, fail_on_unhealthy: bool = True) -> Probe:
+        spec = self.services[service]
+
+        def target() -> str:
+            if spec.check == "tcp":
+                host, port = self.address(service)
+                return f"{host}:{port}"
+            return self.url(service) + spec.path
+
+        return Probe(service, target, lambda: self.state(service), fail_on_unhealthy, spec.check)
+
+    def wait_until_healthy(
+        self,
+        *,
+        timeout: float,
+        reason: str,
+        services: Iterable[str] | None = None,
+        fail_on_unhealthy: bool = True,
+        abort: threading.Event | None = None,
+    ) -> list[ProbeResult]:
+        """Poll the services' health concurrently; raise with diagnostics if any fails."""
+        names = list(services or self.services)
+        probes = [self._probe(name, fail_on_unhealthy=fail_on_unhealthy) for name in names]
+        began = time.monotonic()
+        try:
+            results = wait_until_healthy(probes, timeout, abort)
+        finally:
+            self._waited += time.monotonic() - began
+        failures = [self.diagnose(result) for result in results if not result.healthy]
+        if failures:
+            raise StackStartError(self.project, reason, timeout, failures)
+        return results
+
+    def ensure_healthy(self, *, timeout: float, why: str) -> None:
+        """Like wait_until_healthy, for after a test: fails naming the service."""
+        self.forget_urls()
+        try:
+            self.wait_until_healthy(timeout=timeout, reason=why, fail_on_unhealthy=False)
+        except StackStartError as error:
+            raise ServiceUnhealthyError(str(error)) from None
+
+    def repair(self) -> None:
+        """Bring back whatever a test stopped, paused or removed, as the stack was started.
+
+        The same compose files, harness override (labels, images, ports) and
+        environment (secrets included) as at start, so the repaired services
+        are the stack's own and keep accepting what it issued before.
+        """
+        for service in self.services:
+            container = self.container(service)
+            if container is not None and container.status == "paused":
+                container.unpause()
+        self._up()
+        self.forget_urls()
+        self.wait_until_healthy(timeout=self.startup_timeout, reason="not healthy after repair")
+
+    def diagnose(self, result: ProbeResult) -> ServiceDiagnosis:
+        """What was seen of a service whose check failed: URL, last answer, container state, log tail."""
+        state = result.state or self.state(result.service)
+        return ServiceDiagnosis(
+            service=result.service,
+            url=result.url,
+            last_seen=result.last_seen,
+            state=state.status,
+            exit_code=state.exit_code,
+            health=state.health,
+            log_tail=self.logs(result.service, tail=LOG_TAIL_LINES),
+        )
+
+
+class ComposeStack(Stack):
+    """The harness's Stack: the compose project it starts and removes, labelled with its owner."""
 
     def __init__(
         self,
@@ -44,32 +233,27 @@ class Stack:
         startup_timeout: float,
         owner: Owner | None = None,
     ) -> None:
+        super().__init__(engine, host, services, startup_timeout)
         self.compose = compose
         # The owner its resources are labelled with: fixed once, so a host name that
         # changes mid-run (macOS, with the network) can't make its own stack not its own.
         self.owner = owner or Owner.current()
-        self.engine = engine
-        self.host = host
-        self.services = {spec.name: spec for spec in services}
-        self.startup_timeout = startup_timeout
-        self._addresses: dict[str, tuple[str, int]] = {}
-        self._starting = False
         self._stop_lock = threading.Lock()
         self._stopped = False
-        self._healthchecks = SelfRunHealthchecks()
-        # For the run's summary: each service's time to ready at start, and
-        # all the time spent waiting for readiness (start, checks, heals).
+        # For the run's summary: each service's time to ready at start.
         self.startup: list[ProbeResult] = []
-        self.waited = 0.0
 
     @property
     def project(self) -> str:
         return self.compose.project_name
 
     @property
-    def engine_info(self) -> EngineInfo:
-        """Which engine runs the stack (Docker or Podman, and its version)."""
-        return engine_info(self.engine)
+    def waited(self) -> float:
+        """Seconds spent waiting for readiness so far (start, checks after tests, heals)."""
+        return self._waited
+
+    def _up(self) -> None:
+        self.compose.start()
 
     def start(self) -> float:
         """Bring the stack up and wait until every service is healthy; returns seconds taken.
@@ -158,143 +342,3 @@ class Stack:
             self._addresses.clear()
             self._stopped = True
             return True
-
-    def container(self, service: str) -> Container | None:
-        """The service's container, or None when it doesn't exist."""
-        labels = [f"{PROJECT_LABEL}={self.project}", f"{SERVICE_LABEL}={service}"]
-        found = list_containers(self.engine, {"label": labels})
-        return found[0] if found else None
-
-    def state(self, service: str) -> ContainerState:
-        container = self.container(service)
-        if container is None:
-            return ContainerState("starting" if self._starting else "missing")
-        state = container.attrs["State"]
-        # Podman reports {"Status": ""} where Docker leaves `Health` out: no healthcheck either way.
-        health = (state.get("Health") or {}).get("Status") or None
-        note = ""
-        if health == "starting" and state.get("Status") == "running":
-            health, note = self._healthchecks.health(container, state)
-        exit_code = state.get("ExitCode") if state.get("Status") in {"exited", "dead"} else None
-        return ContainerState(state.get("Status", "unknown"), exit_code, health, note)
-
-    def environment(self, service: str) -> dict[str, str]:
-        """The environment the service's container was started with."""
-        container = self.container(service)
-        if container is None:
-            raise LookupError(f"{service} has no container in project {self.project}")
-        pairs = (item.partition("=") for item in container.attrs["Config"]["Env"] or [])
-        return {key: value for key, _, value in pairs}
-
-    def address(self, service: str, port: int | None = None) -> tuple[str, int]:
-        """(host, host port) where a container port of the service is published.
-
-        `port` defaults to the declared port, else the service's first published port.
-        Looked up once, then cached until `forget_urls()` (a restart may change it).
-        """
-        key = f"{service}:{port}"
-        if key not in self._addresses:
-            container = self.container(service)
-            bindings = (container.attrs["NetworkSettings"]["Ports"] if container else None) or {}
-            wanted = port or (self.services[service].port if service in self.services else None)
-            if wanted is None:
-                published = next((hosts for hosts in bindings.values() if hosts), None)
-            else:
-                published = bindings.get(f"{wanted}/tcp")
-            if not published:
-                what = f"port {wanted}" if wanted else "any port"
-                raise LookupError(f"{service} publishes no host port for {what} (is it running?)")
-            self._addresses[key] = (self.host, int(published[0]["HostPort"]))
-        return self._addresses[key]
-
-    def url(self, service: str, port: int | None = None) -> str:
-        """Base URL of a service on its published host port, e.g. http://127.0.0.1:32771."""
-        host, host_port = self.address(service, port)
-        return f"http://[{host}]:{host_port}" if ":" in host else f"http://{host}:{host_port}"
-
-    def forget_urls(self) -> None:
-        """Look ports up again next time: a restarted container may get a new host port."""
-        self._addresses.clear()
-
-    def logs(self, service: str, *, since: float | None = None, tail: int | None = None) -> str:
-        container = self.container(service)
-        if container is None:
-            return "(no container)"
-        options: dict[str, Any] = {"timestamps": False}
-        if since is not None:
-            options["since"] = since
-        if tail is not None:
-            options["tail"] = tail
-        try:
-            output: bytes = container.logs(**options)
-            return output.decode(errors="replace")
-        except docker.errors.APIError as error:
-            return f"(logs unavailable: {error})"
-
-    def probe(self, service: str, *, fail_on_unhealthy: bool = True) -> Probe:
-        spec = self.services[service]
-
-        def target() -> str:
-            if spec.check == "tcp":
-                host, port = self.address(service)
-                return f"{host}:{port}"
-            return self.url(service) + spec.path
-
-        return Probe(service, target, lambda: self.state(service), fail_on_unhealthy, spec.check)
-
-    def wait_until_healthy(
-        self,
-        *,
-        timeout: float,
-        reason: str,
-        services: Iterable[str] | None = None,
-        fail_on_unhealthy: bool = True,
-        abort: threading.Event | None = None,
-    ) -> list[ProbeResult]:
-        """Poll the services' health concurrently; raise with diagnostics if any fails."""
-        names = list(services or self.services)
-        probes = [self.probe(name, fail_on_unhealthy=fail_on_unhealthy) for name in names]
-        began = time.monotonic()
-        try:
-            results = wait_until_healthy(probes, timeout, abort)
-        finally:
-            self.waited += time.monotonic() - began
-        failures = [self.diagnose(result) for result in results if not result.healthy]
-        if failures:
-            raise StackStartError(self.project, reason, timeout, failures)
-        return results
-
-    def ensure_healthy(self, *, timeout: float, why: str) -> None:
-        """Like wait_until_healthy, for after a test: fails naming the service."""
-        self.forget_urls()
-        try:
-            self.wait_until_healthy(timeout=timeout, reason=why, fail_on_unhealthy=False)
-        except StackStartError as error:
-            raise ServiceUnhealthyError(str(error)) from None
-
-    def repair(self) -> None:
-        """Bring back whatever a test stopped, paused or removed, as the stack was started.
-
-        The same compose files, harness override (labels, images, ports) and
-        environment (secrets included) as at start, so the repaired services
-        are the stack's own and keep accepting what it issued before.
-        """
-        for service in self.services:
-            container = self.container(service)
-            if container is not None and container.status == "paused":
-                container.unpause()
-        self.compose.start()  # `up`: starts what is stopped, recreates what is missing
-        self.forget_urls()
-        self.wait_until_healthy(timeout=self.startup_timeout, reason="not healthy after repair")
-
-    def diagnose(self, result: ProbeResult) -> ServiceDiagnosis:
-        state = result.state or self.state(result.service)
-        return ServiceDiagnosis(
-            service=result.service,
-            url=result.url,
-            last_seen=result.last_seen,
-            state=state.status,
-            exit_code=state.exit_code,
-            health=state.health,
-            log_tail=self.logs(result.service, tail=LOG_TAIL_LINES),
-        )

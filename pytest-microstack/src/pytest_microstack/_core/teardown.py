@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from pytest_microstack._cleanup import backstop
-from pytest_microstack._core.stack import Stack
+from pytest_microstack._core.stack import ComposeStack
 from pytest_microstack._settings import StackSettings
 
 
@@ -29,8 +29,8 @@ class Teardown(enum.Enum):
 
     @contextmanager
     def applied(
-        self, stack: Stack, on_start_failure: Callable[[Stack, Exception], None] | None = None
-    ) -> Iterator[Stack]:
+        self, stack: ComposeStack, on_start_failure: Callable[[ComposeStack, Exception], None] | None = None
+    ) -> Iterator[ComposeStack]:
         """Start `stack` (unless attached), yield it, then end it as this policy says, errors included.
 
         A stack that never came up is removed whatever the policy: it is not
@@ -46,7 +46,7 @@ class Teardown(enum.Enum):
 
     @contextmanager
     def _owned(
-        self, stack: Stack, on_start_failure: Callable[[Stack, Exception], None] | None
+        self, stack: ComposeStack, on_start_failure: Callable[[ComposeStack, Exception], None] | None
     ) -> Iterator[None]:
         if self is not Teardown.KEEP:
             backstop.register(stack.project, stack.stop)

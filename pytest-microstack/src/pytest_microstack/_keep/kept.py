@@ -8,9 +8,9 @@ compose exactly as the run that started it did.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 from pytest_microstack._engine.containers import list_containers

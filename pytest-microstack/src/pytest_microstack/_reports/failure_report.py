@@ -24,7 +24,7 @@ from pytest_microstack._ownership import PROJECT_LABEL, SERVICE_LABEL
 from pytest_microstack._reports.masking import Masker
 
 if TYPE_CHECKING:
-    from pytest_microstack._core.stack import Stack
+    from pytest_microstack._core.stack import ComposeStack
 
 CONFIG_FILE = "compose.effective.yaml"
 SUMMARY_FILE = "failure.txt"
@@ -64,7 +64,7 @@ def _inspect_of(container: Any, masker: Masker) -> Callable[[], str]:
     return lambda: json.dumps(masker.data(container.attrs), indent=2, sort_keys=True) + "\n"
 
 
-def save_report(stack: Stack, folder: Path, masker: Masker, what_failed: str) -> Path:
+def save_report(stack: ComposeStack, folder: Path, masker: Masker, what_failed: str) -> Path:
     """Write the stack's logs, inspect data and effective config under `folder`; returns it."""
     folder.mkdir(parents=True, exist_ok=True)
     try:

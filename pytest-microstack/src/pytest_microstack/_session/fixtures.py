@@ -24,7 +24,7 @@ from pytest_microstack._settings import StackSettings
 if TYPE_CHECKING:
     from pytest_microstack._core.clients import ServiceClient
     from pytest_microstack._core.faults import Faults
-    from pytest_microstack._core.stack import Stack
+    from pytest_microstack._core.stack import ComposeStack, Stack
 
 HEALTH_AFTER_TEST_TIMEOUT = 5.0
 
@@ -49,7 +49,7 @@ def stack_settings(pytestconfig: pytest.Config) -> StackSettings:
 def stack(stack_settings: StackSettings, pytestconfig: pytest.Config) -> Iterator[Stack]:
     """[session] The whole compose stack, ready, one per xdist worker; torn down at the end."""
     from pytest_microstack._cleanup import backstop
-    from pytest_microstack._core.lifecycle import open_stack
+    from pytest_microstack._core.lifecycle import open_stack_with
     from pytest_microstack._keep.kept import describe_kept
 
     missing = [name for name in stack_settings.compose_files if not (stack_settings.root / name).is_file()]
@@ -62,7 +62,7 @@ def stack(stack_settings: StackSettings, pytestconfig: pytest.Config) -> Iterato
     state = _run_state(pytestconfig)
     backstop.install()
 
-    def report_start_failure(failed: Stack, error: Exception) -> None:
+    def report_start_failure(failed: ComposeStack, error: Exception) -> None:
         state.start_failed(failed, error, stack_settings.secrets)
 
     coverage = None
@@ -71,7 +71,7 @@ def stack(stack_settings: StackSettings, pytestconfig: pytest.Config) -> Iterato
 
         coverage = destination(pytestconfig)
     engine = state.machine()  # checked before the first test; again here for a stack asked for at run time
-    with open_stack(
+    with open_stack_with(
         stack_settings, engine, on_start_failure=report_start_failure, coverage=coverage
     ) as running:
         state.stack_opened(

@@ -22,7 +22,8 @@ from pytest_microstack._ownership import new_run_id
 from pytest_microstack._reports.run_summary import AppliedFault, RunSummary
 
 if TYPE_CHECKING:
-    from pytest_microstack._core.stack import Stack
+    # The harness's own Stack (its compose project, start-up figures, waiting time).
+    from pytest_microstack._core.stack import ComposeStack as Stack
     from pytest_microstack._engine.engine import Engine
     from pytest_microstack._errors import MachineNotReadyError
     from pytest_microstack._reports.masking import Masker
