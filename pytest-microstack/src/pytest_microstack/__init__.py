@@ -8,12 +8,15 @@ foundation `_settings`, `_ownership`, `_state_dir`, `_errors`) is internal and
 may change in any release.
 
 Importing this package is cheap (the pytest plugin loads it into every run):
-each public name is imported from its internal module when first used."""
+each public name is imported from its internal module when first used.
+"""
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+
+from pytest_microstack import _aliases
 
 if TYPE_CHECKING:
     from pytest_microstack._core.clients import ServiceClient
@@ -41,6 +44,9 @@ if TYPE_CHECKING:
     from pytest_microstack._settings import ServiceSpec, StackSettings
 
 __version__ = "1.0.0"
+
+# The 1.0 import paths (pytest_microstack.clients, ...), each warning on import until 2.0.
+_aliases.install()
 
 # Public name -> the internal module that defines it.
 _HOMES = {

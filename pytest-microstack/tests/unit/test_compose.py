@@ -35,9 +35,7 @@ def make(tmp_path: Path, **kwargs: Any) -> ProjectCompose:
     options: dict[str, Any] = {
         "context": str(tmp_path),
         "compose_file_name": list(FILES),
-        "wait": False,
         "project_name": PROJECT,
-        "docker_command_path": "docker",
         **kwargs,
     }
     return ProjectCompose(**options)
@@ -68,33 +66,6 @@ def test_start_runs_up_detached_under_the_project(tmp_path: Path, processes: Fak
     assert command[-2:] == ["up", "--detach"]
     assert command[command.index("--project-name") + 1] == PROJECT
     assert command.index("--project-name") < command.index("up"), "global flags go before the subcommand"
-
-
-@pytest.mark.parametrize(
-    ("keep_volumes", "tail"),
-    [
-        pytest.param(False, ["down", "--remove-orphans", "--timeout", "0", "--volumes"], id="default"),
-        pytest.param(True, ["down", "--remove-orphans", "--timeout", "0"], id="keep-volumes"),
-    ],
-)
-def test_stop_tears_down_at_once(
-    tmp_path: Path, processes: FakeProcesses, keep_volumes: bool, tail: list[str]
-) -> None:
-    compose = make(tmp_path, keep_volumes=keep_volumes)
-
-    compose.stop()
-
-    [command] = processes.commands
-    assert command == [*compose.compose_command_property, *tail]
-    assert "--project-name" in command
-
-
-def test_stop_without_down_only_stops(tmp_path: Path, processes: FakeProcesses) -> None:
-    compose = make(tmp_path)
-
-    compose.stop(down=False)
-
-    assert processes.commands == [[*compose.compose_command_property, "stop"]]
 
 
 def test_build_images_builds_quietly(tmp_path: Path, processes: FakeProcesses) -> None:
@@ -161,15 +132,6 @@ def test_a_failing_command_raises_with_command_exit_code_and_output(
     assert "exited with 17" in message
     assert "port is already allocated" in message
     assert "Container x  Creating" in message
-
-
-def test_a_failing_stop_raises_too(tmp_path: Path, processes: FakeProcesses) -> None:
-    processes.respond = answer(1)
-
-    with pytest.raises(ComposeCommandError) as caught:
-        make(tmp_path).stop()
-
-    assert "down" in caught.value.command
 
 
 def test_a_command_over_its_timeout_is_killed(tmp_path: Path, processes: FakeProcesses) -> None:

@@ -11,7 +11,7 @@ from typing import Any, cast
 import pytest
 from pytest_microstack._core.stack import ComposeStack
 from pytest_microstack._errors import UnsafeStateDirError
-from pytest_microstack._keep.kept import describe_kept, find_kept_project, load_record, save_record
+from pytest_microstack._keep.kept import describe_kept, find_kept_projects, load_record, save_record
 from pytest_microstack._ownership import CONFIG_LABEL, KEEP_LABEL
 from pytest_microstack._settings import ServiceSpec
 
@@ -75,16 +75,16 @@ def test_a_record_others_could_have_written_is_refused(private_state: Path) -> N
         load_record(private_state, "p1")
 
 
-def test_find_kept_project_matches_running_kept_stacks_of_the_same_configuration(engine: FakeEngine) -> None:
+def test_find_kept_projects_matches_running_kept_stacks_of_the_same_configuration(engine: FakeEngine) -> None:
     kept = {KEEP_LABEL: "true", CONFIG_LABEL: "cfg-1"}
     engine.add_container("a-1", project="stopped", labels=kept, status="exited")
     engine.add_container("b-1", project="not-kept", labels={KEEP_LABEL: "false", CONFIG_LABEL: "cfg-1"})
     engine.add_container("c-1", project="other-config", labels={KEEP_LABEL: "true", CONFIG_LABEL: "cfg-2"})
 
-    assert find_kept_project(engine, "cfg-1") is None
+    assert find_kept_projects(engine, "cfg-1") == []
 
     engine.add_container("d-1", project="the-one", labels=kept)
-    assert find_kept_project(engine, "cfg-1") == "the-one"
+    assert find_kept_projects(engine, "cfg-1") == ["the-one"]
 
 
 def test_describe_kept_names_urls_and_how_to_remove(engine: FakeEngine) -> None:

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pytest
 import pytest_microstack
+from pytest_microstack import _aliases
 
 PACKAGE = "pytest_microstack"
 REPOSITORY = Path(__file__).resolve().parents[3]
 PACKAGE_DIR = Path(pytest_microstack.__file__).parent
 # Where this repository uses the plugin as an outside project would.
 USERS = [REPOSITORY / "tests", REPOSITORY / "bench", REPOSITORY / "pytest-microstack/tests/example_project"]
-# Old import paths kept until 2.0: each re-exports public names, silently.
+# Old import paths kept until 2.0 (no files: `_aliases` builds them): each warns, then re-exports.
 ALIASES = {"clients", "errors", "faults", "settings", "stack", "waiting"}
 # Public modules that are not aliases: the pytest11 entry and the prebuild and prune commands.
 ENTRY_MODULES = {"plugin", "prebuild", "prune"}
@@ -159,33 +160,80 @@ def test_a_name_outside_the_api_is_an_attribute_error_naming_it() -> None:
         _ = pytest_microstack.Stak
 
 
-def test_the_top_level_modules_are_the_entry_points_and_the_listed_aliases() -> None:
-    """A new top-level module is either public and documented, or an alias listed here."""
+def test_the_top_level_modules_are_the_entry_points() -> None:
+    """A new top-level module is public and documented: the old paths have no module of their own."""
     top = {path.stem for path in PACKAGE_DIR.glob("*.py")} - {"__init__"}
 
-    assert {name for name in top if not name.startswith("_")} == ALIASES | ENTRY_MODULES
+    assert {name for name in top if not name.startswith("_")} == ENTRY_MODULES
+    assert set(_aliases.ALIASES) == ALIASES
 
 
-def test_importing_each_alias_module_warns_nothing() -> None:
-    """Users run with filterwarnings = error: an old import path must stay silent until 2.0."""
+def _run_python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False)
+
+
+def test_importing_each_alias_module_warns_naming_what_to_import_then_re_exports() -> None:
+    """An old path works until 2.0 but says so: under filterwarnings = error, its import fails."""
     probe = (
-        "import importlib, json, sys, warnings\n"
-        "warnings.simplefilter('error')\n"
+        "import json, sys, warnings\n"
         "import pytest_microstack as public\n"
-        "same = {}\n"
+        "found = {}\n"
         "for name in sys.argv[1:]:\n"
-        "    module = importlib.import_module(f'pytest_microstack.{name}')\n"
-        "    same[name] = all(getattr(module, n) is getattr(public, n) for n in module.__all__)\n"
-        "print(json.dumps(same))\n"
+        "    with warnings.catch_warnings(record=True) as seen:\n"
+        "        warnings.simplefilter('always')\n"
+        "        exec(f'import pytest_microstack.{name} as module', globals())\n"
+        "    found[name] = {\n"
+        "        'same': all(getattr(module, n) is getattr(public, n) for n in module.__all__),\n"
+        "        'names': module.__all__,\n"
+        "        'warnings': [(w.category.__name__, str(w.message), w.filename) for w in seen],\n"
+        "    }\n"
+        "print(json.dumps(found))\n"
     )
 
+    result = _run_python(probe, *sorted(ALIASES))
+
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert sorted(found) == sorted(ALIASES)
+    for name, seen in found.items():
+        assert seen["same"], name
+        assert seen["names"]
+        assert set(seen["names"]) <= set(pytest_microstack.__all__)
+        [(category, message, filename)] = seen["warnings"]
+        assert category == "DeprecationWarning"
+        assert message == (
+            f"pytest_microstack.{name} is deprecated and will be removed in 2.0: "
+            f"import {', '.join(seen['names'])} from pytest_microstack"
+        )
+        assert filename == "<string>", "the warning points at the importing line, not at importlib"
+
+
+def test_an_alias_import_fails_where_warnings_are_errors() -> None:
     result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", probe, *sorted(ALIASES)],
+        [sys.executable, "-W", "error", "-c", "from pytest_microstack.stack import Stack"],
         capture_output=True,
         text=True,
         check=False,
     )
 
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
-    assert json.loads(result.stdout) == dict.fromkeys(sorted(ALIASES), True)
+    assert result.returncode != 0
+    assert "DeprecationWarning: pytest_microstack.stack is deprecated" in result.stderr
+
+
+def test_the_package_and_the_plugin_import_without_a_warning() -> None:
+    """The pytest11 entry loads into every run, under the users' filterwarnings = error."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error",
+            "-c",
+            "import pytest_microstack, pytest_microstack.plugin, pytest_microstack.prebuild; "
+            "pytest_microstack.Stack; pytest_microstack.open_stack",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert (result.returncode, result.stderr) == (0, "")

@@ -1,4 +1,4 @@
-"""_plugin.run_state: summaries and kept stacks go from xdist workers to the controller, printed once."""
+"""_session.run_state: summaries and kept stacks go from xdist workers to the controller, printed once."""
 
 from __future__ import annotations
 

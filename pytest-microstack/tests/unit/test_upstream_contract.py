@@ -23,18 +23,11 @@ def test_the_command_prefix_is_the_binary_compose_and_one_f_per_file() -> None:
     assert upstream.docker_compose_command()[1:] == ["compose", "-f", "a.yaml", "-f", "b.yaml"]
 
 
-def test_project_compose_replaces_the_binary_when_given_one() -> None:
-    compose = ProjectCompose(context=".", compose_file_name=["a.yaml"], docker_command_path="/opt/bin/podman")
-
-    assert compose.compose_command_property == ["/opt/bin/podman", "compose", "-f", "a.yaml"]
-
-
 def test_project_compose_extends_that_prefix_with_the_project() -> None:
-    compose = ProjectCompose(
-        context=".", compose_file_name=["a.yaml"], project_name="p-1", docker_command_path="docker"
-    )
+    compose = ProjectCompose(context=".", compose_file_name=["a.yaml"], project_name="p-1")
+    prefix = DockerCompose(context=".", compose_file_name=["a.yaml"]).docker_compose_command()
 
-    assert compose.compose_command_property == ["docker", "compose", "-f", "a.yaml", "--project-name", "p-1"]
+    assert compose.compose_command_property == [*prefix, "--project-name", "p-1"]
 
 
 def test_project_compose_uses_no_private_member_of_docker_compose() -> None:

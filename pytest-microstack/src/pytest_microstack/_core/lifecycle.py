@@ -50,7 +50,6 @@ def _compose(
     return ProjectCompose(
         context=str(settings.root),
         compose_file_name=list(files),
-        wait=False,
         project_name=project,
         environment=env,
     )

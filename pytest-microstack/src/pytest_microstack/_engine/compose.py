@@ -40,9 +40,6 @@ class ProjectCompose:
 
     context: str
     compose_file_name: list[str] = field(default_factory=list)
-    wait: bool = True
-    keep_volumes: bool = False
-    docker_command_path: str | None = None
     project_name: str = ""
     environment: dict[str, str] = field(default_factory=dict)
     command_timeout: float = 600.0
@@ -56,15 +53,13 @@ class ProjectCompose:
         """`docker compose -f FILE... [--project-name NAME]`: every command's prefix."""
         upstream = DockerCompose(context=self.context, compose_file_name=list(self.compose_file_name))
         command = list(upstream.docker_compose_command())
-        if self.docker_command_path:  # set here: DockerCompose takes it only from 4.3 on
-            command[0] = self.docker_command_path
         if self.project_name:
             command += ["--project-name", self.project_name]
         return command
 
     def start(self) -> None:
-        """`up`: detached, or with `--wait` when `wait` is set."""
-        self._run_command([*self.compose_command_property, "up", "--wait" if self.wait else "--detach"])
+        """`up --detach`: the harness waits for readiness itself, each service as soon as it can."""
+        self._run_command([*self.compose_command_property, "up", "--detach"])
 
     def get_config(self) -> dict[str, Any]:
         """The effective configuration, as `compose config --format json` resolves it."""
@@ -76,17 +71,15 @@ class ProjectCompose:
     ) -> subprocess.CompletedProcess[bytes]:
         return self._run(cmd if isinstance(cmd, list) else cmd.split(), context)
 
-    def _run(
-        self, command: list[str], context: str | None = None, *, teardown: bool = False
-    ) -> subprocess.CompletedProcess[bytes]:
-        """Run one compose command, unless the project was cancelled (teardowns still run).
+    def _run(self, command: list[str], context: str | None = None) -> subprocess.CompletedProcess[bytes]:
+        """Run one compose command, unless the project was cancelled.
 
         The check and the start happen under the lock that `cancel` takes: a
         command submitted before a Ctrl-C but not yet started never starts, so
         it can't create what the teardown has already removed.
         """
         with self._lock:
-            if self._cancelled and not teardown:
+            if self._cancelled:
                 raise ComposeCancelledError(command)
             process = subprocess.Popen(
                 command,
@@ -128,7 +121,7 @@ class ProjectCompose:
     def cancel(self) -> None:
         """Kill every compose command still running and refuse new ones (from any thread), e.g. on Ctrl-C.
 
-        Only the teardown (`stop`) still runs afterwards.
+        The teardown doesn't need compose: it removes the project through the engine's API.
         """
         with self._lock:
             self._cancelled = True
@@ -136,15 +129,6 @@ class ProjectCompose:
             self._killed_running = self._killed_running or bool(running)
         for process in running:
             _kill_group(process)
-
-    def stop(self, down: bool = True) -> None:
-        """Remove containers, networks and volumes at once: nothing needs a graceful stop."""
-        command = [*self.compose_command_property, "down", "--remove-orphans", "--timeout", "0"]
-        if not down:
-            command = [*self.compose_command_property, "stop"]
-        elif not self.keep_volumes:
-            command.append("--volumes")
-        self._run(command, teardown=True)
 
     def build_images(self, services: list[str] | None = None) -> None:
         """Build the given services (all that have `build:` when None)."""

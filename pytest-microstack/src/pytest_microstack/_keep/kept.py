@@ -71,11 +71,6 @@ def find_kept_projects(engine: Any, config_hash: str) -> list[str]:
     return sorted({str(container.labels[PROJECT_LABEL]) for container in running})
 
 
-def find_kept_project(engine: Any, config_hash: str) -> str | None:
-    """The first of `find_kept_projects`, if any (whether in use or not: see lease.py)."""
-    return next(iter(find_kept_projects(engine, config_hash)), None)
-
-
 def describe_kept(stack: Reachable) -> str:
     """How to reach and remove a stack left up with --keep-stack."""
     urls = []

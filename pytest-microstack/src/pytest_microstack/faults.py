@@ -1,7 +1,0 @@
-"""Alias of `pytest_microstack`'s public names, kept for old imports; removed in 2.0."""
-
-from __future__ import annotations
-
-from pytest_microstack import Fault, FaultError, Faults, exec_in
-
-__all__ = ["Fault", "FaultError", "Faults", "exec_in"]
