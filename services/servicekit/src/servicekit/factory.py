@@ -7,6 +7,7 @@ takes, in the order that matters, live here once.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,14 @@ from flask import Flask
 from servicekit import init_app, sqlite
 from servicekit.config import Setting, load_settings
 from servicekit.health import register_health
+
+# One app is built at a time in a process. werkzeug compiles every URL rule with
+# ast.parse, and CPython before 3.11.8 keeps the AST constructor's depth counter in
+# state all threads share (gh-106905): a thread switch in the middle of a conversion
+# (a GC run can make one) fails a parse with SystemError. The shared logging set-up
+# (init_app) checks, then adds, its handler, which two threads could also both do.
+# The database start-up runs outside: concurrent starters meet in SQLite's locks.
+_BUILDING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -41,14 +50,17 @@ def create_app(
 
     The shared plumbing comes first, so request ids, logs and JSON errors cover
     everything after it; then the database, then setup (the service's clients,
-    blueprints and document), then /health and /ready.
+    blueprints and document), then /health and /ready. Safe to call from several
+    threads at once.
     """
-    app = Flask(service.import_name)
-    app.config.from_mapping(load_settings(service.settings, overrides=test_config))
-    # Flask keys such as TESTING may come from tests too; settings were validated above.
-    app.config.update(test_config or {})
-    init_app(app, service.name)
+    with _BUILDING:
+        app = Flask(service.import_name)
+        app.config.from_mapping(load_settings(service.settings, overrides=test_config))
+        # Flask keys such as TESTING may come from tests too; settings were validated above.
+        app.config.update(test_config or {})
+        init_app(app, service.name)
     service.init_db(app)
-    setup(app)
-    register_health(app, lambda: sqlite.ping(service.ready_table))
+    with _BUILDING:
+        setup(app)
+        register_health(app, lambda: sqlite.ping(service.ready_table))
     return app
