@@ -17,6 +17,7 @@ from servicekit.config import (
     positive_float,
 )
 from servicekit.logging import JSONFormatter, StdoutHandler, configure_logging
+from servicekit.openapi import Info, document, operation, tagged
 
 SETTINGS = (
     Setting("NEEDED", str),
@@ -143,3 +144,16 @@ def test_logging_outside_a_request_has_null_context(
         None,
         None,
     )
+
+
+@pytest.mark.parametrize(("bearer", "declared"), [(False, False), (True, True)], ids=["open", "bearer"])
+def test_document_declares_the_bearer_scheme_exactly_when_an_operation_needs_it(
+    bearer: bool, declared: bool
+) -> None:
+    paths = tagged("things", {"/things": {"get": operation("listThings", "List.", {}, bearer=bearer)}})
+    doc = document(Info("demo", "1.0.0", "A demo."), paths=paths, schemas={})
+    assert ("securitySchemes" in doc["components"]) is declared
+    assert doc["info"] == {"title": "demo", "version": "1.0.0", "description": "A demo."}
+    assert list(doc["paths"]["/things"]["get"])[:3] == ["operationId", "summary", "tags"]
+    assert doc["paths"]["/things"]["get"]["tags"] == ["things"]
+    assert doc["paths"]["/health"]["get"]["tags"] == ["operations"]

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-import servicekit
 import servicekit.openapi
 from flask import Flask
-from servicekit import sqlite
-from servicekit.config import Setting, load_settings, non_negative_float, non_negative_int, positive_float
-from servicekit.health import register_health
+from servicekit import factory
+from servicekit.config import Setting, non_negative_float, non_negative_int, positive_float
+
+from product_service import db
 
 SERVICE_NAME = "product-service"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app from defaults, then env, then test_config; fail fast if invalid."""
+    return factory.create_app(SERVICE, test_config, _setup)
+
+
+def _setup(app: Flask) -> None:
+    from product_service import products, user_client
+    from product_service.openapi import build
+
+    user_client.init_app(app)
+    app.register_blueprint(products.bp)
+    servicekit.openapi.init_app(app, build)
 
 
 def _check_url(value: str) -> str | None:
@@ -47,22 +61,5 @@ SETTINGS = (
     Setting("LOG_LEVEL", str.upper, "INFO"),
 )
 
-
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app from defaults, then env, then test_config; fail fast if invalid."""
-    app = Flask(__name__)
-    app.config.from_mapping(load_settings(SETTINGS, overrides=test_config))
-    app.config.update(test_config or {})
-    servicekit.init_app(app, SERVICE_NAME)
-
-    from product_service import db, products, user_client
-    from product_service.openapi import build
-
-    db.init_app(app)
-    user_client.init_app(app)
-    # Readiness covers only our own database: user-service being down must not take us
-    # out.
-    register_health(app, lambda: sqlite.ping("products"))
-    app.register_blueprint(products.bp)
-    servicekit.openapi.init_app(app, build)
-    return app
+# /ready reads our own table only: user-service being down must not take us out.
+SERVICE = factory.Service(SERVICE_NAME, __name__, SETTINGS, db.init_app, ready_table="products")

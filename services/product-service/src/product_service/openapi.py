@@ -7,11 +7,13 @@ Regenerate the checked-in copy after a change:
 from __future__ import annotations
 
 from servicekit import openapi
-from servicekit.openapi import body_errors, error, json_body, operation, response, schema_ref
+from servicekit.openapi import body_errors, error, json_body, operation, response, schema_ref, tagged
 
 from product_service import pagination, products
 
-VERSION = "1.1.0"
+INFO = openapi.Info(
+    "product-service", "1.1.0", "The product catalogue; writes are authorised by user-service."
+)
 
 UNAUTHORIZED = (
     "user-service refused the bearer token (missing, malformed, expired, ...); its JSON body "
@@ -83,16 +85,8 @@ def _schemas() -> dict[str, object]:
                 },
             },
         },
-        "AuthenticatedUser": {
-            "type": "object",
-            "required": ["user_id", "username", "message"],
-            "properties": {
-                "user_id": {"type": "integer", "minimum": 1},
-                "username": {"type": "string"},
-                "message": {"type": "string"},
-            },
-            "additionalProperties": False,
-        },
+        # Passed on as user-service sent it.
+        "AuthenticatedUser": openapi.authenticated_user({"type": "string"}),
         "ValidatedUser": {
             "type": "object",
             "required": ["user", "products"],
@@ -161,83 +155,75 @@ def build() -> openapi.Document:
     challenge = {
         "WWW-Authenticate": {"description": "user-service's challenge.", "schema": {"type": "string"}}
     }
-    paths = {
-        "/products": {
-            "get": operation(
-                "listProducts",
-                "List products by id, ascending, one page at a time.",
-                {
-                    "200": response(
-                        "One page of products; the next page's address is in the Link header.",
-                        {
-                            "type": "array",
-                            "items": schema_ref("ProductSummary"),
-                            "maxItems": pagination.MAX_LIMIT,
-                        },
-                        headers=_link("/products"),
-                    ),
-                    "400": bad_page,
-                },
-                tags=["products"],
-                parameters=page,
-            ),
-            "post": operation(
-                "createProduct",
-                "Create a product as the caller.",
-                {
-                    "201": response("Created.", schema_ref("Product")),
-                    **body_errors(),
-                    "401": error(UNAUTHORIZED, headers=challenge),
-                    **_dependency_errors(),
-                },
-                tags=["products"],
-                description="The token is checked with user-service first, so 401 comes before 400.",
-                request_body=json_body("NewProduct", "The product; unknown fields are ignored."),
-                security=["bearerAuth"],
-            ),
+    paths = tagged(
+        "products",
+        {
+            "/products": {
+                "get": operation(
+                    "listProducts",
+                    "List products by id, ascending, one page at a time.",
+                    {
+                        "200": response(
+                            "One page of products; the next page's address is in the Link header.",
+                            {
+                                "type": "array",
+                                "items": schema_ref("ProductSummary"),
+                                "maxItems": pagination.MAX_LIMIT,
+                            },
+                            headers=_link("/products"),
+                        ),
+                        "400": bad_page,
+                    },
+                    parameters=page,
+                ),
+                "post": operation(
+                    "createProduct",
+                    "Create a product as the caller.",
+                    {
+                        "201": response("Created.", schema_ref("Product")),
+                        **body_errors(),
+                        "401": error(UNAUTHORIZED, headers=challenge),
+                        **_dependency_errors(),
+                    },
+                    description="The token is checked with user-service first, so 401 comes before 400.",
+                    request_body=json_body("NewProduct", "The product; unknown fields are ignored."),
+                    bearer=True,
+                ),
+            },
+            "/products/{product_id}": {
+                "get": operation(
+                    "getProduct",
+                    "Show one product and who created it.",
+                    {
+                        "200": response("The product.", schema_ref("Product")),
+                        "404": error("No product has this id (including ids that cannot exist)."),
+                    },
+                    parameters=[{"$ref": "#/components/parameters/ProductId"}],
+                )
+            },
+            "/products/validate-user": {
+                "get": operation(
+                    "validateUser",
+                    "Who user-service says the caller is, with a page of the catalogue.",
+                    {
+                        "200": response(
+                            "The caller and a page of products; the next page's address is in the Link "
+                            "header.",
+                            schema_ref("ValidatedUser"),
+                            headers=_link("/products/validate-user"),
+                        ),
+                        "400": bad_page,
+                        "401": error(UNAUTHORIZED, headers=challenge),
+                        **_dependency_errors(),
+                    },
+                    description="`limit` and `cursor` are checked before the call to user-service.",
+                    parameters=page,
+                    bearer=True,
+                )
+            },
         },
-        "/products/{product_id}": {
-            "get": operation(
-                "getProduct",
-                "Show one product and who created it.",
-                {
-                    "200": response("The product.", schema_ref("Product")),
-                    "404": error("No product has this id (including ids that cannot exist)."),
-                },
-                tags=["products"],
-                parameters=[{"$ref": "#/components/parameters/ProductId"}],
-            )
-        },
-        "/products/validate-user": {
-            "get": operation(
-                "validateUser",
-                "Who user-service says the caller is, with a page of the catalogue.",
-                {
-                    "200": response(
-                        "The caller and a page of products; the next page's address is in the Link header.",
-                        schema_ref("ValidatedUser"),
-                        headers=_link("/products/validate-user"),
-                    ),
-                    "400": bad_page,
-                    "401": error(UNAUTHORIZED, headers=challenge),
-                    **_dependency_errors(),
-                },
-                tags=["products"],
-                description="`limit` and `cursor` are checked before the call to user-service.",
-                parameters=page,
-                security=["bearerAuth"],
-            )
-        },
-    }
-    return openapi.document(
-        title="product-service",
-        version=VERSION,
-        description="The product catalogue; writes are authorised by user-service.",
-        paths=paths,
-        schemas=_schemas(),
-        parameters=_parameters(),
-        security_schemes={"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
     )
+    return openapi.document(INFO, paths=paths, schemas=_schemas(), parameters=_parameters())
 
 
 if __name__ == "__main__":

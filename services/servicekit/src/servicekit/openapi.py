@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Flask, Response, current_app, jsonify
 
@@ -17,6 +17,19 @@ OPENAPI_VERSION = "3.0.3"
 PATH = "/openapi.json"
 
 Document = dict[str, Any]
+
+
+class Info(NamedTuple):
+    """The document's info object: whose document it is, and which version of the API."""
+
+    title: str
+    version: str
+    description: str
+
+
+#: The security scheme of the operations that need a token (operation(bearer=True)).
+BEARER = "bearerAuth"
+_BEARER_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 
 
 def schema_ref(name: str) -> dict[str, str]:
@@ -66,30 +79,55 @@ def json_body(schema_name: str, description: str) -> dict[str, Any]:
     }
 
 
+def authenticated_user(message: Mapping[str, Any]) -> dict[str, Any]:
+    """user-service's answer to GET /users/authenticate, which product-service passes on.
+
+    Both services document it; message is what each one promises about the `message` field.
+    """
+    return {
+        "type": "object",
+        "required": ["user_id", "username", "message"],
+        "properties": {
+            "user_id": {"type": "integer", "minimum": 1},
+            "username": {"type": "string"},
+            "message": dict(message),
+        },
+        "additionalProperties": False,
+    }
+
+
 def operation(
     operation_id: str,
     summary: str,
     responses: Mapping[str, Any],
     *,
-    tags: Iterable[str] = (),
     description: str | None = None,
     parameters: Iterable[Mapping[str, Any]] = (),
     request_body: Mapping[str, Any] | None = None,
-    security: Iterable[str] = (),
+    bearer: bool = False,
 ) -> dict[str, Any]:
-    """One operation; every operation accepts an optional X-Request-ID."""
+    """One operation; every operation accepts an optional X-Request-ID. bearer: it needs a token."""
     out: dict[str, Any] = {"operationId": operation_id, "summary": summary}
-    if tags:
-        out["tags"] = list(tags)
     if description:
         out["description"] = description
     out["parameters"] = [{"$ref": "#/components/parameters/RequestId"}, *map(dict, parameters)]
     if request_body is not None:
         out["requestBody"] = dict(request_body)
-    if security:
-        out["security"] = [{name: []} for name in security]
+    if bearer:
+        out["security"] = [{BEARER: []}]
     out["responses"] = dict(responses)
     return out
+
+
+def tagged(tag: str, paths: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """The paths with each operation under one tag (the group the docs list it in)."""
+    return {
+        path: {
+            method: {"operationId": op["operationId"], "summary": op["summary"], "tags": [tag], **op}
+            for method, op in methods.items()
+        }
+        for path, methods in paths.items()
+    }
 
 
 def _common_schemas() -> dict[str, Any]:
@@ -130,48 +168,47 @@ def _common_schemas() -> dict[str, Any]:
 
 
 def _common_paths() -> dict[str, Any]:
-    return {
-        "/health": {
-            "get": operation(
-                "health",
-                "Liveness: answers without touching any dependency.",
-                {"200": response("Alive.", schema_ref("Health"))},
-                tags=["operations"],
-            )
-        },
-        "/ready": {
-            "get": operation(
-                "ready",
-                "Readiness: the service's own database opens and its table reads.",
-                {
-                    "200": response("Ready.", schema_ref("Ready")),
-                    "503": response("Not ready; `error` says why.", schema_ref("Unavailable")),
-                },
-                tags=["operations"],
-            )
-        },
-        PATH: {
-            "get": operation(
-                "openapi",
-                "This document.",
-                {"200": response("The OpenAPI description of this service.", {"type": "object"})},
-                tags=["operations"],
-            )
-        },
+    ready = {
+        "200": response("Ready.", schema_ref("Ready")),
+        "503": response("Not ready; `error` says why.", schema_ref("Unavailable")),
     }
+    return tagged(
+        "operations",
+        {
+            "/health": {
+                "get": operation(
+                    "health",
+                    "Liveness: answers without touching any dependency.",
+                    {"200": response("Alive.", schema_ref("Health"))},
+                )
+            },
+            "/ready": {
+                "get": operation(
+                    "ready", "Readiness: the service's own database opens and its table reads.", ready
+                )
+            },
+            PATH: {
+                "get": operation(
+                    "openapi",
+                    "This document.",
+                    {"200": response("The OpenAPI description of this service.", {"type": "object"})},
+                )
+            },
+        },
+    )
 
 
 def document(
+    info: Info,
     *,
-    title: str,
-    version: str,
-    description: str,
     paths: Mapping[str, Any],
     schemas: Mapping[str, Any],
     parameters: Mapping[str, Any] | None = None,
-    security_schemes: Mapping[str, Any] | None = None,
 ) -> Document:
-    """A whole document: the service's own paths and schemas plus the shared ones."""
+    """A whole document: the service's own paths and schemas plus the shared ones.
+
+    The bearer scheme is declared when an operation needs it (operation(bearer=True)).
+    """
     components: dict[str, Any] = {
         "schemas": {**_common_schemas(), **schemas},
         "parameters": {
@@ -192,11 +229,11 @@ def document(
             },
         },
     }
-    if security_schemes:
-        components["securitySchemes"] = dict(security_schemes)
+    if any("security" in op for methods in paths.values() for op in methods.values()):
+        components["securitySchemes"] = {BEARER: dict(_BEARER_SCHEME)}
     return {
         "openapi": OPENAPI_VERSION,
-        "info": {"title": title, "version": version, "description": description},
+        "info": info._asdict(),
         "paths": {**_common_paths(), **paths},
         "components": components,
     }

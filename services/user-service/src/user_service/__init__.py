@@ -4,19 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
-import servicekit
 import servicekit.openapi
 from flask import Flask
-from servicekit import sqlite
-from servicekit.config import REQUIRED, Setting, load_settings, positive_float, positive_int
-from servicekit.health import register_health
+from servicekit import factory
+from servicekit.config import REQUIRED, Setting, positive_float, positive_int
 
-from user_service import clients, passwords
+from user_service import clients, db, passwords
 
 SERVICE_NAME = "user-service"
 # HS256 keys shorter than the hash output are weak (RFC 7518 section 3.2); PyJWT warns
 # too.
 MIN_SECRET_KEY_BYTES = 32
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app from defaults, then env, then test_config; fail fast if invalid."""
+    return factory.create_app(SERVICE, test_config, _setup)
+
+
+def _setup(app: Flask) -> None:
+    from user_service import auth, users
+    from user_service.openapi import build
+
+    # Made once, in gunicorn's master (preload_app) before the workers fork: never
+    # while a request waits.
+    with app.app_context():
+        passwords.remember_schemes(db.password_hashes())
+    app.register_blueprint(users.bp)
+    app.register_blueprint(auth.bp)
+    servicekit.openapi.init_app(app, build)
 
 
 def _check_secret(value: str) -> str | None:
@@ -53,25 +69,4 @@ SETTINGS = (
     Setting("LOG_LEVEL", str.upper, "INFO"),
 )
 
-
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app from defaults, then env, then test_config; fail fast if invalid."""
-    app = Flask(__name__)
-    app.config.from_mapping(load_settings(SETTINGS, overrides=test_config))
-    # Flask keys such as TESTING may come from tests too; settings were validated above.
-    app.config.update(test_config or {})
-    servicekit.init_app(app, SERVICE_NAME)
-
-    from user_service import auth, db, users
-    from user_service.openapi import build
-
-    db.init_app(app)
-    # Made once, in gunicorn's master (preload_app) before the workers fork: never
-    # while a request waits.
-    with app.app_context():
-        passwords.remember_schemes(db.password_hashes())
-    register_health(app, lambda: sqlite.ping("users"))
-    app.register_blueprint(users.bp)
-    app.register_blueprint(auth.bp)
-    servicekit.openapi.init_app(app, build)
-    return app
+SERVICE = factory.Service(SERVICE_NAME, __name__, SETTINGS, db.init_app, ready_table="users")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from sqlite3 import Row
 
@@ -38,14 +38,8 @@ def login() -> Response:
         user = db.find_by_username(username)
         # Checked and counted before any hashing, in one transaction: a refused caller
         # costs no hash, and concurrent guesses can't all pass the check.
-        try:
-            attempt = throttle.begin(throttle_keys(user))
-        except throttle.Refused as refused:
-            log.warning("login refused: too many failed logins", extra={"retry_after": refused.retry_after})
-            raise TooManyRequestsError(
-                f"too many failed logins; try again in {refused.retry_after} seconds",
-                retry_after=refused.retry_after,
-            ) from None
+        keys = throttle_keys(user)
+        attempt = counted(keys, "login refused: too many failed logins", "too many failed logins")
         try:
             if user is None:
                 passwords.burn_time(password, wait)
@@ -80,6 +74,20 @@ def throttle_keys(user: Row | None) -> tuple[throttle.Key, ...]:
         request.cookies.get(device.COOKIE), user["id"], current_app.config["SECRET_KEY"]
     )
     return throttle.login_keys(None if user is None else user["id"], clients.of_request(), device=known)
+
+
+def counted(keys: Sequence[throttle.Key], event: str, error: str) -> throttle.Attempt:
+    """Check and count the attempt (throttle.begin), or refuse it: 429 with Retry-After, logged as event.
+
+    Login and sign-up alike; error starts the message the caller reads.
+    """
+    try:
+        return throttle.begin(keys)
+    except throttle.Refused as refused:
+        log.warning(event, extra={"retry_after": refused.retry_after})
+        raise TooManyRequestsError(
+            f"{error}; try again in {refused.retry_after} seconds", retry_after=refused.retry_after
+        ) from None
 
 
 def remember_device(response: Response, user_id: int) -> None:

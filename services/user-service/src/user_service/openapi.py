@@ -7,11 +7,13 @@ Regenerate the checked-in copy after a change:
 from __future__ import annotations
 
 from servicekit import openapi
-from servicekit.openapi import body_errors, error, json_body, operation, response, schema_ref
+from servicekit.openapi import body_errors, error, json_body, operation, response, schema_ref, tagged
 
 from user_service import validation
 
-VERSION = "1.3.0"
+INFO = openapi.Info(
+    "user-service", "1.3.0", "Accounts, password login and bearer tokens for the other services."
+)
 
 RETRY_AFTER = {
     "Retry-After": {
@@ -89,16 +91,7 @@ def _schemas() -> dict[str, object]:
             },
             "additionalProperties": False,
         },
-        "AuthenticatedUser": {
-            "type": "object",
-            "required": ["user_id", "username", "message"],
-            "properties": {
-                "user_id": {"type": "integer", "minimum": 1},
-                "username": {"type": "string"},
-                "message": {"type": "string", "enum": ["Authenticated"]},
-            },
-            "additionalProperties": False,
-        },
+        "AuthenticatedUser": openapi.authenticated_user({"type": "string", "enum": ["Authenticated"]}),
     }
 
 
@@ -110,7 +103,7 @@ def build() -> openapi.Document:
             "schema": {"type": "string"},
         }
     }
-    paths = {
+    users = {
         "/users": {
             "post": operation(
                 "createUser",
@@ -132,10 +125,11 @@ def build() -> openapi.Document:
                     ),
                     "503": BUSY,
                 },
-                tags=["users"],
                 request_body=json_body("NewUser", "The new account; unknown fields are ignored."),
             )
         },
+    }
+    auth = {
         "/auth/token": {
             "post": operation(
                 "issueToken",
@@ -160,7 +154,6 @@ def build() -> openapi.Document:
                     ),
                     "503": BUSY,
                 },
-                tags=["auth"],
                 parameters=[DEVICE_COOKIE_PARAMETER],
                 request_body=json_body(
                     "Credentials",
@@ -177,19 +170,12 @@ def build() -> openapi.Document:
                     "200": response("The token is valid for this account.", schema_ref("AuthenticatedUser")),
                     "401": error(BEARER_ERRORS, headers=challenge),
                 },
-                tags=["auth"],
-                security=["bearerAuth"],
+                bearer=True,
             )
         },
     }
-    return openapi.document(
-        title="user-service",
-        version=VERSION,
-        description="Accounts, password login and bearer tokens for the other services.",
-        paths=paths,
-        schemas=_schemas(),
-        security_schemes={"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-    )
+    paths = {**tagged("users", users), **tagged("auth", auth)}
+    return openapi.document(INFO, paths=paths, schemas=_schemas())
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from servicekit.errors import ConflictError, TooManyRequestsError, UnauthorizedError
+from servicekit.errors import ConflictError, UnauthorizedError
 from servicekit.http import json_object
 
 from user_service import auth, clients, db, passwords, throttle, tokens, validation
@@ -40,14 +40,9 @@ def sign_up() -> tuple[Response, int]:
     username, password = validation.credentials(json_object(), strict=True)
     signups, conflicts = throttle.signup_keys(clients.of_request())
     with auth.hashing_turn():
-        try:
-            attempt = throttle.begin((signups, conflicts))
-        except throttle.Refused as refused:
-            log.warning("sign-up refused: too many sign-ups", extra={"retry_after": refused.retry_after})
-            raise TooManyRequestsError(
-                f"too many sign-ups from this client; try again in {refused.retry_after} seconds",
-                retry_after=refused.retry_after,
-            ) from None
+        attempt = auth.counted(
+            (signups, conflicts), "sign-up refused: too many sign-ups", "too many sign-ups from this client"
+        )
         try:
             password_hash = passwords.hash_password(password, float(current_app.config["HASH_WAIT_SECONDS"]))
         except passwords.HashingBusy:
