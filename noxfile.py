@@ -199,21 +199,8 @@ def coverage(session: nox.Session) -> None:
 
 @nox.session
 def mutation_plugin(session: nox.Session) -> None:
-    """Mutation testing of the plugin's safety-critical modules (not in the default run).
-
-    mutmut (pinned in requirements/dev.txt) over readiness, ownership,
-    leftovers, removal, masking, override and prune ([tool.mutmut] in the plugin's
-    pyproject.toml), with the plugin's in-process unit tests, from a fresh
-    mutants/ folder; then tests/mutation/score.py prints the score per module
-    and fails under 90 % killed. Survivors judged equivalent are listed, each
-    with its reason, in tests/mutation/equivalent.toml. One module only, by hand
-    (in pytest-microstack/): `mutmut run --max-children 2 "pytest_microstack._engine.prune*"`,
-    then score.py, whose line for that module counts (the others', not run, fail).
-    """
-    session.chdir(PLUGIN)
-    shutil.rmtree("mutants", ignore_errors=True)  # no result carried over from other code
-    session.run(str(VENV_BIN / "mutmut"), "run", "--max-children", "2", external=True)
-    _python(session, "tests/mutation/score.py")
+    """`nox -s mutation` for the plugin's modules only: `mutation -- --group plugin`."""
+    _python(session, "-m", "tools.mutation", "--group", "plugin", *session.posargs)
 
 
 @nox.session
@@ -380,19 +367,17 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def mutation(session: nox.Session) -> None:
-    """mutmut over the safety-critical modules, each against its own tests; the score per module.
+    """mutmut over the safety-critical modules of the services and the plugin, each against its
+    own tests; the score per module.
 
-    Not in the default sessions (about 10 minutes on 2 cores). Fails if a module is under
-    the threshold in tests/mutation/targets.py (survivors judged equivalent, listed with
-    their reason in tests/mutation/equivalent.txt, are left out). Work folders and logs
-    go to .artifacts/mutation/<module>/. `nox -s mutation -- throttle tokens` runs those only.
-    Without arguments it then runs `mutation_plugin`: the plugin's safety-critical modules
-    (readiness, ownership, leftovers, removal, masking, override, prune), the same 90 %
-    threshold.
+    Not in the default sessions (20-30 minutes on 2 cores). One harness, one table
+    (tools/mutation/targets.py), one list of equivalents (tools/mutation/equivalent.toml).
+    Fails if a module is under the 90 % threshold, or if a listed equivalent of a module
+    that ran was killed or doesn't exist. Work folders and logs go to
+    .artifacts/mutation/<name>/. `nox -s mutation -- throttle prune` runs those only;
+    `-- --group plugin` the plugin's (also `nox -s mutation_plugin`).
     """
-    _python(session, "-m", "tests.mutation", *session.posargs)
-    if not session.posargs:
-        session.notify("mutation_plugin")
+    _python(session, "-m", "tools.mutation", *session.posargs)
 
 
 @nox.session

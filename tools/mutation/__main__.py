@@ -1,13 +1,14 @@
 """Run mutmut over each target module against its own tests; print and check the scores.
 
-    python -m tests.mutation [NAME ...] [--max-children N]
+    python -m tools.mutation [NAME ...] [--group plugin|services] [--max-children N]
 
-For each target (tests/mutation/targets.py) a folder under .artifacts/mutation/<name>/
-gets the target's package as src/<package>/, its tests under tests/, and a
-pyproject.toml that points mutmut at the one module; mutmut runs there (it imports
-mutants from mutants/src, ahead of the editable install). Each module's score is
-killed / (all - judged equivalent); timeouts count as killed. Exits 1 if any module is
-under THRESHOLD, naming the survivors not listed in equivalent.txt.
+For each target (tools/mutation/targets.py: the services' and the plugin's modules)
+a folder under .artifacts/mutation/<name>/ gets the target's package as
+src/<package>/, its tests under tests/, and a pyproject.toml that points mutmut at
+the one module; mutmut runs there (it imports mutants from mutants/src, ahead of the
+installed package). Each module's score is killed / (all - judged equivalent).
+Exits 1 if any module is under THRESHOLD, or if equivalent.toml lists, for a module
+that ran, a mutant that was killed or doesn't exist (the list must stay true).
 """
 
 from __future__ import annotations
@@ -19,50 +20,35 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from tests.mutation.targets import EQUIVALENT_FILE, TARGETS, THRESHOLD, Target
+from tools.mutation.score import EquivalentsError, Score, judge, load_equivalents, unknown_modules
+from tools.mutation.targets import (
+    EQUIVALENT_FILE,
+    MUTMUT_TIMEOUT_CONSTANT,
+    MUTMUT_TIMEOUT_MULTIPLIER,
+    PER_TEST_TIMEOUT,
+    TARGETS,
+    THRESHOLD,
+    Target,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / ".artifacts" / "mutation"
 SCRATCH = Path("/dev/shm")
-# mutmut's exit codes per mutant (mutmut.stats.status_by_exit_code, 3.8.1).
-KILLED = {1, 3, 36, -24, 24, 152, 255, 37}
-SURVIVED = {0}
 # pytest as the repository runs it, minus its stack options: locust's plugin
 # would patch the process with gevent, and the stack plugin has nothing to do.
-PYTEST_ARGS = ["-p", "no:locust", "-p", "no:cacheprovider", "-p", "no:randomly", "-q"]
-
-
-@dataclass(frozen=True)
-class Score:
-    """One module's outcome."""
-
-    name: str
-    killed: int
-    survivors: list[str]
-    equivalent: list[str]
-    other: dict[str, int]
-    seconds: float
-
-    @property
-    def scored(self) -> int:
-        return self.killed + len(self.survivors) + sum(self.other.values())
-
-    @property
-    def ratio(self) -> float:
-        return self.killed / self.scored if self.scored else 1.0
-
-
-def equivalent_mutants() -> dict[str, str]:
-    """Mutant name -> why it is equivalent, from equivalent.txt."""
-    judged = {}
-    for line in EQUIVALENT_FILE.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, _, reason = line.strip().partition(" ")
-            judged[name] = reason.strip()
-    return judged
+# Each test's limit is the code's longest deadline plus a margin (targets.py).
+PYTEST_ARGS = [
+    "-p",
+    "no:locust",
+    "-p",
+    "no:cacheprovider",
+    "-p",
+    "no:randomly",
+    "-q",
+    f"--timeout={PER_TEST_TIMEOUT:g}",
+]
 
 
 def stage(target: Target) -> Path:
@@ -78,6 +64,11 @@ def stage(target: Target) -> Path:
         destination = folder / "tests" / test_folder.relative_to(ROOT)
         if not destination.exists():
             shutil.copytree(test_folder, destination, ignore=shutil.ignore_patterns("__pycache__"))
+        for parent in test_folder.parents:
+            if parent == ROOT:
+                break
+            if (parent / "conftest.py").is_file():
+                shutil.copy2(parent / "conftest.py", folder / "tests" / parent.relative_to(ROOT))
         selected.append(str(destination.relative_to(folder) / (source.name if source.is_file() else "")))
     config = {
         "source_paths": ["src"],
@@ -85,6 +76,8 @@ def stage(target: Target) -> Path:
         "pytest_add_cli_args": PYTEST_ARGS + (["-k", target.select] if target.select else []),
         "pytest_add_cli_args_test_selection": selected,
         "also_copy": ["tests"],
+        "timeout_constant": MUTMUT_TIMEOUT_CONSTANT,
+        "timeout_multiplier": MUTMUT_TIMEOUT_MULTIPLIER,
     }
     lines = ["[tool.mutmut]"] + [f"{key} = {json.dumps(value)}" for key, value in config.items()]
     (folder / "pyproject.toml").write_text("\n".join(lines) + "\n")
@@ -119,46 +112,59 @@ def run(target: Target, max_children: int, judged: dict[str, str]) -> Score:
     if done.returncode != 0 or not meta.exists():
         raise SystemExit(f"mutmut failed for {target.name} (exit {done.returncode}):\n{done.stdout[-4000:]}")
     outcome: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
-    killed, survivors, equivalent, other = 0, [], [], {}
-    for name, code in sorted(outcome.items()):
-        if code in KILLED:
-            killed += 1
-        elif name in judged:
-            equivalent.append(name)
-        elif code in SURVIVED:
-            survivors.append(name)
-        else:
-            other[name] = -1 if code is None else code
-    return Score(target.name, killed, survivors, equivalent, other, seconds)
+    score = judge(target.name, target.dotted, outcome, judged)
+    score.seconds = seconds
+    return score
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help="targets to run (default: all)")
-    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
-    args = parser.parse_args()
-    chosen = [target for target in TARGETS if not args.names or target.name in args.names]
-    unknown = set(args.names) - {target.name for target in TARGETS}
-    if unknown:
-        raise SystemExit(f"no such target: {', '.join(sorted(unknown))}")
-    judged = equivalent_mutants()
-    scores = [run(target, args.max_children, judged) for target in chosen]
-    print(f"\n{'module':<14}{'killed':>8}{'scored':>8}{'equiv.':>8}{'score':>8}{'time':>8}")  # noqa: T201
+def report(scores: list[Score]) -> list[str]:
+    """Print the table and every survivor; return what fails the run."""
+    print(f"\n{'module':<16}{'killed':>8}{'timeout':>8}{'scored':>8}{'equiv.':>8}{'score':>8}{'time':>8}")  # noqa: T201
     for score in scores:
         print(  # noqa: T201
-            f"{score.name:<14}{score.killed:>8}{score.scored:>8}{len(score.equivalent):>8}"
-            f"{score.ratio:>8.1%}{score.seconds:>7.0f}s"
+            f"{score.name:<16}{score.killed:>8}{len(score.timed_out):>8}{score.scored:>8}"
+            f"{len(score.equivalent):>8}{score.ratio:>8.1%}{score.seconds:>7.0f}s"
         )
-    failing = [score for score in scores if score.ratio < THRESHOLD]
+    problems = []
     for score in scores:
         for name in score.survivors:
             print(f"survived: {name}   (mutmut show {name}, in .artifacts/mutation/{score.name})")  # noqa: T201
         for name, code in score.other.items():
             print(f"not killed ({code}): {name}")  # noqa: T201
-    if failing:
-        names = ", ".join(f"{score.name} {score.ratio:.1%}" for score in failing)
-        raise SystemExit(f"under the {THRESHOLD:.0%} threshold: {names}")
-    print(f"every module at or above {THRESHOLD:.0%}")  # noqa: T201
+        for name in score.timed_out:
+            print(f"killed by mutmut's timeout backstop, not by a test: {name}")  # noqa: T201
+        problems += [f"{EQUIVALENT_FILE.name}: {entry}" for entry in score.stale]
+        if score.ratio < THRESHOLD:
+            problems.append(f"{score.name}: {score.ratio:.1%}, under the {THRESHOLD:.0%} threshold")
+    return problems
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="targets to run (default: all of the group)")
+    parser.add_argument("--group", choices=("plugin", "services"), help="only the plugin's or the services'")
+    # Two at most: the machines this runs on are shared.
+    parser.add_argument("--max-children", type=int, default=2)
+    args = parser.parse_args()
+    unknown = set(args.names) - {target.name for target in TARGETS}
+    if unknown:
+        raise SystemExit(f"no such target: {', '.join(sorted(unknown))}")
+    chosen = [
+        target
+        for target in TARGETS
+        if (not args.names or target.name in args.names) and args.group in (None, target.group)
+    ]
+    try:
+        judged = load_equivalents(EQUIVALENT_FILE)
+    except EquivalentsError as error:
+        raise SystemExit(str(error)) from error
+    orphans = unknown_modules(judged, {target.dotted for target in TARGETS})
+    if orphans:
+        raise SystemExit(f"{EQUIVALENT_FILE.name} lists mutants of no target's module: {', '.join(orphans)}")
+    problems = report([run(target, args.max_children, judged) for target in chosen])
+    if problems:
+        raise SystemExit("mutation run failed:\n  " + "\n  ".join(problems))
+    print(f"every module at or above {THRESHOLD:.0%}; every listed equivalent survived")  # noqa: T201
 
 
 if __name__ == "__main__":

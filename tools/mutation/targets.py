@@ -1,19 +1,19 @@
 """What `nox -s mutation` mutates, the tests that must catch it, and the bar they must clear.
 
-One Target per module. Adding one (e.g. the plugin's readiness module, once it has
-settled in its subpackage) is one more entry:
+One table for the services and the plugin: one Target per module. When a module
+moves, its one line here changes. Adding one is one more entry:
 
-    Target("readiness", "pytest-microstack/src", "pytest_microstack/<sub>/readiness.py",
-           ("pytest-microstack/tests/unit/test_readiness.py",)),
+    Target("readiness", PLUGIN, "pytest_microstack/_core/readiness.py", PLUGIN_TESTS),
 
 `root` is the folder that holds the package (imports resolve from it), `module` the
 file under it, `tests` the test files or folders (repository paths) run against each
 mutant, and `select` an optional -k expression narrowing them: only these, so a run
 stays bounded on a small machine (mutmut also runs, per mutant, only the tests that
-reach the mutated function). A test folder is copied
-whole (its conftest.py and helpers come along); a file brings its folder's too.
-mutmut skips decorated functions (Flask views, @contextmanager): a module's work
-belongs in plain functions that the decorated ones call, or it goes unmutated.
+reach the mutated function). A test folder is copied whole (its conftest.py and
+helpers come along), with the conftest.py files above it in its project; a file
+brings its folder's too. mutmut skips decorated functions (Flask views,
+@contextmanager): a module's work belongs in plain functions that the decorated
+ones call, or it goes unmutated.
 """
 
 from __future__ import annotations
@@ -23,8 +23,20 @@ from pathlib import Path
 
 #: Killed mutants over all mutants not judged equivalent, per module: the run fails below it.
 THRESHOLD = 0.90
-#: Survivors judged equivalent: one `mutant-name  reason` per line.
-EQUIVALENT_FILE = Path(__file__).with_name("equivalent.txt")
+#: Survivors judged equivalent: one [[equivalent]] (mutant, why) each.
+EQUIVALENT_FILE = Path(__file__).with_name("equivalent.toml")
+
+# A hanging mutant is stopped by the code's own deadlines, not by the machine's speed:
+# the longest deadline any target's tests hand the code (test_readiness.py's
+# `timeout=30`), plus a margin for a loaded 2-core machine, is each test's limit
+# (pytest-timeout): a test past it fails, so its mutant is killed. mutmut's own
+# timeout, which scales with the machine's measured speed, is pushed far beyond it
+# (a backstop that a mutant's tests never reach while they run one at a time under -x).
+LONGEST_TEST_DEADLINE = 30.0
+DEADLINE_MARGIN = 15.0
+PER_TEST_TIMEOUT = LONGEST_TEST_DEADLINE + DEADLINE_MARGIN
+MUTMUT_TIMEOUT_CONSTANT = 10 * PER_TEST_TIMEOUT
+MUTMUT_TIMEOUT_MULTIPLIER = 2.0
 
 USER_SERVICE, SERVICEKIT, PRODUCT_SERVICE = (
     "services/user-service/src",
@@ -32,6 +44,28 @@ USER_SERVICE, SERVICEKIT, PRODUCT_SERVICE = (
     "services/product-service/src",
 )
 USER_TESTS = "services/user-service/tests"
+PLUGIN = "pytest-microstack/src"
+PLUGIN_UNIT = "pytest-microstack/tests/unit"
+# The plugin's in-process unit tests about its safety-critical modules. Not its pytester
+# or engine tests: a test that runs pytest in a subprocess imports the installed plugin,
+# not the mutant.
+PLUGIN_TESTS = tuple(
+    f"{PLUGIN_UNIT}/test_{name}.py"
+    for name in (
+        "readiness",
+        "ownership",
+        "owner_identity",
+        "leftovers",
+        "reaper",
+        "stack",
+        "masking",
+        "failure_report",
+        "override",
+        "machine_id",
+        "no_proc",
+        "prune",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +78,16 @@ class Target:
     tests: tuple[str, ...]
     #: A pytest -k expression narrowing `tests` to those about this module (time bound).
     select: str | None = None
+
+    @property
+    def group(self) -> str:
+        """ "plugin" or "services": `nox -s mutation_plugin` runs the first only."""
+        return "plugin" if self.root == PLUGIN else "services"
+
+    @property
+    def dotted(self) -> str:
+        """The module as mutant names start: user_service/db.py -> user_service.db."""
+        return self.module.removesuffix(".py").replace("/", ".")
 
 
 TARGETS = [
@@ -158,4 +202,11 @@ TARGETS = [
             "services/product-service/tests/test_product_hostile.py",
         ),
     ),
+    Target("readiness", PLUGIN, "pytest_microstack/_core/readiness.py", PLUGIN_TESTS),
+    Target("ownership", PLUGIN, "pytest_microstack/_cleanup/ownership.py", PLUGIN_TESTS),
+    Target("leftovers", PLUGIN, "pytest_microstack/_cleanup/leftovers.py", PLUGIN_TESTS),
+    Target("removal", PLUGIN, "pytest_microstack/_cleanup/removal.py", PLUGIN_TESTS),
+    Target("masking", PLUGIN, "pytest_microstack/_reports/masking.py", PLUGIN_TESTS),
+    Target("override", PLUGIN, "pytest_microstack/_engine/override.py", PLUGIN_TESTS),
+    Target("prune", PLUGIN, "pytest_microstack/_engine/prune.py", PLUGIN_TESTS),
 ]
