@@ -27,7 +27,6 @@ from tools.mutation.targets import (
     EQUIVALENT_FILE,
     MUTMUT_TIMEOUT_CONSTANT,
     MUTMUT_TIMEOUT_MULTIPLIER,
-    PER_TEST_TIMEOUT,
     TARGETS,
     THRESHOLD,
     Target,
@@ -38,17 +37,7 @@ WORK = ROOT / ".artifacts" / "mutation"
 SCRATCH = Path("/dev/shm")
 # pytest as the repository runs it, minus its stack options: locust's plugin
 # would patch the process with gevent, and the stack plugin has nothing to do.
-# Each test's limit is the code's longest deadline plus a margin (targets.py).
-PYTEST_ARGS = [
-    "-p",
-    "no:locust",
-    "-p",
-    "no:cacheprovider",
-    "-p",
-    "no:randomly",
-    "-q",
-    f"--timeout={PER_TEST_TIMEOUT:g}",
-]
+PYTEST_ARGS = ["-p", "no:locust", "-p", "no:cacheprovider", "-p", "no:randomly", "-q"]
 
 
 def stage(target: Target) -> Path:
@@ -73,7 +62,12 @@ def stage(target: Target) -> Path:
     config = {
         "source_paths": ["src"],
         "only_mutate": [f"src/{target.module}"],
-        "pytest_add_cli_args": PYTEST_ARGS + (["-k", target.select] if target.select else []),
+        # Each test's limit: the longest deadline its tests hand the code, plus a margin (targets.py).
+        "pytest_add_cli_args": [
+            *PYTEST_ARGS,
+            f"--timeout={target.per_test_timeout:g}",
+            *(["-k", target.select] if target.select else []),
+        ],
         "pytest_add_cli_args_test_selection": selected,
         "also_copy": ["tests"],
         "timeout_constant": MUTMUT_TIMEOUT_CONSTANT,
@@ -119,20 +113,20 @@ def run(target: Target, max_children: int, judged: dict[str, str]) -> Score:
 
 def report(scores: list[Score]) -> list[str]:
     """Print the table and every survivor; return what fails the run."""
-    print(f"\n{'module':<16}{'killed':>8}{'timeout':>8}{'scored':>8}{'equiv.':>8}{'score':>8}{'time':>8}")  # noqa: T201
+    print(f"\n{'module':<16}{'killed':>8}{'timeout':>8}{'scored':>8}{'equiv.':>8}{'score':>8}{'time':>8}")
     for score in scores:
-        print(  # noqa: T201
+        print(
             f"{score.name:<16}{score.killed:>8}{len(score.timed_out):>8}{score.scored:>8}"
             f"{len(score.equivalent):>8}{score.ratio:>8.1%}{score.seconds:>7.0f}s"
         )
     problems = []
     for score in scores:
         for name in score.survivors:
-            print(f"survived: {name}   (mutmut show {name}, in .artifacts/mutation/{score.name})")  # noqa: T201
+            print(f"survived: {name}   (mutmut show {name}, in .artifacts/mutation/{score.name})")
         for name, code in score.other.items():
-            print(f"not killed ({code}): {name}")  # noqa: T201
+            print(f"not killed ({code}): {name}")
         for name in score.timed_out:
-            print(f"killed by mutmut's timeout backstop, not by a test: {name}")  # noqa: T201
+            print(f"killed by mutmut's timeout backstop, not by a test: {name}")
         problems += [f"{EQUIVALENT_FILE.name}: {entry}" for entry in score.stale]
         if score.ratio < THRESHOLD:
             problems.append(f"{score.name}: {score.ratio:.1%}, under the {THRESHOLD:.0%} threshold")
@@ -164,7 +158,7 @@ def main() -> None:
     problems = report([run(target, args.max_children, judged) for target in chosen])
     if problems:
         raise SystemExit("mutation run failed:\n  " + "\n  ".join(problems))
-    print(f"every module at or above {THRESHOLD:.0%}; every listed equivalent survived")  # noqa: T201
+    print(f"every module at or above {THRESHOLD:.0%}; every listed equivalent survived")
 
 
 if __name__ == "__main__":
