@@ -19,6 +19,8 @@ from pathlib import Path
 
 from junitparser import JUnitXml, TestCase
 
+from tools.collect import node_ids
+
 
 @dataclass
 class Shard:
@@ -60,8 +62,7 @@ def junit_id_of_nodeid(nodeid: str) -> str:
 
 def read_nodeids(path: Path) -> list[str]:
     """JUnit ids of the node ids in `pytest --collect-only -q` output (other lines ignored)."""
-    lines = path.read_text().splitlines()
-    return [junit_id_of_nodeid(line.strip()) for line in lines if "::" in line and not line.startswith("[")]
+    return [junit_id_of_nodeid(nodeid.strip()) for nodeid in node_ids(path.read_text())]
 
 
 def read_shard(path: Path) -> Shard:
