@@ -1,6 +1,6 @@
 """Merge the JUnit files of a sharded run and check that every test ran exactly once.
 
-`python -m tests.ci.junit_report [--expect FULL.xml | --expect-nodeids FILE]
+`python -m tools.junit_report [--expect FULL.xml | --expect-nodeids FILE]
 [--output MERGED.xml] [--summary SUMMARY.md] SHARD.xml...` (what `nox -s
 junit_report` runs). Exits 1 when a test appears in two shards, or when the
 shards together ran another set of tests than expected: an unsharded run's JUnit

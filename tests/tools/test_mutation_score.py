@@ -119,3 +119,15 @@ def test_each_tests_limit_is_past_every_deadline_its_tests_hand_the_code(target:
     """The limit stops a looping mutant; it must never stop a test that waits out a deadline."""
     found = deadlines_in(target)
     assert max(found, default=0) <= target.longest_deadline < target.per_test_timeout
+
+
+def test_modules_sharing_their_tests_are_mutated_in_one_run_and_the_others_alone() -> None:
+    from tools.mutation.__main__ import batches
+
+    runs = batches(TARGETS)
+
+    plugin = [batch for batch in runs if batch[0].group == "plugin"]
+    assert len(plugin) == 1, "the plugin's modules share one baseline"
+    assert [target.name for target in plugin[0]] == [t.name for t in TARGETS if t.group == "plugin"]
+    assert sorted(target.name for batch in runs for target in batch) == sorted(t.name for t in TARGETS)
+    assert all(len({target.run_key for target in batch}) == 1 for batch in runs)

@@ -40,14 +40,28 @@ SCRATCH = Path("/dev/shm")
 PYTEST_ARGS = ["-p", "no:locust", "-p", "no:cacheprovider", "-p", "no:randomly", "-q"]
 
 
-def stage(target: Target) -> Path:
-    """The target's folder: its package, its tests and mutmut's configuration."""
-    folder = WORK / target.name
+def batches(targets: list[Target]) -> list[list[Target]]:
+    """Targets that share their root, tests, selection and limit, in one mutmut run each.
+
+    One run mutates them all against the same tests: its baseline (every selected test,
+    traced, the costly part for the plugin's 400 unit tests) is paid once, not per module.
+    Each module is still scored alone.
+    """
+    grouped: dict[tuple[object, ...], list[Target]] = {}
+    for target in targets:
+        grouped.setdefault(target.run_key, []).append(target)
+    return list(grouped.values())
+
+
+def stage(batch: list[Target]) -> Path:
+    """The batch's folder: its package, its tests and mutmut's configuration."""
+    first = batch[0]
+    folder = WORK / "+".join(target.name for target in batch)
     shutil.rmtree(folder, ignore_errors=True)
-    package = target.module.split("/")[0]
-    shutil.copytree(ROOT / target.root / package, folder / "src" / package)
+    package = first.module.split("/")[0]
+    shutil.copytree(ROOT / first.root / package, folder / "src" / package)
     selected = []
-    for test in target.tests:
+    for test in first.tests:
         source = ROOT / test
         test_folder = source if source.is_dir() else source.parent
         destination = folder / "tests" / test_folder.relative_to(ROOT)
@@ -61,12 +75,12 @@ def stage(target: Target) -> Path:
         selected.append(str(destination.relative_to(folder) / (source.name if source.is_file() else "")))
     config = {
         "source_paths": ["src"],
-        "only_mutate": [f"src/{target.module}"],
+        "only_mutate": [f"src/{target.module}" for target in batch],
         # Each test's limit: the longest deadline its tests hand the code, plus a margin (targets.py).
         "pytest_add_cli_args": [
             *PYTEST_ARGS,
-            f"--timeout={target.per_test_timeout:g}",
-            *(["-k", target.select] if target.select else []),
+            f"--timeout={first.per_test_timeout:g}",
+            *(["-k", first.select] if first.select else []),
         ],
         "pytest_add_cli_args_test_selection": selected,
         "also_copy": ["tests"],
@@ -78,15 +92,16 @@ def stage(target: Target) -> Path:
     return folder
 
 
-def run(target: Target, max_children: int, judged: dict[str, str]) -> Score:
-    folder = stage(target)
+def run(batch: list[Target], max_children: int, judged: dict[str, str]) -> list[Score]:
+    """mutmut over the batch's modules in its folder; one score per module."""
+    folder = stage(batch)
     started = time.monotonic()
     mutmut = Path(sys.executable).with_name("mutmut")
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     if SCRATCH.is_dir():
         # The tests' SQLite files (tmp_path) on tmpfs: each commit's fsync is most of
         # a mutant's time on a disk, and nothing here needs to outlive the run.
-        scratch = SCRATCH / f"mutation-{os.getpid()}-{target.name}"
+        scratch = SCRATCH / f"mutation-{os.getpid()}-{folder.name}"
         scratch.mkdir(exist_ok=True)
         env["TMPDIR"] = str(scratch)
     done = subprocess.run(
@@ -102,17 +117,21 @@ def run(target: Target, max_children: int, judged: dict[str, str]) -> Score:
     if "TMPDIR" in env and env["TMPDIR"] != os.environ.get("TMPDIR"):
         shutil.rmtree(env["TMPDIR"], ignore_errors=True)
     (folder / "mutmut.log").write_text(done.stdout)
-    meta = folder / "mutants" / "src" / f"{target.module}.meta"
-    if done.returncode != 0 or not meta.exists():
-        raise SystemExit(f"mutmut failed for {target.name} (exit {done.returncode}):\n{done.stdout[-4000:]}")
-    outcome: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
-    score = judge(target.name, target.dotted, outcome, judged)
-    score.seconds = seconds
-    return score
+    metas = [folder / "mutants" / "src" / f"{target.module}.meta" for target in batch]
+    if done.returncode != 0 or not all(meta.exists() for meta in metas):
+        raise SystemExit(f"mutmut failed in {folder} (exit {done.returncode}):\n{done.stdout[-4000:]}")
+    scores = []
+    for target, meta in zip(batch, metas, strict=True):
+        outcome: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+        score = judge(target.name, target.dotted, outcome, judged)
+        score.seconds, score.folder = seconds, folder.name
+        scores.append(score)
+    return scores
 
 
 def report(scores: list[Score]) -> list[str]:
     """Print the table and every survivor; return what fails the run."""
+    # time: of the module's mutmut run, shared by the modules batched with it.
     print(f"\n{'module':<16}{'killed':>8}{'timeout':>8}{'scored':>8}{'equiv.':>8}{'score':>8}{'time':>8}")
     for score in scores:
         print(
@@ -122,7 +141,7 @@ def report(scores: list[Score]) -> list[str]:
     problems = []
     for score in scores:
         for name in score.survivors:
-            print(f"survived: {name}   (mutmut show {name}, in .artifacts/mutation/{score.name})")
+            print(f"survived: {name}   (mutmut show {name}, in .artifacts/mutation/{score.folder})")
         for name, code in score.other.items():
             print(f"not killed ({code}): {name}")
         for name in score.timed_out:
@@ -155,7 +174,7 @@ def main() -> None:
     orphans = unknown_modules(judged, {target.dotted for target in TARGETS})
     if orphans:
         raise SystemExit(f"{EQUIVALENT_FILE.name} lists mutants of no target's module: {', '.join(orphans)}")
-    problems = report([run(target, args.max_children, judged) for target in chosen])
+    problems = report([score for batch in batches(chosen) for score in run(batch, args.max_children, judged)])
     if problems:
         raise SystemExit("mutation run failed:\n  " + "\n  ".join(problems))
     print(f"every module at or above {THRESHOLD:.0%}; every listed equivalent survived")

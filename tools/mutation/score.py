@@ -37,6 +37,8 @@ class Score:
     #: Entries of the equivalents list for this module that are no longer true.
     stale: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: The work folder under .artifacts/mutation/ (shared by a batch's modules).
+    folder: str = ""
 
     @property
     def scored(self) -> int:

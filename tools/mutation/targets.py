@@ -89,6 +89,11 @@ class Target:
         return self.longest_deadline + DEADLINE_MARGIN
 
     @property
+    def run_key(self) -> tuple[object, ...]:
+        """What one mutmut run shares: targets equal in it are mutated in one run (one baseline)."""
+        return (self.root, self.tests, self.select, self.per_test_timeout)
+
+    @property
     def group(self) -> str:
         """ "plugin" or "services": `nox -s mutation_plugin` runs the first only."""
         return "plugin" if self.root == PLUGIN else "services"
