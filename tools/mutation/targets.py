@@ -55,6 +55,7 @@ PLUGIN_TESTS = tuple(
     f"{PLUGIN_UNIT}/test_{name}.py"
     for name in (
         "readiness",
+        "readiness_boundaries",
         "ownership",
         "owner_identity",
         "leftovers",
