@@ -1,4 +1,4 @@
-"""tests.ci.junit_report: the shards' JUnit files merged, and every test found in exactly one of them."""
+"""tools.junit_report: the shards' JUnit files merged, and every test found in exactly one of them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml
 
-from tests.ci.junit_report import junit_id_of_nodeid, main
+from tools.junit_report import junit_id_of_nodeid, main
 
 CASE = '<testcase classname="{classname}" name="{name}" time="{time}">{result}</testcase>'
 FAILURE = '<failure message="assert 1 == 2">AssertionError</failure>'

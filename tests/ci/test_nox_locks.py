@@ -1,10 +1,10 @@
 """Every lock a nox session installs goes in with --no-deps and `pip check`, by a pip the venv doesn't choose.
 
-Issue 23, 1: nox's fresh virtualenvs (`_fresh_venv`: matrix-*, wheel, package,
+Issue 23, 1: nox's fresh virtualenvs (`tools.fresh_venv`: matrix-*, wheel, package,
 minimums, latest) installed their locks with the pip their Python bundles, without
 --no-deps: the resolution that broke scripts/bootstrap. They now have no pip of
-their own; `_pip` runs .venv's (requirements/dev.txt's pin) on them, and
-`_install_lock` is the one way a lock goes in.
+their own; `pip` runs .venv's (requirements/dev.txt's pin) on them, and
+`install_lock` is the one way a lock goes in.
 """
 
 from __future__ import annotations
@@ -20,17 +20,25 @@ from typing import Any, NoReturn
 
 import pytest
 
-import noxfile
 from tests.ci.wheel_folder import LOCKED, WheelFolder, installed, make_wheel_folder
+from tools import fresh_venv
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP_TIMEOUT = 120  # seconds: a virtualenv and two tiny wheels take ~5 s here
 # Where the repository runs pip: its sessions, benchmarks, tests, set-up and workflows.
-PIP_CALLERS = ["noxfile.py", "bench/**/*.py", "tests/**/*.py", "scripts/*", ".ci/*", ".github/workflows/*"]
+PIP_CALLERS = [
+    "noxfile.py",
+    "tools/**/*.py",
+    "bench/**/*.py",
+    "tests/**/*.py",
+    "scripts/*",
+    ".ci/*",
+    ".github/workflows/*",
+]
 
 
 class RunningSession:
-    """Just enough of nox.Session for the noxfile's helpers: commands really run."""
+    """Just enough of nox.Session for tools.fresh_venv: commands really run."""
 
     name = "lock-test"
 
@@ -56,12 +64,12 @@ def wheels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WheelFolder:
 def test_a_fresh_venv_gets_exactly_the_lock_and_no_pip_of_its_own(
     tmp_path: Path, wheels: WheelFolder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(noxfile, "FRESH_VENVS", tmp_path / "nox")
+    monkeypatch.setattr(fresh_venv, "FRESH_VENVS", tmp_path / "nox")
     session: Any = RunningSession()
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
 
-    python = noxfile._fresh_venv(session, version)
-    noxfile._install_lock(session, python, wheels.lock)
+    python = fresh_venv.fresh_venv(session, version)
+    fresh_venv.install_lock(session, python, wheels.lock)
 
     assert installed(python) == LOCKED, "no pip, no setuptools: only the lock"
 
@@ -69,12 +77,12 @@ def test_a_fresh_venv_gets_exactly_the_lock_and_no_pip_of_its_own(
 def test_a_lock_missing_a_dependency_fails_the_session(
     tmp_path: Path, wheels: WheelFolder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(noxfile, "FRESH_VENVS", tmp_path / "nox")
+    monkeypatch.setattr(fresh_venv, "FRESH_VENVS", tmp_path / "nox")
     session: Any = RunningSession()
-    python = noxfile._fresh_venv(session, f"{sys.version_info.major}.{sys.version_info.minor}")
+    python = fresh_venv.fresh_venv(session, f"{sys.version_info.major}.{sys.version_info.minor}")
 
     with pytest.raises(subprocess.CalledProcessError) as failed:
-        noxfile._install_lock(session, python, wheels.incomplete_lock)
+        fresh_venv.install_lock(session, python, wheels.incomplete_lock)
 
     assert "check" in failed.value.cmd, "pip check refused it, after the install"
 
@@ -89,11 +97,14 @@ def _functions_using(tree: ast.Module, literal: str) -> set[str]:
     }
 
 
-def test_the_noxfile_installs_locks_and_runs_pip_in_one_place_each() -> None:
-    tree = ast.parse((ROOT / "noxfile.py").read_text())
+def test_the_sessions_install_locks_and_run_pip_in_one_place_each() -> None:
+    sessions = ast.parse((ROOT / "noxfile.py").read_text())
+    fresh = ast.parse((ROOT / "tools" / "fresh_venv.py").read_text())
 
-    assert _functions_using(tree, "--require-hashes") == {"_install_lock"}
-    assert _functions_using(tree, "pip") == {"_pip"}, "every pip command goes through _pip"
+    assert _functions_using(fresh, "--require-hashes") == {"install_lock"}
+    assert _functions_using(fresh, "pip") == {"pip"}, "every pip command goes through pip()"
+    assert _functions_using(sessions, "--require-hashes") == set()
+    assert _functions_using(sessions, "pip") == set(), "the sessions call tools.fresh_venv.pip"
 
 
 def _lines_installing_a_lock() -> Iterator[tuple[str, str]]:

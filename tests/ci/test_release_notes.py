@@ -1,4 +1,4 @@
-"""noxfile.changelog_section: the GitHub release's notes are the CHANGELOG's section for the tag."""
+"""tools.release.changelog_section: the GitHub release's notes are the CHANGELOG's section for the tag."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from noxfile import PLUGIN, changelog_section
+from tools.release import changelog_section
 
 ROOT = Path(__file__).resolve().parents[2]
+PLUGIN = "pytest-microstack"
 CHANGELOG = """# Changelog
 
 ## [Unreleased]

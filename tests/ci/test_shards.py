@@ -7,38 +7,18 @@ runs, so no stack starts.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SELECTION = ("-m", "integration and not load", "tests")  # what `nox -s integration` runs
-# A collection takes ~1.5 s of one core; a generous bound for a loaded 2-core machine.
-COLLECT_TIMEOUT = 120
+from tools.collect import INTEGRATION_SELECTION, ROOT
+from tools.collect import collect as collect_tests
 
 
 def collect(*args: str) -> list[str]:
-    """The node ids a run with these arguments would execute, in order."""
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--collect-only",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        *SELECTION,
-        *args,
-    ]
-    result = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=COLLECT_TIMEOUT, check=False
-    )
-    assert result.returncode == 0, f"{' '.join(command)}\n{result.stdout}\n{result.stderr}"
-    return [line for line in result.stdout.splitlines() if "::" in line and not line.startswith("[")]
+    """The node ids an integration run with these arguments would execute, in order."""
+    return collect_tests(*INTEGRATION_SELECTION, *args)
 
 
 SPLITS = (2, 3)

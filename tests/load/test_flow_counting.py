@@ -16,7 +16,7 @@ import pytest
 
 pytestmark = [pytest.mark.load, pytest.mark.timeout(120)]
 
-LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "tools" / "load" / "locustfile.py"
 USERS, ITERATIONS, RESTARTS = 4, 3, 2
 SIMULATION = """
 import importlib.util, sys

@@ -27,11 +27,11 @@ from typing import Any
 
 import pytest
 
-from . import catalogue
-from .cpu import cpu_seconds, per_request_ms
-from .flow import FlowResult, run_flow
-from .report import LoadReport, Row
-from .wrk import WrkResult, run_wrk
+from tools.load import catalogue
+from tools.load.cpu import cpu_seconds, per_request_ms
+from tools.load.flow import FlowResult, run_flow
+from tools.load.report import LoadReport, Row
+from tools.load.wrk import WrkResult, run_wrk
 
 pytestmark = [pytest.mark.load, pytest.mark.timeout(1800)]
 

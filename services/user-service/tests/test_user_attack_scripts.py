@@ -1,4 +1,4 @@
-"""The attack scripts keep their convention (attacks/README.md); their client reaches 127.0.0.1 only."""
+"""The attack scripts (tools/attacks/) keep their README's convention; their client reaches 127.0.0.1 only."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-ATTACKS = Path(__file__).resolve().parent / "attacks"
+ATTACKS = Path(__file__).resolve().parents[3] / "tools" / "attacks"
 
 
 @pytest.fixture(autouse=True)

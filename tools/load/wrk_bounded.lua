@@ -1,4 +1,4 @@
--- wrk script for tests/load: bound each thread's requests, count statuses, and
+-- wrk script for the load run (tests/load/test_load.py): bound each thread's requests, count statuses, and
 -- print the figures as one JSON line (prefixed WRK_JSON) for the test to parse.
 -- Arguments after `--`: the number of responses each thread stops after.
 --

@@ -35,7 +35,7 @@ from pytest_microstack._ownership import PROJECT_PREFIX
 
 from .phases import engine_resources
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 TEST = "tests/test_inter_service_flow.py::test_validate_user_goes_through_user_service"
 RUN_LIMIT = 300.0  # seconds a run may take before it counts as hung
 LATE_LOOK = 10.0  # seconds after exit for the second look (Docker completes in-flight requests in < 1 s)
@@ -132,7 +132,7 @@ def interrupted_run(client: Any, run_id: str, delay: float) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m soak --startup-interrupts", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.soak --startup-interrupts", description=__doc__)
     parser.add_argument("--runs", type=int, default=12, help="interrupted runs at most (default 12)")
     parser.add_argument("--minutes", type=float, default=10.0, help="start no run after this (default 10)")
     parser.add_argument("--seed", type=int, default=None)

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CHECKOUT = HERE.parents[3]
+CHECKOUT = HERE.parents[1]
 #: gunicorn imports the app and forks 2 workers: seconds, plus margin for a loaded machine.
 BOOT_DEADLINE_SECONDS = 60.0
 #: No script may run longer; each has a (shorter) deadline of its own.

@@ -1,6 +1,6 @@
 """Merge the JUnit files of a sharded run and check that every test ran exactly once.
 
-`python -m tests.ci.junit_report [--expect FULL.xml | --expect-nodeids FILE]
+`python -m tools.junit_report [--expect FULL.xml | --expect-nodeids FILE]
 [--output MERGED.xml] [--summary SUMMARY.md] SHARD.xml...` (what `nox -s
 junit_report` runs). Exits 1 when a test appears in two shards, or when the
 shards together ran another set of tests than expected: an unsharded run's JUnit
@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from junitparser import JUnitXml, TestCase
+
+from tools.collect import node_ids
 
 
 @dataclass
@@ -60,8 +62,7 @@ def junit_id_of_nodeid(nodeid: str) -> str:
 
 def read_nodeids(path: Path) -> list[str]:
     """JUnit ids of the node ids in `pytest --collect-only -q` output (other lines ignored)."""
-    lines = path.read_text().splitlines()
-    return [junit_id_of_nodeid(line.strip()) for line in lines if "::" in line and not line.startswith("[")]
+    return [junit_id_of_nodeid(nodeid.strip()) for nodeid in node_ids(path.read_text())]
 
 
 def read_shard(path: Path) -> Shard:

@@ -42,11 +42,13 @@ from pytest_microstack._core.lifecycle import sweep_leftovers
 from pytest_microstack._engine.engine import connect
 from pytest_microstack._ownership import PROJECT_PREFIX
 
+from tools.collect import CollectError, collect
+
 from .phases import PHASES, engine_resources
 from .run import Outcome, Plan, execute
 
-# The repository whose integration suite the soak runs (pytest-microstack/tests/soak/ -> root).
-ROOT = Path(__file__).resolve().parents[3]
+# The repository whose integration suite the soak runs (tools/soak/ -> root).
+ROOT = Path(__file__).resolve().parents[2]
 # BENCHMARKS.md shows the last soak from here (bench/report.py reads it).
 RESULTS = ROOT / "bench" / "results" / "soak.json"
 SIGNALS = ("SIGINT", "SIGTERM", "SIGKILL")
@@ -91,28 +93,13 @@ def plans(rng: random.Random, soak_id: str, counter: int, kill_ratio: float) -> 
 
 def check_tests_exist() -> None:
     """Fail at once, naming them, if the suite no longer has the tests the soak picks from."""
-    listed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--collect-only",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            *FAST_TESTS,
-            *FAULT_TESTS,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    missing = [test for test in (*FAST_TESTS, *FAULT_TESTS) if test not in listed.stdout]
+    try:
+        listed = collect(*FAST_TESTS, *FAULT_TESTS, cwd=ROOT)
+    except CollectError as error:
+        sys.exit(f"soak: the tests it picks from can't be collected: {error}")
+    missing = [test for test in (*FAST_TESTS, *FAULT_TESTS) if test not in listed]
     if missing:
-        sys.exit(
-            f"soak: tests not found in the suite: {missing}\n{listed.stdout[-2000:]}{listed.stderr[-2000:]}"
-        )
+        sys.exit(f"soak: tests not found in the suite: {missing}")
 
 
 def orphans(soak_prefix: str) -> list[str]:
@@ -227,7 +214,7 @@ def main() -> None:
 
         sys.exit(startup_main([arg for arg in sys.argv[1:] if arg != "--startup-interrupts"]))
     parser = argparse.ArgumentParser(
-        prog="python -m soak", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m tools.soak", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--minutes", type=float, default=40.0, help="start no run after this (default 40)")
     parser.add_argument("--runs", type=int, default=60, help="start no run after this many (default 60)")

@@ -1,4 +1,4 @@
-"""The full flow for locust (run by tests/load/flow.py, never imported by pytest).
+"""The full flow for locust (run by tools/load/flow.py, never imported by pytest).
 
 Each simulated user logs in (POST /auth/token on user-service), then loops:
 validate-user, create a product, read it back. A token is reused for at most
