@@ -55,7 +55,7 @@ TYPED_CODE = [
     *([service] for service in SERVICES),
 ]
 
-nox.options.sessions = ["lint", "unit", "plugin", "integration", "integration_parallel"]
+nox.options.sessions = ["lint", "unit", "docs", "plugin", "integration", "integration_parallel"]
 nox.options.default_venv_backend = "none"
 
 
@@ -570,6 +570,29 @@ def wheel(session: nox.Session) -> None:
     _pip(session, python, "check")
     session.posargs.clear()  # the wheel was ours; pytest gets none
     _plugin_tests(session, python, engine=True)
+
+
+DOCS_LOCK = ROOT / "requirements" / "docs.txt"
+DOCS_CHECKS = ROOT / "docs" / "_tools"
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (mkdocs.yml, docs/): built in strict mode into site/, then its checks:
+    every example on it run or type-checked, and every option, fixture, public name and error in
+    the reference. In a fresh virtualenv from requirements/docs.txt, the plugin installed from its
+    source as a reader installs it. `nox -s docs -- serve` serves the site on 127.0.0.1:8000 instead.
+    """
+    python = _fresh_venv(session, MATRIX_PYTHONS[0])
+    _install_lock(session, python, DOCS_LOCK)
+    _pip(session, python, "install", "-q", "--no-deps", "--no-build-isolation", f"./{PLUGIN}")
+    _pip(session, python, "check")
+    if session.posargs[:1] == ["serve"]:
+        session.run(str(python), "-m", "mkdocs", "serve", "--strict", "-a", "127.0.0.1:8000", external=True)
+        return
+    session.run(str(python), "-m", "mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"), external=True)
+    checks = ["-m", "pytest", "-p", "no:cacheprovider", "-c", str(DOCS_CHECKS / "pytest.ini")]
+    session.run(str(python), *checks, str(DOCS_CHECKS), *session.posargs, external=True)
 
 
 def changelog_section(changelog: str, version: str) -> str:
