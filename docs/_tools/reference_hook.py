@@ -52,6 +52,11 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
         "`$XDG_CACHE_HOME/pytest-microstack`",
         "the private (0700) folder for the config cache, locks, kept-stack records and the machine id",
     ),
+    "COMPOSE_ENV_FILES": (
+        "`.env`",
+        "compose's own: the env files compose reads; like every `COMPOSE_*` variable and every "
+        "variable your compose files name, it is part of the key of the cached `docker compose config`",
+    ),
     "XDG_CACHE_HOME": ("`~/.cache`", "the parent of the state folder when `MICROSTACK_STATE_DIR` is unset"),
     "MICROSTACK_COVERAGE_DATA": (
         "set by the plugin",
@@ -175,21 +180,21 @@ def markers() -> dict[str, str]:
 
 
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    """One table cell: on one line, its `|` escaped, `<name>` shown rather than read as HTML."""
+    return " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _default(key: IniKey) -> str:
     if key.default in ([], "", None):
-        return "(none)"
+        return "(unset)"
     return f"`{str(key.default).lower() if isinstance(key.default, bool) else key.default}`"
 
 
-def ini_table() -> str:
+def ini_table(anchors: bool = True) -> str:
     rows = ["| ini key | type | default | meaning |", "|---|---|---|---|"]
-    rows += [
-        f"| `{key.name}` {{ #{key.name} }} | {key.kind} | {_default(key)} | {_cell(key.help)} |"
-        for key in declared().ini
-    ]
+    for key in declared().ini:
+        anchor = f" {{ #{key.name} }}" if anchors else ""
+        rows.append(f"| `{key.name}`{anchor} | {key.kind} | {_default(key)} | {_cell(key.help)} |")
     return "\n".join(rows)
 
 
@@ -197,13 +202,19 @@ def _anchor(option: Option) -> str:
     return option.flags[0].lstrip("-")
 
 
-def options_table() -> str:
+def options_table(anchors: bool = True) -> str:
     rows = ["| option | meaning |", "|---|---|"]
     for option in declared().options:
         value = f" {option.metavar or option.dest.upper()}" if option.takes_value else ""
         names = ", ".join(f"`{flag}{value}`" for flag in option.flags)
-        rows.append(f"| {names} {{ #{_anchor(option)} }} | {_cell(option.help)} |")
+        anchor = f" {{ #{_anchor(option)} }}" if anchors else ""
+        rows.append(f"| {names}{anchor} | {_cell(option.help)} |")
     return "\n".join(rows)
+
+
+def package_page_tables() -> str:
+    """The configuration tables as the package page (pytest-microstack/README.md) shows them."""
+    return f"{ini_table(anchors=False)}\n\n{options_table(anchors=False)}\n"
 
 
 def environment_table() -> str:

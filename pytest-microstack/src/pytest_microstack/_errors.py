@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,9 +11,11 @@ TROUBLESHOOTING = "https://microstack-dev.github.io/microstack/troubleshooting/"
 
 
 def _naming_the_page(error: HarnessError, message: str) -> str:
-    """`message` with its troubleshooting entry's address at the end of its first line."""
-    if f"[docs: {TROUBLESHOOTING}" in message:  # a subclass's __str__ built on its base's
-        return message
+    """`message` with its troubleshooting entry's address at the end of its first line.
+
+    Another error's message quoted in this one loses its own address: one per message.
+    """
+    message = re.sub(rf" \[docs: {re.escape(TROUBLESHOOTING)}#[a-z]+\]", "", message)
     head, newline, rest = message.partition("\n")
     return f"{head} [docs: {TROUBLESHOOTING}#{type(error).__name__.lower()}]{newline}{rest}"
 
