@@ -154,7 +154,7 @@ def fixtures() -> list[FixtureDoc]:
             found.append(
                 FixtureDoc(
                     node.name,
-                    scope.value if isinstance(scope, ast.Constant) else "function",
+                    str(scope.value) if isinstance(scope, ast.Constant) else "function",
                     bool(autouse.value) if isinstance(autouse, ast.Constant) else False,
                     ast.get_docstring(node) or "",
                 )

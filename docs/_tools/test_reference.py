@@ -39,7 +39,7 @@ def _all_modules() -> None:
 
 
 def _subclasses(cls: type) -> set[type]:
-    found = set(cls.__subclasses__())
+    found: set[type] = set(cls.__subclasses__())
     return found.union(*(_subclasses(sub) for sub in found)) if found else found
 
 

@@ -6,6 +6,8 @@ def test_shop_quotes_a_price(service_client):
 
     assert response.status_code == 200
     assert response.json() == {"item": "apple", "total": "0.30"}
+
+
 # --8<-- [end:first]
 
 
@@ -17,4 +19,6 @@ def test_shop_says_503_while_prices_is_down(faults, service_client):
         assert shop.get("/quote/apple").status_code == 503
 
     assert shop.get("/quote/apple").status_code == 200  # healed and checked
+
+
 # --8<-- [end:fault]
