@@ -575,30 +575,50 @@ def wheel(session: nox.Session) -> None:
 
 DOCS_LOCK = ROOT / "requirements" / "docs.txt"
 DOCS_CHECKS = ROOT / "docs" / "_tools"
+SITE = ROOT / "site"
 # mkdocs-material prints a banner about its successor on every build; the build says enough.
 QUIET_MKDOCS = {"NO_MKDOCS_2_WARNING": "1"}
+
+
+def _docs_site(session: nox.Session) -> Path:
+    """A fresh virtualenv from requirements/docs.txt with the plugin installed from its source
+    (as a reader installs it); returns its python."""
+    python = _fresh_venv(session, MATRIX_PYTHONS[0])
+    _install_lock(session, python, DOCS_LOCK)
+    _pip(session, python, "install", "-q", "--no-deps", "--no-build-isolation", f"./{PLUGIN}")
+    _pip(session, python, "check")
+    return python
+
+
+def _build_site(session: nox.Session, python: Path) -> None:
+    build = ["-m", "mkdocs", "build", "--strict", "--site-dir", str(SITE)]
+    session.run(str(python), *build, external=True, env=QUIET_MKDOCS)
 
 
 @nox.session
 def docs(session: nox.Session) -> None:
     """The documentation site (mkdocs.yml, docs/): built in strict mode into site/, then its checks:
     every example on it run (or, when it needs a stack, compiled and linted), and every option,
-    fixture, public name and error
-    in the reference. In a fresh virtualenv from requirements/docs.txt, the plugin installed from its
-    source as a reader installs it. `nox -s docs -- serve` serves the site on 127.0.0.1:8000 instead.
+    fixture, public name and error in the reference. In a fresh virtualenv from
+    requirements/docs.txt. `nox -s docs -- serve` serves the site on 127.0.0.1:8000 instead.
     """
-    python = _fresh_venv(session, MATRIX_PYTHONS[0])
-    _install_lock(session, python, DOCS_LOCK)
-    _pip(session, python, "install", "-q", "--no-deps", "--no-build-isolation", f"./{PLUGIN}")
-    _pip(session, python, "check")
+    python = _docs_site(session)
     if session.posargs[:1] == ["serve"]:
         serve = ["-m", "mkdocs", "serve", "--strict", "-a", "127.0.0.1:8000"]
         session.run(str(python), *serve, external=True, env=QUIET_MKDOCS)
         return
-    build = ["-m", "mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site")]
-    session.run(str(python), *build, external=True, env=QUIET_MKDOCS)
+    _build_site(session, python)
     checks = ["-m", "pytest", "-p", "no:cacheprovider", "-c", str(DOCS_CHECKS / "pytest.ini")]
     session.run(str(python), *checks, str(DOCS_CHECKS), *session.posargs, external=True)
+
+
+@nox.session
+def docs_links(session: nox.Session) -> None:
+    """The built site's external links, each fetched (not in the default run: it needs the
+    network; the canary workflow runs it weekly). Internal links are checked by every build."""
+    python = _docs_site(session)
+    _build_site(session, python)
+    session.run(str(python), str(DOCS_CHECKS / "check_links.py"), str(SITE), external=True)
 
 
 def changelog_section(changelog: str, version: str) -> str:
