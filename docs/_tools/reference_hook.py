@@ -229,10 +229,11 @@ def environment_table() -> str:
 def fixtures_section() -> str:
     parts = []
     for fixture in fixtures():
-        if fixture.name.startswith("_"):
+        if fixture.name.startswith("_") and not fixture.autouse:
             continue
-        scope = fixture.scope + (", autouse" if fixture.autouse else "")
-        parts.append(f"### `{fixture.name}`\n\n*Scope: {scope}.*\n\n{fixture.doc}\n")
+        scope = fixture.scope + (", autouse: it applies to every test" if fixture.autouse else "")
+        doc = re.sub(r"^\[[a-z]+\] ", "", fixture.doc)  # the docstring's own [scope] tag, said above
+        parts.append(f"### `{fixture.name}`\n\n*Scope: {scope}.*\n\n{doc}\n")
     return "\n".join(parts)
 
 

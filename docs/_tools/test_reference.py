@@ -95,7 +95,7 @@ def test_every_fixture_is_documented() -> None:
     assert defined <= set(documented)
     for name, fixture in documented.items():
         assert fixture.doc.strip(), f"fixture {name} has no docstring"
-        if not name.startswith("_"):
+        if not name.startswith("_") or fixture.autouse:
             assert f"### `{name}`" in page
 
 
