@@ -25,6 +25,7 @@ import nox
 
 # nox loads this file by its path: the checkout's tools/ package needs the checkout on sys.path.
 sys.path.insert(0, str(Path(__file__).parent))
+from tools import docs_site
 from tools import podman as podman_engine
 from tools.artifacts import report_args
 from tools.collect import INTEGRATION, INTEGRATION_SELECTION, collect_output
@@ -48,11 +49,12 @@ PLUGIN = "pytest-microstack"
 TYPED_CODE = [
     ["conftest.py", "noxfile.py", "tests", "bench", "tools", "--exclude", "^tools/attacks/"],
     [f"{PLUGIN}/src", f"{PLUGIN}/tests"],
+    ["docs/_tools"],
     *([service] for service in SERVICES),
     ["--explicit-package-bases", "tools/attacks"],  # scripts: see [tool.mypy] mypy_path
 ]
 
-nox.options.sessions = ["lint", "unit", "plugin", "integration", "integration_parallel"]
+nox.options.sessions = ["lint", "unit", "docs", "plugin", "integration", "integration_parallel"]
 nox.options.default_venv_backend = "none"
 
 
@@ -369,6 +371,19 @@ def wheel(session: nox.Session) -> None:
     pip(session, python, "check")
     session.posargs.clear()  # the wheel was ours; pytest gets none
     plugin_tests(session, python, engine=True)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The site (mkdocs.yml, docs/) built strict, then every example on it run and every option,
+    fixture, public name and error found in its reference. `nox -s docs -- serve` serves it."""
+    docs_site.build_and_check(session, MATRIX_PYTHONS[0])
+
+
+@nox.session
+def docs_links(session: nox.Session) -> None:
+    """The built site's external links, each fetched (needs the network: the weekly canary runs it)."""
+    docs_site.check_links(session, MATRIX_PYTHONS[0])
 
 
 @nox.session

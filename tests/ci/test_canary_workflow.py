@@ -33,7 +33,7 @@ def test_it_runs_weekly_on_demand_and_when_a_lock_or_the_set_up_changes() -> Non
     assert "workflow_dispatch" in on
 
 
-def test_three_jobs_each_run_one_canary_and_name_it() -> None:
+def test_four_jobs_each_run_one_canary_and_name_it() -> None:
     jobs = workflow()["jobs"]
 
     commands = {
@@ -44,11 +44,13 @@ def test_three_jobs_each_run_one_canary_and_name_it() -> None:
         "fresh-setup": [".ci/run"],
         "minimums": ["scripts/bootstrap", ".venv/bin/nox -s minimums"],
         "latest": ["scripts/bootstrap", ".venv/bin/nox -s latest"],
+        "docs-links": ["scripts/bootstrap --venv-only", ".venv/bin/nox -s docs_links"],
     }
     assert [job["name"] for job in jobs.values()] == [
         "canary: the README's set-up on a fresh runner (.ci/run)",
         "canary: the lowest declared dependency versions (nox -s minimums)",
         "canary: the newest dependency releases (nox -s latest)",
+        "canary: the documentation site's external links (nox -s docs_links)",
     ]
     uses = [step["uses"] for job in jobs.values() for step in job["steps"] if "uses" in step]
     assert not [action for action in uses if action.startswith("actions/cache")], "fresh: nothing restored"

@@ -8,11 +8,43 @@ or a one-line exit. At the package's foundation: every room may import it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import Any
+
+# Every error's cause and fix: a section per class, its anchor the class name in lower case.
+TROUBLESHOOTING = "https://microstack-dev.github.io/microstack/troubleshooting/"
+
+
+def _naming_the_page(error: HarnessError, message: str) -> str:
+    """`message` with its troubleshooting entry's address at the end of its first line.
+
+    Another error's message quoted in this one loses its own address: one per message.
+    """
+    message = re.sub(rf" \[docs: {re.escape(TROUBLESHOOTING)}#[a-z]+\]", "", message)
+    head, newline, rest = message.partition("\n")
+    return f"{head} [docs: {TROUBLESHOOTING}#{type(error).__name__.lower()}]{newline}{rest}"
 
 
 class HarnessError(Exception):
-    """Base class for every error the harness raises on purpose."""
+    """Base class for every error the harness raises on purpose.
+
+    Every message names its troubleshooting entry (cause and fix), however a
+    subclass builds the message: a subclass's own `__str__` is wrapped too.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("__str__")
+        if own is not None:
+
+            def __str__(self: HarnessError) -> str:
+                return _naming_the_page(self, own(self))
+
+            cls.__str__ = __str__  # type: ignore[method-assign]
+
+    def __str__(self) -> str:
+        return _naming_the_page(self, super().__str__())
 
 
 @dataclass

@@ -74,13 +74,19 @@ class HookSpecs:
         """Register project-specific faults on the `faults` fixture of a test.
 
         Called once per test that uses `faults`, with the conftest.py files that
-        apply to that test. Example, in a conftest.py::
+        apply to that test. Example, in a conftest.py:
 
-            def pytest_microstack_add_faults(faults):
-                faults.register("erroring", make_database_unreadable)
+        ```python
+        # illustrative: the project's own inject(stack, container, **options)
+        from myproject.faults import make_database_unreadable
 
-        then in a test: ``with faults.erroring("api"): ...``. ``inject(stack,
-        container, **options)`` breaks the service and returns a function that
+
+        def pytest_microstack_add_faults(faults):
+            faults.register("erroring", make_database_unreadable)
+        ```
+
+        then in a test: `with faults.erroring("api"): ...`. `inject(stack,
+        container, **options)` breaks the service and returns a function that
         undoes it; the harness heals and checks health afterwards.
         """
 
@@ -106,6 +112,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--stack-timeout",
         type=float,
         default=None,
+        metavar="SECONDS",
         help="seconds for the whole stack to become ready (default: env STACK_TIMEOUT, "
         "else ini stack_timeout, else 60)",
     )
@@ -120,7 +127,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--stack-coverage",
         action="store_true",
         help="measure every Python process of the services inside their containers; the data joins "
-        "pytest-cov's report (--cov), else is written for `coverage combine` (see README)",
+        "pytest-cov's report (--cov), else is written for `coverage combine` "
+        "(docs: Coverage inside containers)",
     )
     for name, (help_text, kind, default) in _INI.items():
         parser.addini(name, help_text, type=kind, default=default)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from pytest_microstack._engine.config_check import check_config
-from pytest_microstack._errors import StackConfigError
+from pytest_microstack._errors import TROUBLESHOOTING, StackConfigError
 from pytest_microstack._settings import ServiceSpec
 
 FILES = "compose.yaml, compose.ci.yaml"
@@ -52,7 +52,7 @@ def test_a_declared_service_missing_from_the_compose_files() -> None:
     assert (error.service, error.key) == ("billing", "services")
     assert str(error) == (
         "service 'billing', key 'services': declared in stack_services but not defined in "
-        f"{FILES} (services: api, db)"
+        f"{FILES} (services: api, db) [docs: {TROUBLESHOOTING}#stackconfigerror]"
     )
 
 

@@ -1,5 +1,5 @@
 """The built distributions: the wheel holds the package, py.typed and LICENSE, and nothing else;
-the sdist also carries the tests, the CHANGELOG and the docs (MANIFEST.in).
+the sdist also carries the tests, the CHANGELOG and the release guide (MANIFEST.in).
 
 Built with setuptools' own PEP 517 backend in a child process, from a copy of the
 project (the source tree gets no build/ or egg-info), without build isolation: no
@@ -40,7 +40,7 @@ BUILD_LEFTOVERS = (
     ".coverage.*",
 )
 # What pytest plugins' sdists conventionally carry besides the package (MANIFEST.in).
-SDIST_EXTRAS = ("CHANGELOG.md", "RELEASING.md", "docs/api.md")
+SDIST_EXTRAS = ("CHANGELOG.md", "RELEASING.md")
 
 
 def _source_files(folder: Path) -> set[str]:
@@ -147,7 +147,7 @@ def test_the_version_is_written_in_one_place() -> None:
     assert f"## [{pytest_microstack.__version__}]" in (PROJECT / "CHANGELOG.md").read_text()
 
 
-def test_the_sdist_carries_the_tests_the_changelog_and_the_docs(built: dict[str, Path]) -> None:
+def test_the_sdist_carries_the_tests_the_changelog_and_the_release_guide(built: dict[str, Path]) -> None:
     """Issue 23, 3: the sdist held the package alone, as pytest plugins' sdists conventionally don't."""
     with tarfile.open(built["sdist"]) as sdist:
         names = {member.name.split("/", 1)[1] for member in sdist.getmembers() if member.isfile()}

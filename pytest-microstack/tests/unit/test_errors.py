@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pytest_microstack._errors import (
+    TROUBLESHOOTING,
     ComposeCommandError,
     HarnessError,
     ServiceDiagnosis,
@@ -64,7 +65,9 @@ def test_stack_start_error_names_project_reason_deadline_and_every_failure() -> 
         [ServiceDiagnosis("a", "ua", "HTTP 503"), ServiceDiagnosis("b", "ub", "ConnectionError")],
     )
     text = str(error)
-    assert text.splitlines()[0] == "stack 'p-1': failed to start (health deadline 12.3 s)"
+    assert text.splitlines()[0] == (
+        f"stack 'p-1': failed to start (health deadline 12.3 s) [docs: {TROUBLESHOOTING}#stackstarterror]"
+    )
     assert "service 'a' at ua" in text
     assert "service 'b' at ub" in text
     assert text.index("service 'a'") < text.index("service 'b'")
@@ -78,7 +81,10 @@ def test_compose_command_error_keeps_command_and_output() -> None:
         " out \n",
         "\n err ",
     )
-    assert str(error) == "`docker compose up` exited with 2\n--- stderr ---\nerr\n--- stdout ---\nout"
+    assert str(error) == (
+        f"`docker compose up` exited with 2 [docs: {TROUBLESHOOTING}#composecommanderror]\n"
+        "--- stderr ---\nerr\n--- stdout ---\nout"
+    )
 
 
 @pytest.mark.parametrize("error_type", [StackStartError, ServiceUnhealthyError, ComposeCommandError])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from pytest_microstack._engine.preflight import unreachable_reason
+from pytest_microstack._errors import TROUBLESHOOTING
 
 from unit.engine_socket import engine_socket
 from unit.fakes import DOCKER_VERSION
@@ -140,7 +141,8 @@ def test_an_engine_older_than_supported(
     _assert_one_line(
         result,
         "pytest-microstack: Docker 19.03.15 (API 1.40): Docker API 1.40 is too old: "
-        "the plugin needs API 1.41 (Docker Engine 20.10) or newer; upgrade the engine",
+        "the plugin needs API 1.41 (Docker Engine 20.10) or newer; upgrade the engine "
+        f"[docs: {TROUBLESHOOTING}#machinenotreadyerror]",
     )
 
 

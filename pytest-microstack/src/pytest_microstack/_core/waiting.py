@@ -33,7 +33,16 @@ def wait_for(
 ) -> T:
     """Return the first truthy value of `condition()`, or fail naming `what` after `timeout` s.
 
-    `what` defaults to the condition's name and where it was defined.
+    `what` defaults to the condition's name and where it was defined. Instead of a
+    sleep in a test: it returns as soon as the condition holds.
+
+    ```python
+    from pytest_microstack import wait_for
+
+    answers = iter([None, None, "shipped"])  # e.g. an order's status, read each time
+    print(wait_for(lambda: next(answers), timeout=5, what="the order to ship"))
+    #> shipped
+    ```
     """
     label = describe(condition) if what is None else what
     deadline = time.monotonic() + timeout
