@@ -47,7 +47,7 @@ def stand_in(settings, engine=None, on_start_failure=None, coverage=None):
     yield StandInStack()
 
 
-lifecycle.open_stack = stand_in
+lifecycle.open_stack_with = stand_in
 lifecycle.sweep_leftovers = lambda engine=None: []
 RunState.machine = lambda self: None
 

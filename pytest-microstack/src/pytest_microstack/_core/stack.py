@@ -152,6 +152,7 @@ class Stack(abc.ABC):
             return f"(logs unavailable: {error})"
 
     def _probe(self, service: str, *, fail_on_unhealthy: bool = True) -> Probe:
+        """How the harness checks one service: what it polls, and how it reads its container's state."""
         spec = self.services[service]
 
         def target() -> str:
