@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from pytest_microstack._core.faults import Fault, FaultError, Faults, exec_in
     from pytest_microstack._core.lifecycle import open_stack, prepare_images
     from pytest_microstack._core.reader import read_settings
-    from pytest_microstack._core.settings import ServiceSpec, StackSettings
+    from pytest_microstack._core.settings import ServiceSpec, StackSettings, TeardownPolicy
     from pytest_microstack._core.stack import Stack
     from pytest_microstack._core.waiting import WaitTimeout, wait_for
     from pytest_microstack._coverage.collect import StackCoverageError
@@ -52,6 +52,7 @@ _HOMES = {
     "StackCoverageWarning": "pytest_microstack._coverage.combine",
     "StackSettings": "pytest_microstack._core.settings",
     "StackStartError": "pytest_microstack._errors",
+    "TeardownPolicy": "pytest_microstack._core.settings",
     "WaitTimeout": "pytest_microstack._core.waiting",
     "exec_in": "pytest_microstack._core.faults",
     "open_stack": "pytest_microstack._core.lifecycle",
@@ -76,6 +77,7 @@ __all__ = [
     "StackCoverageWarning",
     "StackSettings",
     "StackStartError",
+    "TeardownPolicy",
     "WaitTimeout",
     "__version__",
     "exec_in",

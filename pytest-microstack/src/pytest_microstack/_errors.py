@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 
@@ -41,12 +42,19 @@ class StackStartError(HarnessError):
 
     project: str
     reason: str
-    deadline: float
+    timeout: float  # the seconds the services were given
     failures: list[ServiceDiagnosis] = field(default_factory=list)
 
     def __str__(self) -> str:
-        head = f"stack {self.project!r}: {self.reason} (health deadline {self.deadline:.1f} s)"
+        head = f"stack {self.project!r}: {self.reason} (health deadline {self.timeout:.1f} s)"
         return "\n".join([head, *(f.render() for f in self.failures)])
+
+    @property
+    def deadline(self) -> float:
+        """Deprecated (goes in 2.0): `timeout`."""
+        message = "StackStartError.deadline is deprecated and goes in 2.0: use timeout"
+        warnings.warn(message, DeprecationWarning, stacklevel=2)
+        return self.timeout
 
 
 class SettingsError(HarnessError):

@@ -8,6 +8,7 @@ the reference shows it.
 from __future__ import annotations
 
 import ast
+import enum
 import inspect
 import re
 from collections.abc import Callable, Iterator
@@ -61,7 +62,11 @@ def documented_api() -> Iterator[tuple[str, str]]:
             own_init = "__init__" in vars(value)
             yield name, f"{name}{signature(value, returns=False)}" if own_init else f"### `{name}`"
         elif inspect.isclass(value):
-            yield name, f"{name}{signature(value, returns=False)}"
+            if issubclass(value, enum.Enum):  # its signature is Enum's own: the members say what it is
+                yield name, f"class {name}(enum.Enum)"
+                yield from ((f"{name}.{m.name}", f"{name}.{m.name}`") for m in value)
+            else:
+                yield name, f"{name}{signature(value, returns=False)}"
             for attribute, member in vars(value).items():
                 if attribute.startswith("_"):
                     continue

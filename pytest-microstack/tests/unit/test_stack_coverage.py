@@ -22,7 +22,7 @@ import coverage
 import pytest
 import yaml
 from coverage import CoverageData
-from pytest_microstack._core.settings import StackSettings
+from pytest_microstack._core.settings import StackSettings, TeardownPolicy
 from pytest_microstack._coverage import collect, mount, runtime
 from pytest_microstack._coverage.collect import ProcessMarker, StackCoverageError
 from pytest_microstack._coverage.combine import Destination, StackCoverageWarning, combine, warn_unmapped
@@ -299,10 +299,10 @@ def test_coverage_services_must_be_in_the_compose_file(tmp_path: Path) -> None:
         measured_services(settings(tmp_path, coverage_services=("api", "worker")), config)
 
 
-@pytest.mark.parametrize("changes", [{"keep": True}, {"reuse": True}], ids=["keep", "reuse"])
-def test_a_kept_stack_is_refused(tmp_path: Path, changes: dict[str, bool]) -> None:
+@pytest.mark.parametrize("policy", [TeardownPolicy.KEEP, TeardownPolicy.REUSE], ids=["keep", "reuse"])
+def test_a_kept_stack_is_refused(tmp_path: Path, policy: TeardownPolicy) -> None:
     with pytest.raises(StackCoverageError, match=r"can't measure a kept stack"):
-        Measurement(settings(tmp_path, **changes), Engine(None, "127.0.0.1"), tmp_path, {})
+        Measurement(settings(tmp_path, teardown=policy), Engine(None, "127.0.0.1"), tmp_path, {})
 
 
 def test_an_engine_on_another_machine_is_refused_naming_it(tmp_path: Path) -> None:

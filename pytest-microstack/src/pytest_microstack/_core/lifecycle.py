@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_microstack._cleanup.leftovers import sweep_abandoned
 from pytest_microstack._cleanup.ownership import Owner, image_labels, owner_labels
-from pytest_microstack._core.settings import ServiceSpec, StackSettings
+from pytest_microstack._core.settings import ServiceSpec, StackSettings, TeardownPolicy
 from pytest_microstack._core.stack import Stack
 from pytest_microstack._core.teardown import Teardown
 from pytest_microstack._engine.compose import ProjectCompose
@@ -157,7 +157,7 @@ def open_stack(
         measurement = Measurement(settings, engine, state, prepared.config, coverage)
     with ExitStack() as resources:
         stack = None
-        if settings.reuse:
+        if settings.teardown is TeardownPolicy.REUSE:
             stack = _reuse_kept_stack(settings, engine, state, prepared, resources)
         policy = Teardown.for_settings(settings, attached=stack is not None)
         if stack is None:
@@ -210,7 +210,7 @@ def _new_stack(
         measured = measurement.write_override(override.parent, prepared.plan.images)
         files = (*settings.compose_files, str(override), str(measured))
         compose = _compose(settings, files, settings.project, environment)
-    return Stack(compose, engine.client, engine.host, prepared.services, settings.startup_timeout, owner)
+    return Stack(compose, engine.client, engine.host, prepared.services, settings.stack_timeout, owner)
 
 
 def _reuse_kept_stack(
@@ -234,8 +234,8 @@ def _reuse_kept_stack(
             compose = _compose(
                 settings, (*settings.compose_files, str(record.override)), record.project, record.environment
             )
-            stack = Stack(compose, engine.client, engine.host, prepared.services, settings.startup_timeout)
-            stack.wait_until_healthy(timeout=settings.startup_timeout, reason="kept stack not healthy")
+            stack = Stack(compose, engine.client, engine.host, prepared.services, settings.stack_timeout)
+            stack.wait_until_healthy(timeout=settings.stack_timeout, reason="kept stack not healthy")
         except BaseException:
             lease.release()
             raise

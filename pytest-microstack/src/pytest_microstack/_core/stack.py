@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -41,7 +42,7 @@ class Stack:
         engine: docker.DockerClient,
         host: str,
         services: Iterable[ServiceSpec],
-        startup_timeout: float,
+        stack_timeout: float,
         owner: Owner | None = None,
     ) -> None:
         self.compose = compose
@@ -51,7 +52,7 @@ class Stack:
         self.engine = engine
         self.host = host
         self.services = {spec.name: spec for spec in services}
-        self.startup_timeout = startup_timeout
+        self.stack_timeout = stack_timeout  # seconds to become ready: at start, after a repair
         self._addresses: dict[str, tuple[str, int]] = {}
         self._starting = False
         self._stop_lock = threading.Lock()
@@ -65,6 +66,13 @@ class Stack:
     @property
     def project(self) -> str:
         return self.compose.project_name
+
+    @property
+    def startup_timeout(self) -> float:
+        """Deprecated (goes in 2.0): `stack_timeout`."""
+        message = "Stack.startup_timeout is deprecated and goes in 2.0: use stack_timeout"
+        warnings.warn(message, DeprecationWarning, stacklevel=2)
+        return self.stack_timeout
 
     @property
     def engine_info(self) -> EngineInfo:
@@ -86,7 +94,7 @@ class Stack:
             up.add_done_callback(lambda done: self._up_finished(done, up_failed))
             try:
                 self.startup = self.wait_until_healthy(
-                    timeout=self.startup_timeout, reason="failed to start", abort=up_failed
+                    timeout=self.stack_timeout, reason="failed to start", abort=up_failed
                 )
             except StackStartError:
                 up.result()  # a failed `compose up` explains more than its consequences
@@ -285,7 +293,7 @@ class Stack:
                 container.unpause()
         self.compose.start()  # `up`: starts what is stopped, recreates what is missing
         self.forget_urls()
-        self.wait_until_healthy(timeout=self.startup_timeout, reason="not healthy after repair")
+        self.wait_until_healthy(timeout=self.stack_timeout, reason="not healthy after repair")
 
     def diagnose(self, result: ProbeResult) -> ServiceDiagnosis:
         state = result.state or self.state(result.service)
