@@ -183,3 +183,19 @@ def test_settings_built_in_code_get_the_default_artifacts_folder_and_teardown(tm
     assert not settings.teardown.keeps_stack
     assert TeardownPolicy.KEEP.keeps_stack
     assert TeardownPolicy.REUSE.keeps_stack
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        pytest.param("soon", "--stack-timeout: 'soon' is not a number of seconds", id="not-a-number"),
+        pytest.param("0", "--stack-timeout: '0' must be more than 0 seconds", id="zero"),
+    ],
+)
+def test_a_bad_timeout_flag_is_refused_by_the_reader_at_start(
+    pytester: pytest.Pytester, value: str, problem: str
+) -> None:
+    pytester.makefile(".ini", pytest="[pytest]\nstack_timeout = 30\n")
+
+    with pytest.raises(pytest.UsageError, match=problem):
+        pytester.parseconfigure(f"--stack-timeout={value}")
