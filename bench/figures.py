@@ -16,7 +16,7 @@ from typing import Any
 
 import docker
 import requests
-from pytest_microstack import Faults, StackSettings, open_stack, prepare_images, read_settings
+from pytest_microstack import Faults, StackSettings, TeardownPolicy, open_stack, prepare_images, read_settings
 
 from tests.support.sqlite_fault import make_database_unreadable
 
@@ -44,7 +44,7 @@ def settings() -> StackSettings:
     Torn down in place unless a figure says otherwise, so its removal never overlaps the next figure.
     """
     current = read_settings(ROOT / "pytest.ini", run_id=new_run_id(), worker="bench")
-    current.wait_for_teardown = True
+    current.teardown = TeardownPolicy.WAIT
     return current
 
 
@@ -162,7 +162,7 @@ def harness_start_and_teardown(runs: int) -> tuple[Figure, Figure, Figure]:
     for _ in range(runs):
         for wait, figure in teardown.items():
             current = settings()
-            current.wait_for_teardown = wait
+            current.teardown = TeardownPolicy.WAIT if wait else TeardownPolicy.REAPER
             context = open_stack(current)
             start.samples.append(stopwatch(context.__enter__))
             figure.samples.append(stopwatch(partial(context.__exit__, None, None, None)))

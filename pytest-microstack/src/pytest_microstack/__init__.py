@@ -41,7 +41,7 @@ if TYPE_CHECKING:
         StackStartError,
         WaitTimeout,
     )
-    from pytest_microstack._settings import ServiceSpec, StackSettings
+    from pytest_microstack._settings import ServiceSpec, StackSettings, TeardownPolicy
 
 __version__ = "1.0.0"
 
@@ -70,6 +70,7 @@ _HOMES = {
     "StackCoverageWarning": "pytest_microstack._errors",
     "StackSettings": "pytest_microstack._settings",
     "StackStartError": "pytest_microstack._errors",
+    "TeardownPolicy": "pytest_microstack._settings",
     "WaitTimeout": "pytest_microstack._errors",
     "exec_in": "pytest_microstack._core.faults",
     "open_stack": "pytest_microstack._core.lifecycle",
@@ -99,6 +100,7 @@ __all__ = [
     "StackCoverageWarning",
     "StackSettings",
     "StackStartError",
+    "TeardownPolicy",
     "WaitTimeout",
     "__version__",
     "exec_in",

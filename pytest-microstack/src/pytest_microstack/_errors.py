@@ -9,6 +9,7 @@ or a one-line exit. At the package's foundation: every room may import it.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,12 +80,19 @@ class StackStartError(HarnessError):
 
     project: str
     reason: str
-    deadline: float
+    timeout: float  # the seconds the services were given
     failures: list[ServiceDiagnosis] = field(default_factory=list)
 
     def __str__(self) -> str:
-        head = f"stack {self.project!r}: {self.reason} (health deadline {self.deadline:.1f} s)"
+        head = f"stack {self.project!r}: {self.reason} (health deadline {self.timeout:.1f} s)"
         return "\n".join([head, *(f.render() for f in self.failures)])
+
+    @property
+    def deadline(self) -> float:
+        """Deprecated (goes in 2.0): `timeout`."""
+        message = "StackStartError.deadline is deprecated and goes in 2.0: use timeout"
+        warnings.warn(message, DeprecationWarning, stacklevel=2)
+        return self.timeout
 
 
 class SettingsError(HarnessError):

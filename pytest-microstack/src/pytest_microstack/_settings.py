@@ -6,10 +6,12 @@ and the plugin can read it from ini options without importing any client.
 
 from __future__ import annotations
 
+import enum
 import os
 import shlex
+import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -19,7 +21,8 @@ from pytest_microstack._ownership import project_name
 Check = Literal["http", "tcp", "docker", "running"]
 CHECKS: tuple[str, ...] = get_args(Check)
 DEFAULT_HEALTH_PATH = "/health"
-DEFAULT_STARTUP_TIMEOUT = 60.0  # seconds; the only place this default is written
+DEFAULT_STACK_TIMEOUT = 60.0  # seconds; the only place this default is written
+DEFAULT_ARTIFACTS = ".artifacts"  # under the root; one folder a run
 # The names `docker compose` looks for, in its order.
 COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 
@@ -98,36 +101,119 @@ def parse_environment(lines: list[str]) -> dict[str, str]:
 
 
 def in_ci(environ: Mapping[str, str] | None = None) -> bool:
-    """The one default of `wait_for_teardown`: CI waits (a job's end means a clean engine), others don't."""
+    """Whether this run is a CI job (`CI` is set): the one input of the default teardown policy."""
     return bool((os.environ if environ is None else environ).get("CI"))
 
 
-@dataclass
+class TeardownPolicy(enum.Enum):
+    """What becomes of the run's stack when the run is done with it: one value, decided once.
+
+    REAPER: removed by a detached process; pytest exits as soon as the results
+    are reported (developers; the default without `CI`; measured ~0.5 s saved).
+    WAIT: removed before the run ends (CI: a job's end means a clean engine).
+    KEEP: left running (`--keep-stack`), with how to reach and remove it printed.
+    REUSE: attached to a kept stack of this configuration, else started and kept
+    (`--reuse-stack`).
+    """
+
+    REAPER = "reaper"
+    WAIT = "wait"
+    KEEP = "keep"
+    REUSE = "reuse"
+
+    @property
+    def keeps_stack(self) -> bool:
+        """Whether the stack outlives the run (KEEP or REUSE)."""
+        return self in (TeardownPolicy.KEEP, TeardownPolicy.REUSE)
+
+    @classmethod
+    def default(cls, environ: Mapping[str, str] | None = None) -> TeardownPolicy:
+        """WAIT in CI, REAPER elsewhere."""
+        return cls.WAIT if in_ci(environ) else cls.REAPER
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(
+        f"StackSettings.{old} is deprecated and goes in 2.0: use {new}", DeprecationWarning, stacklevel=3
+    )
+
+
+@dataclass(init=False)
 class StackSettings:
-    """Everything that decides which stack a run gets."""
+    """Everything that decides which stack a run gets, and what becomes of it.
+
+    `read_settings` makes the plugin's from the options; a conftest.py that
+    overrides `stack_settings` changes every effect of a setting at once.
+    """
 
     root: Path
     services: tuple[ServiceSpec, ...]
     run_id: str
-    worker: str = "main"
-    compose_files: tuple[str, ...] = ("compose.yaml",)
-    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
-    keep: bool = False
-    reuse: bool = False
-    environment: dict[str, str] = field(default_factory=dict)
+    worker: str
+    compose_files: tuple[str, ...]
+    # Seconds for the whole stack to become ready (ini stack_timeout, --stack-timeout).
+    stack_timeout: float
+    environment: dict[str, str]
     # Variables given a fresh random value per run (unless `environment` sets them).
-    secrets: tuple[str, ...] = ()
+    secrets: tuple[str, ...]
     # Drop depends_on so every service starts at once: for stacks whose services
     # need each other per request, not to boot.
-    parallel_start: bool = False
-    # At the end, wait for the stack's removal (CI: a job's end means a clean
-    # engine) instead of handing it to a detached reaper (developers: pytest
-    # exits as soon as the results are reported; measured ~0.5 s saved).
-    wait_for_teardown: bool = field(default_factory=in_ci)
-    # --stack-coverage: measure the services' Python processes inside their
-    # containers; `coverage_services` limits it to those (default: every service).
-    coverage: bool = False
-    coverage_services: tuple[str, ...] = ()
+    parallel_start: bool
+    teardown: TeardownPolicy
+    # Measure the services' Python processes inside their containers;
+    # `coverage_services` limits it to those (default: every service).
+    coverage: bool
+    coverage_services: tuple[str, ...]
+    # This run's failure reports (default: <root>/.artifacts/<run id>).
+    artifacts: Path
+
+    def __init__(
+        self,
+        root: Path,
+        services: tuple[ServiceSpec, ...],
+        run_id: str,
+        worker: str = "main",
+        compose_files: tuple[str, ...] = ("compose.yaml",),
+        stack_timeout: float = DEFAULT_STACK_TIMEOUT,
+        *,
+        environment: Mapping[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
+        parallel_start: bool = False,
+        teardown: TeardownPolicy | None = None,
+        coverage: bool = False,
+        coverage_services: tuple[str, ...] = (),
+        artifacts: Path | None = None,
+        startup_timeout: float | None = None,
+        keep: bool | None = None,
+        reuse: bool | None = None,
+        wait_for_teardown: bool | None = None,
+    ) -> None:
+        """`startup_timeout`, `keep`, `reuse` and `wait_for_teardown` are deprecated spellings (until 2.0)."""
+        if startup_timeout is not None:
+            _deprecated("startup_timeout", "stack_timeout")
+            if stack_timeout != DEFAULT_STACK_TIMEOUT:
+                raise SettingsError("StackSettings: give stack_timeout or startup_timeout, not both")
+            stack_timeout = startup_timeout
+        flags = {"keep": keep, "reuse": reuse, "wait_for_teardown": wait_for_teardown}
+        if any(value is not None for value in flags.values()):
+            given = ", ".join(name for name, value in flags.items() if value is not None)
+            _deprecated(given, "teardown=TeardownPolicy.KEEP, REUSE, WAIT or REAPER")
+            if teardown is not None:
+                raise SettingsError(f"StackSettings: give teardown or {given}, not both")
+            teardown = _from_flags(keep, reuse, wait_for_teardown)
+        self.root = root
+        self.services = services
+        self.run_id = run_id
+        self.worker = worker
+        self.compose_files = compose_files
+        self.stack_timeout = stack_timeout
+        self.environment = dict(environment or {})
+        self.secrets = secrets
+        self.parallel_start = parallel_start
+        self.teardown = TeardownPolicy.default() if teardown is None else teardown
+        self.coverage = coverage
+        self.coverage_services = coverage_services
+        self.artifacts = root / DEFAULT_ARTIFACTS / run_id if artifacts is None else artifacts
 
     @property
     def project(self) -> str:
@@ -136,3 +222,66 @@ class StackSettings:
     @property
     def compose_paths(self) -> list[Path]:
         return [self.root / name for name in self.compose_files]
+
+    # Deprecated spellings, kept working (with a DeprecationWarning) until 2.0.
+    @property
+    def startup_timeout(self) -> float:
+        """Deprecated: `stack_timeout`."""
+        _deprecated("startup_timeout", "stack_timeout")
+        return self.stack_timeout
+
+    @startup_timeout.setter
+    def startup_timeout(self, value: float) -> None:
+        _deprecated("startup_timeout", "stack_timeout")
+        self.stack_timeout = value
+
+    @property
+    def keep(self) -> bool:
+        """Deprecated: `teardown is TeardownPolicy.KEEP`."""
+        _deprecated("keep", "teardown")
+        return self.teardown is TeardownPolicy.KEEP
+
+    @keep.setter
+    def keep(self, value: bool) -> None:
+        _deprecated("keep", "teardown")
+        if value and self.teardown is not TeardownPolicy.REUSE:
+            self.teardown = TeardownPolicy.KEEP
+        elif not value and self.teardown is TeardownPolicy.KEEP:
+            self.teardown = TeardownPolicy.default()
+
+    @property
+    def reuse(self) -> bool:
+        """Deprecated: `teardown is TeardownPolicy.REUSE`."""
+        _deprecated("reuse", "teardown")
+        return self.teardown is TeardownPolicy.REUSE
+
+    @reuse.setter
+    def reuse(self, value: bool) -> None:
+        _deprecated("reuse", "teardown")
+        if value:
+            self.teardown = TeardownPolicy.REUSE
+        elif self.teardown is TeardownPolicy.REUSE:
+            self.teardown = TeardownPolicy.default()
+
+    @property
+    def wait_for_teardown(self) -> bool:
+        """Deprecated: `teardown is TeardownPolicy.WAIT`."""
+        _deprecated("wait_for_teardown", "teardown")
+        return self.teardown is TeardownPolicy.WAIT
+
+    @wait_for_teardown.setter
+    def wait_for_teardown(self, value: bool) -> None:
+        _deprecated("wait_for_teardown", "teardown")
+        if not self.teardown.keeps_stack:  # a kept stack is not removed at all
+            self.teardown = TeardownPolicy.WAIT if value else TeardownPolicy.REAPER
+
+
+def _from_flags(keep: bool | None, reuse: bool | None, wait_for_teardown: bool | None) -> TeardownPolicy:
+    """The policy the three deprecated booleans meant: reuse, else keep, else wait (default: in CI)."""
+    if reuse:
+        return TeardownPolicy.REUSE
+    if keep:
+        return TeardownPolicy.KEEP
+    if wait_for_teardown is None:
+        return TeardownPolicy.default()
+    return TeardownPolicy.WAIT if wait_for_teardown else TeardownPolicy.REAPER

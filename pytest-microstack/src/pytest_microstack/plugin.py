@@ -110,9 +110,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--stack-timeout",
-        type=float,
-        default=None,
         metavar="SECONDS",
+        default=None,  # parsed (and checked) once, by the settings reader
         help="seconds for the whole stack to become ready (default: env STACK_TIMEOUT, "
         "else ini stack_timeout, else 60)",
     )

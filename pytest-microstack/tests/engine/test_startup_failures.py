@@ -30,7 +30,7 @@ def settings(project: Path, **changes: Any) -> StackSettings:
 def test_service_crashing_at_boot_fails_at_once_with_its_exit_code_and_logs(
     example_project: Path, engine: Any
 ) -> None:
-    broken = settings(example_project, environment={"CRASH_AT_BOOT": "bad-config"}, startup_timeout=60)
+    broken = settings(example_project, environment={"CRASH_AT_BOOT": "bad-config"}, stack_timeout=60)
     started = time.monotonic()
 
     with pytest.raises(StackStartError) as caught, open_stack_with(broken):
@@ -51,7 +51,7 @@ def test_health_never_200_fails_at_the_deadline_with_the_last_response(
 ) -> None:
     never_healthy = (ServiceSpec("web", 8080, path="/no-such-health"), *SERVICES[1:])
     deadline = 8.0  # long enough for the healthy services to boot on a loaded 2-core machine
-    broken = settings(example_project, services=never_healthy, startup_timeout=deadline)
+    broken = settings(example_project, services=never_healthy, stack_timeout=deadline)
     started = time.monotonic()
 
     with pytest.raises(StackStartError) as caught, open_stack_with(broken):
@@ -73,7 +73,7 @@ def test_health_never_200_fails_at_the_deadline_with_the_last_response(
 def test_a_docker_check_on_a_service_without_healthcheck_says_to_add_one(
     example_project: Path, engine: Any
 ) -> None:
-    broken = settings(example_project, services=(ServiceSpec("kv", 6400, check="docker"),), startup_timeout=8)
+    broken = settings(example_project, services=(ServiceSpec("kv", 6400, check="docker"),), stack_timeout=8)
 
     with pytest.raises(StackStartError) as caught, open_stack_with(broken):
         pytest.fail("kv has no healthcheck to wait for")

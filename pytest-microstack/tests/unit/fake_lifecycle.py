@@ -20,7 +20,7 @@ from pytest_microstack._core import lifecycle
 from pytest_microstack._engine.engine import Engine
 from pytest_microstack._engine.images import ImagePlan
 from pytest_microstack._ownership import PROJECT_LABEL
-from pytest_microstack._settings import ServiceSpec, StackSettings
+from pytest_microstack._settings import ServiceSpec, StackSettings, TeardownPolicy
 from testcontainers.compose import compose as testcontainers_compose
 
 from unit.fakes import FakeEngine, FakeProcesses
@@ -138,9 +138,9 @@ def fake_compose(engine: FakeEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 def settings(root: Path, run_id: str, **options: Any) -> StackSettings:
     """Settings that remove the stack in place (as in CI) unless a test asks for the reaper."""
-    options.setdefault("wait_for_teardown", True)
+    options.setdefault("teardown", TeardownPolicy.WAIT)
     return StackSettings(
-        root=root, services=SERVICES, run_id=run_id, startup_timeout=5, secrets=(SECRET,), **options
+        root=root, services=SERVICES, run_id=run_id, stack_timeout=5, secrets=(SECRET,), **options
     )
 
 

@@ -36,7 +36,7 @@ def _assert_declared(root: Path, found: object) -> None:
     assert settings.root == root
     assert [spec.name for spec in settings.services] == ["api", "db"]
     assert settings.compose_files == ("compose.yaml", "compose.ci.yaml")
-    assert settings.startup_timeout == 42.0
+    assert settings.stack_timeout == 42.0
 
 
 @pytest.mark.parametrize("name", list(FILES))
@@ -66,7 +66,7 @@ def test_with_several_files_the_one_pytest_picks_wins(
 
     settings = read_settings(pytester.path, run_id="r1")
 
-    assert settings.startup_timeout == 10 + present.index(winner)
+    assert settings.stack_timeout == 10 + present.index(winner)
     assert pytester.parseconfig().inipath == pytester.path / winner  # what pytest itself picks
 
 

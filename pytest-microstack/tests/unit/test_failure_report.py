@@ -11,6 +11,7 @@ from typing import Any, cast
 import docker.errors
 import pytest
 import yaml
+from pytest_microstack._core.reader import PytestSource, artifacts_folder
 from pytest_microstack._core.stack import ComposeStack
 from pytest_microstack._errors import ComposeCommandError
 from pytest_microstack._reports.failure_report import (
@@ -21,7 +22,7 @@ from pytest_microstack._reports.failure_report import (
     save_report,
 )
 from pytest_microstack._reports.masking import MASK, Masker
-from pytest_microstack._session.run_state import RunState, artifacts_folder
+from pytest_microstack._session.run_state import RunState
 from pytest_microstack._settings import ServiceSpec
 
 from unit.fakes import FakeCompose, FakeEngine
@@ -175,13 +176,13 @@ def fake_config(root: Path, option: str | None = None, ini: str = "") -> Any:
 
 
 def test_the_run_folder_is_named_by_the_run_id_under_the_ini_folder(tmp_path: Path) -> None:
-    assert artifacts_folder(fake_config(tmp_path), "ab12cd34") == tmp_path / ".artifacts" / "ab12cd34"
-    assert (
-        artifacts_folder(fake_config(tmp_path, ini="reports"), "ab12cd34")
-        == tmp_path / "reports" / "ab12cd34"
-    )
+    def folder(config: Any) -> Path:
+        return artifacts_folder(PytestSource(config), "ab12cd34")
+
+    assert folder(fake_config(tmp_path)) == tmp_path / ".artifacts" / "ab12cd34"
+    assert folder(fake_config(tmp_path, ini="reports")) == tmp_path / "reports" / "ab12cd34"
     chosen = tmp_path / "shard-1"
-    assert artifacts_folder(fake_config(tmp_path, option=str(chosen)), "ab12cd34") == chosen
+    assert folder(fake_config(tmp_path, option=str(chosen))) == chosen
 
 
 def test_run_reports_save_into_the_run_folder_masking_the_declared_secrets(
@@ -189,7 +190,7 @@ def test_run_reports_save_into_the_run_folder_masking_the_declared_secrets(
 ) -> None:
     add_stack_containers(engine)
     reports = RunState(fake_config(tmp_path))
-    reports.folder = tmp_path / "run"
+    reports.settings.artifacts = tmp_path / "run"
 
     reports.save_report(make_stack(engine, {"services": {}}), ["RUN_SECRET"], "tests/t.py::test_x", "failed")
 
@@ -227,7 +228,7 @@ def test_every_file_of_a_run_report_masks_declared_run_and_host_secrets(
     )
     stack = ComposeStack(cast(Any, compose), cast(Any, engine), "127.0.0.1", [ServiceSpec("api", 5000)], 10)
     reports = RunState(fake_config(tmp_path))
-    reports.folder = tmp_path / "run"
+    reports.settings.artifacts = tmp_path / "run"
 
     reports.save_report(stack, ["PLAIN"], "tests/t.py::test_x", f"assert {everything!r} == ''")
 

@@ -185,7 +185,7 @@ def test_podman_without_healthcheck_runs_reaches_healthy_through_the_stack() -> 
         cast(Any, engine),
         "127.0.0.1",
         (ServiceSpec("worker", check="docker"),),
-        startup_timeout=10,
+        stack_timeout=10,
     )
     clock = Clock()
     stack._healthchecks = SelfRunHealthchecks(clock=clock)
@@ -205,7 +205,7 @@ def test_a_docker_check_without_healthcheck_says_so_on_either_engine(either_engi
         cast(Any, either_engine),
         "127.0.0.1",
         (ServiceSpec("kv", check="docker"),),
-        startup_timeout=10,
+        stack_timeout=10,
     )
 
     [result] = wait_until_healthy([stack._probe("kv")], timeout=0.3)

@@ -37,7 +37,7 @@ from pytest_microstack._ownership import (
     Owner,
     owner_labels,
 )
-from pytest_microstack._settings import ServiceSpec, StackSettings
+from pytest_microstack._settings import ServiceSpec, StackSettings, TeardownPolicy
 from testcontainers.compose import compose as testcontainers_compose
 
 from unit.compose_yaml import Tag, load_compose
@@ -229,9 +229,9 @@ def settings(root: Path, **kwargs: Any) -> StackSettings:
         "services": SERVICES,
         "run_id": "CAFE1234",
         "worker": "gw3",
-        "startup_timeout": 10.0,
+        "stack_timeout": 10.0,
         "secrets": (SECRET,),
-        "wait_for_teardown": True,  # removed in place, as in CI, unless a test asks for the reaper
+        "teardown": TeardownPolicy.WAIT,  # removed in place, as in CI, unless a test asks for the reaper
         **kwargs,
     }
     return StackSettings(**options)
@@ -555,7 +555,7 @@ def reaped(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 def test_without_waiting_a_finished_stack_is_handed_to_the_reaper(
     root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine, reaped: list[list[str]]
 ) -> None:
-    chosen = settings(root, wait_for_teardown=False)
+    chosen = settings(root, teardown=TeardownPolicy.REAPER)
 
     with open_stack_with(chosen, local):
         pass
@@ -568,7 +568,7 @@ def test_without_waiting_a_finished_stack_is_handed_to_the_reaper(
 def test_waiting_for_teardown_removes_the_stack_before_returning(
     root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine, reaped: list[list[str]]
 ) -> None:
-    chosen = settings(root, wait_for_teardown=True)
+    chosen = settings(root, teardown=TeardownPolicy.WAIT)
 
     with open_stack_with(chosen, local):
         pass
@@ -580,7 +580,7 @@ def test_waiting_for_teardown_removes_the_stack_before_returning(
 def test_a_stack_whose_test_run_failed_is_removed_at_once_even_without_waiting(
     root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine, reaped: list[list[str]]
 ) -> None:
-    chosen = settings(root, wait_for_teardown=False)
+    chosen = settings(root, teardown=TeardownPolicy.REAPER)
 
     with pytest.raises(RuntimeError, match="body failed"), open_stack_with(chosen, local):
         raise RuntimeError("body failed")
@@ -596,7 +596,7 @@ def test_when_the_reaper_cannot_start_the_stack_is_removed_here(
         raise OSError("fork: Resource temporarily unavailable")
 
     monkeypatch.setattr(reaper, "spawn", no_reaper)
-    chosen = settings(root, wait_for_teardown=False)
+    chosen = settings(root, teardown=TeardownPolicy.REAPER)
 
     with open_stack_with(chosen, local):
         pass
@@ -611,7 +611,7 @@ def test_when_the_reaper_cannot_start_the_stack_is_removed_here(
 def test_a_kept_stack_is_left_up_and_reused_as_it_was_started(
     root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine
 ) -> None:
-    with open_stack_with(settings(root, keep=True), local) as kept:
+    with open_stack_with(settings(root, teardown=TeardownPolicy.KEEP), local) as kept:
         assert kept.project not in backstop._teardowns, "a kept stack has no backstop"
     running = containers_of(engine, kept.project)
     assert len(running) == 2, "left running"
@@ -620,7 +620,9 @@ def test_a_kept_stack_is_left_up_and_reused_as_it_was_started(
     assert container.labels[KEEP_LABEL] == "true"
     kept_up = cli.last("up")
 
-    with open_stack_with(settings(root, reuse=True, run_id="other", worker="main"), local) as reused:
+    with open_stack_with(
+        settings(root, teardown=TeardownPolicy.REUSE, run_id="other", worker="main"), local
+    ) as reused:
         assert reused.project == kept.project
         assert reused.url("product-service") == kept.url("product-service")
         assert reused.compose.environment == {SECRET: kept_up.env[SECRET]}, "the kept stack's secret"
@@ -635,7 +637,7 @@ def test_a_kept_stack_is_left_up_and_reused_as_it_was_started(
 def test_reuse_starts_and_keeps_a_stack_when_none_matches(
     root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine
 ) -> None:
-    with open_stack_with(settings(root, reuse=True), local) as stack:
+    with open_stack_with(settings(root, teardown=TeardownPolicy.REUSE), local) as stack:
         pass
 
     assert cli.subcommands().count("up") == 1
@@ -648,11 +650,13 @@ def test_reuse_starts_and_keeps_a_stack_when_none_matches(
 def test_a_kept_stack_without_this_users_record_is_not_reused(
     root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine, private_state: Path
 ) -> None:
-    with open_stack_with(settings(root, keep=True), local) as kept:
+    with open_stack_with(settings(root, teardown=TeardownPolicy.KEEP), local) as kept:
         pass
     shutil.rmtree(private_state / "kept")  # started by someone else: no override, no secrets
 
-    with open_stack_with(settings(root, reuse=True, run_id="other", worker="main"), local) as fresh:
+    with open_stack_with(
+        settings(root, teardown=TeardownPolicy.REUSE, run_id="other", worker="main"), local
+    ) as fresh:
         assert fresh.project != kept.project
 
     assert cli.subcommands().count("up") == 2
@@ -662,7 +666,7 @@ def test_a_kept_stack_that_fails_to_start_is_torn_down(
     root: Path, cli: FakeComposeCLI, engine: FakeEngine, local: Engine
 ) -> None:
     cli.exit_on_up = 1
-    chosen = settings(root, keep=True)
+    chosen = settings(root, teardown=TeardownPolicy.KEEP)
 
     with pytest.raises(StackStartError), open_stack_with(chosen, local):
         pass

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pytest_microstack import read_settings
 from pytest_microstack._session.run_state import RunState
-from pytest_microstack._settings import DEFAULT_STARTUP_TIMEOUT, ServiceSpec, StackSettings
+from pytest_microstack._settings import DEFAULT_STACK_TIMEOUT, ServiceSpec, StackSettings, TeardownPolicy
 
 INI = """\
 [pytest]
@@ -67,9 +67,8 @@ def test_the_ini_options_become_the_stack_settings(pytester: pytest.Pytester) ->
         ),
         "worker": "main",
         "compose_files": ("compose.yaml", "compose.ci.yaml"),
-        "startup_timeout": 90.0,
-        "keep": False,
-        "reuse": False,
+        "stack_timeout": 90.0,
+        "teardown": TeardownPolicy.REAPER,
         "environment": {"HEALTHCHECK_INTERVAL": "30s", "LOG_LEVEL": "DEBUG"},
         "secrets": ("API_SECRET", "OTHER_SECRET"),
         "parallel_start": True,
@@ -88,9 +87,8 @@ def test_without_options_the_defaults_apply(pytester: pytest.Pytester) -> None:
         "root": pytester.path,
         "services": (),
         "compose_files": ("docker-compose.yml",),
-        "startup_timeout": DEFAULT_STARTUP_TIMEOUT,
-        "keep": False,
-        "reuse": False,
+        "stack_timeout": DEFAULT_STACK_TIMEOUT,
+        "teardown": TeardownPolicy.REAPER,
         "environment": {},
         "secrets": (),
         "parallel_start": defaults.parallel_start,
@@ -130,30 +128,29 @@ def test_a_timeout_that_is_not_a_number_is_a_usage_error(pytester: pytest.Pytest
 def test_the_timeout_flag_beats_the_environment_which_beats_the_ini(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert settings_for(pytester, "[pytest]\nstack_timeout = 90\n").startup_timeout == 90.0
+    assert settings_for(pytester, "[pytest]\nstack_timeout = 90\n").stack_timeout == 90.0
     monkeypatch.setenv("STACK_TIMEOUT", "30")
 
-    assert settings_for(pytester, "[pytest]\n").startup_timeout == 30.0
-    assert settings_for(pytester, "[pytest]\nstack_timeout = 90\n").startup_timeout == 30.0
+    assert settings_for(pytester, "[pytest]\n").stack_timeout == 30.0
+    assert settings_for(pytester, "[pytest]\nstack_timeout = 90\n").stack_timeout == 30.0
     assert (
-        settings_for(pytester, "[pytest]\nstack_timeout = 90\n", "--stack-timeout=12.5").startup_timeout
-        == 12.5
+        settings_for(pytester, "[pytest]\nstack_timeout = 90\n", "--stack-timeout=12.5").stack_timeout == 12.5
     )
 
 
 @pytest.mark.parametrize(
-    ("flags", "keep", "reuse"),
+    ("flags", "policy"),
     [
-        pytest.param((), False, False, id="neither"),
-        pytest.param(("--keep-stack",), True, False, id="keep"),
-        pytest.param(("--reuse-stack",), False, True, id="reuse"),
+        pytest.param((), TeardownPolicy.REAPER, id="neither"),
+        pytest.param(("--keep-stack",), TeardownPolicy.KEEP, id="keep"),
+        pytest.param(("--reuse-stack",), TeardownPolicy.REUSE, id="reuse"),
+        pytest.param(("--keep-stack", "--reuse-stack"), TeardownPolicy.REUSE, id="both"),
     ],
 )
 def test_keep_and_reuse_flags(
-    pytester: pytest.Pytester, flags: tuple[str, ...], keep: bool, reuse: bool
+    pytester: pytest.Pytester, flags: tuple[str, ...], policy: TeardownPolicy
 ) -> None:
-    settings = settings_for(pytester, INI, *flags)
-    assert (settings.keep, settings.reuse) == (keep, reuse)
+    assert settings_for(pytester, INI, *flags).teardown is policy
 
 
 def test_reuse_is_refused_in_ci(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -248,8 +245,8 @@ def test_pytest_and_an_ini_file_read_the_same_settings_from_the_same_input(
     from_the_file = read_settings(pytester.path / "pytest.ini", run_id="same", worker="gw1")
 
     assert through_pytest == from_the_file
-    assert through_pytest.startup_timeout == 45.0  # the environment beats the ini, on both paths
-    assert through_pytest.wait_for_teardown is bool(ci)
+    assert through_pytest.stack_timeout == 45.0  # the environment beats the ini, on both paths
+    assert through_pytest.teardown is (TeardownPolicy.WAIT if ci else TeardownPolicy.REAPER)
 
 
 @pytest.mark.parametrize(

@@ -158,7 +158,7 @@ def test_every_public_name_resolves(name: str) -> None:
 def test_a_stack_is_given_not_built_and_its_teardown_is_not_public() -> None:
     """Stack is abstract: the fixture and open_stack give the harness's own, which starts and removes it."""
     with pytest.raises(TypeError, match="abstract"):
-        pytest_microstack.Stack(engine=None, host="127.0.0.1", services=(), startup_timeout=1.0)  # type: ignore[abstract,arg-type]
+        pytest_microstack.Stack(engine=None, host="127.0.0.1", services=(), stack_timeout=1.0)  # type: ignore[abstract,arg-type]
 
     assert not {"start", "stop", "hand_to_reaper", "probe", "compose", "owner"} & set(
         dir(pytest_microstack.Stack)

@@ -55,7 +55,7 @@ def test_a_worker_hands_its_summary_and_kept_stacks_over_in_one_workeroutput_key
 def test_the_controller_adds_up_its_workers_and_prints_one_summary(pytester: pytest.Pytester) -> None:
     controller = run_state(pytester)
     for number, started in enumerate((1.0, 3.0)):
-        part = {"kept": [f"kept {number}"], "summary": worker_summary(started).to_dict()}
+        part = {"kept": [f"kept {number}"], "coverage": False, "summary": worker_summary(started).to_dict()}
         controller.pytest_testnodedown(SimpleNamespace(workeroutput={WORKER_KEY: part}), error=None)
     controller.pytest_testnodedown(
         SimpleNamespace(workeroutput={}), error=None

@@ -19,6 +19,7 @@ from pytest_microstack._core.lifecycle import open_stack_with
 from pytest_microstack._keep.kept import load_record
 from pytest_microstack._keep.lease import holder, take_lease
 from pytest_microstack._ownership import KEEP_LABEL, OWNER_LABEL, Owner
+from pytest_microstack._settings import TeardownPolicy
 from pytest_microstack._state_dir import state_dir
 
 from unit.fake_lifecycle import SECRET, FakeCompose, fake_compose, fake_engine, settings
@@ -81,22 +82,28 @@ def test_a_lease_held_by_a_process_is_free_once_that_process_is_killed(tmp_path:
 def test_a_run_reusing_meanwhile_gets_its_own_stack_never_the_one_in_use(
     fake_compose: FakeCompose, engine: FakeEngine, tmp_path: Path
 ) -> None:
-    keeper = settings(tmp_path, "aaaa0001", keep=True)
+    keeper = settings(tmp_path, "aaaa0001", teardown=TeardownPolicy.KEEP)
     with open_stack_with(keeper, fake_engine(engine)) as kept:
         kept_containers = set(fake_compose.containers_of(kept.project))
 
-        with open_stack_with(settings(tmp_path, "bbbb0002", reuse=True), fake_engine(engine)) as other:
+        with open_stack_with(
+            settings(tmp_path, "bbbb0002", teardown=TeardownPolicy.REUSE), fake_engine(engine)
+        ) as other:
             assert other.project != kept.project
             assert fake_compose.ran("up")[-1].project == other.project, "it started a stack of its own"
             assert set(fake_compose.containers_of(kept.project)) == kept_containers, "the kept one untouched"
 
     # Both are kept and both leases are released: the next reuser attaches to one, starting nothing.
     ups = len(fake_compose.ran("up"))
-    with open_stack_with(settings(tmp_path, "cccc0003", reuse=True), fake_engine(engine)) as reused:
+    with open_stack_with(
+        settings(tmp_path, "cccc0003", teardown=TeardownPolicy.REUSE), fake_engine(engine)
+    ) as reused:
         assert reused.project == kept.project
         assert len(fake_compose.ran("up")) == ups
 
-        with open_stack_with(settings(tmp_path, "dddd0004", reuse=True), fake_engine(engine)) as second:
+        with open_stack_with(
+            settings(tmp_path, "dddd0004", teardown=TeardownPolicy.REUSE), fake_engine(engine)
+        ) as second:
             assert second.project == other.project, "the other kept stack, free, is reused"
             assert len(fake_compose.ran("up")) == ups
 
@@ -104,14 +111,18 @@ def test_a_run_reusing_meanwhile_gets_its_own_stack_never_the_one_in_use(
 def test_repairing_a_reused_stack_uses_the_recorded_override_and_secrets(
     fake_compose: FakeCompose, engine: FakeEngine, tmp_path: Path
 ) -> None:
-    with open_stack_with(settings(tmp_path, "aaaa0005", keep=True), fake_engine(engine)) as kept:
+    with open_stack_with(
+        settings(tmp_path, "aaaa0005", teardown=TeardownPolicy.KEEP), fake_engine(engine)
+    ) as kept:
         project = kept.project
         started_with = fake_compose.ran("up")[-1]
     record = load_record(state_dir(), project)
     assert record is not None
     original = {labels_of(engine, ident)[OWNER_LABEL] for ident in fake_compose.containers_of(project)}
 
-    with open_stack_with(settings(tmp_path, "eeee0006", reuse=True), fake_engine(engine)) as reused:
+    with open_stack_with(
+        settings(tmp_path, "eeee0006", teardown=TeardownPolicy.REUSE), fake_engine(engine)
+    ) as reused:
         assert reused.project == project
         api = reused.container("api")
         assert api is not None
@@ -132,11 +143,11 @@ def test_repairing_a_reused_stack_uses_the_recorded_override_and_secrets(
         assert recreated.labels[KEEP_LABEL] == "true", "and still kept: never swept"
 
 
-@pytest.mark.parametrize("option", ["keep", "reuse"])
+@pytest.mark.parametrize("policy", [TeardownPolicy.KEEP, TeardownPolicy.REUSE], ids=["keep", "reuse"])
 def test_the_starting_run_holds_the_lease_of_its_kept_stack_for_its_session(
-    fake_compose: FakeCompose, engine: FakeEngine, tmp_path: Path, option: str
+    fake_compose: FakeCompose, engine: FakeEngine, tmp_path: Path, policy: TeardownPolicy
 ) -> None:
-    with open_stack_with(settings(tmp_path, "ffff0007", **{option: True}), fake_engine(engine)) as kept:
+    with open_stack_with(settings(tmp_path, "ffff0007", teardown=policy), fake_engine(engine)) as kept:
         assert take_lease(state_dir(), kept.project) is None
     lease = take_lease(state_dir(), kept.project)
     assert lease is not None

@@ -165,7 +165,7 @@ def test_settings_from_ini_file_reads_every_option(tmp_path: Path) -> None:
         run_id="r1",
         worker="bench",
         compose_files=("compose.yaml", "compose.ci.yaml"),
-        startup_timeout=90.0,
+        stack_timeout=90.0,
         environment={"HEALTHCHECK_INTERVAL": "30s", "LOG_LEVEL": "DEBUG"},
         secrets=("API_SECRET", "OTHER_SECRET"),
         parallel_start=True,

@@ -30,7 +30,7 @@ def make_stack(
     engine: FakeEngine, *, compose: FakeCompose | None = None, host: str = "127.0.0.1"
 ) -> ComposeStack:
     compose = compose or FakeCompose(project_name=PROJECT)
-    return ComposeStack(cast(Any, compose), cast(Any, engine), host, SERVICES, startup_timeout=10)
+    return ComposeStack(cast(Any, compose), cast(Any, engine), host, SERVICES, stack_timeout=10)
 
 
 # What the override puts on every resource of a stack this process starts.
@@ -116,7 +116,7 @@ def test_a_service_without_a_declared_port_is_reached_on_its_published_one(engin
         cast(Any, engine),
         "127.0.0.1",
         (*SERVICES, ServiceSpec("cron", check="running")),
-        startup_timeout=10,
+        stack_timeout=10,
     )
 
     assert stack.url("admin") == "http://127.0.0.1:32800"

@@ -28,7 +28,7 @@ from pytest_microstack._coverage.combine import Destination, combine, warn_unmap
 from pytest_microstack._coverage.measurement import Measurement, measured_services
 from pytest_microstack._engine.engine import Engine
 from pytest_microstack._errors import StackCoverageError, StackCoverageWarning
-from pytest_microstack._settings import StackSettings
+from pytest_microstack._settings import StackSettings, TeardownPolicy
 
 DEADLINE = 20.0  # seconds for a subprocess to start coverage or save its data
 # The interpreter this venv was made from: no coverage installed (no coverage .pth), as in an image.
@@ -300,10 +300,10 @@ def test_coverage_services_must_be_in_the_compose_file(tmp_path: Path) -> None:
         measured_services(settings(tmp_path, coverage_services=("api", "worker")), config)
 
 
-@pytest.mark.parametrize("changes", [{"keep": True}, {"reuse": True}], ids=["keep", "reuse"])
-def test_a_kept_stack_is_refused(tmp_path: Path, changes: dict[str, bool]) -> None:
+@pytest.mark.parametrize("policy", [TeardownPolicy.KEEP, TeardownPolicy.REUSE], ids=["keep", "reuse"])
+def test_a_kept_stack_is_refused(tmp_path: Path, policy: TeardownPolicy) -> None:
     with pytest.raises(StackCoverageError, match=r"can't measure a kept stack"):
-        Measurement(settings(tmp_path, **changes), Engine(None, "127.0.0.1"), tmp_path, {})
+        Measurement(settings(tmp_path, teardown=policy), Engine(None, "127.0.0.1"), tmp_path, {})
 
 
 def test_an_engine_on_another_machine_is_refused_naming_it(tmp_path: Path) -> None:

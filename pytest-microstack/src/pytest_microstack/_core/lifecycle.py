@@ -33,7 +33,7 @@ from pytest_microstack._engine.override import harness_override
 from pytest_microstack._keep.kept import find_kept_projects, load_record, save_record
 from pytest_microstack._keep.lease import holder, take_lease
 from pytest_microstack._ownership import Owner, image_labels, owner_labels
-from pytest_microstack._settings import ServiceSpec, StackSettings
+from pytest_microstack._settings import ServiceSpec, StackSettings, TeardownPolicy
 from pytest_microstack._state_dir import state_dir
 
 if TYPE_CHECKING:
@@ -172,7 +172,7 @@ def open_stack_with(
         measurement = Measurement(settings, engine, state, prepared.config, coverage)
     with ExitStack() as resources:
         stack = None
-        if settings.reuse:
+        if settings.teardown is TeardownPolicy.REUSE:
             stack = _reuse_kept_stack(settings, engine, state, prepared, resources)
         policy = Teardown.for_settings(settings, attached=stack is not None)
         if stack is None:
@@ -225,9 +225,7 @@ def _new_stack(
         measured = measurement.write_override(override.parent, prepared.plan.images)
         files = (*settings.compose_files, str(override), str(measured))
         compose = _compose(settings, files, settings.project, environment)
-    return ComposeStack(
-        compose, engine.client, engine.host, prepared.services, settings.startup_timeout, owner
-    )
+    return ComposeStack(compose, engine.client, engine.host, prepared.services, settings.stack_timeout, owner)
 
 
 def _reuse_kept_stack(
@@ -252,9 +250,9 @@ def _reuse_kept_stack(
                 settings, (*settings.compose_files, str(record.override)), record.project, record.environment
             )
             stack = ComposeStack(
-                compose, engine.client, engine.host, prepared.services, settings.startup_timeout
+                compose, engine.client, engine.host, prepared.services, settings.stack_timeout
             )
-            stack.wait_until_healthy(timeout=settings.startup_timeout, reason="kept stack not healthy")
+            stack.wait_until_healthy(timeout=settings.stack_timeout, reason="kept stack not healthy")
         except BaseException:
             lease.release()
             raise

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from pytest_microstack._errors import SettingsError
 from pytest_microstack._settings import (
-    DEFAULT_STARTUP_TIMEOUT,
+    DEFAULT_ARTIFACTS,
+    DEFAULT_STACK_TIMEOUT,
     ServiceSpec,
     StackSettings,
+    TeardownPolicy,
     default_compose_files,
     in_ci,
     parse_environment,
@@ -25,7 +27,7 @@ from pytest_microstack._settings import (
 if TYPE_CHECKING:
     import pytest
 
-TIMEOUT_ENV = "STACK_TIMEOUT"
+STACK_TIMEOUT_ENV = "STACK_TIMEOUT"
 # pytest's own spelling of ini booleans (`_pytest.config._strtobool`).
 _TRUE = {"y", "yes", "t", "true", "on", "1"}
 _FALSE = {"n", "no", "f", "false", "off", "0"}
@@ -117,16 +119,37 @@ def _seconds(name: str, raw: object) -> float:
     return value
 
 
-def startup_timeout(source: IniSource, environ: Mapping[str, str]) -> float:
+def stack_timeout(source: IniSource, environ: Mapping[str, str]) -> float:
     """--stack-timeout, then $STACK_TIMEOUT, then ini stack_timeout, then the default."""
     option = source.option("stack_timeout")
     if option is not None:
         return _seconds("--stack-timeout", option)
-    if environ.get(TIMEOUT_ENV):
-        return _seconds(TIMEOUT_ENV, environ[TIMEOUT_ENV])
+    if environ.get(STACK_TIMEOUT_ENV):
+        return _seconds(STACK_TIMEOUT_ENV, environ[STACK_TIMEOUT_ENV])
     if source.text("stack_timeout"):
         return _seconds("stack_timeout", source.text("stack_timeout"))
-    return DEFAULT_STARTUP_TIMEOUT
+    return DEFAULT_STACK_TIMEOUT
+
+
+def teardown_policy(source: IniSource, environ: Mapping[str, str]) -> TeardownPolicy:
+    """--reuse-stack, then --keep-stack, then the default (WAIT in CI, else REAPER)."""
+    if source.option("reuse_stack"):
+        if in_ci(environ):
+            raise SettingsError("--reuse-stack is refused in CI: every CI run starts a clean stack")
+        if (source.option("numprocesses") or 0) not in (0, 1):
+            raise SettingsError("--reuse-stack attaches one stack: run it without xdist (-n)")
+        return TeardownPolicy.REUSE
+    if source.option("keep_stack"):
+        return TeardownPolicy.KEEP
+    return TeardownPolicy.default(environ)
+
+
+def artifacts_folder(source: IniSource, run_id: str) -> Path:
+    """This run's reports: --stack-artifacts DIR as given, else <rootdir>/<stack_artifacts ini>/<run id>."""
+    option = source.option("stack_artifacts")
+    if option:
+        return Path(str(option)).resolve()
+    return source.root / (source.text("stack_artifacts") or DEFAULT_ARTIFACTS) / run_id
 
 
 def read_settings(
@@ -138,6 +161,8 @@ def read_settings(
 ) -> StackSettings:
     """The StackSettings a project declares, from pytest's config or from its configuration file.
 
+    The one place an option is read: the plugin reads a run's settings once,
+    at start-up, and everything it does follows them (or a conftest's own).
     A Path is the configuration file, or a folder to find it from as pytest
     would (pytest.ini, pyproject.toml, tox.ini or setup.cfg, in pytest's order).
 
@@ -151,13 +176,12 @@ def read_settings(
         run_id=run_id,
         worker=worker,
         compose_files=tuple(ini.args("stack_compose_files")) or default_compose_files(ini.root),
-        startup_timeout=startup_timeout(ini, env),
-        keep=bool(ini.option("keep_stack")),
-        reuse=bool(ini.option("reuse_stack")),
+        stack_timeout=stack_timeout(ini, env),
         environment=parse_environment(ini.lines("stack_environment")),
         secrets=tuple(ini.args("stack_secrets")),
         parallel_start=ini.flag("stack_parallel_start"),
-        wait_for_teardown=in_ci(env),
+        teardown=teardown_policy(ini, env),
         coverage=bool(ini.option("stack_coverage")) or ini.flag("stack_coverage"),
         coverage_services=tuple(ini.args("stack_coverage_services")),
+        artifacts=artifacts_folder(ini, run_id),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 import threading
 import time
+import warnings
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -44,19 +45,19 @@ class Stack(abc.ABC):
     engine: docker.DockerClient
     host: str
     services: dict[str, ServiceSpec]
-    startup_timeout: float
+    stack_timeout: float
 
     def __init__(
         self,
         engine: docker.DockerClient,
         host: str,
         services: Iterable[ServiceSpec],
-        startup_timeout: float,
+        stack_timeout: float,
     ) -> None:
         self.engine = engine
         self.host = host
         self.services = {spec.name: spec for spec in services}
-        self.startup_timeout = startup_timeout
+        self.stack_timeout = stack_timeout  # seconds to become ready: at start, after a repair
         self._addresses: dict[str, tuple[str, int]] = {}
         self._starting = False
         self._healthchecks = SelfRunHealthchecks()
@@ -71,6 +72,13 @@ class Stack(abc.ABC):
     @abc.abstractmethod
     def _up(self) -> None:
         """`compose up`: start what is stopped, recreate what is missing, as at start."""
+
+    @property
+    def startup_timeout(self) -> float:
+        """Deprecated (goes in 2.0): `stack_timeout`."""
+        message = "Stack.startup_timeout is deprecated and goes in 2.0: use stack_timeout"
+        warnings.warn(message, DeprecationWarning, stacklevel=2)
+        return self.stack_timeout
 
     @property
     def engine_info(self) -> EngineInfo:
@@ -206,7 +214,7 @@ class Stack(abc.ABC):
                 container.unpause()
         self._up()
         self.forget_urls()
-        self.wait_until_healthy(timeout=self.startup_timeout, reason="not healthy after repair")
+        self.wait_until_healthy(timeout=self.stack_timeout, reason="not healthy after repair")
 
     def diagnose(self, result: ProbeResult) -> ServiceDiagnosis:
         """What was seen of a service whose check failed: URL, last answer, container state, log tail."""
@@ -231,10 +239,10 @@ class ComposeStack(Stack):
         engine: docker.DockerClient,
         host: str,
         services: Iterable[ServiceSpec],
-        startup_timeout: float,
+        stack_timeout: float,
         owner: Owner | None = None,
     ) -> None:
-        super().__init__(engine, host, services, startup_timeout)
+        super().__init__(engine, host, services, stack_timeout)
         self.compose = compose
         # The owner its resources are labelled with: fixed once, so a host name that
         # changes mid-run (macOS, with the network) can't make its own stack not its own.
@@ -271,7 +279,7 @@ class ComposeStack(Stack):
             up.add_done_callback(lambda done: self._up_finished(done, up_failed))
             try:
                 self.startup = self.wait_until_healthy(
-                    timeout=self.startup_timeout, reason="failed to start", abort=up_failed
+                    timeout=self.stack_timeout, reason="failed to start", abort=up_failed
                 )
             except StackStartError:
                 up.result()  # a failed `compose up` explains more than its consequences

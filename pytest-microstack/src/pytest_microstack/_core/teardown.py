@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from pytest_microstack._cleanup import backstop
 from pytest_microstack._core.stack import ComposeStack
-from pytest_microstack._settings import StackSettings
+from pytest_microstack._settings import StackSettings, TeardownPolicy
 
 
 class Teardown(enum.Enum):
@@ -21,11 +21,10 @@ class Teardown(enum.Enum):
 
     @classmethod
     def for_settings(cls, settings: StackSettings, *, attached: bool = False) -> Teardown:
+        """The settings' policy, for this stack: a kept one attached to is only released."""
         if attached:
             return cls.RELEASE
-        if settings.keep or settings.reuse:
-            return cls.KEEP
-        return cls.WAIT if settings.wait_for_teardown else cls.REAPER
+        return _FOR_POLICY[settings.teardown]
 
     @contextmanager
     def applied(
@@ -70,3 +69,11 @@ class Teardown(enum.Enum):
                 if not detached:
                     stack.stop()
                 backstop.unregister(stack.project)  # only once removed: a second Ctrl-C still finds it
+
+
+_FOR_POLICY = {
+    TeardownPolicy.KEEP: Teardown.KEEP,
+    TeardownPolicy.REUSE: Teardown.KEEP,  # when there is no kept stack to attach to, this one is kept
+    TeardownPolicy.WAIT: Teardown.WAIT,
+    TeardownPolicy.REAPER: Teardown.REAPER,
+}

@@ -64,7 +64,7 @@ class Measurement:
         config: Mapping[str, Any],
         destination: Destination | None = None,
     ) -> None:
-        if settings.keep or settings.reuse:
+        if settings.teardown.keeps_stack:
             raise StackCoverageError(
                 "--stack-coverage can't measure a kept stack (--keep-stack/--reuse-stack): "
                 "coverage data is saved when the services stop, and a kept stack doesn't"

@@ -1,7 +1,7 @@
 """The plugin's fixtures; registered by `plugin.py` only when the project declares a stack.
 
 Scope in brackets; override any of them in a conftest.py:
-  stack_settings [session]   what `stack` starts, read from the ini options
+  stack_settings [session]   what `stack` starts, and what becomes of it, read from the options
   stack [session]            the running stack for this worker
   service_url [function]     service_url(name) -> base URL on the engine's host
   service_client [function]  service_client(name) -> ServiceClient (requests.Session)
@@ -16,15 +16,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_microstack._core.reader import read_settings
-from pytest_microstack._errors import SettingsError
 from pytest_microstack._session.run_state import RunState, uses_own_fixture
 from pytest_microstack._settings import StackSettings
 
 if TYPE_CHECKING:
     from pytest_microstack._core.clients import ServiceClient
     from pytest_microstack._core.faults import Faults
-    from pytest_microstack._core.stack import ComposeStack, Stack
+    from pytest_microstack._core.stack import Stack
 
 HEALTH_AFTER_TEST_TIMEOUT = 5.0
 
@@ -37,12 +35,13 @@ def _run_state(config: pytest.Config) -> RunState:
 
 @pytest.fixture(scope="session")
 def stack_settings(pytestconfig: pytest.Config) -> StackSettings:
-    """[session] What `stack` starts, from the ini options; override it in a conftest.py to change it."""
-    state = _run_state(pytestconfig)
-    try:
-        return read_settings(pytestconfig, run_id=state.run_id, worker=state.worker)
-    except SettingsError as error:
-        raise pytest.UsageError(str(error)) from None
+    """[session] What `stack` starts, from the options (read once, at start-up).
+
+    Override it in a conftest.py to change it: every effect of a setting
+    (teardown, coverage and its summary, failure reports, masking) follows the
+    settings `stack` gets.
+    """
+    return _run_state(pytestconfig).settings
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +49,6 @@ def stack(stack_settings: StackSettings, pytestconfig: pytest.Config) -> Iterato
     """[session] The whole compose stack, ready, one per xdist worker; torn down at the end."""
     from pytest_microstack._cleanup import backstop
     from pytest_microstack._core.lifecycle import open_stack_with
-    from pytest_microstack._keep.kept import describe_kept
 
     missing = [name for name in stack_settings.compose_files if not (stack_settings.root / name).is_file()]
     if missing:
@@ -60,23 +58,17 @@ def stack(stack_settings: StackSettings, pytestconfig: pytest.Config) -> Iterato
             pytrace=False,
         )
     state = _run_state(pytestconfig)
+    state.stack_starting(stack_settings)
     backstop.install()
-
-    def report_start_failure(failed: ComposeStack, error: Exception) -> None:
-        state.start_failed(failed, error, stack_settings.secrets)
-
     coverage = None
     if stack_settings.coverage:
         from pytest_microstack._coverage.pytest_side import destination
 
         coverage = destination(pytestconfig)
     engine = state.machine()  # checked before the first test; again here for a stack asked for at run time
-    with open_stack_with(
-        stack_settings, engine, on_start_failure=report_start_failure, coverage=coverage
-    ) as running:
-        state.stack_opened(
-            running, wait_for_teardown=stack_settings.wait_for_teardown, secret_names=stack_settings.secrets
-        )
+    opened = open_stack_with(stack_settings, engine, on_start_failure=state.start_failed, coverage=coverage)
+    with opened as running:
+        state.stack_opened(running)
         # What is alive now (imports and session state) lives until exit: frozen, the
         # collector never scans it again, so pytest's end-of-run gc.collect() calls and
         # the interpreter's own at exit stop costing ~0.25 s. Garbage the tests make is
@@ -84,8 +76,7 @@ def stack(stack_settings: StackSettings, pytestconfig: pytest.Config) -> Iterato
         gc.collect(1)
         gc.freeze()
         yield running
-        kept = stack_settings.keep or stack_settings.reuse
-        state.stack_closed(running, describe_kept(running) if kept else None)
+        state.stack_closed(running)
 
 
 @pytest.fixture(autouse=True)

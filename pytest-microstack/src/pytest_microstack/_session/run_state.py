@@ -1,9 +1,10 @@
 """One run's state, and every hook of the plugin, each implemented once.
 
 Registered by `plugin.py` only when the project declares a stack. It owns the
-run id (and hands it to xdist workers), the teardown mode of the stack the run
-used, the stacks left running, the failure reports and the end-of-run summary.
-Workers send their part to the controller over one channel (`workeroutput`).
+run id (and hands it to xdist workers), the run's settings (read once, then the
+ones its stack used: a conftest's `stack_settings` included), the stacks left
+running, the failure reports and the end-of-run summary. Workers send their
+part to the controller over one channel (`workeroutput`).
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import os
 import re
 import time
 from collections.abc import Generator, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_microstack._core.reader import read_settings
+from pytest_microstack._errors import SettingsError
 from pytest_microstack._ownership import new_run_id
 from pytest_microstack._reports.run_summary import AppliedFault, RunSummary
+from pytest_microstack._settings import StackSettings, TeardownPolicy
 
 if TYPE_CHECKING:
     # The harness's own Stack (its compose project, start-up figures, waiting time).
@@ -32,7 +35,6 @@ LOG = logging.getLogger(__name__)
 RUN_ID_ENV = "MICROSTACK_RUN_ID"
 # The one key of xdist's workerinput/workeroutput that carries this plugin's data.
 WORKER_KEY = "microstack"
-DEFAULT_ARTIFACTS = ".artifacts"
 _FIXTURES_MODULE = "pytest_microstack._session.fixtures"
 
 
@@ -48,15 +50,6 @@ def run_id_from_environment() -> str:
     if not re.fullmatch(r"[a-z0-9]{1,24}", given):
         raise pytest.UsageError(f"{RUN_ID_ENV}={given!r}: use 1 to 24 lowercase letters and digits")
     return given
-
-
-def artifacts_folder(config: pytest.Config, run_id: str) -> Path:
-    """This run's folder: --stack-artifacts DIR as given, else <rootdir>/<stack_artifacts ini>/<run id>."""
-    option = config.getoption("stack_artifacts", None)
-    if option:
-        return Path(option).resolve()
-    base = config.getini("stack_artifacts") or DEFAULT_ARTIFACTS
-    return config.rootpath / base / run_id
 
 
 def uses_own_fixture(item: pytest.Item, name: str) -> bool:
@@ -88,40 +81,26 @@ class RunState:
         # plugin (a stack declared only in a conftest below the rootdir) makes its own.
         given = (workerinput or {}).get(WORKER_KEY)
         self.run_id: str = given if given else run_id_from_environment()
-        if config.getoption("reuse_stack", False):
-            if os.environ.get("CI"):
-                raise pytest.UsageError("--reuse-stack is refused in CI: every CI run starts a clean stack")
-            if (config.getoption("numprocesses", None) or 0) not in (0, 1):
-                raise pytest.UsageError("--reuse-stack attaches one stack: run it without xdist (-n)")
-        self.folder = artifacts_folder(config, self.run_id)
+        # Read once, here: a bad value is a usage error at start-up, not an error of
+        # the first stack test. The `stack` fixture replaces them with the ones it used.
+        try:
+            self.settings = read_settings(config, run_id=self.run_id, worker=self.worker)
+        except SettingsError as error:
+            raise pytest.UsageError(str(error)) from None
         self.summary = RunSummary()
         self.kept: list[str] = []  # descriptions of stacks left running (--keep-stack/--reuse-stack)
         self.used_engine = False
-        self.wait_for_teardown = True
+        self.measured_coverage = False  # a stack of this run (or of a worker's) had coverage on
+        self.sweep_at_end = True
         self.test_started: dict[str, float] = {}
         self.calls_finished: set[str] = set()
         self._machine: Engine | MachineNotReadyError | None = None
         self._junit_logs: dict[str, list[tuple[str, str]]] = {}  # nodeid -> its failed phases' service logs
-        self._check_declaration()
         # Masks every channel pytest writes through (terminal, live logs, --log-file,
         # collection errors, warnings, JUnit XML): the host's secrets from the start,
         # each stack's own once it has started.
-        self.run_masker = self.masker(None, self.config.getini("stack_secrets"))
+        self.run_masker = self.masker(None, self.settings.secrets)
         self._mask_channels()
-
-    def _check_declaration(self) -> None:
-        """A bad ini line is a usage error at start-up, not an error of the first stack test."""
-        from pytest_microstack._core.reader import PytestSource, startup_timeout
-        from pytest_microstack._errors import SettingsError
-        from pytest_microstack._settings import ServiceSpec, parse_environment
-
-        try:
-            for line in self.config.getini("stack_services"):
-                ServiceSpec.parse(line)
-            parse_environment(self.config.getini("stack_environment"))
-            startup_timeout(PytestSource(self.config), os.environ)
-        except SettingsError as error:
-            raise pytest.UsageError(str(error)) from None
 
     def machine_problem(self) -> MachineNotReadyError | None:
         """Why this machine can't run a stack (no engine, no access, no Compose v2, too old), or None.
@@ -196,31 +175,39 @@ class RunState:
                 LOG.exception("the JUnit XML %s could not be masked", xml)
 
     # What the fixtures tell it.
-    def stack_opened(
-        self, stack: Stack, *, wait_for_teardown: bool, secret_names: Iterable[str] = ()
-    ) -> None:
+    def stack_starting(self, settings: StackSettings) -> None:
+        """The settings `stack` got (a conftest's own included): the rest of the run follows them."""
+        self.settings = settings
+        self.measured_coverage = self.measured_coverage or settings.coverage
+
+    def stack_opened(self, stack: Stack) -> None:
         self.used_engine = True
-        self.run_masker.add(self.masker(stack, secret_names).values)
-        self.wait_for_teardown = wait_for_teardown
+        self.run_masker.add(self.masker(stack, self.settings.secrets).values)
+        # Only WAIT sweeps again at the end: a reaper sweeps after removing the stack, and a
+        # kept stack is for a developer who doesn't wait.
+        self.sweep_at_end = self.settings.teardown is TeardownPolicy.WAIT
         self._record_engine(stack)
         if stack.startup:
             self.summary.record_start(stack.startup)
         else:
             self.summary.stacks_reused += 1  # attached to a kept stack: nothing started
 
-    def stack_closed(self, stack: Stack, kept: str | None) -> None:
+    def stack_closed(self, stack: Stack) -> None:
         self.summary.waiting_seconds += stack.waited
-        if kept is not None:
-            self.kept.append(kept)
+        if self.settings.teardown.keeps_stack:
+            from pytest_microstack._keep.kept import describe_kept
+
+            self.kept.append(describe_kept(stack))
 
     def faults_done(self, faults: Iterable[AppliedFault]) -> None:
         self.summary.record_faults(faults)
 
-    def start_failed(self, stack: Stack, error: Exception, secret_names: Iterable[str]) -> None:
+    def start_failed(self, stack: Stack, error: Exception) -> None:
         self.used_engine = True
         self.summary.start_failures += 1
         self._record_engine(stack)
-        self.save_report(stack, secret_names, f"startup-{stack.project}", f"start-up failed:\n{error}")
+        what_failed = f"start-up failed:\n{error}"
+        self.save_report(stack, self.settings.secrets, f"startup-{stack.project}", what_failed)
 
     def _record_engine(self, stack: Stack) -> None:
         try:
@@ -237,10 +224,11 @@ class RunState:
         from pytest_microstack._reports.failure_report import folder_name, save_report
 
         masker = self.masker(stack, secret_names)
+        folder = self.settings.artifacts
         try:
-            path = save_report(stack, self.folder / folder_name(label), masker, what_failed)
+            path = save_report(stack, folder / folder_name(label), masker, what_failed)
         except OSError:
-            LOG.exception("failure report for %s could not be written under %s", label, self.folder)
+            LOG.exception("failure report for %s could not be written under %s", label, folder)
             return
         self.summary.reports.append(str(path))
 
@@ -261,6 +249,7 @@ class RunState:
         part = (getattr(node, "workeroutput", None) or {}).get(WORKER_KEY)
         if part:
             self.kept.extend(part["kept"])
+            self.measured_coverage = self.measured_coverage or bool(part["coverage"])
             self.summary.merge(RunSummary.from_dict(part["summary"]))
 
     # Tests.
@@ -360,15 +349,19 @@ class RunState:
             backstop.run_all()
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
-            workeroutput[WORKER_KEY] = {"kept": self.kept, "summary": self.summary.to_dict()}
+            workeroutput[WORKER_KEY] = {
+                "kept": self.kept,
+                "coverage": self.measured_coverage,
+                "summary": self.summary.to_dict(),
+            }
 
     def _backstop(self, exitstatus: int) -> None:
         from pytest_microstack._cleanup import backstop
         from pytest_microstack._core.lifecycle import sweep_leftovers
 
         backstop.run_all()
-        if not self.wait_for_teardown:
-            return  # the detached reaper sweeps after removing this run's stack
+        if not self.sweep_at_end:
+            return
         if exitstatus != pytest.ExitCode.INTERRUPTED:
             # Again at the end: a run killed while this one started may have still
             # been dying then. Its leftovers are gone once this run ends. Never a
@@ -384,8 +377,7 @@ class RunState:
             for description in self.kept:
                 terminalreporter.write_line(description)
         lines = self.summary.render()
-        coverage = self.config.getoption("stack_coverage", False) or self.config.getini("stack_coverage")
-        if coverage and lines:  # a stack was started (here or on a worker)
+        if self.measured_coverage and lines:  # a stack was started (here or on a worker)
             from pytest_microstack._coverage.pytest_side import summary_lines
 
             lines += summary_lines(self.config, self.run_id)

@@ -1,0 +1,201 @@
+"""One route per setting (issue 25): read once by `read_settings`, then the settings the stack got decide.
+
+The run reads its settings once, at start-up; the `stack` fixture hands the
+ones it got (a conftest's override included) to the run, and the summary,
+the failure reports and the end-of-run sweep follow those, on xdist's
+controller too. No engine: the run's state is driven as the fixture drives it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from pytest_microstack import SettingsError, StackSettings, TeardownPolicy, read_settings
+from pytest_microstack._session.run_state import WORKER_KEY, RunState
+
+from unit.fakes import FakeEngine
+from unit.test_failure_report import add_stack_containers, make_stack
+from unit.test_reporting import Terminal, run_state, worker_summary
+
+
+@pytest.fixture(autouse=True)
+def no_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("STACK_TIMEOUT", raising=False)
+
+
+def summary_of(state: RunState) -> list[str]:
+    terminal = Terminal()
+    state.pytest_terminal_summary(terminal)
+    return terminal.lines
+
+
+def test_the_stack_settings_fixture_is_what_the_run_read_at_start(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".ini", pytest="[pytest]\nstack_timeout = 30\nstack_artifacts = reports\n")
+    pytester.makepyfile(
+        """
+        def test_settings(stack_settings, request):
+            state = request.config.pluginmanager.get_plugin("microstack-run")
+            assert stack_settings is state.settings
+            assert stack_settings.stack_timeout == 30.0
+            assert stack_settings.artifacts == request.config.rootpath / "reports" / state.run_id
+        """
+    )
+
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_coverage_turned_on_by_an_override_gets_its_summary_and_reports_go_where_it_says(
+    pytester: pytest.Pytester, engine: FakeEngine, tmp_path: Path
+) -> None:
+    state = run_state(pytester)  # the ini turns nothing on
+    overridden = dataclasses.replace(state.settings, coverage=True, artifacts=tmp_path / "elsewhere")
+    add_stack_containers(engine)
+
+    state.stack_starting(overridden)
+    state.start_failed(make_stack(engine, {"services": {}}), RuntimeError("boom"))
+
+    lines = summary_of(state)
+    assert "stacks: 0 started, 1 failed to start" in lines
+    assert any(line.startswith("--stack-coverage: no data written") for line in lines), lines
+    [report] = state.summary.reports
+    assert Path(report).parent == tmp_path / "elsewhere"
+
+
+def test_without_coverage_in_the_settings_the_summary_says_nothing_of_it(
+    pytester: pytest.Pytester, engine: FakeEngine
+) -> None:
+    state = run_state(pytester)
+    add_stack_containers(engine)
+    state.stack_starting(dataclasses.replace(state.settings, artifacts=pytester.path / "reports"))
+
+    state.start_failed(make_stack(engine, {"services": {}}), RuntimeError("boom"))
+
+    lines = summary_of(state)
+    assert "stacks: 0 started, 1 failed to start" in lines
+    assert not any(line.startswith(("--stack-coverage", "services' coverage")) for line in lines), lines
+
+
+def test_a_workers_coverage_reaches_the_controllers_summary(pytester: pytest.Pytester) -> None:
+    worker = run_state(pytester)
+    workeroutput: dict[str, Any] = {}
+    worker.config.workeroutput = workeroutput  # type: ignore[attr-defined]  # what xdist sets on a worker
+    worker.stack_starting(dataclasses.replace(worker.settings, coverage=True))
+    worker.summary = worker_summary(1.0)
+    worker.pytest_sessionfinish(session=None, exitstatus=0)  # type: ignore[arg-type]
+    controller = run_state(pytester)
+
+    controller.pytest_testnodedown(SimpleNamespace(workeroutput=workeroutput), error=None)
+
+    assert workeroutput[WORKER_KEY]["coverage"] is True
+    assert any(line.startswith("--stack-coverage: no data written") for line in summary_of(controller))
+
+
+@pytest.mark.parametrize(
+    ("teardown", "sweeps"),
+    [
+        pytest.param(TeardownPolicy.WAIT, True, id="wait"),
+        pytest.param(TeardownPolicy.REAPER, False, id="reaper-sweeps-itself"),
+        pytest.param(TeardownPolicy.KEEP, False, id="keep"),
+    ],
+)
+def test_only_a_run_that_waits_sweeps_again_at_its_end(
+    pytester: pytest.Pytester,
+    engine: FakeEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    teardown: TeardownPolicy,
+    sweeps: bool,
+) -> None:
+    from pytest_microstack._core import lifecycle
+
+    swept: list[bool] = []
+
+    def sweep() -> list[str]:
+        swept.append(True)
+        return []
+
+    monkeypatch.setattr(lifecycle, "sweep_leftovers", sweep)
+    state = run_state(pytester)
+    state.stack_starting(dataclasses.replace(state.settings, teardown=teardown))
+    stack = make_stack(engine, {"services": {}})
+    stack.startup = []  # attached or started: either way a stack was opened
+
+    state.stack_opened(stack)
+    state.pytest_sessionfinish(session=None, exitstatus=0)  # type: ignore[arg-type]
+
+    assert swept == ([True] if sweeps else [])
+
+
+# --- the reader ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "environ", "problem"),
+    [
+        pytest.param(("--reuse-stack",), {"CI": "1"}, "--reuse-stack is refused in CI", id="ci"),
+        pytest.param(("--reuse-stack", "-n", "2"), {}, "run it without xdist", id="xdist"),
+    ],
+)
+def test_the_reuse_checks_are_the_readers(
+    pytester: pytest.Pytester, args: tuple[str, ...], environ: dict[str, str], problem: str
+) -> None:
+    pytester.makefile(".ini", pytest="[pytest]\n")
+    config = pytester.parseconfig(*args)  # not configured: the plugin's run never read it
+
+    with pytest.raises(SettingsError, match=problem):
+        read_settings(config, run_id="r1", environ=environ)
+
+
+def test_reuse_outside_ci_and_without_workers_is_the_reuse_policy(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".ini", pytest="[pytest]\n")
+    config = pytester.parseconfig("--reuse-stack", "--keep-stack")
+
+    assert read_settings(config, run_id="r1", environ={}).teardown is TeardownPolicy.REUSE
+
+
+@pytest.mark.parametrize(
+    ("ini", "environ", "expected"),
+    [
+        pytest.param("", {}, TeardownPolicy.REAPER, id="developer"),
+        pytest.param("", {"CI": "true"}, TeardownPolicy.WAIT, id="ci"),
+    ],
+)
+def test_tools_reading_the_file_get_the_same_teardown_and_artifacts(
+    tmp_path: Path, ini: str, environ: dict[str, str], expected: TeardownPolicy
+) -> None:
+    (tmp_path / "pytest.ini").write_text(f"[pytest]\nstack_artifacts = out/reports\n{ini}")
+
+    settings = read_settings(tmp_path, run_id="tool1", environ=environ)
+
+    assert settings.teardown is expected
+    assert settings.artifacts == tmp_path / "out" / "reports" / "tool1"
+
+
+def test_settings_built_in_code_get_the_default_artifacts_folder_and_teardown(tmp_path: Path) -> None:
+    settings = StackSettings(tmp_path, (), "r1")
+
+    assert settings.artifacts == tmp_path / ".artifacts" / "r1"
+    assert settings.teardown is TeardownPolicy.REAPER
+    assert not settings.teardown.keeps_stack
+    assert TeardownPolicy.KEEP.keeps_stack
+    assert TeardownPolicy.REUSE.keeps_stack
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        pytest.param("soon", "--stack-timeout: 'soon' is not a number of seconds", id="not-a-number"),
+        pytest.param("0", "--stack-timeout: '0' must be more than 0 seconds", id="zero"),
+    ],
+)
+def test_a_bad_timeout_flag_is_refused_by_the_reader_at_start(
+    pytester: pytest.Pytester, value: str, problem: str
+) -> None:
+    pytester.makefile(".ini", pytest="[pytest]\nstack_timeout = 30\n")
+
+    with pytest.raises(pytest.UsageError, match=problem):
+        pytester.parseconfigure(f"--stack-timeout={value}")
