@@ -2,11 +2,12 @@
 
     python -m tools.mutation [NAME ...] [--group plugin|services] [--max-children N]
 
-For each target (tools/mutation/targets.py: the services' and the plugin's modules)
-a folder under .artifacts/mutation/<name>/ gets the target's package as
-src/<package>/, its tests under tests/, and a pyproject.toml that points mutmut at
-the one module; mutmut runs there (it imports mutants from mutants/src, ahead of the
-installed package). Each module's score is killed / (all - judged equivalent).
+For each target (tools/mutation/targets.py: the services' and the plugin's modules),
+or each batch of targets that share their tests, a folder under
+.artifacts/mutation/<name>[+<name>...]/ gets the package as src/<package>/, the tests
+under tests/, and a pyproject.toml that points mutmut at the module(s); mutmut runs
+there (it imports mutants from mutants/src, ahead of the installed package). Each
+module's score is killed / (all - judged equivalent).
 Exits 1 if any module is under THRESHOLD, or if equivalent.toml lists, for a module
 that ran, a mutant that was killed or doesn't exist (the list must stay true).
 """
