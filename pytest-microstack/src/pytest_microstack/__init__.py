@@ -2,7 +2,7 @@
 
 Everything in `__all__` is the public API: semantic versioning covers it, and
 the README's "API reference" documents it. Every module whose name starts with
-an underscore (`_core`, `_engine`, `_cleanup`, `_keep`, `_reports`, `_plugin`, `_coverage`)
+an underscore (`_core`, `_engine`, `_cleanup`, `_keep`, `_reports`, `_plugin`, `_coverage`, `_exchanges`)
 is internal and may change in any release.
 
 Importing this package is cheap (the pytest plugin loads it into every run):
@@ -32,12 +32,21 @@ if TYPE_CHECKING:
         StackConfigError,
         StackStartError,
     )
+    from pytest_microstack._exchanges.doubles import Double, DoubleError, DoubleRule, Doubles
+    from pytest_microstack._exchanges.records import Exchange
+    from pytest_microstack._exchanges.startup import ExchangesWarning
 
 __version__ = "1.0.0"
 
 # Public name -> the internal module that defines it.
 _HOMES = {
     "ComposeCommandError": "pytest_microstack._errors",
+    "Double": "pytest_microstack._exchanges.doubles",
+    "DoubleError": "pytest_microstack._exchanges.doubles",
+    "DoubleRule": "pytest_microstack._exchanges.doubles",
+    "Doubles": "pytest_microstack._exchanges.doubles",
+    "Exchange": "pytest_microstack._exchanges.records",
+    "ExchangesWarning": "pytest_microstack._exchanges.startup",
     "Fault": "pytest_microstack._core.faults",
     "FaultError": "pytest_microstack._core.faults",
     "Faults": "pytest_microstack._core.faults",
@@ -62,6 +71,12 @@ _HOMES = {
 
 __all__ = [
     "ComposeCommandError",
+    "Double",
+    "DoubleError",
+    "DoubleRule",
+    "Doubles",
+    "Exchange",
+    "ExchangesWarning",
     "Fault",
     "FaultError",
     "Faults",

@@ -129,6 +129,11 @@ def startup_timeout(source: IniSource, environ: Mapping[str, str]) -> float:
     return DEFAULT_STARTUP_TIMEOUT
 
 
+def exchanges_on(source: IniSource) -> bool:
+    """ini stack_exchanges: true unless set false (a bool ini option that defaults to true)."""
+    return to_bool("stack_exchanges", source.text("stack_exchanges") or "true")
+
+
 def read_settings(
     source: pytest.Config | Path,
     *,
@@ -160,4 +165,6 @@ def read_settings(
         wait_for_teardown=in_ci(env),
         coverage=bool(ini.option("stack_coverage")) or ini.flag("stack_coverage"),
         coverage_services=tuple(ini.args("stack_coverage_services")),
+        exchanges=not ini.option("no_stack_exchanges") and exchanges_on(ini),
+        exchanges_image=ini.text("stack_exchanges_image"),
     )

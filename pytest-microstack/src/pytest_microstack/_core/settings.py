@@ -128,6 +128,10 @@ class StackSettings:
     # containers; `coverage_services` limits it to those (default: every service).
     coverage: bool = False
     coverage_services: tuple[str, ...] = ()
+    # Record what the services say to each other through a proxy per service
+    # (`_exchanges`); `exchanges_image` runs the proxies (default: the stack's own).
+    exchanges: bool = True
+    exchanges_image: str = ""
 
     @property
     def project(self) -> str:

@@ -53,6 +53,8 @@ class Stack:
         self.services = {spec.name: spec for spec in services}
         self.startup_timeout = startup_timeout
         self._addresses: dict[str, tuple[str, int]] = {}
+        # service -> the service publishing its declared port for it (its recording proxy)
+        self.fronts: dict[str, str] = {}
         self._starting = False
         self._stop_lock = threading.Lock()
         self._stopped = False
@@ -194,9 +196,12 @@ class Stack:
         """
         key = f"{service}:{port}"
         if key not in self._addresses:
-            container = self.container(service)
-            bindings = (container.attrs["NetworkSettings"]["Ports"] if container else None) or {}
             wanted = port or (self.services[service].port if service in self.services else None)
+            front = self.fronts.get(service)
+            if front and port not in (None, self.services[service].port):
+                front = None  # the proxy publishes the declared port only
+            container = self.container(front or service)
+            bindings = (container.attrs["NetworkSettings"]["Ports"] if container else None) or {}
             if wanted is None:
                 published = next((hosts for hosts in bindings.values() if hosts), None)
             else:

@@ -616,7 +616,8 @@ class Proxy:
         try:
             await self._handle(reader, writer)
         finally:
-            self.handlers.discard(task)  # type: ignore[arg-type]
+            if task is not None:
+                self.handlers.discard(task)
             self.writers.discard(writer)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
