@@ -49,7 +49,7 @@ def test_a_connection_reset_mid_body(doubles: Doubles, user_service: ServiceClie
 
 def test_a_close_with_no_response(doubles: Doubles, user_service: ServiceClient) -> None:
     doubles["user-service"].on("GET", "/health").close()
-    with pytest.raises(requests.exceptions.ConnectionError, match="without response|aborted"):
+    with pytest.raises(requests.exceptions.ConnectionError, match=r"without response|aborted"):
         user_service.get("/health")
 
 
