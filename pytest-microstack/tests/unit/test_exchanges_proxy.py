@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import time
@@ -381,3 +382,33 @@ def test_a_doubled_answer_keeps_its_place_among_pipelined_requests() -> None:
             sock.sendall(b"".join(requests))
             data = read_until(sock, b'"/b"')
     assert data.index(b'"/a"') < data.index(b"teapot") < data.index(b'"/b"')
+
+
+def test_a_request_the_proxy_cannot_frame_reaches_the_service_as_it_is() -> None:
+    def service(connection: socket.socket) -> None:
+        received = read_until(connection, b"\r\n\r\n")
+        refusal = b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        connection.sendall(refusal + received)
+
+    with scripted_server(service) as port, running_proxy(port) as proxy, proxy.connect() as sock:
+        request = b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"
+        sock.sendall(request)
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request")
+    assert answer.endswith(request)
+
+
+def test_an_answer_before_the_whole_body_reaches_the_caller_that_is_still_sending() -> None:
+    def service(connection: socket.socket) -> None:
+        read_until(connection, b"\r\n\r\n")
+        too_large = b"HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        connection.sendall(too_large)
+        connection.shutdown(socket.SHUT_WR)
+        read_all(connection)  # as gunicorn does: the rest is read and dropped, never reset
+
+    body = b"x" * 4_000_000  # more than the kernel's buffers hold: still being sent when the service closes
+    with scripted_server(service) as port, running_proxy(port) as proxy, proxy.connect() as sock:
+        sock.sendall(b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body))
+        with contextlib.suppress(OSError):
+            sock.sendall(body)
+        assert read_until(sock, b"\r\n\r\n").startswith(b"HTTP/1.1 413")

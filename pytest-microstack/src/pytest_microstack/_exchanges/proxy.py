@@ -34,6 +34,7 @@ BODY_KEEP = 1024  # bytes of each body kept in a record
 RECORDS_KEPT = 5000  # records kept for the plugin to fetch; the oldest go first
 CONNECT_TIMEOUT = 5.0
 COPY_CHUNK = 64 * 1024
+LINGER = 2.0  # seconds a closing connection still reads (and drops) what its caller sends
 # Interim answers that are not the response (101 ends HTTP on the connection).
 NO_BODY_STATUSES = (204, 304)
 
@@ -346,7 +347,28 @@ class HttpConnection:
                     record.setdefault("error", "connection closed before the response ended")
                     self.recorder.finish(record)
             _close(self.uwriter)
+            await self._linger()
             _close(self.cwriter)
+
+    async def _linger(self) -> None:
+        """Close the caller's side gently: its answer sent, then what it still sends is read and dropped.
+
+        A service may answer (a 413) and close before reading the whole request;
+        closing the caller's connection with its body unread would reset it, and
+        the reset can destroy the answer before the caller reads it.
+        """
+        if self.cwriter.is_closing():
+            return
+        try:
+            await _flushed(self.cwriter)
+            if self.cwriter.can_write_eof():
+                self.cwriter.write_eof()
+            deadline = time.monotonic() + LINGER
+            while time.monotonic() < deadline:
+                if not await asyncio.wait_for(self.creader.read(COPY_CHUNK), deadline - time.monotonic()):
+                    return
+        except (OSError, asyncio.TimeoutError):  # noqa: UP041 - distinct before 3.11
+            pass
 
     async def _requests(self) -> None:
         try:
@@ -356,6 +378,11 @@ class HttpConnection:
                     break
                 started = time.monotonic()
                 method, target, _ = head.first
+                try:
+                    kind, length = framing(head, request=True)
+                except ProtocolError as error:
+                    error.raw = head.raw  # the service answers what it can't frame (a 400, a 501)
+                    raise
                 record = self.recorder.start(
                     {
                         "kind": "http",
@@ -372,7 +399,6 @@ class HttpConnection:
                 if rule is not None:
                     record["double"] = rule.id
                 exchange = Exchange(record, method, rule, started)
-                kind, length = framing(head, request=True)
                 if passing:
                     self.uwriter.write(head.raw)
                 self.queue.put_nowait(exchange)
@@ -387,7 +413,8 @@ class HttpConnection:
             if not self.uwriter.is_closing() and self.uwriter.can_write_eof():
                 self.uwriter.write_eof()
         except ProtocolError as error:
-            # Not HTTP (or not any more): pass the rest on as bytes, unrecorded.
+            # Not HTTP as the proxy can frame it: the rest goes on as bytes, unrecorded,
+            # and the service answers it as it would without the proxy.
             self.tunnel = True
             self.queue.put_nowait(None)
             self.uwriter.write(error.raw)
@@ -419,7 +446,7 @@ class HttpConnection:
                 exchange = await self._next_exchange()
                 if exchange is None:
                     if self.tunnel:
-                        await self._pipe(self.ureader, self.cwriter, {}, "received")
+                        await self._tunnel_responses()
                     return
                 rule = exchange.rule
                 if rule is not None and rule.behaviour.pass_status is None:
@@ -465,6 +492,14 @@ class HttpConnection:
         elif self.cwriter.can_write_eof() and not self.cwriter.is_closing():
             self.cwriter.write_eof()
         return None
+
+    async def _tunnel_responses(self) -> None:
+        """After a request the proxy could not frame: the service's bytes go to the caller as they come."""
+        try:
+            self.cwriter.write(await self._first_bytes())
+        except ConnectionResetError:  # the service closed: so does the caller's connection
+            return
+        await self._pipe(self.ureader, self.cwriter, {}, "received")
 
     async def _first_bytes(self) -> bytes:
         """What the idle watch already read of the next response (b"" if nothing)."""
@@ -591,6 +626,27 @@ def _status_line(version: str, status: int) -> bytes:
     return f"{version} {status} {reason}\r\n".encode("latin-1")
 
 
+class _KeepReading(asyncio.StreamReaderProtocol):
+    """A connection whose writes failed (the service closed) still reads what the service sent first.
+
+    asyncio turns a failed write into an error on the reader too, which hides a
+    response already received (a 413 sent before closing on a body it won't
+    read): that response is read, then the end of the stream.
+    """
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(None if isinstance(exc, (BrokenPipeError, ConnectionResetError)) else exc)
+
+
+async def open_upstream(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """`asyncio.open_connection`, with `_KeepReading`."""
+    loop = asyncio.get_event_loop()
+    reader = asyncio.StreamReader(limit=HEAD_LIMIT)
+    protocol = _KeepReading(reader)
+    transport, _ = await loop.create_connection(lambda: protocol, host, port)
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+
 class Proxy:
     """Listens where callers expect the service; each connection goes on to the real one."""
 
@@ -622,9 +678,7 @@ class Proxy:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            ureader, uwriter = await asyncio.wait_for(
-                asyncio.open_connection(*self.upstream, limit=HEAD_LIMIT), CONNECT_TIMEOUT
-            )
+            ureader, uwriter = await asyncio.wait_for(open_upstream(*self.upstream), CONNECT_TIMEOUT)
         except (OSError, asyncio.TimeoutError) as error:  # noqa: UP041 - distinct before 3.11
             # Refused, unresolvable, unreachable: the caller's connection is reset at once,
             # the nearest a proxy gets to the refusal it would have seen.
