@@ -118,7 +118,7 @@ class DoubleRule:
         self._double._apply()
         return self
 
-    def spec(self) -> dict[str, Any]:
+    def _spec(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "method": self.method,
@@ -150,7 +150,7 @@ class Double:
         return self._calls(self._since)
 
     def _apply(self) -> None:
-        specs = [rule.spec() for rule in self.rules if rule.answer is not None]
+        specs = [rule._spec() for rule in self.rules if rule.answer is not None]
         try:
             self._control("PUT", "/rules", specs)
         except (OSError, ValueError) as error:
@@ -190,5 +190,5 @@ class Doubles(Mapping[str, Double]):
     def __len__(self) -> int:
         return len(self._services)
 
-    def used(self) -> list[Double]:
+    def _used(self) -> list[Double]:
         return list(self._made.values())

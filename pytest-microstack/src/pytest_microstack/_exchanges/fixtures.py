@@ -47,7 +47,7 @@ def doubles(stack: Stack) -> Iterator[Doubles]:
 
     made = Doubles(lambda service: make_double(stack, service), list(stack.fronts))
     yield made
-    used = made.used()
+    used = made._used()
     for double in used:
         double.remove()
     if used:

@@ -6,7 +6,7 @@ import http.client
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pytest_microstack._cleanup.ownership import PROJECT_LABEL, SERVICE_LABEL
@@ -52,7 +52,6 @@ class Exchange:
     pending: bool = False  # still in flight when fetched
     sent: int = 0  # TCP: bytes from the caller
     received: int = 0  # TCP: bytes to the caller
-    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def line(self) -> str:
         """`product-service → user-service  GET /users/authenticate  200  3.1 ms`."""
@@ -115,13 +114,13 @@ def proxy_control_port(stack: Stack, sidecar: str) -> int:
 
 
 def _exchange(record: Mapping[str, Any]) -> Exchange:
-    known = {name for name in Exchange.__dataclass_fields__ if name != "extra"}
+    known = set(Exchange.__dataclass_fields__)
     values = {key: value for key, value in record.items() if key in known}
     for key in ("request_headers", "response_headers"):
         values[key] = tuple((str(name), str(value)) for name, value in values.get(key) or ())
     values["double"] = str(values.get("double") or "")
     values["error"] = str(values.get("error") or "")
-    return Exchange(**values, extra={key: value for key, value in record.items() if key not in known})
+    return Exchange(**values)
 
 
 def named(exchanges: Iterable[Exchange], names: Mapping[str, str]) -> list[Exchange]:
@@ -167,6 +166,4 @@ def as_json(exchange: Exchange) -> dict[str, Any]:
     """An exchange for the artifacts folder (one JSON object a line)."""
     import dataclasses
 
-    data = dataclasses.asdict(exchange)
-    data.pop("extra", None)
-    return data
+    return dataclasses.asdict(exchange)
