@@ -53,3 +53,8 @@ def test_a_failing_scenarios_report_shows_the_call_between_services(tmp_path: Pa
     authenticate = next(record for record in records if record["path"] == "/users/authenticate")
     assert ["Authorization", "***"] in authenticate["request_headers"]
     assert "Bearer" not in (folder / "exchanges.jsonl").read_text()
+    [timeline] = artifacts.glob("timeline-*.html")  # the run's timeline: one file, no network
+    page = timeline.read_text()
+    data = json.loads(page.split("id='timeline-data'>", 1)[1].split("</script>", 1)[0])
+    assert CALL in [exchange["line"][: len(CALL)] for exchange in data["exchanges"]]
+    assert [test["outcome"] for test in data["tests"]] == ["failed"]

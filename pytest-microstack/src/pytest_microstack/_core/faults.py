@@ -26,6 +26,14 @@ DEFAULT_HEAL_TIMEOUT = 30.0
 BUILT_IN = ("down", "crash", "hang", "slow", "partition")
 # inject(stack, container, **options) -> undo
 CustomFault = Callable[..., Callable[[], None]]
+# Told of every fault applied and healed: (kind, service, "inject" | "heal", time.time()),
+# for the run timeline (`_exchanges.reporting`).
+LISTENERS: list[Callable[[str, str, str, float], None]] = []
+
+
+def _announce(kind: str, service: str, what: str) -> None:
+    for listener in list(LISTENERS):
+        listener(kind, service, what, time.time())
 
 
 class FaultError(HarnessError):
@@ -51,6 +59,7 @@ class Fault:
         self._healed = True
         started = time.monotonic()
         self.undo()
+        _announce(self.kind, self.service, "heal")
         self.heal_check()
         self.heal_seconds = time.monotonic() - started
 
@@ -102,6 +111,7 @@ class Faults:
         def heal_check() -> None:
             self.stack.ensure_healthy(timeout=self.heal_timeout, why=f"not healthy after healing {kind}")
 
+        _announce(kind, service, "inject")
         fault = Fault(kind, service, undo, heal_check, time.monotonic() - started)
         self.applied.append(fault)
         return fault

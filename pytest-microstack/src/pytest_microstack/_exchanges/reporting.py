@@ -1,14 +1,16 @@
-"""A failing test's exchanges: a section of its report (terminal, JUnit XML), files in its artifacts.
+"""A failing test's exchanges (a section of its report, the JUnit XML, its artifacts), and the run timeline.
 
 Registered by `plugin.py` with the rest of the plugin. Its report hook runs
 inside RunState's, which masks every report last: the section is masked with
-the rest; the files are masked here.
+the rest; the files are masked here. The timeline of a run (of each xdist
+worker) is written before the last test's teardown removes the stack.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +26,7 @@ LOG = logging.getLogger(__name__)
 SECTION = "exchanges during "  # "exchanges during call"
 TEXT_FILE = "exchanges.txt"
 JSON_FILE = "exchanges.jsonl"
+LOG_LINES = 500  # per service, in the timeline
 
 
 def exchanges_since(stack: Stack, since: float | None) -> list[Exchange]:
@@ -42,7 +45,75 @@ class ExchangesReport:
     """Adds the exchanges to a failed test's report and artifacts."""
 
     def __init__(self, config: pytest.Config) -> None:
+        from pytest_microstack._core.faults import LISTENERS
+        from pytest_microstack._exchanges.timeline import CallSpan, ServiceSpan
+
         self.config = config
+        self.stack: Stack | None = None
+        self.ready_at: float | None = None
+        self.secret_names: tuple[str, ...] = ()
+        self.tests: list[CallSpan] = []
+        self.spans: list[ServiceSpan] = []
+        self._open_faults: dict[tuple[str, str], float] = {}
+        LISTENERS.append(self._fault_event)
+
+    def _fault_event(self, kind: str, service: str, what: str, when: float) -> None:
+        from pytest_microstack._exchanges.timeline import FAULT_STATES, ServiceSpan
+
+        if what == "inject":
+            self._open_faults[(kind, service)] = when
+        elif (kind, service) in self._open_faults:
+            started = self._open_faults.pop((kind, service))
+            self.spans.append(ServiceSpan(service, FAULT_STATES.get(kind, kind), started, when))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        from pytest_microstack._exchanges.timeline import CallSpan
+
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            self.tests.append(CallSpan(report.nodeid, report.start, report.stop, report.outcome))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, Any, None]:
+        """Before the last test's teardown (which removes the stack): the run's timeline."""
+        if nextitem is None and self.stack is not None:
+            try:
+                self._write_timeline(self.stack)
+            except Exception:
+                LOG.warning("the run timeline could not be written", exc_info=True)
+        yield
+
+    def _write_timeline(self, stack: Stack) -> None:
+        from pytest_microstack._exchanges.records import masked
+        from pytest_microstack._exchanges.timeline import FAULT_STATES, ServiceSpan, Timeline, render
+
+        state = self._state()
+        if state is None or not stack.fronts:
+            return
+        masker = state.masker(stack, self.secret_names)
+        masker.add(state.run_masker.values)
+        timeline = Timeline(f"pytest-microstack run {state.run_id} ({state.worker})", list(stack.services))
+        timeline.tests = self.tests
+        timeline.spans = list(self.spans)
+        now = time.time()
+        timeline.spans += [
+            ServiceSpan(service, FAULT_STATES.get(kind, kind), started, now)
+            for (kind, service), started in self._open_faults.items()
+        ]
+        if self.ready_at is not None:
+            timeline.spans += [
+                ServiceSpan(result.service, "starting", self.ready_at - result.elapsed, self.ready_at)
+                for result in stack.startup
+            ]
+        timeline.exchanges = [masked(exchange, masker) for exchange in exchanges_since(stack, 0.0)]
+        for service in stack.services:
+            container = stack.container(service)
+            if container is not None:
+                text = container.logs(timestamps=True, tail=LOG_LINES).decode(errors="replace")
+                timeline.logs[service] = masker.text(text).splitlines()
+        state.folder.mkdir(parents=True, exist_ok=True)
+        (state.folder / f"timeline-{state.worker}.html").write_text(render(timeline))
 
     def _state(self) -> RunState | None:
         from pytest_microstack._plugin.run_state import RunState
@@ -56,14 +127,18 @@ class ExchangesReport:
     ) -> Generator[None, Any, None]:
         outcome = yield
         report: pytest.TestReport = outcome.get_result()
-        if not report.failed:
-            return
         from pytest_microstack._core.stack import Stack
         from pytest_microstack._plugin.run_state import uses_own_fixture
 
         funcargs = getattr(item, "funcargs", {})
         stack = funcargs.get("stack") if uses_own_fixture(item, "stack") else None
         state = self._state()
+        if isinstance(stack, Stack) and self.stack is None:
+            self.stack = stack
+            self.ready_at = state.test_started.get(item.nodeid) if state else None
+            self.secret_names = tuple(getattr(funcargs.get("stack_settings"), "secrets", ()))
+        if not report.failed:
+            return
         if not isinstance(stack, Stack) or not stack.fronts or state is None:
             return
         from pytest_microstack._exchanges.records import masked
