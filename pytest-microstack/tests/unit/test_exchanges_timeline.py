@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
 import subprocess
@@ -12,7 +13,9 @@ import pytest
 from pytest_microstack._exchanges.records import Exchange
 from pytest_microstack._exchanges.timeline import CallSpan, ServiceSpan, Timeline, render
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+if CHROMIUM is None and os.environ.get("MICROSTACK_REQUIRE_BROWSER"):
+    raise RuntimeError("MICROSTACK_REQUIRE_BROWSER is set and no chromium is installed")
 CALL = Exchange("user-service", "product-service", "GET", "/users/authenticate", 200, 101.0, 3.1)
 
 

@@ -135,7 +135,7 @@ class ExchangesReport:
         state = self._state()
         if isinstance(stack, Stack) and self.stack is None:
             self.stack = stack
-            self.ready_at = state.test_started.get(item.nodeid) if state else None
+            self.ready_at = report.stop  # the first stack test's setup ends once the stack is ready
             self.secret_names = tuple(getattr(funcargs.get("stack_settings"), "secrets", ()))
         if not report.failed:
             return
