@@ -213,14 +213,17 @@ def test_records_after_a_sequence_number_are_only_the_newer_ones() -> None:
         client.close()
         proxy.finished(3)
         assert [record["path"] for record in proxy.records(after=1)] == ["/b", "/c"]
+        third = proxy.records(after=2)[0]["start"]
+        status, answer = proxy.call_control("GET", f"/records?since={third!r}")
+        assert [record["path"] for record in answer["records"]] == ["/c"]
         status, answer = proxy.call_control("GET", "/records?after=x")
-    assert (status, answer) == (400, {"error": "after must be a number"})
+    assert (status, answer) == (400, {"error": "after and since must be numbers"})
 
 
 def test_the_recorder_keeps_the_newest_and_counts_what_it_dropped() -> None:
     recorder = Recorder("svc", kept=2)
     for index in range(3):
-        recorder.finish(recorder.start({"path": f"/{index}"}))
+        recorder.finish(recorder.start({"path": f"/{index}", "start": float(index)}))
     answer = recorder.after(0)
     assert [record["path"] for record in answer["records"]] == ["/1", "/2"]
     assert (answer["seq"], answer["dropped"]) == (3, 1)
@@ -302,7 +305,7 @@ def test_a_delay_before_the_headers() -> None:
         waited = time.monotonic() - started
         assert response.read() == b"late"
         client.close()
-    assert 0.3 <= waited < 2.0
+    assert 0.3 <= waited < 5.0  # upper bound: only that it is not hours (a loaded machine)
 
 
 def test_a_trickled_body_arrives_whole_at_about_its_rate() -> None:
@@ -315,7 +318,7 @@ def test_a_trickled_body_arrives_whole_at_about_its_rate() -> None:
         assert response.read() == b"x" * 100
         took = time.monotonic() - started
         client.close()
-    assert 0.4 <= took < 2.0  # 100 bytes at 200 bytes/s: about 0.5 s
+    assert 0.4 <= took < 5.0  # 100 bytes at 200 bytes/s: about 0.5 s
 
 
 def test_a_reset_mid_body() -> None:

@@ -256,9 +256,14 @@ class Recorder:
             self.dropped += 1
         self.records.append(record)
 
-    def after(self, seq: int) -> dict[str, Any]:
-        done = [record for record in self.records if record["seq"] > seq]
-        pending = [dict(record, pending=True) for record in self.open.values() if record["seq"] > seq]
+    def after(self, seq: int, since: float = 0.0) -> dict[str, Any]:
+        """Records after sequence number `seq` that started at `since` or later; those in flight last."""
+        done = [record for record in self.records if record["seq"] > seq and record["start"] >= since]
+        pending = [
+            dict(record, pending=True)
+            for record in self.open.values()
+            if record["seq"] > seq and record["start"] >= since
+        ]
         return {"service": self.service, "seq": self.seq, "dropped": self.dropped, "records": done + pending}
 
     def match(self, method: str, path: str) -> Rule | None:
@@ -784,9 +789,10 @@ class Control:
             params = dict(part.partition("=")[::2] for part in query.split("&") if part)
             try:
                 after = int(params.get("after", "0"))
+                since = float(params.get("since", "0"))
             except ValueError:
-                return 400, {"error": "after must be a number"}
-            return 200, recorder.after(after)
+                return 400, {"error": "after and since must be numbers"}
+            return 200, recorder.after(after, since)
         if path == "/rules":
             if method == "GET":
                 return 200, [{"id": rule.id, "matched": rule.matched} for rule in recorder.rules]

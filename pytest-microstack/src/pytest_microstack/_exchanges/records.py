@@ -100,8 +100,8 @@ def fetch(stack: Stack, service: str, *, since: float = 0.0) -> list[Exchange]:
     sidecar = stack.fronts[service]
     control = proxy_control_port(stack, sidecar)
     host, port = stack.address(sidecar, control)
-    answer = control_call(host, port, "GET", "/records?after=0")
-    return [_exchange(record) for record in answer["records"] if record.get("start", 0.0) >= since]
+    answer = control_call(host, port, "GET", f"/records?since={since!r}")
+    return [_exchange(record) for record in answer["records"]]
 
 
 def proxy_control_port(stack: Stack, sidecar: str) -> int:
