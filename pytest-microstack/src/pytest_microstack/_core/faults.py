@@ -19,6 +19,7 @@ from typing import Any
 from docker.models.containers import Container
 
 from pytest_microstack._core.clients import close_idle_connections
+from pytest_microstack._core.fault_events import announce
 from pytest_microstack._core.stack import Stack
 from pytest_microstack._errors import HarnessError, ServiceUnhealthyError
 
@@ -26,14 +27,6 @@ DEFAULT_HEAL_TIMEOUT = 30.0
 BUILT_IN = ("down", "crash", "hang", "slow", "partition")
 # inject(stack, container, **options) -> undo
 CustomFault = Callable[..., Callable[[], None]]
-# Told of every fault applied and healed: (kind, service, "inject" | "heal", time.time()),
-# for the run timeline (`_exchanges.reporting`).
-LISTENERS: list[Callable[[str, str, str, float], None]] = []
-
-
-def _announce(kind: str, service: str, what: str) -> None:
-    for listener in list(LISTENERS):
-        listener(kind, service, what, time.time())
 
 
 class FaultError(HarnessError):
@@ -59,7 +52,7 @@ class Fault:
         self._healed = True
         started = time.monotonic()
         self.undo()
-        _announce(self.kind, self.service, "heal")
+        announce(self.kind, self.service, "heal")
         self.heal_check()
         self.heal_seconds = time.monotonic() - started
 
@@ -111,7 +104,7 @@ class Faults:
         def heal_check() -> None:
             self.stack.ensure_healthy(timeout=self.heal_timeout, why=f"not healthy after healing {kind}")
 
-        _announce(kind, service, "inject")
+        announce(kind, service, "inject")
         fault = Fault(kind, service, undo, heal_check, time.monotonic() - started)
         self.applied.append(fault)
         return fault

@@ -19,6 +19,7 @@ import pytest
 if TYPE_CHECKING:
     from pytest_microstack._core.stack import Stack
     from pytest_microstack._exchanges.records import Exchange
+    from pytest_microstack._exchanges.timeline import CallSpan, ServiceSpan
     from pytest_microstack._plugin.run_state import RunState
     from pytest_microstack._reports.masking import Masker
 
@@ -45,8 +46,7 @@ class ExchangesReport:
     """Adds the exchanges to a failed test's report and artifacts."""
 
     def __init__(self, config: pytest.Config) -> None:
-        from pytest_microstack._core.faults import LISTENERS
-        from pytest_microstack._exchanges.timeline import CallSpan, ServiceSpan
+        from pytest_microstack._core.fault_events import LISTENERS
 
         self.config = config
         self.stack: Stack | None = None
@@ -56,6 +56,12 @@ class ExchangesReport:
         self.spans: list[ServiceSpan] = []
         self._open_faults: dict[tuple[str, str], float] = {}
         LISTENERS.append(self._fault_event)
+
+    def pytest_unconfigure(self) -> None:
+        from pytest_microstack._core.fault_events import LISTENERS
+
+        if self._fault_event in LISTENERS:
+            LISTENERS.remove(self._fault_event)
 
     def _fault_event(self, kind: str, service: str, what: str, when: float) -> None:
         from pytest_microstack._exchanges.timeline import FAULT_STATES, ServiceSpan
@@ -127,11 +133,14 @@ class ExchangesReport:
     ) -> Generator[None, Any, None]:
         outcome = yield
         report: pytest.TestReport = outcome.get_result()
-        from pytest_microstack._core.stack import Stack
         from pytest_microstack._plugin.run_state import uses_own_fixture
 
         funcargs = getattr(item, "funcargs", {})
-        stack = funcargs.get("stack") if uses_own_fixture(item, "stack") else None
+        if not uses_own_fixture(item, "stack") or "stack" not in funcargs:
+            return  # a test without the stack (nothing heavy is imported for it)
+        from pytest_microstack._core.stack import Stack
+
+        stack = funcargs.get("stack")
         state = self._state()
         if isinstance(stack, Stack) and self.stack is None:
             self.stack = stack

@@ -12,9 +12,10 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_microstack._exchanges.records import Exchange
+if TYPE_CHECKING:  # not at run time: loading the timeline's types must not load the engine's client
+    from pytest_microstack._exchanges.records import Exchange
 
 
 @dataclass(frozen=True)
