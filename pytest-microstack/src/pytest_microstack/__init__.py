@@ -1,9 +1,9 @@
 """pytest-microstack: a whole Docker Compose stack as pytest fixtures.
 
 Everything in `__all__` is the public API: semantic versioning covers it, and
-docs/api.md documents it; every type a public signature names is in it too.
+docs/reference/api.md documents it; every type a public signature names is in it too.
 Every module whose name starts with an underscore (the rooms `_session`,
-`_reports`, `_core`, `_coverage`, `_keep`, `_cleanup`, `_engine`, and the
+`_reports`, `_exchanges`, `_core`, `_coverage`, `_keep`, `_cleanup`, `_engine`, and the
 foundation `_settings`, `_ownership`, `_state_dir`, `_errors`) is internal and
 may change in any release.
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from pytest_microstack._engine.images import ImagePlan
     from pytest_microstack._errors import (
         ComposeCommandError,
+        DoubleError,
+        ExchangesWarning,
         FaultError,
         HarnessError,
         ServiceDiagnosis,
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
         StackStartError,
         WaitTimeout,
     )
+    from pytest_microstack._exchanges.doubles import Double, DoubleRule, Doubles
+    from pytest_microstack._exchanges.records import Exchange
     from pytest_microstack._settings import ServiceSpec, StackSettings, TeardownPolicy
 
 __version__ = "1.0.0"
@@ -53,6 +57,12 @@ _HOMES = {
     "ComposeCommandError": "pytest_microstack._errors",
     "ContainerState": "pytest_microstack._core.readiness",
     "EngineInfo": "pytest_microstack._engine.engine",
+    "Double": "pytest_microstack._exchanges.doubles",
+    "DoubleError": "pytest_microstack._errors",
+    "DoubleRule": "pytest_microstack._exchanges.doubles",
+    "Doubles": "pytest_microstack._exchanges.doubles",
+    "Exchange": "pytest_microstack._exchanges.records",
+    "ExchangesWarning": "pytest_microstack._errors",
     "Fault": "pytest_microstack._core.faults",
     "FaultError": "pytest_microstack._errors",
     "Faults": "pytest_microstack._core.faults",
@@ -82,7 +92,13 @@ _HOMES = {
 __all__ = [
     "ComposeCommandError",
     "ContainerState",
+    "Double",
+    "DoubleError",
+    "DoubleRule",
+    "Doubles",
     "EngineInfo",
+    "Exchange",
+    "ExchangesWarning",
     "Fault",
     "FaultError",
     "Faults",

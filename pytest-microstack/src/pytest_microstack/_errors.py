@@ -174,3 +174,11 @@ class WaitTimeout(AssertionError):
 
     An AssertionError, not a HarnessError: a wait failing in a test is a test failure.
     """
+
+
+class DoubleError(HarnessError):
+    """A double could not be set or removed; names the service and what the proxy said."""
+
+
+class ExchangesWarning(UserWarning):
+    """Recording was turned off for this run (no image with a python3 to run the proxy)."""

@@ -164,6 +164,10 @@ class StackSettings:
     # `coverage_services` limits it to those (default: every service).
     coverage: bool
     coverage_services: tuple[str, ...]
+    # Record what the services say to each other through a proxy per service
+    # (`_exchanges`); `exchanges_image` runs the proxies (default: the stack's own).
+    exchanges: bool
+    exchanges_image: str
     # This run's failure reports (default: <root>/.artifacts/<run id>).
     artifacts: Path
 
@@ -182,6 +186,8 @@ class StackSettings:
         teardown: TeardownPolicy | None = None,
         coverage: bool = False,
         coverage_services: tuple[str, ...] = (),
+        exchanges: bool = True,
+        exchanges_image: str = "",
         artifacts: Path | None = None,
         startup_timeout: float | None = None,
         keep: bool | None = None,
@@ -213,6 +219,8 @@ class StackSettings:
         self.teardown = TeardownPolicy.default() if teardown is None else teardown
         self.coverage = coverage
         self.coverage_services = coverage_services
+        self.exchanges = exchanges
+        self.exchanges_image = exchanges_image
         self.artifacts = root / DEFAULT_ARTIFACTS / run_id if artifacts is None else artifacts
 
     @property

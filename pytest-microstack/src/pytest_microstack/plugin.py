@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 RUN_STATE = "microstack-run"
 FIXTURES = "microstack-fixtures"
+EXCHANGES = "microstack-exchanges"
 _INI: dict[str, tuple[str, str, Any]] = {
     # name: (help, type, default)
     "stack_compose_files": (
@@ -52,6 +53,17 @@ _INI: dict[str, tuple[str, str, Any]] = {
         False,
     ),
     "stack_coverage_services": ("the services --stack-coverage measures (default: every one)", "args", []),
+    "stack_exchanges": (
+        "record what the declared services say to each other and to the tests (as --no-stack-exchanges "
+        "turns off)",
+        "bool",
+        True,
+    ),
+    "stack_exchanges_image": (
+        "image whose python3 runs the recording proxies (default: the first of the stack's own with one)",
+        "string",
+        "",
+    ),
 }
 _MARKERS = {
     "integration": "uses the compose stack (added to tests using it)",
@@ -129,6 +141,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "pytest-cov's report (--cov), else is written for `coverage combine` "
         "(docs: Coverage inside containers)",
     )
+    group.addoption(
+        "--no-stack-exchanges",
+        action="store_true",
+        help="don't record the exchanges between services (no proxies, no doubles)",
+    )
     for name, (help_text, kind, default) in _INI.items():
         parser.addini(name, help_text, type=kind, default=default)  # type: ignore[arg-type]
 
@@ -155,7 +172,17 @@ def _activate(config: pytest.Config) -> None:
 
     config.pluginmanager.register(RunState(config), RUN_STATE)
     config.pluginmanager.register(fixtures, FIXTURES)
+    _register_exchanges(config)
     _register_markers(config)
+
+
+def _register_exchanges(config: pytest.Config) -> None:
+    """The exchanges' report hook and `doubles` fixture (`_exchanges`): inert for a stack without proxies."""
+    from pytest_microstack._session import doubles_fixture as exchange_fixtures
+    from pytest_microstack._session.exchanges_report import ExchangesReport
+
+    config.pluginmanager.register(ExchangesReport(config), EXCHANGES)
+    config.pluginmanager.register(exchange_fixtures, f"{EXCHANGES}-fixtures")
 
 
 def _register_markers(config: pytest.Config) -> None:

@@ -139,6 +139,7 @@ def fake_compose(engine: FakeEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: 
 def settings(root: Path, run_id: str, **options: Any) -> StackSettings:
     """Settings that remove the stack in place (as in CI) unless a test asks for the reaper."""
     options.setdefault("teardown", TeardownPolicy.WAIT)
+    options.setdefault("exchanges", False)  # the fake compose runs the services only, not their proxies
     return StackSettings(
         root=root, services=SERVICES, run_id=run_id, stack_timeout=5, secrets=(SECRET,), **options
     )

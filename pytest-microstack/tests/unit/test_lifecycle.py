@@ -232,6 +232,7 @@ def settings(root: Path, **kwargs: Any) -> StackSettings:
         "stack_timeout": 10.0,
         "secrets": (SECRET,),
         "teardown": TeardownPolicy.WAIT,  # removed in place, as in CI, unless a test asks for the reaper
+        "exchanges": False,  # the fake compose runs the services only; the proxies are tested on the engine
         **kwargs,
     }
     return StackSettings(**options)

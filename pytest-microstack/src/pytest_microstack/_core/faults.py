@@ -19,6 +19,7 @@ from typing import Any
 from docker.models.containers import Container
 
 from pytest_microstack._core.clients import close_idle_connections
+from pytest_microstack._core.fault_events import announce
 from pytest_microstack._core.stack import Stack
 from pytest_microstack._errors import FaultError, ServiceUnhealthyError
 
@@ -47,6 +48,7 @@ class Fault:
         self._healed = True
         started = time.monotonic()
         self.undo()
+        announce(self.kind, self.service, "heal")
         self.heal_check()
         self.heal_seconds = time.monotonic() - started
 
@@ -102,6 +104,7 @@ class Faults:
         def heal_check() -> None:
             self.stack.ensure_healthy(timeout=self.heal_timeout, why=f"not healthy after healing {kind}")
 
+        announce(kind, service, "inject")
         fault = Fault(kind, service, undo, heal_check, time.monotonic() - started)
         self.applied.append(fault)
         return fault

@@ -221,11 +221,59 @@ def _new_stack(
         override.write_text(override_text)
     compose = _compose(settings, (*settings.compose_files, str(override)), settings.project, environment)
     ensure_images(compose, engine.client, prepared.plan, state / BUILD_LOCK)
+    fronts = _wire_exchanges(settings, engine, state, prepared, labels, override)
     if measurement is not None:  # written once the images exist: it keeps their PYTHONPATH
         measured = measurement.write_override(override.parent, prepared.plan.images)
         files = (*settings.compose_files, str(override), str(measured))
         compose = _compose(settings, files, settings.project, environment)
-    return ComposeStack(compose, engine.client, engine.host, prepared.services, settings.stack_timeout, owner)
+    stack = ComposeStack(
+        compose, engine.client, engine.host, prepared.services, settings.stack_timeout, owner
+    )
+    stack.fronts = fronts
+    return stack
+
+
+def _wire_exchanges(
+    settings: StackSettings,
+    engine: Engine,
+    state: Path,
+    prepared: _Prepared,
+    labels: dict[str, str],
+    override: Path,
+) -> dict[str, str]:
+    """Rewrite the override with the recording proxies (once the images exist: one runs them).
+
+    Returns service -> its proxy's service, for the stack's port lookups.
+    """
+    from pytest_microstack._engine import proxy_startup as startup
+
+    fronts = startup.plan_fronts(settings.exchanges, prepared.services, prepared.config)
+    if not fronts:
+        return {}
+    candidates = startup.candidate_images(
+        fronts, prepared.config, prepared.plan.images, settings.exchanges_image
+    )
+    image = startup.python_image(
+        candidates, lambda name: startup.has_python(engine.client, name, state, labels)
+    )
+    if image is None:
+        startup.turned_off(f"no python3 in {', '.join(candidates) or 'any image of the stack'}")
+        return {}
+    override.write_text(
+        harness_override(
+            prepared.config,
+            labels,
+            images=prepared.plan.images,
+            ports={spec.name: spec.port for spec in prepared.services},
+            host_ip=engine.publish_ip,
+            parallel_start=settings.parallel_start,
+            image_labels=image_labels(settings.root),
+            extend=startup.sidecars(
+                prepared.config, fronts, image=image, labels=labels, host_ip=engine.publish_ip
+            ),
+        )
+    )
+    return {front.service: front.sidecar for front in fronts}
 
 
 def _reuse_kept_stack(
@@ -252,6 +300,7 @@ def _reuse_kept_stack(
             stack = ComposeStack(
                 compose, engine.client, engine.host, prepared.services, settings.stack_timeout
             )
+            stack.fronts = _fronts_of(record.override)
             stack.wait_until_healthy(timeout=settings.stack_timeout, reason="kept stack not healthy")
         except BaseException:
             lease.release()
@@ -259,6 +308,13 @@ def _reuse_kept_stack(
         resources.callback(lease.release)
         return stack
     return None
+
+
+def _fronts_of(override: Path) -> dict[str, str]:
+    """The proxies a kept stack's override wired in (service -> its proxy's service)."""
+    from pytest_microstack._engine.proxy_wiring import fronts_in
+
+    return {service: front.sidecar for service, front in fronts_in(override.read_text()).items()}
 
 
 def sweep_leftovers(engine: Engine | None = None) -> list[str]:

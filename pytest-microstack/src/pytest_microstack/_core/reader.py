@@ -152,6 +152,11 @@ def artifacts_folder(source: IniSource, run_id: str) -> Path:
     return source.root / (source.text("stack_artifacts") or DEFAULT_ARTIFACTS) / run_id
 
 
+def exchanges_on(source: IniSource) -> bool:
+    """ini stack_exchanges: true unless set false (a bool ini option that defaults to true)."""
+    return to_bool("stack_exchanges", source.text("stack_exchanges") or "true")
+
+
 def read_settings(
     source: pytest.Config | Path,
     *,
@@ -184,4 +189,6 @@ def read_settings(
         coverage=bool(ini.option("stack_coverage")) or ini.flag("stack_coverage"),
         coverage_services=tuple(ini.args("stack_coverage_services")),
         artifacts=artifacts_folder(ini, run_id),
+        exchanges=not ini.option("no_stack_exchanges") and exchanges_on(ini),
+        exchanges_image=ini.text("stack_exchanges_image"),
     )

@@ -46,6 +46,8 @@ class Stack(abc.ABC):
     host: str
     services: dict[str, ServiceSpec]
     stack_timeout: float
+    # service -> the service publishing its declared port for it (its recording proxy)
+    fronts: dict[str, str]
 
     def __init__(
         self,
@@ -59,6 +61,7 @@ class Stack(abc.ABC):
         self.services = {spec.name: spec for spec in services}
         self.stack_timeout = stack_timeout  # seconds to become ready: at start, after a repair
         self._addresses: dict[str, tuple[str, int]] = {}
+        self.fronts = {}
         self._starting = False
         self._healthchecks = SelfRunHealthchecks()
         # All the time spent waiting for readiness (start, checks, heals), for the run's summary.
@@ -121,9 +124,12 @@ class Stack(abc.ABC):
         """
         key = f"{service}:{port}"
         if key not in self._addresses:
-            container = self.container(service)
-            bindings = (container.attrs["NetworkSettings"]["Ports"] if container else None) or {}
             wanted = port or (self.services[service].port if service in self.services else None)
+            front = self.fronts.get(service)
+            if front and port not in (None, self.services[service].port):
+                front = None  # the proxy publishes the declared port only
+            container = self.container(front or service)
+            bindings = (container.attrs["NetworkSettings"]["Ports"] if container else None) or {}
             if wanted is None:
                 published = next((hosts for hosts in bindings.values() if hosts), None)
             else:

@@ -9,7 +9,7 @@ name or value from the project's files can change its structure.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +102,7 @@ def harness_override(
     host_ip: str = "127.0.0.1",
     parallel_start: bool = False,
     image_labels: Mapping[str, str] | None = None,
+    extend: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> str:
     """YAML for the override of one run.
 
@@ -111,7 +112,8 @@ def harness_override(
     - every published port (and each declared port) is published on `host_ip`
       with a random host port, replacing fixed ones;
     - `container_name` is reset, so parallel runs don't collide;
-    - with `parallel_start`, `depends_on` is reset so every service starts at once.
+    - with `parallel_start`, `depends_on` is reset so every service starts at once;
+    - `extend` changes the data last (the exchanges' proxies: `_engine.proxy_wiring`).
     """
     data = build_override(
         config,
@@ -122,4 +124,6 @@ def harness_override(
         parallel_start=parallel_start,
         image_labels=image_labels,
     )
+    if extend is not None:
+        data = extend(data)
     return HEADER + yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False)

@@ -22,11 +22,16 @@ import pytest
 
 LOG = logging.getLogger(__name__)
 SECTION_MARK = " logs during "  # the report sections RunState adds: "<service> logs during <phase>"
+EXCHANGES_MARK = "exchanges during "  # and `_session.exchanges_report`'s: "exchanges during <phase>"
 
 
 def service_log_sections(report: pytest.TestReport) -> list[tuple[str, str]]:
-    """The services' log sections of a report (already masked when the report was made)."""
-    return [(name, text) for name, text in report.sections if SECTION_MARK in name]
+    """The services' log and exchanges sections of a report (already masked when the report was made)."""
+    return [
+        (name, text)
+        for name, text in report.sections
+        if SECTION_MARK in name or name.startswith(EXCHANGES_MARK)
+    ]
 
 
 def open_testcase(config: pytest.Config, report: pytest.TestReport) -> Any | None:
