@@ -21,6 +21,7 @@ from pytest_microstack._ownership import project_name
 Check = Literal["http", "tcp", "docker", "running"]
 CHECKS: tuple[str, ...] = get_args(Check)
 DEFAULT_HEALTH_PATH = "/health"
+CI_ENV = "CI"  # set by every CI service: CI runs wait for their teardown
 DEFAULT_STACK_TIMEOUT = 60.0  # seconds; the only place this default is written
 DEFAULT_ARTIFACTS = ".artifacts"  # under the root; one folder a run
 # The names `docker compose` looks for, in its order.
@@ -102,7 +103,7 @@ def parse_environment(lines: list[str]) -> dict[str, str]:
 
 def in_ci(environ: Mapping[str, str] | None = None) -> bool:
     """Whether this run is a CI job (`CI` is set): the one input of the default teardown policy."""
-    return bool((os.environ if environ is None else environ).get("CI"))
+    return bool((os.environ if environ is None else environ).get(CI_ENV))
 
 
 class TeardownPolicy(enum.Enum):
