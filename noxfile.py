@@ -29,8 +29,16 @@ from tools import docs_site
 from tools import podman as podman_engine
 from tools.artifacts import report_args
 from tools.collect import INTEGRATION, INTEGRATION_SELECTION, collect_output
-from tools.fresh_venv import TEST_TOOLS, fresh_venv, install_lock, pip, plugin_tests
-from tools.release import changelog_section, floors
+from tools.fresh_venv import (
+    floors_venv,
+    fresh_venv,
+    install_lock,
+    latest_venv,
+    matrix_venv,
+    pip,
+    plugin_tests,
+)
+from tools.release import changelog_section
 from tools.remote_engine import RemoteEngineError, engine_over_tcp, local_engine_socket
 
 ROOT = Path(__file__).parent
@@ -292,8 +300,7 @@ def soak(session: nox.Session) -> None:
     _python(session, "-m", "tools.soak", *session.posargs)
 
 
-# --- The package as others install it: fresh virtualenvs under .nox/, not .venv (tools/fresh_venv.py).
-# Not in the default sessions. See pytest-microstack/RELEASING.md.
+# --- The package as others install it: fresh virtualenvs under .nox/ (tools/fresh_venv.py; RELEASING.md).
 PLUGIN_PYPROJECT = ROOT / PLUGIN / "pyproject.toml"
 # twine at the versions release.yml's pypa/gh-action-pypi-publish bundles (requirements/publish-action.toml).
 PUBLISH_CHECK_LOCK = ROOT / "requirements" / "publish-check.txt"
@@ -305,50 +312,22 @@ MATRIX_DOC = "The plugin's unit tests on Python {python} with pytest {pytest}, i
 @nox.session
 def minimums(session: nox.Session) -> None:
     """The lowest version of every dependency pytest-microstack declares (each `>=` floor pinned
-    exactly, setuptools for the build too): its unit tests and example project, in a fresh
-    virtualenv on Python 3.11. Proves the floors in pytest-microstack/pyproject.toml."""
-    python = fresh_venv(session, MATRIX_PYTHONS[0])
-    pins = floors(PLUGIN_PYPROJECT)
-    constraints = python.parents[1] / "floors.txt"
-    constraints.write_text("\n".join(pins) + "\n")
-    session.log("floors: " + ", ".join(pins))
-    install = ["install", "-q", "-c", str(constraints)]
-    # The build floor too: setuptools at its lowest, and no build isolation to replace it.
-    pip(session, python, *install, "setuptools")
-    pip(session, python, *install, "--no-build-isolation", f"./{PLUGIN}[coverage]", *TEST_TOOLS)
-    pip(session, python, "check")
-    plugin_tests(session, python, engine=True)
+    exactly): its unit tests and example project, on Python 3.11. Proves the floors."""
+    plugin_tests(session, floors_venv(session, MATRIX_PYTHONS[0], PLUGIN_PYPROJECT), engine=True)
 
 
 @nox.session
 def latest(session: nox.Session) -> None:
     """The canary: the newest release of every dependency (Testcontainers included), its unit
-    tests and example project, in a fresh virtualenv on the newest Python here. It fails when
-    an upstream release breaks the plugin."""
-    python = fresh_venv(session, MATRIX_PYTHONS[-1])
-    # setuptools too: the unit tests build the wheel, here with the newest setuptools.
-    # The [coverage] extra: the unit tests of --stack-coverage import coverage.py.
-    newest = ["--upgrade", "--upgrade-strategy", "eager", f"./{PLUGIN}[coverage]", "setuptools", *TEST_TOOLS]
-    pip(session, python, "install", "-q", *newest)
-    pip(session, python, "check")
-    plugin_tests(session, python, engine=True)
-
-
-def _matrix(session: nox.Session, python_version: str, pytest_major: str) -> None:
-    """The plugin's unit tests on one Python with one pytest major, from requirements/matrix-pytestN.txt."""
-    python = fresh_venv(session, python_version)
-    lock = ROOT / "requirements" / f"matrix-pytest{pytest_major}.txt"
-    install_lock(session, python, lock)
-    pip(session, python, "install", "-q", "--no-deps", "--no-build-isolation", f"./{PLUGIN}")
-    pip(session, python, "check")
-    plugin_tests(session, python, engine=False)
+    tests and example project, on the newest Python here; fails when an upstream release breaks it."""
+    plugin_tests(session, latest_venv(session, MATRIX_PYTHONS[-1]), engine=True)
 
 
 for _python_version in MATRIX_PYTHONS:
     for _pytest_major in MATRIX_PYTESTS:
 
         def _session(session: nox.Session, _v: str = _python_version, _p: str = _pytest_major) -> None:
-            _matrix(session, _v, _p)
+            plugin_tests(session, matrix_venv(session, _v, _p), engine=False)
 
         _session.__doc__ = MATRIX_DOC.format(python=_python_version, pytest=_pytest_major)
         nox.session(name=f"matrix-{_python_version}-pytest{_pytest_major}")(_session)

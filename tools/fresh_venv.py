@@ -69,3 +69,39 @@ def plugin_tests(session: nox.Session, python: Path, *, engine: bool) -> None:
     session.run(str(python), *common, *PLUGIN_UNIT_TESTS, *session.posargs, external=True)
     if engine:
         session.run(str(python), *common, *EXAMPLE_PROJECT_TESTS, *session.posargs, external=True)
+
+
+def floors_venv(session: nox.Session, version: str, pyproject: Path) -> Path:
+    """A fresh virtualenv with every dependency the plugin declares at its `>=` floor, exactly
+    (setuptools for the build too, with no build isolation to replace it); returns its python."""
+    from tools.release import floors
+
+    python = fresh_venv(session, version)
+    pins = floors(pyproject)
+    constraints = python.parents[1] / "floors.txt"
+    constraints.write_text("\n".join(pins) + "\n")
+    session.log("floors: " + ", ".join(pins))
+    install = ["install", "-q", "-c", str(constraints)]
+    pip(session, python, *install, "setuptools")
+    pip(session, python, *install, "--no-build-isolation", f"./{PLUGIN}[coverage]", *TEST_TOOLS)
+    pip(session, python, "check")
+    return python
+
+
+def latest_venv(session: nox.Session, version: str) -> Path:
+    """A fresh virtualenv with the newest release of every dependency (setuptools too: the unit
+    tests build the wheel; the [coverage] extra: they import coverage.py); returns its python."""
+    python = fresh_venv(session, version)
+    newest = ["--upgrade", "--upgrade-strategy", "eager", f"./{PLUGIN}[coverage]", "setuptools", *TEST_TOOLS]
+    pip(session, python, "install", "-q", *newest)
+    pip(session, python, "check")
+    return python
+
+
+def matrix_venv(session: nox.Session, version: str, pytest_major: str) -> Path:
+    """A fresh virtualenv from requirements/matrix-pytestN.txt with the plugin; returns its python."""
+    python = fresh_venv(session, version)
+    install_lock(session, python, ROOT / "requirements" / f"matrix-pytest{pytest_major}.txt")
+    pip(session, python, "install", "-q", "--no-deps", "--no-build-isolation", f"./{PLUGIN}")
+    pip(session, python, "check")
+    return python
