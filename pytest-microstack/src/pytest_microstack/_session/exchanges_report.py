@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_microstack._core.stack import Stack
+    from pytest_microstack._core.stack import ComposeStack as Stack
     from pytest_microstack._exchanges.records import Exchange
     from pytest_microstack._exchanges.timeline import CallSpan, ServiceSpan
     from pytest_microstack._reports.masking import Masker
@@ -118,8 +118,8 @@ class ExchangesReport:
             if container is not None:
                 text = container.logs(timestamps=True, tail=LOG_LINES).decode(errors="replace")
                 timeline.logs[service] = masker.text(text).splitlines()
-        state.folder.mkdir(parents=True, exist_ok=True)
-        (state.folder / f"timeline-{state.worker}.html").write_text(render(timeline))
+        state.settings.artifacts.mkdir(parents=True, exist_ok=True)
+        (state.settings.artifacts / f"timeline-{state.worker}.html").write_text(render(timeline))
 
     def _state(self) -> RunState | None:
         from pytest_microstack._session.run_state import RunState
@@ -138,7 +138,7 @@ class ExchangesReport:
         funcargs = getattr(item, "funcargs", {})
         if not uses_own_fixture(item, "stack") or "stack" not in funcargs:
             return  # a test without the stack (nothing heavy is imported for it)
-        from pytest_microstack._core.stack import Stack
+        from pytest_microstack._core.stack import ComposeStack as Stack
 
         stack = funcargs.get("stack")
         state = self._state()
@@ -170,7 +170,7 @@ class ExchangesReport:
         from pytest_microstack._exchanges.records import as_json
         from pytest_microstack._reports.failure_report import folder_name
 
-        folder = state.folder / folder_name(label)
+        folder = state.settings.artifacts / folder_name(label)
         try:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / TEXT_FILE).write_text(masker.text(render(hidden)))
