@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 RUN_STATE = "microstack-run"
 FIXTURES = "microstack-fixtures"
+PHASES = "microstack-phases"  # per-test contexts of --stack-coverage
 _INI: dict[str, tuple[str, str, Any]] = {
     # name: (help, type, default)
     "stack_compose_files": (
@@ -148,6 +149,9 @@ def _activate(config: pytest.Config) -> None:
 
     config.pluginmanager.register(RunState(config), RUN_STATE)
     config.pluginmanager.register(fixtures, FIXTURES)
+    from pytest_microstack._coverage.phases import Phases
+
+    config.pluginmanager.register(Phases(), PHASES)  # idle unless a stack is measured
     _register_markers(config)
 
 
