@@ -53,10 +53,13 @@ class _Link:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return True
-            ready, _, _ = select.select([self.sock], [], [], remaining)
-            if not ready:
-                return True
-            chunk = self.sock.recv(65536)
+            try:
+                ready, _, _ = select.select([self.sock], [], [], remaining)
+                if not ready:
+                    return True
+                chunk = self.sock.recv(65536)
+            except OSError:  # reset: the relay's network was cut, or it ended
+                return False
             if not chunk:
                 return False
             self.buffer += chunk
