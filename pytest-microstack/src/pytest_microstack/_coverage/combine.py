@@ -115,7 +115,7 @@ def combine(raw: Mapping[str, Sequence[Path]], destination: Destination, label: 
     written = Path(f"{destination.data_file}.{SUFFIX}.{label}.{random.randrange(10**6):06d}")
     # Every CoverageData is closed when done: Python 3.13 warns (ResourceWarning) for each
     # SQLite connection left to the garbage collector, an error under filterwarnings=error.
-    with _closed(CoverageData(basename=str(written))) as mapped:
+    with _closed(CoverageData(no_disk=True)) as mapped:
         sources: dict[str, set[str]] = {}
         for service, files in raw.items():
             map_path = _aliases(destination, service, raw.keys())
@@ -133,11 +133,11 @@ def combine(raw: Mapping[str, Sequence[Path]], destination: Destination, label: 
         measured = sorted(mapped.measured_files())
         reported = [name for name in measured if os.path.isfile(name)]
         unmapped = {name: sorted(sources.get(name, ())) for name in measured if name not in reported}
-        if reported:
-            mapped.write()
-    if not reported:
-        written.unlink(missing_ok=True)
-        return Combined(None, reported, unmapped)
+        if not reported:
+            return Combined(None, reported, unmapped)
+        with _closed(CoverageData(basename=str(written))) as out:
+            out.loads(mapped.dumps())
+            out.write()
     if unmapped:
         _drop_files(written, unmapped)
     return Combined(written, reported, unmapped)
