@@ -217,6 +217,18 @@ def mutation_plugin(session: nox.Session) -> None:
 
 
 @nox.session
+def impact(session: nox.Session) -> None:
+    """The mutant study of --stack-impact (not in the default run): for each of 200 mutmut
+    mutants of services/*/src, what --stack-impact selects must kill every mutant the whole
+    suite kills; prints the escapes (0) and fails on any. Bounded: --deadline (6 h by default).
+
+    Arguments go to the study: `nox -s impact -- --mutants 20 --deadline 3600`. The 30-edit
+    benchmark (a benchmark: run it on a quiet machine) is `python -m tests.impact.edits`.
+    """
+    _python(session, "-m", "tests.impact", *session.posargs)
+
+
+@nox.session
 def durations(session: nox.Session) -> None:
     """Run the integration suite serially and record each test's duration in .test_durations.
 
