@@ -171,7 +171,7 @@ def _activate(config: pytest.Config) -> None:
     state = RunState(config)
     config.pluginmanager.register(state, RUN_STATE)
     config.pluginmanager.register(fixtures, FIXTURES)
-    from pytest_microstack._coverage.phases import Phases
+    from pytest_microstack._phases import Phases
 
     config.pluginmanager.register(Phases(), PHASES)  # idle unless a stack is measured
     from pytest_microstack._impact.pytest_side import Impact

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from coverage import CoverageData
 from pytest_microstack._coverage import agent, runtime
-from pytest_microstack._coverage.contexts import Switcher, phase_context
-from pytest_microstack._coverage.contexts import test_of as context_test
+from pytest_microstack._coverage.contexts import Switcher
+from pytest_microstack._phases import OUTSIDE, phase_context
+from pytest_microstack._phases import test_of as context_test
 
 SERVICE = Path(__file__).with_name("context_service.py")
 DEADLINE = 10.0
@@ -171,3 +172,7 @@ def test_a_relay_that_ends_is_replaced_and_the_run_goes_on(service: Service, tmp
 )
 def test_contexts_name_their_test(context: str, test: str | None) -> None:
     assert context_test(context) == test
+
+
+def test_the_containers_name_work_outside_tests_as_the_test_run_does() -> None:
+    assert agent.OUTSIDE == OUTSIDE  # agent.py runs standalone in the containers: its own copy

@@ -2,11 +2,10 @@
 
 Each stack with --stack-coverage opens a `Switcher`: one connection per measured
 service to its relay (see `agent`), through the port the override publishes, so
-it works wherever the services' own ports are reachable. `BOUNDARIES` is this
-process's one announcer: the pytest hooks (`phases`) announce each phase of each
-test, and every open switcher switches its services at once and waits for their
-answers, so a line the services ran before the announcement returned belongs to
-the phase before it.
+it works wherever the services' own ports are reachable. `_phases.BOUNDARIES`
+announces each phase of each test to every open switcher, which switches its
+services at once and waits for their answers, so a line the services ran before
+the announcement returned belongs to the phase before it.
 
 A service that can't answer in time (down, paused by a fault, its network cut)
 is not waited for again while it owes an answer: switches to it are queued on
@@ -21,10 +20,8 @@ import logging
 import select
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from pytest_microstack._coverage.agent import OUTSIDE
 
 LOG = logging.getLogger(__name__)
 # Inside every measured container; published on a random host port like the services' own.
@@ -76,11 +73,19 @@ class Switcher:
     address: Address
     links: dict[str, _Link] = field(default_factory=dict)
     switches: int = 0
+    seconds: float = 0.0  # spent switching: the cost per-test contexts add to a run
     late: dict[str, int] = field(default_factory=dict)  # service -> boundaries it didn't answer in time
 
     def switch(self, context: str) -> None:
         """Switch every service; returns once each answered, or owes answers from before, or is gone."""
         self.switches += 1
+        began = time.perf_counter()
+        try:
+            self._switch(context)
+        finally:
+            self.seconds += time.perf_counter() - began
+
+    def _switch(self, context: str) -> None:
         waiting = []
         for service in self.services:
             link = self.links.get(service)
@@ -132,52 +137,10 @@ class Switcher:
     def close(self) -> None:
         for service in list(self.links):
             self._drop(service)
-
-
-class Boundaries:
-    """This process's current phase, announced to every open switcher."""
-
-    def __init__(self) -> None:
-        self.current = OUTSIDE
-        self.open: list[Switcher] = []
-
-    def announce(self, context: str) -> None:
-        self.current = context
-        for switcher in self.open:
-            switcher.switch(context)
-
-    def opened(self, switcher: Switcher) -> None:
-        """A new stack's services start in the current phase (their start-up ran outside tests)."""
-        self.open.append(switcher)
-        switcher.switch(self.current)
-
-    def closed(self, switcher: Switcher) -> None:
-        """Work after this (the stack's own stop) is outside tests."""
-        if switcher in self.open:
-            self.open.remove(switcher)
-        switcher.switch(OUTSIDE)
-        switcher.close()
-        if switcher.late:
-            LOG.info(
-                "per-test contexts: %d boundaries; not answered in time: %s",
-                switcher.switches,
-                ", ".join(f"{name} {count}x" for name, count in sorted(switcher.late.items())),
-            )
-
-
-BOUNDARIES = Boundaries()
-
-
-def phase_context(nodeid: str, when: str) -> str:
-    """pytest-cov's own naming (`--cov-context=test`): NODEID|setup, NODEID|run, NODEID|teardown."""
-    return f"{nodeid}|{'run' if when == 'call' else when}"
-
-
-def test_of(context: str) -> str | None:
-    """The test id of a phase context; None for work outside tests (or a context not ours)."""
-    nodeid, bar, phase = context.rpartition("|")
-    return nodeid if bar and phase in {"setup", "run", "teardown"} else None
-
-
-def tests_of(contexts: Iterable[str]) -> set[str | None]:
-    return {test_of(context) for context in contexts}
+        late = ", ".join(f"{name} {count}x" for name, count in sorted(self.late.items()))
+        LOG.info(
+            "per-test contexts: %d boundaries in %.2f s; not answered in time: %s",
+            self.switches,
+            self.seconds,
+            late or "none",
+        )

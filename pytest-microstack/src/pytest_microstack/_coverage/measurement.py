@@ -19,6 +19,7 @@ from pytest_microstack._coverage.combine import (
     warn_unmapped,
 )
 from pytest_microstack._engine.containers import list_containers
+from pytest_microstack._phases import BOUNDARIES
 
 if TYPE_CHECKING:
     from pytest_microstack._core.settings import StackSettings
@@ -117,7 +118,7 @@ class Measurement:
             tuple(name for name in self.measured if name not in self.not_python),
             lambda service: stack.address(service, contexts.CONTEXT_PORT),
         )
-        contexts.BOUNDARIES.opened(self.switcher)
+        BOUNDARIES.opened(self.switcher)
         try:
             yield
         except Exception:
@@ -153,7 +154,7 @@ class Measurement:
         label = {"label": [f"{PROJECT_LABEL}={stack.project}"]}
         containers = list_containers(stack.engine, label, all=False)  # Podman's 500 for one removed too
         if self.switcher is not None:
-            contexts.BOUNDARIES.closed(self.switcher)  # the stop is outside tests
+            BOUNDARIES.closed(self.switcher)  # the stop is outside tests
             self.switcher = None
         collect.stop_gracefully(containers, collect.grace_seconds(self.services))
         raw = {name: collect.data_files(folder) for name, folder in self.data_dirs.items()}

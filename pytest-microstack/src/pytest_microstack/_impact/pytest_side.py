@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pytest_microstack._impact.recording import Part, Recording
+from pytest_microstack._impact.recording import Part
 
 WORKER_KEY = "microstack-impact"
 DEFAULT_FILE = ".microstack-impact.json"
@@ -124,6 +124,7 @@ class Impact:
 
     def _save(self, root: Path) -> None:
         from pytest_microstack._impact.changes import dirty, head
+        from pytest_microstack._impact.recording import Recording
 
         if not self.part.lines:
             return  # no stack ran: an older recording stays as it is
