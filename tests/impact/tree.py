@@ -79,10 +79,10 @@ class Tree:
         )
         seconds = time.monotonic() - began
         report.write_text(done.stdout + done.stderr)
-        failed = [
-            line.split(" ", 2)[1]
+        failed = [  # "FAILED <nodeid> - <message>": ids may hold spaces, the separator is " - "
+            line.split(" ", 1)[1].split(" - ", 1)[0]
             for line in done.stdout.splitlines()
-            if line.startswith(("FAILED ", "ERROR ")) and " " in line
+            if line.startswith(("FAILED ", "ERROR "))
         ]
         return Run(done.returncode, failed, seconds)
 
