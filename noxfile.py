@@ -172,6 +172,13 @@ def mutation_plugin(session: nox.Session) -> None:
 
 
 @nox.session
+def impact(session: nox.Session) -> None:
+    """The mutant study of --stack-impact (not in the default run; bounded by --deadline): every
+    mutant the suite kills must be killed by what --stack-impact selects. tools/impact/ says more."""
+    _python(session, "-m", "tools.impact", *session.posargs)
+
+
+@nox.session
 def durations(session: nox.Session) -> None:
     """Run the integration suite serially and record each test's duration in .test_durations.
 
@@ -403,12 +410,8 @@ def package(session: nox.Session) -> None:
 def podman(session: nox.Session) -> None:
     """The plugin's engine tests and the integration suite on Podman (Debian's), not Docker. Root only.
 
-    Installs podman and catatonit (apt) when missing, starts Podman's
-    Docker-compatible API on a private socket with private storage (tools/podman.py),
-    loads the base image from Docker (`docker save | podman load`), runs both suites with
-    DOCKER_HOST pointing at it and DOCKER_BUILDKIT=0, then stops the service and
-    removes all it made. The Docker engine is left as it was: the session fails
-    if any Docker event names this session's run. Not in the default run.
+    Podman's Docker-compatible API on a private socket and storage (tools/podman.py says how);
+    fails if any Docker event names this session's run. Not in the default run.
     Extra arguments go to both pytest runs: `nox -s podman -- -x`.
     """
     if os.geteuid() != 0:

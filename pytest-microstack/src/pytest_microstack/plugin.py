@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 RUN_STATE = "microstack-run"
 FIXTURES = "microstack-fixtures"
 EXCHANGES = "microstack-exchanges"
+PHASES = "microstack-phases"  # per-test contexts of --stack-coverage
+IMPACT = "microstack-impact"  # --stack-impact, and the recording --stack-coverage saves for it
 _INI: dict[str, tuple[str, str, Any]] = {
     # name: (help, type, default)
     "stack_compose_files": (
@@ -64,12 +66,18 @@ _INI: dict[str, tuple[str, str, Any]] = {
         "string",
         "",
     ),
+    "stack_impact_file": (
+        "the recording --stack-coverage writes and --stack-impact reads, relative to the rootdir "
+        "(default: .microstack-impact.json)",
+        "string",
+        "",
+    ),
 }
 _MARKERS = {
     "integration": "uses the compose stack (added to tests using it)",
     "faults": "breaks a service for real (added to tests using `faults`)",
 }
-_OPTIONS = ("keep_stack", "reuse_stack", "stack_timeout", "stack_artifacts", "stack_coverage")
+_OPTIONS = ("keep_stack", "reuse_stack", "stack_timeout", "stack_artifacts", "stack_coverage", "stack_impact")
 # Set once pytest_configure ran: a conftest found later in collection activates the plugin at once.
 _CONFIGURED = pytest.StashKey[bool]()
 
@@ -146,6 +154,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="don't record the exchanges between services (no proxies, no doubles)",
     )
+    group.addoption(
+        "--stack-impact",
+        metavar="BASE",
+        default=None,
+        help="run only the tests the change from git commit BASE to the working tree needs, by the "
+        "recording a --stack-coverage run on BASE saved; prints why, one line a reason (see README)",
+    )
+    group.addoption(
+        "--stack-impact-file",
+        metavar="FILE",
+        default=None,
+        help="the recording to write (--stack-coverage) and read (--stack-impact) "
+        "(default: ini stack_impact_file, else .microstack-impact.json in the rootdir)",
+    )
     for name, (help_text, kind, default) in _INI.items():
         parser.addini(name, help_text, type=kind, default=default)  # type: ignore[arg-type]
 
@@ -170,9 +192,16 @@ def _activate(config: pytest.Config) -> None:
     from pytest_microstack._session import fixtures
     from pytest_microstack._session.run_state import RunState
 
-    config.pluginmanager.register(RunState(config), RUN_STATE)
+    state = RunState(config)
+    config.pluginmanager.register(state, RUN_STATE)
     config.pluginmanager.register(fixtures, FIXTURES)
     _register_exchanges(config)
+    from pytest_microstack._session.phases import Phases
+
+    config.pluginmanager.register(Phases(), PHASES)  # idle unless a stack is measured
+    from pytest_microstack._impact.pytest_side import Impact
+
+    config.pluginmanager.register(Impact(config, state.run_id, state.worker), IMPACT)
     _register_markers(config)
 
 

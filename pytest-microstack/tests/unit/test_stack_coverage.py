@@ -99,7 +99,10 @@ def test_override_mounts_runtime_and_rcfile_read_only_and_a_data_folder_per_serv
     assert services["api"]["environment"] == {
         "PYTHONPATH": f"{runtime.LIB}:/app",
         "COVERAGE_PROCESS_START": runtime.RCFILE,
+        "MICROSTACK_CONTEXT_PORT": "45517",
+        "MICROSTACK_CONTEXT_STATE": f"{runtime.DATA}/context",
     }
+    assert services["api"]["ports"] == ["127.0.0.1::45517"]  # per-test contexts, on a random host port
 
 
 def test_data_folders_are_writable_by_any_user(tmp_path: Path) -> None:

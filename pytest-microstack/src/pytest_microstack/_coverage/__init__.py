@@ -11,6 +11,9 @@ a run uses them:
 - `collect`: after start-up, which services run Python and whether coverage
   could start there; at the end, a graceful stop so every process saves its data;
 - `combine`: container paths mapped to source paths by the project's own
-  `[paths]`, joined to pytest-cov's data or written for `coverage combine`;
+  `[paths]`, joined to pytest-cov's data or written for `coverage combine`,
+  with each line's contexts;
+- `agent` (in the containers) and `contexts` (here): per-test contexts, switched
+  at each test phase that `_coverage.boundaries` announces (hooks: `_session.phases`);
 - `measurement`: the one object the lifecycle holds, tying these together.
 """

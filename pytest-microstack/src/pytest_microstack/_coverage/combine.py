@@ -19,6 +19,7 @@ named `<data_file>.microstack.<label>`: pytest-cov's combine step picks it up
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import warnings
@@ -102,9 +103,14 @@ def _closed(data: Any) -> Iterator[Any]:
 
 
 def combine(raw: Mapping[str, Sequence[Path]], destination: Destination, label: str) -> Combined:
-    """Map every service's data files (`raw`: service -> files) and write one data file."""
+    """Map every service's data files (`raw`: service -> files) and write one data file.
+
+    Written whole, with each line's contexts (the test phases that ran it, see
+    `contexts`), less the files that map to no source here.
+    """
     from coverage import CoverageData
 
+    written = Path(f"{destination.data_file}.{SUFFIX}.{label}.{random.randrange(10**6):06d}")
     # Every CoverageData is closed when done: Python 3.13 warns (ResourceWarning) for each
     # SQLite connection left to the garbage collector, an error under filterwarnings=error.
     with _closed(CoverageData(no_disk=True)) as mapped:
@@ -125,16 +131,26 @@ def combine(raw: Mapping[str, Sequence[Path]], destination: Destination, label: 
         measured = sorted(mapped.measured_files())
         reported = [name for name in measured if os.path.isfile(name)]
         unmapped = {name: sorted(sources.get(name, ())) for name in measured if name not in reported}
-        written = None
-        if reported:
-            written = Path(f"{destination.data_file}.{SUFFIX}.{label}.{random.randrange(10**6):06d}")
-            with _closed(CoverageData(basename=str(written))) as out:
-                if mapped.has_arcs():
-                    out.add_arcs({name: mapped.arcs(name) or [] for name in reported})
-                else:
-                    out.add_lines({name: mapped.lines(name) or [] for name in reported})
-                out.write()
+        if not reported:
+            return Combined(None, reported, unmapped)
+        with _closed(CoverageData(basename=str(written))) as out:
+            out.loads(mapped.dumps())
+            out.write()
+    if unmapped:
+        _drop_files(written, unmapped)
     return Combined(written, reported, unmapped)
+
+
+def _drop_files(data_file: Path, names: Collection[str]) -> None:
+    """Remove files from a data file, rows and name alike (coverage's purge_files keeps the name,
+    which a report then looks for). Through coverage's documented schema (its "dbschema" page)."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(data_file)) as db, db:
+        ids = [row[0] for name in names for row in db.execute("SELECT id FROM file WHERE path = ?", (name,))]
+        for table in ("line_bits", "arc", "tracer"):
+            db.executemany(f"DELETE FROM {table} WHERE file_id = ?", [(i,) for i in ids])
+        db.executemany("DELETE FROM file WHERE id = ?", [(i,) for i in ids])
 
 
 def warn_unmapped(unmapped: Mapping[str, Sequence[str]], project: str) -> None:

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pytest_microstack._coverage import collect, mount, runtime
+from pytest_microstack._coverage import collect, contexts, mount, runtime
+from pytest_microstack._coverage.boundaries import BOUNDARIES
 from pytest_microstack._coverage.combine import Combined, Destination, combine, warn_unmapped
 from pytest_microstack._engine.containers import list_containers
 from pytest_microstack._errors import StackCoverageError, StackCoverageWarning
@@ -84,6 +85,7 @@ class Measurement:
         self.data_dirs: dict[str, Path] = {}
         self.not_python: list[str] = []
         self.result: Combined | None = None
+        self.switcher: contexts.Switcher | None = None
 
     def write_override(self, workdir: Path, images: Mapping[str, str]) -> Path:
         """The rcfile, the data folders and the override file in `workdir`; returns the override."""
@@ -104,6 +106,7 @@ class Measurement:
                 rcfile=rcfile,
                 data_dirs=self.data_dirs,
                 image_envs={name: self._image_env(name, images) for name in self.measured},
+                publish_ip=self.engine.publish_ip,
             )
         )
         return override
@@ -121,6 +124,11 @@ class Measurement:
     def measuring(self, stack: MeasuredStack) -> Iterator[None]:
         """Check the running stack, yield, then stop it gracefully and combine its data."""
         self._check_started(stack)
+        self.switcher = contexts.Switcher(
+            tuple(name for name in self.measured if name not in self.not_python),
+            lambda service: stack.address(service, contexts.CONTEXT_PORT),
+        )
+        BOUNDARIES.opened(self.switcher)
         try:
             yield
         except Exception:
@@ -155,6 +163,9 @@ class Measurement:
         """Stop every container gracefully (each process saves), then map and write the data."""
         label = {"label": [f"{PROJECT_LABEL}={stack.project}"]}
         containers = list_containers(stack.engine, label, all=False)  # Podman's 500 for one removed too
+        if self.switcher is not None:
+            BOUNDARIES.closed(self.switcher)  # the stop is outside tests
+            self.switcher = None
         collect.stop_gracefully(containers, collect.grace_seconds(self.services))
         raw = {name: collect.data_files(folder) for name, folder in self.data_dirs.items()}
         tag = f"{self.settings.run_id}-{self.settings.worker}"

@@ -80,15 +80,26 @@ def coverage_override(
     rcfile: Path,
     data_dirs: Mapping[str, Path],
     image_envs: Mapping[str, Iterable[str]],
+    publish_ip: str = "127.0.0.1",
 ) -> str:
-    """The override's YAML: mounts and environment for each measured service."""
+    """The override's YAML: mounts and environment for each measured service.
+
+    Also the port of its per-test contexts (`contexts.CONTEXT_PORT`), published
+    on a random host port like the services' own.
+    """
+    from pytest_microstack._coverage import agent
+    from pytest_microstack._coverage.contexts import CONTEXT_PORT
+
     entries: dict[str, Any] = {}
     for name in measured:
         entries[name] = {
             "environment": {
                 "PYTHONPATH": service_pythonpath(services[name], image_envs.get(name, ())),
                 "COVERAGE_PROCESS_START": runtime.RCFILE,
+                agent.PORT_ENV: str(CONTEXT_PORT),
+                agent.STATE_ENV: f"{runtime.DATA}/context",
             },
+            "ports": [f"{publish_ip}::{CONTEXT_PORT}"],
             "volumes": [
                 {"type": "bind", "source": str(runtime_dir), "target": runtime.LIB, "read_only": True},
                 {"type": "bind", "source": str(rcfile), "target": runtime.RCFILE, "read_only": True},

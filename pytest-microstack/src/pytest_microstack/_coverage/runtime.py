@@ -32,6 +32,8 @@ DATA = f"{MOUNT_ROOT}/data"
 # Written by the sitecustomize into DATA, one per Python process: how coverage started there.
 PROCESS_MARKER = ".microstack-process."
 PROBE_FILE = "microstack-coverage-probe"
+# The per-test contexts' agent (`agent.py`), as the containers import it.
+AGENT_MODULE = "microstack_context_agent"
 # Where the sitecustomize writes its markers, when not DATA (tests of the runtime outside a container).
 DATA_ENV = "MICROSTACK_COVERAGE_DATA"
 
@@ -85,6 +87,11 @@ def _microstack_start_coverage():
                 status, detail = "failed", "COVERAGE_PROCESS_START is not set"
             elif cov is not None and os.getpid() == 1:
                 _microstack_exit_on_sigterm(cov)
+            started = getattr(coverage.process_startup, "coverage", None)  # by us, or a .pth before us
+            if started is not None and os.environ.get("MICROSTACK_CONTEXT_PORT"):
+                import microstack_context_agent  # per-test contexts: see its docstring
+
+                microstack_context_agent.start()
         except Exception as error:  # the service must start whatever happens here
             status, detail = "failed", "%s: %s" % (type(error).__name__, error)
     line = "%s\\t%d.%d.%d\\t%s\\t%s\\n" % ((status,) + tuple(sys.version_info[:3]) + (sys.executable, detail))
@@ -161,7 +168,8 @@ def build_runtime(state: Path) -> Path:
     sitecustomize = SITECUSTOMIZE.format(
         minimum=minimum_python(), version=version, marker=PROCESS_MARKER, data=DATA
     )
-    digest = hashlib.sha256(sitecustomize.encode()).hexdigest()[:8]
+    agent = (Path(__file__).parent / "agent.py").read_text()
+    digest = hashlib.sha256((sitecustomize + agent).encode()).hexdigest()[:8]
     target = state / f"coverage-runtime-{version}-{digest}"
     if (target / "sitecustomize.py").is_file():
         return target
@@ -170,6 +178,7 @@ def build_runtime(state: Path) -> Path:
     try:
         shutil.copytree(source, staging / "coverage", ignore=shutil.ignore_patterns("__pycache__"))
         (staging / "sitecustomize.py").write_text(sitecustomize)
+        (staging / f"{AGENT_MODULE}.py").write_text(agent)
         (staging / PROBE_FILE).write_text(version + "\n")
         # Byte-compiled here: the mount is read-only, so every process would compile coverage again.
         compileall.compile_dir(str(staging), quiet=2)

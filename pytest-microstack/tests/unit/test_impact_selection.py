@@ -1,0 +1,199 @@
+"""--stack-impact's decision on a real git repository: what each kind of change selects, and why."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from pytest_microstack._impact.changes import ImpactError
+from pytest_microstack._impact.recording import Part, Recording
+from pytest_microstack._impact.selection import Selection, decide
+
+SERVICE = """\
+LIMIT = 3
+
+
+def handled(x):
+    # why: nothing
+    return x + LIMIT
+
+
+def outage():
+    return 503
+
+
+def started():
+    return "up"
+
+
+def never():
+    return None
+"""
+TESTS = {
+    "tests/test_a.py::test_handled": "tests/test_a.py",
+    "tests/test_a.py::test_outage": "tests/test_a.py",
+    "tests/deep/test_b.py::test_b": "tests/deep/test_b.py",
+}
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "svc").mkdir(parents=True)
+    (root / "tests" / "deep").mkdir(parents=True)
+    (root / "svc" / "app.py").write_text(SERVICE)
+    (root / "svc" / "helpers.py").write_text("def unmeasured():\n    return 1\n")
+    (root / "tests" / "test_a.py").write_text("def test_handled(): pass\n\n\ndef test_outage(): pass\n")
+    (root / "tests" / "deep" / "conftest.py").write_text("")
+    (root / "tests" / "deep" / "test_b.py").write_text("def test_b(): pass\n")
+    (root / "compose.yaml").write_text("services: {}\n")
+    (root / ".gitignore").write_text(".microstack-impact.json\n")
+    _git(root, "init", "-q")
+    _git(root, "add", ".")
+    _git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
+    part = Part(
+        {
+            "svc/app.py": {
+                1: {None},
+                4: {None},
+                6: {"tests/test_a.py::test_handled", "tests/deep/test_b.py::test_b"},
+                10: {"tests/test_a.py::test_outage"},
+                14: {None},  # ran at start-up
+            }
+        }
+    )
+    Recording.build(
+        part,
+        commit=_git(root, "rev-parse", "HEAD").strip(),
+        dirty=[],
+        tests=TESTS,
+        passed=TESTS,
+        root=root,
+    ).save(root / ".microstack-impact.json")
+    return root
+
+
+def _decide(root: Path, base: str = "HEAD") -> Selection:
+    modules = set(TESTS.values())
+    return decide(root, base, root / ".microstack-impact.json", modules, ignore=[".microstack-impact.json"])
+
+
+def _selected(selection: Selection) -> set[str]:
+    return {nodeid for nodeid, path in TESTS.items() if selection.selects(nodeid, path)}
+
+
+def _edit(root: Path, path: str, old: str, new: str) -> None:
+    target = root / path
+    text = target.read_text()
+    assert old in text
+    target.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "expected"),
+    [
+        pytest.param("svc/app.py", "x + LIMIT", "x - LIMIT", {"::test_handled", "::test_b"}, id="body"),
+        pytest.param("svc/app.py", "return 503", "return 502", {"::test_outage"}, id="other-body"),
+        pytest.param("svc/app.py", "return None", "return 0", set(), id="body-no-test-ran"),
+        pytest.param("svc/app.py", "# why: nothing", "# why: changed", set(), id="comment-only"),
+        pytest.param(
+            "svc/app.py", "    return 503\n", "    x = 1\n    return 503\n", {"::test_outage"}, id="insert"
+        ),
+        pytest.param(
+            "tests/test_a.py", "pass\n\n\n", "assert 1\n\n\n", {"::test_handled", "::test_outage"}, id="test"
+        ),
+        pytest.param("tests/deep/conftest.py", "", "X = 1\n", {"::test_b"}, id="conftest"),
+    ],
+)
+def test_a_change_selects_the_tests_that_ran_it(
+    repo: Path, path: str, old: str, new: str, expected: set[str]
+) -> None:
+    _edit(repo, path, old, new)
+    selection = _decide(repo)
+    assert not selection.everything, selection.reasons
+    assert {nodeid[nodeid.index("::") :] for nodeid in _selected(selection)} == expected
+    assert selection.reasons  # one line a reason
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "why"),
+    [
+        pytest.param("svc/app.py", "LIMIT = 3", "LIMIT = 4", "runs at import", id="module-level"),
+        pytest.param("svc/app.py", "def outage():", "def outage(y=1):", "runs at import", id="def-line"),
+        pytest.param("svc/app.py", '"up"', '"down"', "outside any test", id="ran-outside-tests"),
+        pytest.param("svc/app.py", "return 503", "return (", "can't be parsed", id="syntax-error"),
+        pytest.param("svc/helpers.py", "1", "2", "outside the measured code", id="unmeasured-python"),
+        pytest.param("compose.yaml", "{}", "{x: {}}", "not Python", id="compose"),
+    ],
+)
+def test_an_unattributable_change_selects_everything(
+    repo: Path, path: str, old: str, new: str, why: str
+) -> None:
+    _edit(repo, path, old, new)
+    selection = _decide(repo)
+    assert selection.everything
+    assert why in selection.reasons[-1]
+    assert _selected(selection) == set(TESTS)
+
+
+def test_a_new_file_selects_everything(repo: Path) -> None:
+    (repo / "svc" / "data.json").write_text("{}")
+    assert _decide(repo).everything
+
+
+def test_no_change_selects_nothing_and_the_recording_itself_is_no_change(repo: Path) -> None:
+    assert _selected(_decide(repo)) == set()
+
+
+def test_a_missing_recording_selects_everything(repo: Path) -> None:
+    (repo / ".microstack-impact.json").unlink()
+    selection = _decide(repo)
+    assert selection.everything
+    assert "no recording" in selection.reasons[0]
+
+
+def test_a_recording_of_another_commit_selects_everything(repo: Path) -> None:
+    _edit(repo, "svc/app.py", "return 503", "return 502")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "next")
+    selection = _decide(repo, "HEAD")
+    assert selection.everything
+    assert "not of HEAD" in selection.reasons[0]
+
+
+def test_a_recording_of_other_text_selects_everything(repo: Path) -> None:
+    recording = Recording.load(repo / ".microstack-impact.json")
+    recording.hashes["svc/app.py"] = "0" * 64
+    recording.save(repo / ".microstack-impact.json")
+    _edit(repo, "svc/app.py", "return 503", "return 502")
+    selection = _decide(repo)
+    assert selection.everything
+    assert "stale" in selection.reasons[-1]
+
+
+def test_tests_that_did_not_pass_or_are_new_are_selected(repo: Path) -> None:
+    recording = Recording.load(repo / ".microstack-impact.json")
+    recording.passed.discard("tests/deep/test_b.py::test_b")
+    recording.save(repo / ".microstack-impact.json")
+    selection = _decide(repo)
+    assert _selected(selection) == {"tests/deep/test_b.py::test_b"}
+    assert selection.selects("tests/test_new.py::test_new", "tests/test_new.py")
+
+
+def test_a_base_that_names_no_commit_is_a_clear_error(repo: Path) -> None:
+    with pytest.raises(ImpactError, match="no-such-branch: no such commit"):
+        _decide(repo, "no-such-branch")
+
+
+def test_the_recording_round_trips(repo: Path) -> None:
+    recording = Recording.load(repo / ".microstack-impact.json")
+    assert recording.lines["svc/app.py"][6] == {
+        "tests/test_a.py::test_handled",
+        "tests/deep/test_b.py::test_b",
+    }
+    assert recording.lines["svc/app.py"][14] == {None}
+    assert recording.passed == set(TESTS)
