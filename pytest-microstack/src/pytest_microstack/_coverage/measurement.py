@@ -26,7 +26,8 @@ PROJECT_LABEL = "com.docker.compose.project"
 
 
 class MeasuredStack(Protocol):
-    """What measuring reads of a running stack (a `Stack`): its name, engine, services and containers."""
+    """What measuring reads of a running stack (a `Stack`): its name, engine, services, containers
+    and addresses (the context switch port)."""
 
     @property
     def project(self) -> str: ...
@@ -38,6 +39,8 @@ class MeasuredStack(Protocol):
     def services(self) -> Mapping[str, ServiceSpec]: ...
 
     def container(self, service: str) -> Container | None: ...
+
+    def address(self, service: str, port: int | None = None) -> tuple[str, int]: ...
 
 
 def measured_services(settings: StackSettings, config: Mapping[str, Any]) -> tuple[str, ...]:
