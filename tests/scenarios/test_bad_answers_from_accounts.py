@@ -34,11 +34,6 @@ def test_malformed_json_is_a_bad_gateway(
     assert product_service.get("/products/validate-user", headers=user.auth).status_code == 502
 
 
-@pytest.mark.xfail(
-    reason="product-service answers 503 'unreachable' for a connection dropped mid-body (user_client "
-    "maps every urllib3 ProtocolError to 503); issue 26 asks for 502: the service must tell the two apart",
-    strict=True,
-)
 def test_a_reset_mid_body_is_a_bad_gateway(
     doubles: Doubles, make_user: UserFactory, product_service: ServiceClient
 ) -> None:

@@ -305,3 +305,53 @@ def test_a_connection_idle_for_longer_than_the_limit_is_replaced(
     assert app.test_client().get("/products/validate-user", headers=BEARER).status_code == 200
     first, second, third = keepalive_users.peers
     assert first == second != third
+
+
+def _one_answer_server(answer: bytes) -> Iterator[str]:
+    """A server on 127.0.0.1 that reads one request, writes `answer` and closes, for every call."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "error"),
+    [
+        pytest.param(
+            b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{"user_id": 1,',
+            502,
+            "user-service's answer was cut off",
+            id="cut-off-mid-body",
+        ),
+        pytest.param(b"", 503, "user-service is unreachable", id="closed-with-no-answer"),
+    ],
+)
+def test_an_answer_cut_off_mid_body_is_a_bad_gateway_and_no_answer_is_unreachable(
+    make_app: Callable[..., Flask], answer: bytes, status: int, error: str
+) -> None:
+    for url in _one_answer_server(answer):
+        app = make_app(USER_SERVICE_URL=url)
+        response, _ = _call(app, "GET", "/products/validate-user", {})
+        assert response.status_code == status
+        assert response.json == {"error": error, "dependency": "user-service"}

@@ -153,8 +153,15 @@ class UserServiceClient:
         started = time.perf_counter()
         try:
             response = pool.urlopen(
-                "GET", target, headers=headers, retries=self.retry, timeout=self._timeout, redirect=False
+                "GET",
+                target,
+                headers=headers,
+                retries=self.retry,
+                timeout=self._timeout,
+                redirect=False,
+                preload_content=False,
             )
+            body = self._body(response, started)
         except HTTPError as exc:
             raise self._failure(exc, started) from None
         finally:
@@ -164,7 +171,7 @@ class UserServiceClient:
                 # at all) would otherwise see the next call on this socket, and that
                 # call fail as "Remote end closed connection" (a 503) under load.
                 self._drop_pool()
-        return self._interpret(response, started)
+        return self._interpret(response, body, started)
 
     def _reuse_connection(self) -> bool:
         """Keep this thread's connection only while it was used in the last keepalive_idle seconds.
@@ -191,20 +198,38 @@ class UserServiceClient:
         elif pool is not None:
             pool.close()
 
+    def _body(self, response: urllib3.BaseHTTPResponse, started: float) -> bytes:
+        """The answer's body; an answer cut off mid-body (reset, short) is a bad gateway (502).
+
+        Headers came, so user-service was reachable: unlike a connection that never
+        answered (503), this is a broken answer. A body slower than the read timeout
+        is still a 504.
+        """
+        try:
+            return response.read()
+        except HTTPError as exc:
+            if _is_read_timeout(exc):
+                raise
+            message = f"{DEPENDENCY}'s answer was cut off"
+            self._log(message, started, status=response.status, error=repr(exc))
+            raise DependencyError(DEPENDENCY, message, status_code=502) from None
+        finally:
+            response.release_conn()
+
     def _failure(self, exc: HTTPError, started: float) -> APIError:
         if _is_read_timeout(exc):
             status, message = 504, f"{DEPENDENCY} did not respond within {self.timeout[1]}s"
         elif isinstance(exc, (MaxRetryError, ProtocolError)):
-            # No connection (refused, no such name, connect timeout), or one dropped mid-call.
+            # No connection (refused, no such name, connect timeout), or one dropped before any answer.
             status, message = 503, f"{DEPENDENCY} is unreachable"
         else:
             status, message = 502, f"request to {DEPENDENCY} failed"
         self._log(message, started, error=repr(exc))
         return DependencyError(DEPENDENCY, message, status_code=status)
 
-    def _interpret(self, response: urllib3.BaseHTTPResponse, started: float) -> dict[str, Any]:
+    def _interpret(self, response: urllib3.BaseHTTPResponse, data: bytes, started: float) -> dict[str, Any]:
         try:
-            payload = json.loads(response.data)
+            payload = json.loads(data)
         except ValueError:  # not JSON, or not text at all
             payload = None
         if (
