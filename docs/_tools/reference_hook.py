@@ -43,6 +43,16 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
         "unset",
         "must be `0` on Podman, which has no BuildKit ([Podman](../how-to/podman.md))",
     ),
+    "MICROSTACK_CONTEXT_PORT": (
+        "set by the plugin",
+        "inside measured containers only (`--stack-coverage`): the port the per-test context relay "
+        "listens on; not for users to set",
+    ),
+    "MICROSTACK_CONTEXT_STATE": (
+        "set by the plugin",
+        "inside measured containers only (`--stack-coverage`): where the context relay keeps its "
+        "state; not for users to set",
+    ),
     "MICROSTACK_RUN_ID": (
         "random",
         "the run id in project names, `microstack-it-<id>-<worker>` (1-24 lowercase letters and "
@@ -137,11 +147,13 @@ def _fixture_call(decorator: ast.expr) -> ast.Call | ast.Attribute | None:
 
 def fixtures() -> list[FixtureDoc]:
     """The plugin's fixtures, read from the source (importing them would register nothing useful)."""
-    from pytest_microstack._session import fixtures as module
+    from pytest_microstack._session import doubles_fixture, fixtures
 
-    tree = ast.parse(Path(inspect.getfile(module)).read_text())
+    nodes = []
+    for module in (fixtures, doubles_fixture):
+        nodes += ast.parse(Path(inspect.getfile(module)).read_text()).body
     found = []
-    for node in tree.body:
+    for node in nodes:
         if not isinstance(node, ast.FunctionDef):
             continue
         for decorator in node.decorator_list:

@@ -83,11 +83,14 @@ def test_the_ini_table_has_every_stack_key_pytest_shows(pytest_help: str) -> Non
 
 
 def test_every_fixture_is_documented() -> None:
-    from pytest_microstack._session import fixtures as module
+    from pytest_microstack._session import doubles_fixture
+    from pytest_microstack._session import fixtures as fixtures_module
 
     kinds = ("FixtureFunctionDefinition", "FixtureFunctionMarker")
-    defined = {name for name, value in vars(module).items() if type(value).__name__ in kinds}
-    defined |= {name for name, value in vars(module).items() if hasattr(value, "_pytestfixturefunction")}
+    defined: set[str] = set()
+    for module in (fixtures_module, doubles_fixture):
+        defined |= {name for name, value in vars(module).items() if type(value).__name__ in kinds}
+        defined |= {name for name, value in vars(module).items() if hasattr(value, "_pytestfixturefunction")}
     documented = {fixture.name: fixture for fixture in fixtures()}
     page = render("<!-- reference: fixtures -->")
 

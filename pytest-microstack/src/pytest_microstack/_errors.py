@@ -182,3 +182,8 @@ class DoubleError(HarnessError):
 
 class ExchangesWarning(UserWarning):
     """Recording was turned off for this run (no image with a python3 to run the proxy)."""
+
+
+class ImpactError(HarnessError):
+    """Internal: --stack-impact can't read the change (no git, not a repository, or BASE names no
+    commit); the plugin turns it into a usage error."""

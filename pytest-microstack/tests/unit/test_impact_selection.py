@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from pytest_microstack._impact.changes import ImpactError
+from pytest_microstack._errors import ImpactError
 from pytest_microstack._impact.recording import Part, Recording
 from pytest_microstack._impact.selection import Selection, decide
 

@@ -7,13 +7,9 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_microstack._errors import HarnessError
+from pytest_microstack._errors import ImpactError
 
 HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-
-
-class ImpactError(HarnessError):
-    """--stack-impact can't read the change: no git, not a repository, or BASE names no commit."""
 
 
 @dataclass

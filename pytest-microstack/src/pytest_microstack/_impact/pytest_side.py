@@ -50,7 +50,8 @@ class Impact:
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         if self.base is None:
             return
-        from pytest_microstack._impact.changes import ImpactError, toplevel
+        from pytest_microstack._errors import ImpactError
+        from pytest_microstack._impact.changes import toplevel
         from pytest_microstack._impact.selection import decide
 
         began = time.perf_counter()
@@ -98,7 +99,8 @@ class Impact:
         if not self._recording():
             return
         from pytest_microstack._coverage.pytest_side import destination
-        from pytest_microstack._impact.changes import ImpactError, toplevel
+        from pytest_microstack._errors import ImpactError
+        from pytest_microstack._impact.changes import toplevel
 
         try:
             root = toplevel(self.config.rootpath)
