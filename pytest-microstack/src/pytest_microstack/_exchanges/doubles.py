@@ -32,14 +32,19 @@ class DoubleRule:
     Each answering method sets the rule on the proxy at once and returns the rule.
     """
 
+    method: str
+    path: str
+    nth_call: int | None
+    answer: dict[str, Any] | None
+
     def __init__(self, double: Double, method: str, path: str) -> None:
         if not path.startswith("/"):
             raise DoubleError(f"{double.service}: path pattern {path!r} must start with /")
         self._double = double
         self.method = method.upper()
         self.path = path
-        self.nth_call: int | None = None
-        self.answer: dict[str, Any] | None = None
+        self.nth_call = None
+        self.answer = None
 
     @property
     def id(self) -> str:
@@ -127,12 +132,15 @@ class DoubleRule:
 class Double:
     """One service's double for the current test: its rules and the calls it received."""
 
+    service: str
+    rules: list[DoubleRule]
+
     def __init__(self, service: str, control: Control, calls: Calls) -> None:
         self.service = service
         self._control = control
         self._calls = calls
         self._since = time.time()
-        self.rules: list[DoubleRule] = []
+        self.rules = []
 
     def on(self, method: str, path: str) -> DoubleRule:
         """A rule for requests with this method (or "*") whose path matches `path` (fnmatch)."""
