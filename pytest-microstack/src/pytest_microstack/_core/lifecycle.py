@@ -198,15 +198,7 @@ def _new_stack(
     environment = per_run_environment(settings)
     owner = Owner.current()  # once: the labels and the teardown must name the same owner
     labels = owner_labels(owner, keep=keep, config_hash=prepared.config_hash)
-    override_text = harness_override(
-        prepared.config,
-        labels,
-        images=prepared.plan.images,
-        ports={spec.name: spec.port for spec in prepared.services},
-        host_ip=engine.publish_ip,
-        parallel_start=settings.parallel_start,
-        image_labels=image_labels(settings.root),
-    )
+    override_text = _override_text(settings, engine, prepared, labels)
     if keep:
         # Leased to this run before it exists: no other run can attach to it meanwhile.
         lease = take_lease(state, settings.project)
@@ -231,6 +223,26 @@ def _new_stack(
     )
     stack.fronts = fronts
     return stack
+
+
+def _override_text(
+    settings: StackSettings,
+    engine: Engine,
+    prepared: _Prepared,
+    labels: dict[str, str],
+    extend: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> str:
+    """The harness's override for this stack; `extend` adds the recording proxies."""
+    return harness_override(
+        prepared.config,
+        labels,
+        images=prepared.plan.images,
+        ports={spec.name: spec.port for spec in prepared.services},
+        host_ip=engine.publish_ip,
+        parallel_start=settings.parallel_start,
+        image_labels=image_labels(settings.root),
+        extend=extend,
+    )
 
 
 def _wire_exchanges(
@@ -259,20 +271,10 @@ def _wire_exchanges(
     if image is None:
         startup.turned_off(f"no python3 in {', '.join(candidates) or 'any image of the stack'}")
         return {}
-    override.write_text(
-        harness_override(
-            prepared.config,
-            labels,
-            images=prepared.plan.images,
-            ports={spec.name: spec.port for spec in prepared.services},
-            host_ip=engine.publish_ip,
-            parallel_start=settings.parallel_start,
-            image_labels=image_labels(settings.root),
-            extend=startup.sidecars(
-                prepared.config, fronts, image=image, labels=labels, host_ip=engine.publish_ip
-            ),
-        )
+    sidecars = startup.sidecars(
+        prepared.config, fronts, image=image, labels=labels, host_ip=engine.publish_ip
     )
+    override.write_text(_override_text(settings, engine, prepared, labels, extend=sidecars))
     return {front.service: front.sidecar for front in fronts}
 
 
