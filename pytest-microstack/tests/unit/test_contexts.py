@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 from coverage import CoverageData
+from pytest_microstack._boundaries import OUTSIDE, phase_context
+from pytest_microstack._boundaries import test_of as context_test
 from pytest_microstack._coverage import agent, runtime
-from pytest_microstack._coverage.boundaries import OUTSIDE, phase_context
-from pytest_microstack._coverage.boundaries import test_of as context_test
 from pytest_microstack._coverage.contexts import Switcher
 
 SERVICE = Path(__file__).with_name("context_service.py")

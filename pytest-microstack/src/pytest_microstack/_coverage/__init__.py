@@ -14,6 +14,6 @@ a run uses them:
   `[paths]`, joined to pytest-cov's data or written for `coverage combine`,
   with each line's contexts;
 - `agent` (in the containers) and `contexts` (here): per-test contexts, switched
-  at each test phase that `_coverage.boundaries` announces (hooks: `_session.phases`);
+  at each test phase that `_boundaries` announces (hooks: `_session.phases`);
 - `measurement`: the one object the lifecycle holds, tying these together.
 """

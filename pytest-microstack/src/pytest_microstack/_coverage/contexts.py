@@ -2,7 +2,7 @@
 
 Each stack with --stack-coverage opens a `Switcher`: one connection per measured
 service to its relay (see `agent`), through the port the override publishes, so
-it works wherever the services' own ports are reachable. `_coverage.boundaries.BOUNDARIES`
+it works wherever the services' own ports are reachable. `_boundaries.BOUNDARIES`
 announces each phase of each test to every open switcher, which switches its
 services at once and waits for their answers, so a line the services ran before
 the announcement returned belongs to the phase before it.

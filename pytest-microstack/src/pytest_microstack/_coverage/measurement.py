@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pytest_microstack._boundaries import BOUNDARIES
 from pytest_microstack._coverage import collect, contexts, mount, runtime
-from pytest_microstack._coverage.boundaries import BOUNDARIES
 from pytest_microstack._coverage.combine import Combined, Destination, combine, warn_unmapped
 from pytest_microstack._engine.containers import list_containers
 from pytest_microstack._errors import StackCoverageError, StackCoverageWarning

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_microstack._coverage.boundaries import test_of
+from pytest_microstack._boundaries import test_of
 
 VERSION = 1
 OUTSIDE = -1  # in a set of test indices: work outside any test (start-up, the end)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pytest_microstack._coverage.boundaries import BOUNDARIES, OUTSIDE, phase_context
+from pytest_microstack._boundaries import BOUNDARIES, OUTSIDE, phase_context
 
 
 class Phases:
