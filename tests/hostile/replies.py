@@ -78,8 +78,11 @@ def _head(method: str, path: str, host: str, headers: Iterable[tuple[str, bytes 
 
 def _read_reply(sock: socket.socket, method: str) -> Reply:
     response = http.client.HTTPResponse(sock, method=method)
-    response.begin()
-    body = response.read()
+    try:  # closed on failure too: its file would otherwise keep the socket open until collected
+        response.begin()
+        body = response.read()
+    finally:
+        response.close()
     headers = {name.lower(): value for name, value in response.getheaders()}
     return Reply(response.status, headers, body)
 

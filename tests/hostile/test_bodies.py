@@ -10,6 +10,7 @@ import pytest
 from .conftest import BODY_ENDPOINTS, Endpoint, auth_headers
 from .replies import assert_client_error, raw_request, send_chunked
 
+REFUSALS = 20
 LIMIT = 1024 * 1024  # servicekit.MAX_CONTENT_LENGTH: documented in the README
 
 
@@ -48,12 +49,12 @@ def test_over_limit_content_length_is_refused_with_413(
     urls: dict[str, str], seller: Any, endpoint: Endpoint
 ) -> None:
     headers = [("Content-Type", "application/json"), *auth_headers(endpoint, seller)]
+    body = padded_body(endpoint, LIMIT + 1)
 
-    reply = raw_request(
-        urls[endpoint.service], "POST", endpoint.path, headers, padded_body(endpoint, LIMIT + 1)
-    )
-
-    assert_client_error(reply, 413)
+    # Repeated: the service answers before reading the body and its close resets the
+    # connection, so an answer lost in the race (as the proxy once lost it) shows here.
+    for _ in range(REFUSALS):
+        assert_client_error(raw_request(urls[endpoint.service], "POST", endpoint.path, headers, body), 413)
 
 
 NESTINGS = {

@@ -190,8 +190,9 @@ def running_proxy(upstream_port: int, mode: str = "http", service: str = "svc") 
         loop.close()
 
 
-def free_port() -> int:
-    """A port nothing listens on (bound, then released)."""
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A port that refuses connections: bound and held, never listening, so no one else gets it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        yield int(sock.getsockname()[1])

@@ -13,9 +13,9 @@ from pytest_microstack._exchanges.proxy import Recorder, parse_args
 
 from unit.proxy_servers import (
     echo_server,
-    free_port,
     read_all,
     read_until,
+    refusing_port,
     running_proxy,
     scripted_server,
 )
@@ -141,7 +141,7 @@ def test_a_body_that_runs_until_close_is_passed_then_the_connection_closes() -> 
 
 
 def test_a_refused_service_resets_the_callers_connection() -> None:
-    with running_proxy(free_port()) as proxy:
+    with refusing_port() as port, running_proxy(port) as proxy:
         with proxy.connect() as sock:
             sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             with pytest.raises(ConnectionResetError):
@@ -415,3 +415,27 @@ def test_an_answer_before_the_whole_body_reaches_the_caller_that_is_still_sendin
         with contextlib.suppress(OSError):
             sock.sendall(body)
         assert read_until(sock, b"\r\n\r\n").startswith(b"HTTP/1.1 413")
+
+
+TOO_LARGE = b"HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+
+
+def test_an_early_answer_survives_the_service_resetting_the_connection() -> None:
+    """The service answers, then closes with the body unread: its kernel resets the proxy's connection.
+
+    Repeated, because whether the reset comes before the proxy read the answer
+    is a race; without the proxy, the caller reads the answer every time.
+    """
+
+    def service(connection: socket.socket) -> None:
+        read_until(connection, b"\r\n\r\n")
+        connection.sendall(TOO_LARGE)
+
+    body = b"x" * 4_000_000
+    with scripted_server(service) as port, running_proxy(port) as proxy:
+        for _ in range(20):
+            with proxy.connect() as sock:
+                sock.sendall(b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body))
+                with contextlib.suppress(OSError):
+                    sock.sendall(body)
+                assert read_until(sock, b"\r\n\r\n").startswith(b"HTTP/1.1 413")

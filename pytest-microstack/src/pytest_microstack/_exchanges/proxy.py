@@ -26,7 +26,7 @@ import socket
 import struct
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 HEAD_LIMIT = 64 * 1024  # bytes of a request or response head (status line and headers)
@@ -634,13 +634,40 @@ def _status_line(version: str, status: int) -> bytes:
 class _KeepReading(asyncio.StreamReaderProtocol):
     """A connection whose writes failed (the service closed) still reads what the service sent first.
 
-    asyncio turns a failed write into an error on the reader too, which hides a
-    response already received (a 413 sent before closing on a body it won't
-    read): that response is read, then the end of the stream.
+    A service that refuses a request early (a 413) answers, then closes with
+    the body unread, and its kernel resets the connection. asyncio then stops
+    reading at once and reports the write's error, which would lose an answer
+    still waiting in this side's kernel buffer: that answer is read here, before
+    the socket closes, and then the end of the stream.
     """
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.raw_transport = transport
+        super().connection_made(transport)
+
     def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(None if isinstance(exc, (BrokenPipeError, ConnectionResetError)) else exc)
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
+            for data in _unread(self.raw_transport):
+                self.data_received(data)
+            exc = None
+        super().connection_lost(exc)
+
+
+def _unread(transport: asyncio.BaseTransport) -> Iterator[bytes]:
+    """What the kernel still holds for a socket asyncio stopped reading (Linux keeps it past a reset)."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    with sock.dup() as copy:
+        copy.setblocking(False)
+        while True:
+            try:
+                data = copy.recv(COPY_CHUNK)
+            except OSError:  # nothing more (EAGAIN), or the reset itself once the data is read
+                return
+            if not data:
+                return
+            yield data
 
 
 async def open_upstream(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
