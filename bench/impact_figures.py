@@ -40,19 +40,22 @@ def _edits(edits: Mapping[str, Any]) -> list[str]:
     rows: dict[str, Mapping[str, Any]] = edits.get("done", {})
     extra: Mapping[str, Any] = edits.get("extra", {})
     key: Mapping[str, Any] = edits.get("key", {})
+    header = ["| figure | value | target | |", "|---|---|---|---|"]
+    costs = _costs(extra, rows.values())
     if not rows:
-        return ["No edit measured yet: `python -m tools.impact.edits` writes them."]
+        lines = ["No edit measured yet: `python -m tools.impact.edits` writes them."]
+        return [*lines, "", *header, *costs] if costs else lines
     share = statistics.median(row["share"] for row in rows.values())
     ratio = statistics.median(row["ratio"] for row in rows.values())
     missed = sum(len(row["missed"]) for row in rows.values())
     with_testmon = [row for row in rows.values() if "testmon_missed" in row]
+    partial = len(rows) < int(key.get("edits", 0))
     lines = [
         f"{len(rows)} of {key.get('edits', '?')} edits measured"
-        + (" (partial: the study resumes where it stopped)" if len(rows) < int(key.get("edits", 0)) else "")
+        + (" (partial: the study resumes where it stopped)" if partial else "")
         + f", on BASE `{str(key.get('base', ''))[:12]}`. The edits: {extra.get('source', '')}.",
         "",
-        "| figure | value | target | |",
-        "|---|---|---|---|",
+        *header,
         _row(
             (
                 "median share of integration tests selected",
@@ -74,8 +77,7 @@ def _edits(edits: Mapping[str, Any]) -> list[str]:
     if with_testmon:
         testmon_missed = sum(len(row["testmon_missed"]) for row in with_testmon)
         lines.append(_row(("the same failures pytest-testmon missed", testmon_missed, "(comparison)", "")))
-    lines += [*_costs(extra, rows.values()), "", *_edit_table(rows, bool(with_testmon))]
-    return lines
+    return [*lines, *costs, "", *_edit_table(rows, bool(with_testmon))]
 
 
 def _costs(extra: Mapping[str, Any], rows: Any) -> list[str]:
