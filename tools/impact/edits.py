@@ -39,31 +39,38 @@ from tools.impact.tree import ROOT, Tree, collect, git
 
 WORK = ROOT / ".artifacts" / "impact"
 DEFAULT_RESULTS = ROOT / "bench" / "results" / "impact_edits.json"
-TESTMON = (
-    "-p",
-    "pytest-testmon",
-)  # blocked in pytest.ini (`-p no:pytest-testmon`): loaded for these runs only
+# Blocked in pytest.ini (`-p no:pytest-testmon`): loaded for these runs only.
+TESTMON = ("-p", "pytest-testmon")
+SERVICE_CODE = "services/*/src/*.py"  # `*` crosses folders in a pathspec
 
 
-def historical_edits(tree: Tree, wanted: int) -> list[tuple[str, str]]:
-    """(commit, patch) pairs: service changes of past commits that undo cleanly on BASE."""
-    found: list[tuple[str, str]] = []
-    for commit in git("log", "--format=%H", tree.base, "--", "services/*/src").split():
-        patch = git("diff", f"{commit}^", commit, "--", "services/*/src/*.py", "services/*/src/*/*.py")
-        if not patch.strip():
-            continue
-        check = subprocess.run(
-            ["git", "apply", "-R", "--check", "-"],
-            cwd=tree.folder,
-            input=patch,
-            text=True,
-            capture_output=True,
-        )
-        if check.returncode == 0:
-            found.append((commit, patch))
-        if len(found) == wanted:
+def _undoes(tree: Tree, patch: str) -> bool:
+    check = subprocess.run(
+        ["git", "apply", "-R", "--check", "-"], cwd=tree.folder, input=patch, text=True, capture_output=True
+    )
+    return check.returncode == 0
+
+
+def historical_edits(tree: Tree, wanted: int) -> list[tuple[str, str, str]]:
+    """(name, commit, patch): service changes of past commits that undo cleanly on BASE.
+
+    A commit's whole change when it undoes cleanly; else, each of its files' changes
+    that does (the code around the rest has moved on since).
+    """
+    found: list[tuple[str, str, str]] = []
+    # Not merges: their diff is a whole branch's.
+    for commit in git("log", "--no-merges", "--format=%H", tree.base, "--", SERVICE_CODE).split():
+        patch = git("diff", f"{commit}^", commit, "--", SERVICE_CODE)
+        if _undoes(tree, patch):
+            found.append((commit[:12], commit, patch))
+        else:
+            for path in git("diff", "--name-only", f"{commit}^", commit, "--", SERVICE_CODE).split():
+                one = git("diff", f"{commit}^", commit, "--", path)
+                if _undoes(tree, one):
+                    found.append((f"{commit[:12]}:{path.removeprefix('services/')}", commit, one))
+        if len(found) >= wanted:
             break
-    return found
+    return found[:wanted]
 
 
 def baseline(tree: Tree, progress: Progress, testmon_env: dict[str, str], with_testmon: bool) -> None:
@@ -133,8 +140,8 @@ def main() -> None:
     progress.note(
         source="the last commits that changed services/*/src, each undone on BASE", planned=len(edits)
     )
-    for commit, patch in edits:
-        if commit[:12] in progress:
+    for name, commit, patch in edits:
+        if name in progress:
             continue
         if time.monotonic() > stop_at:
             break
@@ -145,9 +152,9 @@ def main() -> None:
             tree.restore()
         row["subject"] = git("log", "-1", "--format=%s", commit)[:100]
         row["ratio"] = row["seconds"] / progress.extra["whole_seconds"]
-        progress.record(commit[:12], row)
+        progress.record(name, row)
         print(  # noqa: T201
-            f"{commit[:12]}: {row['selected']}/{row['total']} selected, {row['ratio']:.2f}x, "
+            f"{name}: {row['selected']}/{row['total']} selected, {row['ratio']:.2f}x, "
             f"missed {len(row['missed'])}, testmon missed {len(row.get('testmon_missed', []))}",
             flush=True,
         )
