@@ -1,6 +1,6 @@
 """The 30-edit benchmark of `--stack-impact`, with pytest-testmon beside it (issue 27 §3), and its costs (§4).
 
-    python -m tools.impact.edits [--edits 30] [--base HEAD] [--minutes 120] [--no-testmon]
+    python -m tools.impact.edits [--edits 30] [--base HEAD] [--minutes 240] [--no-testmon]
 
 The edits are this repository's own history of service changes: for each of the
 last commits that changed services/*/src (newest first), that commit's change to
