@@ -114,6 +114,7 @@ def _costs(extra: Mapping[str, Any], rows: Any) -> list[str]:
 def _edit_table(rows: Mapping[str, Mapping[str, Any]], with_testmon: bool) -> list[str]:
     header = ["commit undone", "change", "selected", "time", "whole suite's failures", "missed"]
     header += ["testmon ran", "testmon missed"] if with_testmon else []
+    header.append("why (the selection's first reason)")
     lines = [_row(header), "|" + "---|" * len(header)]
     for commit, row in rows.items():
         cells: list[object] = [
@@ -126,6 +127,8 @@ def _edit_table(rows: Mapping[str, Mapping[str, Any]], with_testmon: bool) -> li
         ]
         if with_testmon:
             cells += [row.get("testmon_ran", ""), len(row.get("testmon_missed", []))]
+        reasons = row.get("reasons") or ["(not recorded)"]
+        cells.append(reasons[0][:120])
         lines.append(_row(cells))
     return lines
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.impact.progress import Progress
-from tools.impact.tree import ROOT, Tree, collect, git
+from tools.impact.tree import RECORDING, ROOT, Tree, collect, git
 
 WORK = ROOT / ".artifacts" / "impact"
 DEFAULT_RESULTS = ROOT / "bench" / "results" / "impact_edits.json"
@@ -108,6 +108,7 @@ def measure(tree: Tree, suite: list[str], with_testmon: bool, testmon_env: dict[
         "total": len(suite),
         "share": len(chosen.tests) / len(suite),
         "selection_seconds": chosen.seconds,
+        "reasons": chosen.reasons,
         "seconds": impact.seconds if impact else 0.0,
         "rest_seconds": rest.seconds if rest else 0.0,
         "failed": failed,
@@ -129,10 +130,19 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=240, help="no new edit starts after this")
     parser.add_argument("--no-testmon", dest="testmon", action="store_false")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="figures so far (resumed)")
+    parser.add_argument("--tree", type=Path, default=WORK / "tree", help="the worktree of BASE to work in")
+    parser.add_argument(
+        "--add-reasons",
+        action="store_true",
+        help="only fill in the selection's reasons of edits measured without them (collection only)",
+    )
     args = parser.parse_args()
     stop_at = time.monotonic() + args.minutes * 60
-    tree = Tree(args.base, WORK / "tree")
+    tree = Tree(args.base, args.tree)
     progress = Progress(args.results, {"base": tree.base, "edits": args.edits, "testmon": args.testmon})
+    if args.add_reasons:
+        add_reasons(tree, progress, historical_edits(tree, args.edits))
+        return
     testmon_env = {"TESTMON_DATAFILE": str(WORK / "testmondata")}  # outside the tree: not a change
     baseline(tree, progress, testmon_env, args.testmon)
     suite = collect(tree, impact=False).tests
@@ -159,6 +169,22 @@ def main() -> None:
             flush=True,
         )
     summary(progress)
+
+
+def add_reasons(tree: Tree, progress: Progress, edits: list[tuple[str, str, str]]) -> None:
+    """The selection's reasons for rows an older version of this tool measured without them."""
+    if not tree.recorded():
+        raise SystemExit(f"no recording of BASE in {tree.folder}: copy {RECORDING} there, or run the study")
+    for name, _, patch in edits:
+        row = progress.done.get(name)
+        if row is None or "reasons" in row:
+            continue
+        subprocess.run(["git", "apply", "-R", "-"], cwd=tree.folder, input=patch, text=True, check=True)
+        try:
+            reasons = collect(tree).reasons
+        finally:
+            tree.restore()
+        progress.record(name, {**row, "reasons": reasons})  # not while a study writes the same file
 
 
 def summary(progress: Progress) -> None:

@@ -139,6 +139,7 @@ class Collected:
 
     tests: list[str]
     seconds: float | None
+    reasons: list[str]  # the selection's own lines: why it chose what it chose
 
 
 SELECTED = re.compile(r"stack-impact \S+: selected .*\(([0-9.]+) s\)")
@@ -173,7 +174,8 @@ def collect(tree: Tree, *, impact: bool = True) -> Collected:
     lines = done.stdout.splitlines()
     tests = [line for line in lines if "::" in line and not line.startswith("stack-impact")]
     timed = [float(match[1]) for match in map(SELECTED.search, lines) if match]
-    return Collected(tests, timed[-1] if timed else None)
+    reasons = [line.split(": ", 1)[-1] for line in lines if line.startswith("stack-impact ")]
+    return Collected(tests, timed[-1] if timed else None, reasons)
 
 
 def selected_tests(tree: Tree, *, impact: bool = True) -> list[str]:
