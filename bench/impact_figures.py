@@ -113,7 +113,7 @@ def _costs(extra: Mapping[str, Any], rows: Any) -> list[str]:
 
 def _edit_table(rows: Mapping[str, Mapping[str, Any]], with_testmon: bool) -> list[str]:
     header = ["commit undone", "change", "selected", "time", "whole suite's failures", "missed"]
-    header += ["testmon ran", "testmon missed"] if with_testmon else []
+    header += ["testmon selected", "testmon missed"] if with_testmon else []
     header.append("why (the selection's first reason)")
     lines = [_row(header), "|" + "---|" * len(header)]
     for commit, row in rows.items():
@@ -126,7 +126,7 @@ def _edit_table(rows: Mapping[str, Mapping[str, Any]], with_testmon: bool) -> li
             len(row["missed"]),
         ]
         if with_testmon:
-            cells += [row.get("testmon_ran", ""), len(row.get("testmon_missed", []))]
+            cells += [row.get("testmon_selected", ""), len(row.get("testmon_missed", []))]
         reasons = row.get("reasons") or ["(not recorded)"]
         cells.append(reasons[0][:120])
         lines.append(_row(cells))

@@ -25,7 +25,7 @@ def edit_row(
         "failed": sorted({*missed, *testmon_missed}),
         "missed": missed,
         "testmon_missed": testmon_missed,
-        "testmon_ran": 0,
+        "testmon_selected": 0,
         "subject": "product-service: a 502",
     }
 

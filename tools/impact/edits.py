@@ -1,6 +1,6 @@
 """The 30-edit benchmark of `--stack-impact`, with pytest-testmon beside it (issue 27 §3), and its costs (§4).
 
-    python -m tools.impact.edits [--edits 30] [--base HEAD] [--minutes 240] [--no-testmon]
+    python -m tools.impact.edits [--edits 30] [--base HEAD] [--minutes 240] [--no-testmon] [--add-reasons]
 
 The edits are this repository's own history of service changes: for each of the
 last commits that changed services/*/src (newest first), that commit's change to
@@ -15,8 +15,13 @@ that no longer apply, until `--edits` of them. In a worktree of BASE
 - per edit: the selection (collection only: its share and its own seconds), the
   selected tests at -n 2 (their wall time), the rest of the suite (with the
   selected tests' failures: the whole suite's failures, which a selection must
-  not miss), and pytest-testmon's selection (`--testmon-nocollect`: what it runs
-  and the failures it misses).
+  not miss), and pytest-testmon's selection on the same edit (collection only,
+  `--testmon-nocollect --testmon-forceselect`: without forceselect, -m turns its
+  selection off), with the whole suite's failures it leaves out.
+
+`--add-reasons` fills in, by collection only, the reasons and testmon's selection
+of rows an older version of this tool measured without them (its testmon runs had
+testmon's selection off: those figures are dropped).
 
 The time ratio divides two runs made minutes apart on the same machine: on a busy
 machine both slow down together, so the ratio holds better than either time.
@@ -39,8 +44,11 @@ from tools.impact.tree import RECORDING, ROOT, Tree, collect, git
 
 WORK = ROOT / ".artifacts" / "impact"
 DEFAULT_RESULTS = ROOT / "bench" / "results" / "impact_edits.json"
-# Blocked in pytest.ini (`-p no:pytest-testmon`): loaded for these runs only.
+# Blocked in pytest.ini (`-p no:pytest-testmon`): loaded for these runs only. testmon turns its
+# selection off when -m is given, unless --testmon-forceselect; --testmon-nocollect keeps its data
+# as BASE recorded it.
 TESTMON = ("-p", "pytest-testmon")
+TESTMON_SELECT = (*TESTMON, "--testmon-nocollect", "--testmon-forceselect")
 SERVICE_CODE = "services/*/src/*.py"  # `*` crosses folders in a pathspec
 
 
@@ -115,12 +123,17 @@ def measure(tree: Tree, suite: list[str], with_testmon: bool, testmon_env: dict[
         "missed": sorted(set(failed) - picked),
     }
     if with_testmon:
-        testmon = tree.pytest(*TESTMON, "--testmon-nocollect", "--testmon", env=testmon_env)
-        row["testmon_failed"] = testmon.failed
-        row["testmon_ran"] = testmon.ran
-        row["testmon_seconds"] = testmon.seconds
-        row["testmon_missed"] = sorted(set(failed) - set(testmon.failed))
+        row.update(testmon_row(tree, failed, testmon_env))
     return row
+
+
+def testmon_row(tree: Tree, failed: list[str], testmon_env: dict[str, str]) -> dict[str, Any]:
+    """What pytest-testmon selects for the edit in the tree, and the whole suite's failures it leaves out."""
+    chosen = collect(tree, impact=False, extra=TESTMON_SELECT, env=testmon_env)
+    return {
+        "testmon_selected": len(chosen.tests),
+        "testmon_missed": sorted(set(failed) - set(chosen.tests)),
+    }
 
 
 def main() -> None:
@@ -140,10 +153,10 @@ def main() -> None:
     stop_at = time.monotonic() + args.minutes * 60
     tree = Tree(args.base, args.tree)
     progress = Progress(args.results, {"base": tree.base, "edits": args.edits, "testmon": args.testmon})
-    if args.add_reasons:
-        add_reasons(tree, progress, historical_edits(tree, args.edits))
-        return
     testmon_env = {"TESTMON_DATAFILE": str(WORK / "testmondata")}  # outside the tree: not a change
+    if args.add_reasons:
+        add_reasons(tree, progress, historical_edits(tree, args.edits), testmon_env)
+        return
     baseline(tree, progress, testmon_env, args.testmon)
     suite = collect(tree, impact=False).tests
     edits = historical_edits(tree, args.edits)
@@ -171,20 +184,25 @@ def main() -> None:
     summary(progress)
 
 
-def add_reasons(tree: Tree, progress: Progress, edits: list[tuple[str, str, str]]) -> None:
-    """The selection's reasons for rows an older version of this tool measured without them."""
+def add_reasons(
+    tree: Tree, progress: Progress, edits: list[tuple[str, str, str]], testmon_env: dict[str, str]
+) -> None:
+    """The selection's reasons, and testmon's selection, for rows an older version measured without."""
     if not tree.recorded():
         raise SystemExit(f"no recording of BASE in {tree.folder}: copy {RECORDING} there, or run the study")
     for name, _, patch in edits:
         row = progress.done.get(name)
-        if row is None or "reasons" in row:
+        if row is None or ("reasons" in row and "testmon_selected" in row):
             continue
         subprocess.run(["git", "apply", "-R", "-"], cwd=tree.folder, input=patch, text=True, check=True)
         try:
             reasons = collect(tree).reasons
+            testmon = testmon_row(tree, row["failed"], testmon_env)
         finally:
             tree.restore()
-        progress.record(name, {**row, "reasons": reasons})  # not while a study writes the same file
+        stale = ("testmon_failed", "testmon_ran", "testmon_seconds")  # runs made with testmon's selection off
+        kept = {key: value for key, value in row.items() if key not in stale}
+        progress.record(name, {**kept, "reasons": reasons, **testmon})  # not while a study writes it
 
 
 def summary(progress: Progress) -> None:

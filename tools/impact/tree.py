@@ -145,9 +145,11 @@ class Collected:
 SELECTED = re.compile(r"stack-impact \S+: selected .*\(([0-9.]+) s\)")
 
 
-def collect(tree: Tree, *, impact: bool = True) -> Collected:
-    """What `--stack-impact BASE` selects in the tree now, or (`impact` false) the whole suite:
-    collection only, no stack."""
+def collect(
+    tree: Tree, *, impact: bool = True, extra: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> Collected:
+    """What `--stack-impact BASE` selects in the tree now, or (`impact` false) the whole suite,
+    or what `extra` options select: collection only, no stack."""
     done = subprocess.run(
         [
             str(ROOT / ".venv" / "bin" / "python"),
@@ -160,12 +162,14 @@ def collect(tree: Tree, *, impact: bool = True) -> Collected:
             "-m",
             INTEGRATION,
             *(["--stack-impact", tree.base] if impact else []),
+            *extra,
             "tests",
         ],
         cwd=tree.folder,
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, **(env or {})},
     )
     if done.returncode not in (0, 5):
         raise SystemExit(
