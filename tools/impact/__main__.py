@@ -64,15 +64,24 @@ def study_one(tree: Tree, suite: list[str]) -> dict[str, Any]:
         "selected_failed": selected.failed if selected else [],
         "rest_failed": None,
     }
-    if selected is not None and selected.code == 1:
-        result["outcome"] = KILLED
-    else:
-        rest = [nodeid for nodeid in suite if nodeid not in set(chosen)]
+    if judge(result) != KILLED:
+        picked = set(chosen)
+        rest = [nodeid for nodeid in suite if nodeid not in picked]
         ran = tree.pytest("--maxfail=1", paths=tuple(rest)) if rest else None
         result["rest_failed"] = ran.failed if ran else []
-        result["outcome"] = ESCAPE if ran is not None and ran.code == 1 else SURVIVES
+        result["rest_exit"] = ran.code if ran else 5
+    result["outcome"] = judge(result)
     result["seconds"] = round(time.monotonic() - began, 1)
     return result
+
+
+def judge(result: dict[str, Any]) -> str:
+    """The outcome, from the failures each run reported (--maxfail under xdist exits 2, "interrupted")."""
+    if result["selected_failed"] or result["selected_exit"] == 1:
+        return KILLED
+    if result.get("rest_failed") or result.get("rest_exit") == 1:
+        return ESCAPE
+    return SURVIVES
 
 
 def main() -> None:
@@ -86,7 +95,10 @@ def main() -> None:
     stop_at = time.monotonic() + args.minutes * 60
     tree = Tree(args.base, WORK / "tree")
     progress = Progress(args.progress, {"base": tree.base, "seed": args.seed, "mutants": args.mutants})
+    for name, done in progress.done.items():  # judged again: an older version misread exit 2
+        progress.done[name] = {**done, "outcome": judge(done)}
     if progress.done:
+        progress.save()
         print(f"resuming: {len(progress.done)} mutants done in {args.progress}", flush=True)  # noqa: T201
     record_base(tree)
     suite = selected_tests(tree, impact=False)
