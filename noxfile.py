@@ -173,8 +173,9 @@ def mutation_plugin(session: nox.Session) -> None:
 
 @nox.session
 def impact(session: nox.Session) -> None:
-    """The mutant study of --stack-impact (not in the default run; bounded by --deadline): every
-    mutant the suite kills must be killed by what --stack-impact selects. tools/impact/ says more."""
+    """The mutant study of --stack-impact (not in the default run; bounded: `-- --minutes N`): every
+    mutant the suite kills must be killed by what --stack-impact selects. Resumable: results go to
+    bench/results/impact_mutants.json mutant by mutant. tools/impact/ says more."""
     _python(session, "-m", "tools.impact", *session.posargs)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .children import ROOT
+from .impact_figures import section as impact_section
 from .targets import ratios, targets
 from .timing import COUNT, PERCENT_CORE, YES_NO
 
@@ -236,6 +237,7 @@ def render(data: Mapping[str, Any], load: Any, load_path: Path, notes: str | Non
         lines += [f"- `{step}`: {_cell(str(why))[:500]}" for step, why in missing.items()]
     lines += _load_section(load, load_path)
     lines += _soak_section(_read_json(DEFAULT_SOAK), DEFAULT_SOAK)
+    lines += impact_section(RESULTS)
     if notes:
         lines += ["", "## Notes", "", notes.strip()]
     return "\n".join(lines) + "\n"

@@ -1,90 +1,138 @@
 """The mutant study: `--stack-impact` on a mutant's diff selects a test that kills it, for every mutant.
 
-    python -m tools.impact [--mutants 200] [--seed 27] [--deadline SECONDS] [--base HEAD]
+    python -m tools.impact [--mutants 200] [--seed 27] [--minutes 360] [--base HEAD] [--progress FILE]
 
-In a worktree of BASE (.artifacts/impact/tree): one --stack-coverage run of the
-integration suite records the contexts; then, for each of `--mutants` mutmut
-mutants of services/*/src (seeded sample), the mutant's file is written and
+In a worktree of BASE (.artifacts/impact/tree, kept between sessions): one
+--stack-coverage run of the integration suite records the contexts (skipped
+when the tree already holds a recording of BASE); then, for each of `--mutants`
+mutmut mutants of services/*/src (seeded sample), the mutant's file is written and
 
-1. `--stack-impact BASE` runs what it selects (-n 2): a failure means the
-   selection kills the mutant;
-2. otherwise the whole suite runs: a failure there is an ESCAPE (the full suite
-   kills what the selection missed); no failure, a survivor of the whole suite.
+1. the tests `--stack-impact BASE` selects run (-n 2, stopping at the first
+   failure): a failure means the selection kills the mutant;
+2. otherwise the rest of the suite runs (the tests it did not select, stopping at
+   the first failure): a failure there is an ESCAPE; none, a survivor of the
+   whole suite.
 
-Prints one line a mutant and the totals; exits 1 on any escape, 3 when the
-deadline (default 6 h) stopped it before the last mutant. Needs the Docker engine;
-each mutant rebuilds the image of the service it changes (seconds, from cache).
+Resumable: each mutant's result is written to the progress file (default
+bench/results/impact_mutants.json) as soon as it is known; a later session with
+the same BASE, seed and count skips the mutants already there. Bounded: no new
+mutant starts after `--minutes`. Prints one line a mutant and the totals; exits 1
+on any escape, 3 when time ran out before the last mutant. Needs the Docker
+engine. Each mutant rebuilds the image of the service it changes: only the last
+layers (the package's code, its bytecode), from cache. The code can't be swapped
+into a running stack: it is baked into read-only images and a stack lives for
+one pytest run.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
+from typing import Any
 
 from tools.impact.mutants import sample
-from tools.impact.tree import ROOT, Tree
+from tools.impact.progress import Progress
+from tools.impact.tree import ROOT, Tree, selected_tests
 
 WORK = ROOT / ".artifacts" / "impact"
+DEFAULT_PROGRESS = ROOT / "bench" / "results" / "impact_mutants.json"
+KILLED = "killed by the selection"
+ESCAPE = "ESCAPE"
+SURVIVES = "survives the whole suite"
+
+
+def record_base(tree: Tree) -> None:
+    """The --stack-coverage run on BASE, unless the tree holds its recording already."""
+    if tree.recorded():
+        print(f"recording at {tree.base[:12]}: kept from an earlier session", flush=True)  # noqa: T201
+        return
+    recorded = tree.pytest("--stack-coverage")
+    print(f"recording at {tree.base[:12]}: exit {recorded.code} in {recorded.seconds:.0f} s", flush=True)  # noqa: T201
+    if recorded.code != 0:
+        raise SystemExit(f"the recording run failed ({recorded.failed}): fix BASE first")
+
+
+def study_one(tree: Tree, suite: list[str]) -> dict[str, Any]:
+    """Selected tests first; the rest only when they don't kill. Both stop at the first failure."""
+    began = time.monotonic()
+    chosen = selected_tests(tree)
+    selected = tree.pytest("--stack-impact", tree.base, "--maxfail=1") if chosen else None
+    result: dict[str, Any] = {
+        "selected": len(chosen),
+        "selected_exit": selected.code if selected else 5,
+        "selected_failed": selected.failed if selected else [],
+        "rest_failed": None,
+    }
+    if judge(result) != KILLED:
+        picked = set(chosen)
+        rest = [nodeid for nodeid in suite if nodeid not in picked]
+        ran = tree.pytest("--maxfail=1", paths=tuple(rest)) if rest else None
+        result["rest_failed"] = ran.failed if ran else []
+        result["rest_exit"] = ran.code if ran else 5
+    result["outcome"] = judge(result)
+    result["seconds"] = round(time.monotonic() - began, 1)
+    return result
+
+
+def judge(result: dict[str, Any]) -> str:
+    """The outcome, from the failures each run reported (--maxfail under xdist exits 2, "interrupted")."""
+    if result["selected_failed"] or result["selected_exit"] == 1:
+        return KILLED
+    if result.get("rest_failed") or result.get("rest_exit") == 1:
+        return ESCAPE
+    return SURVIVES
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mutants", type=int, default=200)
     parser.add_argument("--seed", type=int, default=27)
-    parser.add_argument("--deadline", type=float, default=6 * 3600, help="seconds for the whole study")
+    parser.add_argument("--minutes", type=float, default=360, help="no new mutant starts after this")
     parser.add_argument("--base", default="HEAD")
+    parser.add_argument("--progress", type=Path, default=DEFAULT_PROGRESS, help="results so far (resumed)")
     args = parser.parse_args()
-    stop_at = time.monotonic() + args.deadline
+    stop_at = time.monotonic() + args.minutes * 60
     tree = Tree(args.base, WORK / "tree")
-    results = []
-    try:
-        recorded = tree.pytest("--stack-coverage")
-        print(f"recording at {tree.base[:12]}: exit {recorded.code} in {recorded.seconds:.0f} s", flush=True)  # noqa: T201
-        if recorded.code != 0:
-            raise SystemExit(f"the recording run failed ({recorded.failed}): fix BASE first")
-        chosen = sample(tree.folder, args.mutants, args.seed)
-        for number, mutant in enumerate(chosen, 1):
-            if time.monotonic() > stop_at:
-                break
-            tree.write(mutant.path, mutant.text)
-            try:
-                selected = tree.pytest("--stack-impact", tree.base)
-                outcome, full = "killed by the selection", None
-                if selected.code not in (1,):  # 0: passed; 5: nothing selected
-                    full = tree.pytest()
-                    outcome = "ESCAPE" if full.code == 1 else "survives the whole suite"
-            finally:
-                tree.restore()
-            results.append(
-                {
-                    "mutant": mutant.name,
-                    "outcome": outcome,
-                    "selected_exit": selected.code,
-                    "selected_failed": selected.failed,
-                    "full_failed": full.failed if full else None,
-                    "seconds": selected.seconds + (full.seconds if full else 0),
-                }
-            )
-            print(f"[{number}/{len(chosen)}] {mutant.name}: {outcome}", flush=True)  # noqa: T201
-    finally:
-        tree.close()
-        WORK.mkdir(parents=True, exist_ok=True)
-        (WORK / "mutants.json").write_text(json.dumps(results, indent=1))
-    _report(results, args.mutants)
+    progress = Progress(args.progress, {"base": tree.base, "seed": args.seed, "mutants": args.mutants})
+    for name, done in progress.done.items():  # judged again: an older version misread exit 2
+        progress.done[name] = {**done, "outcome": judge(done)}
+    if progress.done:
+        progress.save()
+        print(f"resuming: {len(progress.done)} mutants done in {args.progress}", flush=True)  # noqa: T201
+    record_base(tree)
+    suite = selected_tests(tree, impact=False)
+    chosen = sample(tree.folder, args.mutants, args.seed)
+    for number, mutant in enumerate(chosen, 1):
+        if mutant.name in progress:
+            continue
+        if time.monotonic() > stop_at:
+            break
+        tree.write(mutant.path, mutant.text)
+        try:
+            result = study_one(tree, suite)
+        finally:
+            tree.restore()
+        progress.record(mutant.name, result)
+        line = f"[{number}/{len(chosen)}] {mutant.name}: {result['outcome']} ({result['seconds']:.0f} s)"
+        print(line, flush=True)  # noqa: T201
+    _report(progress, len(chosen))
 
 
-def _report(results: list[dict[str, object]], wanted: int) -> None:
-    escapes = [result for result in results if result["outcome"] == "ESCAPE"]
-    killed = sum(1 for result in results if result["outcome"] == "killed by the selection")
+def _report(progress: Progress, wanted: int) -> None:
+    results = list(progress.done.values())
+    escapes = {name: result for name, result in progress.done.items() if result["outcome"] == ESCAPE}
+    killed = sum(1 for result in results if result["outcome"] == KILLED)
+    seconds = sorted(result["seconds"] for result in results)
+    median = seconds[len(seconds) // 2] if seconds else 0.0
     print(  # noqa: T201
-        f"\n{len(results)} mutants studied: {killed} killed by the selection, "
-        f"{len(results) - killed - len(escapes)} survive the whole suite; escapes: {len(escapes)}"
+        f"\n{len(results)} of {wanted} mutants studied: {killed} killed by the selection, "
+        f"{len(results) - killed - len(escapes)} survive the whole suite; escapes: {len(escapes)} "
+        f"(median {median:.0f} s a mutant)"
     )
-    for escape in escapes:
-        print(f"ESCAPE {escape['mutant']}: the whole suite's failures {escape['full_failed']}")  # noqa: T201
-    print(f"details: {Path(WORK / 'mutants.json').relative_to(ROOT)}")  # noqa: T201
+    for name, escape in escapes.items():
+        print(f"ESCAPE {name}: the rest of the suite's failures {escape['rest_failed']}")  # noqa: T201
+    print(f"details: {progress.path}")  # noqa: T201
     if escapes:
         raise SystemExit(1)
     if len(results) < wanted:

@@ -1,112 +1,220 @@
-"""The 30-edit benchmark of `--stack-impact` (and pytest-testmon beside it): for the lead, on a quiet machine.
+"""The 30-edit benchmark of `--stack-impact`, with pytest-testmon beside it (issue 27 §3), and its costs (§4).
 
-    python -m tools.impact.edits [--edits 30] [--base HEAD] [--testmon]
+    python -m tools.impact.edits [--edits 30] [--base HEAD] [--minutes 240] [--no-testmon] [--add-reasons]
 
 The edits are this repository's own history of service changes: for each of the
 last commits that changed services/*/src (newest first), that commit's change to
 services/*/src undone on BASE (`git diff C^ C | git apply -R`), skipping those
-that no longer apply, until `--edits` of them. In a worktree of BASE: one
---stack-coverage run records the contexts, one plain run at -n 2 times the whole
-suite; then per edit, `--stack-impact BASE` at -n 2 (share selected, wall time)
-and the whole suite (its failures: what a selection must not miss). With
-`--testmon`, pytest-testmon (installed separately: `pip install pytest-testmon`)
-records on BASE once and selects per edit too; the failures it misses are listed.
-Figures: median share selected, median time against the whole suite; JSON and a
-Markdown table in .artifacts/impact/edits.{json,md}, for BENCHMARKS.md.
+that no longer apply, until `--edits` of them. In a worktree of BASE
+(.artifacts/impact/tree, shared with the mutant study and kept between sessions):
+
+- once: a plain run of the integration suite at -n 2 (the whole suite's time),
+  the --stack-coverage run that records the contexts, the same run with the
+  contexts switched off (`tools.impact.without_contexts`: their cost), and
+  pytest-testmon's recording run (`--testmon`, at -n 2);
+- per edit: the selection (collection only: its share and its own seconds), the
+  selected tests at -n 2 (their wall time), the rest of the suite (with the
+  selected tests' failures: the whole suite's failures, which a selection must
+  not miss), and pytest-testmon's selection on the same edit (collection only,
+  `--testmon-nocollect --testmon-forceselect`: without forceselect, -m turns its
+  selection off), with the whole suite's failures it leaves out.
+
+`--add-reasons` fills in, by collection only, the reasons and testmon's selection
+of rows an older version of this tool measured without them (its testmon runs had
+testmon's selection off: those figures are dropped).
+
+The time ratio divides two runs made minutes apart on the same machine: on a busy
+machine both slow down together, so the ratio holds better than either time.
+Resumable: figures go to bench/results/impact_edits.json after every edit; a
+later session with the same BASE and count continues. No new edit starts after
+`--minutes`. `python -m bench.report` renders the JSON into BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
-from tools.impact.tree import ROOT, Tree, git, selected_tests
+from tools.impact.progress import Progress
+from tools.impact.tree import RECORDING, ROOT, Tree, collect, git
 
 WORK = ROOT / ".artifacts" / "impact"
+DEFAULT_RESULTS = ROOT / "bench" / "results" / "impact_edits.json"
+# Blocked in pytest.ini (`-p no:pytest-testmon`): loaded for these runs only. testmon turns its
+# selection off when -m is given, unless --testmon-forceselect; --testmon-nocollect keeps its data
+# as BASE recorded it.
+TESTMON = ("-p", "pytest-testmon")
+TESTMON_SELECT = (*TESTMON, "--testmon-nocollect", "--testmon-forceselect")
+SERVICE_CODE = "services/*/src/*.py"  # `*` crosses folders in a pathspec
 
 
-def historical_edits(tree: Tree, wanted: int) -> list[tuple[str, str]]:
-    """(commit, patch) pairs: service changes of past commits that undo cleanly on BASE."""
-    found: list[tuple[str, str]] = []
-    for commit in git("log", "--format=%H", tree.base, "--", "services/*/src").split():
-        patch = git("diff", f"{commit}^", commit, "--", "services/*/src/*.py", "services/*/src/*/*.py")
-        if not patch.strip():
-            continue
-        check = subprocess.run(
-            ["git", "apply", "-R", "--check", "-"],
-            cwd=tree.folder,
-            input=patch,
-            text=True,
-            capture_output=True,
-        )
-        if check.returncode == 0:
-            found.append((commit, patch))
-        if len(found) == wanted:
+def _undoes(tree: Tree, patch: str) -> bool:
+    check = subprocess.run(
+        ["git", "apply", "-R", "--check", "-"], cwd=tree.folder, input=patch, text=True, capture_output=True
+    )
+    return check.returncode == 0
+
+
+def historical_edits(tree: Tree, wanted: int) -> list[tuple[str, str, str]]:
+    """(name, commit, patch): service changes of past commits that undo cleanly on BASE.
+
+    A commit's whole change when it undoes cleanly; else, each of its files' changes
+    that does (the code around the rest has moved on since).
+    """
+    found: list[tuple[str, str, str]] = []
+    # Not merges: their diff is a whole branch's.
+    for commit in git("log", "--no-merges", "--format=%H", tree.base, "--", SERVICE_CODE).split():
+        patch = git("diff", f"{commit}^", commit, "--", SERVICE_CODE)
+        if _undoes(tree, patch):
+            found.append((commit[:12], commit, patch))
+        else:
+            for path in git("diff", "--name-only", f"{commit}^", commit, "--", SERVICE_CODE).split():
+                one = git("diff", f"{commit}^", commit, "--", path)
+                if _undoes(tree, one):
+                    found.append((f"{commit[:12]}:{path.removeprefix('services/')}", commit, one))
+        if len(found) >= wanted:
             break
-    return found
+    return found[:wanted]
+
+
+def baseline(tree: Tree, progress: Progress, testmon_env: dict[str, str], with_testmon: bool) -> None:
+    """The once-per-BASE runs, each skipped when an earlier session made it."""
+    if "whole_seconds" not in progress.extra:
+        whole = tree.pytest()
+        progress.note(whole_seconds=whole.seconds, whole_failed=whole.failed)
+    if not tree.recorded() or "coverage_seconds" not in progress.extra:
+        recorded = tree.pytest("--stack-coverage")
+        if recorded.code != 0:
+            raise SystemExit(f"the recording run failed ({recorded.failed}): fix BASE first")
+        progress.note(coverage_seconds=recorded.seconds)
+    if "coverage_without_contexts_seconds" not in progress.extra:
+        scratch = WORK / "without-contexts.json"
+        plain = tree.pytest(
+            "--stack-coverage", "-p", "tools.impact.without_contexts", f"--stack-impact-file={scratch}"
+        )
+        progress.note(coverage_without_contexts_seconds=plain.seconds)
+    if with_testmon and "testmon_seconds" not in progress.extra:
+        Path(testmon_env["TESTMON_DATAFILE"]).unlink(missing_ok=True)
+        recorded = tree.pytest(*TESTMON, "--testmon", env=testmon_env)
+        progress.note(testmon_seconds=recorded.seconds)
+
+
+def measure(tree: Tree, suite: list[str], with_testmon: bool, testmon_env: dict[str, str]) -> dict[str, Any]:
+    """One edit, applied to the tree: the selection, its run, the rest, testmon's."""
+    chosen = collect(tree)
+    picked = set(chosen.tests)
+    impact = tree.pytest("--stack-impact", tree.base) if chosen.tests else None
+    rest_ids = tuple(nodeid for nodeid in suite if nodeid not in picked)
+    rest = tree.pytest(paths=rest_ids) if rest_ids else None
+    failed = sorted(set(impact.failed if impact else []) | set(rest.failed if rest else []))
+    row: dict[str, Any] = {
+        "selected": len(chosen.tests),
+        "total": len(suite),
+        "share": len(chosen.tests) / len(suite),
+        "selection_seconds": chosen.seconds,
+        "reasons": chosen.reasons,
+        "seconds": impact.seconds if impact else 0.0,
+        "rest_seconds": rest.seconds if rest else 0.0,
+        "failed": failed,
+        "missed": sorted(set(failed) - picked),
+    }
+    if with_testmon:
+        row.update(testmon_row(tree, failed, testmon_env))
+    return row
+
+
+def testmon_row(tree: Tree, failed: list[str], testmon_env: dict[str, str]) -> dict[str, Any]:
+    """What pytest-testmon selects for the edit in the tree, and the whole suite's failures it leaves out."""
+    chosen = collect(tree, impact=False, extra=TESTMON_SELECT, env=testmon_env)
+    return {
+        "testmon_selected": len(chosen.tests),
+        "testmon_missed": sorted(set(failed) - set(chosen.tests)),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edits", type=int, default=30)
     parser.add_argument("--base", default="HEAD")
-    parser.add_argument("--testmon", action="store_true")
+    parser.add_argument("--minutes", type=float, default=240, help="no new edit starts after this")
+    parser.add_argument("--no-testmon", dest="testmon", action="store_false")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="figures so far (resumed)")
+    parser.add_argument("--tree", type=Path, default=WORK / "tree", help="the worktree of BASE to work in")
+    parser.add_argument(
+        "--add-reasons",
+        action="store_true",
+        help="only fill in the selection's reasons of edits measured without them (collection only)",
+    )
     args = parser.parse_args()
-    tree = Tree(args.base, WORK / "edits-tree")
-    rows: list[dict[str, Any]] = []
-    try:
-        tree.pytest("--stack-coverage")
-        whole = tree.pytest()
-        if args.testmon:
-            tree.pytest("-p", "testmon", "--testmon", workers=0)
-        total = len(selected_tests(tree, impact=False)) or 1
-        for commit, patch in historical_edits(tree, args.edits):
-            subprocess.run(["git", "apply", "-R", "-"], cwd=tree.folder, input=patch, text=True, check=True)
-            try:
-                chosen = selected_tests(tree)
-                impact = tree.pytest("--stack-impact", tree.base)
-                full = tree.pytest()
-                row: dict[str, Any] = {
-                    "commit": commit[:12],
-                    "subject": git("log", "-1", "--format=%s", commit)[:80],
-                    "selected": len(chosen),
-                    "share": len(chosen) / total,
-                    "seconds": impact.seconds,
-                    "ratio": impact.seconds / whole.seconds,
-                    "full_failed": full.failed,
-                    "missed": sorted(set(full.failed) - set(chosen)),
-                }
-                if args.testmon:
-                    testmon = tree.pytest("-p", "testmon", "--testmon-nocollect", "--testmon", workers=0)
-                    row["testmon_failed"] = testmon.failed
-                    row["testmon_missed"] = sorted(set(full.failed) - set(testmon.failed))
-            finally:
-                tree.restore()
-            rows.append(row)
-            print(json.dumps(row), flush=True)  # noqa: T201
-    finally:
-        tree.close()
-    WORK.mkdir(parents=True, exist_ok=True)
-    (WORK / "edits.json").write_text(json.dumps(rows, indent=1))
-    shares = [row["share"] for row in rows]
-    ratios = [row["ratio"] for row in rows]
-    lines = [
-        f"{len(rows)} edits: median share selected {statistics.median(shares):.0%}, "
-        f"median time {statistics.median(ratios):.2f}x the whole suite ({whole.seconds:.0f} s at -n 2)",
-        "",
-        "| commit | selected | share | time | missed | testmon missed |",
-        "|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        lines.append(
-            f"| {row['commit']} | {row['selected']} | {row['share']:.0%} | {row['ratio']:.2f}x | "
-            f"{len(row['missed'])} | {len(row.get('testmon_missed', []))} |"
+    stop_at = time.monotonic() + args.minutes * 60
+    tree = Tree(args.base, args.tree)
+    progress = Progress(args.results, {"base": tree.base, "edits": args.edits, "testmon": args.testmon})
+    testmon_env = {"TESTMON_DATAFILE": str(WORK / "testmondata")}  # outside the tree: not a change
+    if args.add_reasons:
+        add_reasons(tree, progress, historical_edits(tree, args.edits), testmon_env)
+        return
+    baseline(tree, progress, testmon_env, args.testmon)
+    suite = collect(tree, impact=False).tests
+    edits = historical_edits(tree, args.edits)
+    progress.note(
+        source="the last commits that changed services/*/src, each undone on BASE", planned=len(edits)
+    )
+    for name, commit, patch in edits:
+        if name in progress:
+            continue
+        if time.monotonic() > stop_at:
+            break
+        subprocess.run(["git", "apply", "-R", "-"], cwd=tree.folder, input=patch, text=True, check=True)
+        try:
+            row = measure(tree, suite, args.testmon, testmon_env)
+        finally:
+            tree.restore()
+        row["subject"] = git("log", "-1", "--format=%s", commit)[:100]
+        row["ratio"] = row["seconds"] / progress.extra["whole_seconds"]
+        progress.record(name, row)
+        print(  # noqa: T201
+            f"{name}: {row['selected']}/{row['total']} selected, {row['ratio']:.2f}x, "
+            f"missed {len(row['missed'])}, testmon missed {len(row.get('testmon_missed', []))}",
+            flush=True,
         )
-    (WORK / "edits.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))  # noqa: T201
+    summary(progress)
+
+
+def add_reasons(
+    tree: Tree, progress: Progress, edits: list[tuple[str, str, str]], testmon_env: dict[str, str]
+) -> None:
+    """The selection's reasons, and testmon's selection, for rows an older version measured without."""
+    if not tree.recorded():
+        raise SystemExit(f"no recording of BASE in {tree.folder}: copy {RECORDING} there, or run the study")
+    for name, _, patch in edits:
+        row = progress.done.get(name)
+        if row is None or ("reasons" in row and "testmon_selected" in row):
+            continue
+        subprocess.run(["git", "apply", "-R", "-"], cwd=tree.folder, input=patch, text=True, check=True)
+        try:
+            reasons = collect(tree).reasons
+            testmon = testmon_row(tree, row["failed"], testmon_env)
+        finally:
+            tree.restore()
+        stale = ("testmon_failed", "testmon_ran", "testmon_seconds")  # runs made with testmon's selection off
+        kept = {key: value for key, value in row.items() if key not in stale}
+        progress.record(name, {**kept, "reasons": reasons, **testmon})  # not while a study writes it
+
+
+def summary(progress: Progress) -> None:
+    rows = list(progress.done.values())
+    if not rows:
+        print("no edit measured yet")  # noqa: T201
+        return
+    print(  # noqa: T201
+        f"{len(rows)} edits: median share selected {statistics.median(r['share'] for r in rows):.0%}, "
+        f"median time {statistics.median(r['ratio'] for r in rows):.2f}x the whole suite "
+        f"({progress.extra['whole_seconds']:.0f} s at -n 2); details: {progress.path}"
+    )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ DEFAULT_HEALTH_PATH = "/health"
 CI_ENV = "CI"  # set by every CI service: CI runs wait for their teardown
 DEFAULT_STACK_TIMEOUT = 60.0  # seconds; the only place this default is written
 DEFAULT_ARTIFACTS = ".artifacts"  # under the root; one folder a run
+DEFAULT_IMPACT_FILE = ".microstack-impact.json"  # under the root: the recording --stack-impact reads
 # The names `docker compose` looks for, in its order.
 COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 
@@ -171,6 +172,11 @@ class StackSettings:
     exchanges_image: str
     # This run's failure reports (default: <root>/.artifacts/<run id>).
     artifacts: Path
+    # --stack-impact BASE: run only the tests the change from BASE needs (None: every test).
+    impact_base: str | None
+    # The recording --stack-coverage saves and --stack-impact reads
+    # (default: <root>/.microstack-impact.json).
+    impact_file: Path
 
     def __init__(
         self,
@@ -190,6 +196,8 @@ class StackSettings:
         exchanges: bool = True,
         exchanges_image: str = "",
         artifacts: Path | None = None,
+        impact_base: str | None = None,
+        impact_file: Path | None = None,
         startup_timeout: float | None = None,
         keep: bool | None = None,
         reuse: bool | None = None,
@@ -223,6 +231,8 @@ class StackSettings:
         self.exchanges = exchanges
         self.exchanges_image = exchanges_image
         self.artifacts = root / DEFAULT_ARTIFACTS / run_id if artifacts is None else artifacts
+        self.impact_base = impact_base
+        self.impact_file = root / DEFAULT_IMPACT_FILE if impact_file is None else impact_file
 
     @property
     def project(self) -> str:

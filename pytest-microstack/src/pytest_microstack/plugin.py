@@ -201,7 +201,7 @@ def _activate(config: pytest.Config) -> None:
     config.pluginmanager.register(Phases(), PHASES)  # idle unless a stack is measured
     from pytest_microstack._impact.pytest_side import Impact
 
-    config.pluginmanager.register(Impact(config, state.run_id, state.worker), IMPACT)
+    config.pluginmanager.register(Impact(config, lambda: state.settings), IMPACT)
     _register_markers(config)
 
 

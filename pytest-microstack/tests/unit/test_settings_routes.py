@@ -9,6 +9,8 @@ controller too. No engine: the run's state is driven as the fixture drives it.
 from __future__ import annotations
 
 import dataclasses
+import json
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -199,3 +201,102 @@ def test_a_bad_timeout_flag_is_refused_by_the_reader_at_start(
 
     with pytest.raises(pytest.UsageError, match=problem):
         pytester.parseconfigure(f"--stack-timeout={value}")
+
+
+# --- --stack-impact's settings: read by the reader, followed by the impact plugin ----------------
+
+
+@pytest.mark.parametrize(
+    ("ini", "args", "expected"),
+    [
+        pytest.param("", (), ".microstack-impact.json", id="default"),
+        pytest.param("stack_impact_file = rec/impact.json\n", (), "rec/impact.json", id="ini"),
+        pytest.param(
+            "stack_impact_file = rec/impact.json\n", ("--stack-impact-file=cli.json",), "cli.json", id="cli"
+        ),
+    ],
+)
+def test_the_impact_file_has_the_one_precedence(
+    pytester: pytest.Pytester, ini: str, args: tuple[str, ...], expected: str
+) -> None:
+    pytester.makefile(".ini", pytest=f"[pytest]\n{ini}")
+
+    settings = read_settings(pytester.parseconfig(*args), run_id="r1", environ={})
+
+    assert settings.impact_file == pytester.path / expected
+    assert settings.impact_base is None
+
+
+def test_the_impact_base_is_the_readers_and_a_blank_one_is_refused(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".ini", pytest="[pytest]\n")
+
+    assert read_settings(pytester.parseconfig("--stack-impact=main"), run_id="r1").impact_base == "main"
+    with pytest.raises(SettingsError, match="--stack-impact: give a git commit"):
+        read_settings(pytester.parseconfig("--stack-impact= "), run_id="r1")
+
+
+def _repository(folder: Path) -> None:
+    """A git repository with one service module: a recording needs a commit to be made on."""
+    (folder / "svc.py").write_text("X = 1\n")
+    commit = ("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
+    for args in (("init", "-q"), ("add", "."), commit):
+        subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True)
+
+
+def _measured_data_file(folder: Path, run_id: str, source: Path) -> None:
+    """What a measured container leaves: a line of `source` run by one test's call phase."""
+    from coverage import CoverageData
+
+    data = CoverageData(basename=str(folder / f".coverage.microstack.{run_id}-main.svc"))
+    data.set_context("tests/test_a.py::test_handled|run")
+    data.add_lines({str(source): [1]})
+    data.write()
+
+
+@pytest.mark.parametrize(
+    ("ini", "recording"),
+    [
+        pytest.param("", ".microstack-impact.json", id="default-file"),
+        pytest.param("stack_impact_file = rec/impact.json\n", "rec/impact.json", id="ini-file"),
+    ],
+)
+def test_coverage_turned_on_by_an_override_saves_the_impact_recording_where_the_settings_say(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ini: str, recording: str
+) -> None:
+    """The impact plugin once read --stack-coverage and its ini key itself: an override went unseen."""
+    from pytest_microstack._impact.pytest_side import Impact
+
+    pytester.makefile(".ini", pytest=f"[pytest]\nstack_timeout = 30\n{ini}")
+    _repository(pytester.path)
+    monkeypatch.chdir(pytester.path)  # coverage's data file, as `coverage` finds it: from here
+    config = pytester.parseconfigure()
+    state = config.pluginmanager.get_plugin("microstack-run")
+    impact = config.pluginmanager.get_plugin("microstack-impact")
+    assert isinstance(state, RunState)
+    assert isinstance(impact, Impact)
+    assert not state.settings.coverage  # neither the command line nor the ini turned it on
+    state.stack_starting(dataclasses.replace(state.settings, coverage=True))  # a conftest's override
+    _measured_data_file(pytester.path, state.run_id, pytester.path / "svc.py")
+
+    impact.pytest_runtest_logreport(
+        pytest.TestReport("tests/test_a.py::test_handled", ("t", 1, "t"), {}, "passed", None, "call")
+    )
+    impact.pytest_sessionfinish(session=None)  # type: ignore[arg-type]
+
+    saved = json.loads((pytester.path / recording).read_text())
+    assert saved["tests"] == ["tests/test_a.py::test_handled"]
+    assert "svc.py" in saved["files"]
+
+
+def test_without_coverage_in_the_settings_no_recording_is_saved(pytester: pytest.Pytester) -> None:
+    from pytest_microstack._impact.pytest_side import Impact
+
+    state = run_state(pytester)
+    _repository(pytester.path)
+    impact = state.config.pluginmanager.get_plugin("microstack-impact")
+    assert isinstance(impact, Impact)
+    _measured_data_file(pytester.path, state.run_id, pytester.path / "svc.py")
+
+    impact.pytest_sessionfinish(session=None)  # type: ignore[arg-type]
+
+    assert not (pytester.path / ".microstack-impact.json").exists()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from pytest_microstack._errors import SettingsError
 from pytest_microstack._settings import (
     DEFAULT_ARTIFACTS,
+    DEFAULT_IMPACT_FILE,
     DEFAULT_STACK_TIMEOUT,
     ServiceSpec,
     StackSettings,
@@ -152,6 +153,22 @@ def artifacts_folder(source: IniSource, run_id: str) -> Path:
     return source.root / (source.text("stack_artifacts") or DEFAULT_ARTIFACTS) / run_id
 
 
+def impact_file(source: IniSource) -> Path:
+    """--stack-impact-file, else ini stack_impact_file, else the default; relative to the root."""
+    given = str(source.option("stack_impact_file") or "") or source.text("stack_impact_file")
+    return source.root / (given or DEFAULT_IMPACT_FILE)
+
+
+def impact_base(source: IniSource) -> str | None:
+    """--stack-impact BASE (command line only: a selection is asked for per run, never declared)."""
+    given = source.option("stack_impact")
+    if given is None:
+        return None
+    if not str(given).strip():
+        raise SettingsError("--stack-impact: give a git commit (BASE), e.g. origin/main")
+    return str(given).strip()
+
+
 def exchanges_on(source: IniSource) -> bool:
     """ini stack_exchanges: true unless set false (a bool ini option that defaults to true)."""
     return to_bool("stack_exchanges", source.text("stack_exchanges") or "true")
@@ -191,4 +208,6 @@ def read_settings(
         artifacts=artifacts_folder(ini, run_id),
         exchanges=not ini.option("no_stack_exchanges") and exchanges_on(ini),
         exchanges_image=ini.text("stack_exchanges_image"),
+        impact_base=impact_base(ini),
+        impact_file=impact_file(ini),
     )

@@ -11,31 +11,33 @@ deselected tests as pytest does, and the controller prints the reasons.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_microstack._impact.recording import Part
+from pytest_microstack._settings import StackSettings
 
 WORKER_KEY = "microstack-impact"
-DEFAULT_FILE = ".microstack-impact.json"
-
-
-def recording_path(config: pytest.Config) -> Path:
-    """--stack-impact-file, else ini stack_impact_file, else DEFAULT_FILE; relative to the rootdir."""
-    given = config.getoption("stack_impact_file", None) or config.getini("stack_impact_file") or DEFAULT_FILE
-    return config.rootpath / given
 
 
 class Impact:
-    """Registered with the run state: records with --stack-coverage, selects with --stack-impact BASE."""
+    """Registered with the run state: records with --stack-coverage, selects with --stack-impact BASE.
 
-    def __init__(self, config: pytest.Config, run_id: str, worker: str) -> None:
+    Reads no option itself: `settings` returns the run's settings as `read_settings`
+    made them, or as the stack got them (a conftest's `stack_settings` override
+    included), so `coverage`, `impact_base` and `impact_file` have one route each.
+    """
+
+    def __init__(self, config: pytest.Config, settings: Callable[[], StackSettings]) -> None:
         self.config = config
-        self.run_id = run_id
-        self.worker = worker
-        self.base: str | None = config.getoption("stack_impact", None)
+        self.settings = settings
+        first = settings()
+        self.run_id = first.run_id
+        self.worker = first.worker
+        self.base = first.impact_base
         self.part = Part()
         self.outcomes: dict[str, bool] = {}  # nodeid -> every phase passed so far
         self.lines: list[str] = []
@@ -43,7 +45,8 @@ class Impact:
         self.seconds = 0.0
 
     def _recording(self) -> bool:
-        return bool(self.config.getoption("stack_coverage", False) or self.config.getini("stack_coverage"))
+        """Measured: this process's stack had coverage on, or (xdist's controller) a worker's did."""
+        return self.settings().coverage or bool(self.part.lines)
 
     # Selecting.
     @pytest.hookimpl(trylast=True)
@@ -61,9 +64,9 @@ class Impact:
             selection = decide(
                 root,
                 self.base,
-                recording_path(config),
+                self.settings().impact_file,
                 {path for path in paths.values() if path},
-                ignore=[_relative(recording_path(config), root) or ""],
+                ignore=[_relative(self.settings().impact_file, root) or ""],
             )
         except ImpactError as error:
             raise pytest.UsageError(str(error)) from None
@@ -87,7 +90,9 @@ class Impact:
 
     # Recording.
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if self._recording() and self.worker == "main":
+        # Every outcome, cheap: under xdist a worker's override may turn coverage on,
+        # and the controller learns it only when the worker's data arrives, at the end.
+        if self.worker == "main":
             self.outcomes[report.nodeid] = self.outcomes.get(report.nodeid, True) and report.passed
 
     @pytest.hookimpl(tryfirst=True)
@@ -130,7 +135,7 @@ class Impact:
 
         if not self.part.lines:
             return  # no stack ran: an older recording stays as it is
-        path = recording_path(self.config)
+        path = self.settings().impact_file
         recording = Recording.build(
             self.part,
             commit=head(root),

@@ -1,0 +1,99 @@
+"""tools.impact's progress file (what makes the studies resumable) and the BENCHMARKS.md section it feeds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.impact_figures import section
+from tools.impact.progress import Progress
+
+KEY = {"base": "abc", "edits": 3, "testmon": True}
+
+
+def edit_row(
+    share: float, ratio: float, *, missed: list[str], testmon_missed: list[str]
+) -> dict[str, object]:
+    return {
+        "selected": round(share * 100),
+        "total": 100,
+        "share": share,
+        "ratio": ratio,
+        "selection_seconds": 0.2,
+        "failed": sorted({*missed, *testmon_missed}),
+        "missed": missed,
+        "testmon_missed": testmon_missed,
+        "testmon_selected": 0,
+        "subject": "product-service: a 502",
+    }
+
+
+def test_a_later_session_continues_where_the_last_stopped(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    first = Progress(path, KEY)
+    first.note(whole_seconds=100.0)
+    first.record("c1", {"share": 0.1})
+
+    again = Progress(path, KEY)
+
+    assert "c1" in again
+    assert "c2" not in again
+    assert again.extra == {"whole_seconds": 100.0}
+    assert not path.with_name("results.json.tmp").exists()
+
+
+def test_results_of_another_base_or_count_are_not_mixed_in(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    Progress(path, KEY).record("c1", {"share": 0.1})
+
+    assert not Progress(path, {**KEY, "base": "def"}).done
+    assert not Progress(path, {**KEY, "edits": 30}).done
+
+
+def test_a_file_that_is_not_a_progress_file_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    path.write_text("{not json")
+
+    with pytest.raises(SystemExit, match=r"results\.json: not a study's progress"):
+        Progress(path, KEY)
+
+
+def test_the_section_shows_the_medians_against_their_targets_and_says_partial(tmp_path: Path) -> None:
+    rows = {
+        "c1": edit_row(0.10, 0.30, missed=[], testmon_missed=["t::a"]),
+        "c2": edit_row(0.20, 0.50, missed=[], testmon_missed=[]),
+    }
+    extra = {"whole_seconds": 120.0, "coverage_seconds": 110.0, "coverage_without_contexts_seconds": 100.0}
+    (tmp_path / "impact_edits.json").write_text(json.dumps({"key": KEY, "extra": extra, "done": rows}))
+
+    text = "\n".join(section(tmp_path))
+
+    assert "2 of 3 edits measured (partial" in text
+    assert "| median share of integration tests selected | 15% | <= 25% | met |" in text
+    assert "| 0.40x (whole suite 120 s) | <= 0.35x | **missed** |" in text
+    assert "| the same failures pytest-testmon missed | 1 |" in text
+    assert "| +10% (110 s against 100 s) | <= 20% | met |" in text
+
+
+def test_the_mutant_line_counts_escapes(tmp_path: Path) -> None:
+    done = {
+        "m1": {"outcome": "killed by the selection", "seconds": 40.0},
+        "m2": {"outcome": "ESCAPE", "seconds": 200.0},
+        "m3": {"outcome": "survives the whole suite", "seconds": 150.0},
+    }
+    key = {"base": "abc", "seed": 27, "mutants": 200}
+    (tmp_path / "impact_mutants.json").write_text(json.dumps({"key": key, "extra": {}, "done": done}))
+
+    text = "\n".join(section(tmp_path))
+
+    assert (
+        "3 of 200 mutants studied, 1 killed by the selection, 1 survive the whole suite, **1 escapes**"
+        in text
+    )
+    assert "median 150 s a mutant" in text
+
+
+def test_without_results_the_section_says_how_to_make_them(tmp_path: Path) -> None:
+    assert "Not run: there is no `bench/results/impact_edits.json`" in "\n".join(section(tmp_path))
