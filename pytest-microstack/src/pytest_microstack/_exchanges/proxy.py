@@ -26,7 +26,7 @@ import socket
 import struct
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 HEAD_LIMIT = 64 * 1024  # bytes of a request or response head (status line and headers)
@@ -143,20 +143,51 @@ class Body:
         self.size += len(data)
 
 
+def _buffered(reader: asyncio.StreamReader) -> int:
+    """Bytes `reader` already holds (0 if it can't tell): what a read returns without waiting."""
+    return len(getattr(reader, "_buffer", b""))
+
+
 async def copy_body(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter | None,
     kind: str,
     length: int,
     body: Body,
+    head: bytes = b"",
 ) -> None:
-    """Pass a body on as it arrives (or drop it when `writer` is None), counting its payload."""
+    """Pass a body on as it arrives (or drop it when `writer` is None), counting its payload.
+
+    `head`: the message's head, written first. When the body has already arrived,
+    head and body go out in one write (one packet, one system call, not two);
+    otherwise the head goes at once, so the receiver never waits on the body for it.
+    """
+    pending = head if kind in ("length", "close") and _buffered(reader) else b""
+    if head and not pending and writer is not None:
+        writer.write(head)
 
     async def send(data: bytes) -> None:
+        nonlocal pending
         if writer is not None:
+            if pending:
+                data, pending = pending + data, b""
             writer.write(data)
             await writer.drain()
 
+    try:
+        await _copy_body(reader, kind, length, body, send)
+    finally:
+        if pending and writer is not None:  # no body byte came (an empty body, or an error)
+            writer.write(pending)
+
+
+async def _copy_body(
+    reader: asyncio.StreamReader,
+    kind: str,
+    length: int,
+    body: Body,
+    send: Callable[[bytes], Awaitable[None]],
+) -> None:
     if kind == "length":
         left = length
         while left:
@@ -404,11 +435,10 @@ class HttpConnection:
                 if rule is not None:
                     record["double"] = rule.id
                 exchange = Exchange(record, method, rule, started)
-                if passing:
-                    self.uwriter.write(head.raw)
                 self.queue.put_nowait(exchange)
                 body = Body()
-                await copy_body(self.creader, self.uwriter if passing else None, kind, length, body)
+                upstream = self.uwriter if passing else None
+                await copy_body(self.creader, upstream, kind, length, body, head=head.raw)
                 record["request_size"] = body.size
                 record["request_body"] = _text(body.kept)
                 exchange.body_sent.set()
@@ -547,8 +577,8 @@ class HttpConnection:
             raw = _status_line(head.first[0], status) + raw.split(b"\r\n", 1)[1]
         record["status"] = status
         record["response_headers"] = head.headers
-        self.cwriter.write(raw)
         if status == 101:
+            self.cwriter.write(raw)
             await self.cwriter.drain()
             record["response_size"] = 0
             self._finish(exchange)
@@ -557,7 +587,7 @@ class HttpConnection:
             return False
         kind, length = framing(head, request=False, method=exchange.method)
         body = Body()
-        await copy_body(self.ureader, self.cwriter, kind, length, body)
+        await copy_body(self.ureader, self.cwriter, kind, length, body, head=raw)
         await self.cwriter.drain()
         record["response_size"] = body.size
         record["response_body"] = _text(body.kept)
@@ -781,7 +811,7 @@ def _nodelay(writer: asyncio.StreamWriter) -> None:
 
 
 class Control:
-    """The control port: GET /records?after=N, PUT/GET/DELETE /rules, GET /health. JSON both ways."""
+    """The control port: GET /records?after=N, PUT/GET/DELETE /rules, GET /health, GET /usage. JSON both ways."""
 
     def __init__(self, proxy: Proxy) -> None:
         self.proxy = proxy
@@ -812,6 +842,8 @@ class Control:
         path, _, query = target.partition("?")
         if path == "/health" and method == "GET":
             return 200, {"service": recorder.service, "mode": self.proxy.mode}
+        if path == "/usage" and method == "GET":
+            return 200, usage(recorder)
         if path == "/records" and method == "GET":
             params = dict(part.partition("=")[::2] for part in query.split("&") if part)
             try:
@@ -833,6 +865,21 @@ class Control:
                     return 400, {"error": f"bad rules: {error}"}
                 return 200, [rule.id for rule in recorder.rules]
         return 404, {"error": f"no {method} {path}"}
+
+
+def usage(recorder: Recorder) -> dict[str, Any]:
+    """What the recording costs this process: its peak RSS (KiB) and the records it holds.
+
+    For the benchmark of issue 26 (the recording's memory over a whole suite);
+    the peak is the kernel's own (getrusage), so a poll late in a run sees it all.
+    """
+    try:
+        import resource  # Unix only; the proxy runs in a Linux container
+    except ImportError:  # pragma: no cover - not on Linux
+        peak = None
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {"max_rss_kib": peak, "records": len(recorder.records), "in_flight": len(recorder.open)}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
