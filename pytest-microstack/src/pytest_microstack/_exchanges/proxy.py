@@ -811,7 +811,7 @@ def _nodelay(writer: asyncio.StreamWriter) -> None:
 
 
 class Control:
-    """The control port: GET /records?after=N, PUT/GET/DELETE /rules, GET /health, GET /usage. JSON both ways."""
+    """The control port: GET /records?after=N, PUT/GET/DELETE /rules, GET /health, GET /usage (JSON)."""
 
     def __init__(self, proxy: Proxy) -> None:
         self.proxy = proxy
