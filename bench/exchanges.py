@@ -93,15 +93,22 @@ def load_throughputs(load: Any) -> dict[str, float]:
     return found
 
 
-def proxies_peak_mb(usages: Mapping[str, Mapping[str, Any]], projects: Mapping[str, str]) -> dict[str, float]:
-    """Each project's proxies' peak RSS, summed, in MB: `usages` by sidecar, `projects` sidecar -> project."""
+def proxies_peak_mb(
+    usages: Mapping[str, Mapping[str, Any]], projects: Mapping[str, str], *, beyond_start: bool = False
+) -> dict[str, float]:
+    """Each project's proxies' peak RSS, summed, in MB: `usages` by sidecar, `projects` sidecar -> project.
+
+    With `beyond_start`, each proxy's peak less its peak once it was listening (the
+    interpreter and its code): what the traffic and the records it keeps added.
+    """
     totals: dict[str, float] = {}
     for sidecar, usage in usages.items():
-        peak = usage.get("max_rss_kib")
-        if not isinstance(peak, int | float):
+        peak, start = usage.get("max_rss_kib"), usage.get("start_max_rss_kib") if beyond_start else 0
+        if not isinstance(peak, int | float) or not isinstance(start, int | float):
             raise ValueError(f"{sidecar} reported no peak RSS: {usage}")
+        kib = peak - start
         project = projects[sidecar]
-        totals[project] = totals.get(project, 0.0) + peak * KIB / 1e6
+        totals[project] = totals.get(project, 0.0) + kib * KIB / 1e6
     return totals
 
 
@@ -285,7 +292,8 @@ def recording_memory(workers: int = 2) -> list[Figure]:
     While the suite runs, every proxy of the run is asked once a second for its peak
     RSS (getrusage's ru_maxrss, on its control port: GET /usage); the last answer of
     each counts, and a peak never goes down. Figures: the proxies of one stack summed
-    (the largest stack), and every proxy of the run summed.
+    (the largest stack), every proxy of the run summed, and what one stack's proxies
+    grew beyond their peak once listening.
     """
     command = [*SUITE, "-n", str(workers)]
     per_stack = Figure(
@@ -303,6 +311,14 @@ def recording_memory(workers: int = 2) -> list[Figure]:
         "the same as above",
         group=GROUP,
         unit=MEGABYTES,
+    )
+    grown = Figure(
+        "exchanges-memory-growth",
+        "recording memory beyond the idle proxies: one stack's, summed",
+        "the same as above",
+        group=GROUP,
+        unit=MEGABYTES,
+        note="each proxy's peak less its peak once listening (interpreter and code); the largest stack",
     )
     proxies = Figure(
         "exchanges-memory-proxies", "proxies that answered", "the same as above", group=GROUP, unit=COUNT
@@ -326,5 +342,6 @@ def recording_memory(workers: int = 2) -> list[Figure]:
         raise RuntimeError(f"no proxy of run {run_id} answered on its control port: nothing measured")
     per_stack.samples.append(max(stacks.values()))
     total.samples.append(sum(stacks.values()))
+    grown.samples.append(max(proxies_peak_mb(usages, projects, beyond_start=True).values()))
     proxies.samples.append(float(len(usages)))
-    return [per_stack, total, proxies]
+    return [per_stack, total, grown, proxies]

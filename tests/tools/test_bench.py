@@ -93,6 +93,19 @@ def test_proxies_peaks_are_summed_per_stack_in_megabytes() -> None:
         proxies_peak_mb({"a-user--exchanges-1": {"max_rss_kib": None}}, projects)
 
 
+def test_what_the_proxies_grew_beyond_their_start_is_their_peak_less_their_start() -> None:
+    usages = {
+        "a-user--exchanges-1": {"max_rss_kib": 25_000, "start_max_rss_kib": 20_000},
+        "a-product--exchanges-1": {"max_rss_kib": 20_000, "start_max_rss_kib": 20_000},
+    }
+    projects = dict.fromkeys(usages, "a")
+    assert proxies_peak_mb(usages, projects, beyond_start=True) == {"a": 5_120_000 / 1e6}
+    old_proxy = {"a-user--exchanges-1": {"max_rss_kib": 25_000}}  # no start figure: refused, not 0
+    with pytest.raises(ValueError, match="reported no peak RSS"):
+        proxies_peak_mb(old_proxy, projects, beyond_start=True)
+    assert proxies_peak_mb(old_proxy, projects) == {"a": 25_600_000 / 1e6}
+
+
 def test_only_the_proxys_control_port_is_asked() -> None:
     container = {
         "Command": "python3 -c import zlib --service user-service --listen 5000 --control 47470 --mode http",

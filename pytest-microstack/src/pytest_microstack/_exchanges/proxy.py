@@ -718,6 +718,7 @@ class Proxy:
         self.mode = mode
         self.writers: set[asyncio.StreamWriter] = set()  # every open connection, to close at the end
         self.handlers: set[asyncio.Future[Any]] = set()
+        self.started_rss_kib: int | None = None  # the peak RSS once listening (see `usage`)
 
     async def stop(self) -> None:
         """Reset every connection still open and wait (briefly) for their handlers to end."""
@@ -843,7 +844,7 @@ class Control:
         if path == "/health" and method == "GET":
             return 200, {"service": recorder.service, "mode": self.proxy.mode}
         if path == "/usage" and method == "GET":
-            return 200, usage(recorder)
+            return 200, usage(self.proxy)
         if path == "/records" and method == "GET":
             params = dict(part.partition("=")[::2] for part in query.split("&") if part)
             try:
@@ -867,19 +868,29 @@ class Control:
         return 404, {"error": f"no {method} {path}"}
 
 
-def usage(recorder: Recorder) -> dict[str, Any]:
-    """What the recording costs this process: its peak RSS (KiB) and the records it holds.
-
-    For the benchmark of issue 26 (the recording's memory over a whole suite);
-    the peak is the kernel's own (getrusage), so a poll late in a run sees it all.
-    """
+def peak_rss_kib() -> int | None:
+    """This process's peak RSS in KiB (getrusage; KiB on Linux), None where there is no getrusage."""
     try:
         import resource  # Unix only; the proxy runs in a Linux container
     except ImportError:  # pragma: no cover - not on Linux
-        peak = None
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return {"max_rss_kib": peak, "records": len(recorder.records), "in_flight": len(recorder.open)}
+        return None
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def usage(proxy: Proxy) -> dict[str, Any]:
+    """What the recording costs this process: its peak RSS (KiB), that peak once serving began, records.
+
+    For the benchmark of issue 26 (the recording's memory over a whole suite): the
+    peak is the kernel's own, so a poll late in a run sees all of it; the peak at
+    the start is the interpreter and the proxy's code, before any record.
+    """
+    recorder = proxy.recorder
+    return {
+        "max_rss_kib": peak_rss_kib(),
+        "start_max_rss_kib": proxy.started_rss_kib,
+        "records": len(recorder.records),
+        "in_flight": len(recorder.open),
+    }
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -905,6 +916,7 @@ async def serve(args: argparse.Namespace, ready: Callable[[Proxy, int, int], Non
     listener = await asyncio.start_server(proxy.handle, args.host, args.listen, limit=HEAD_LIMIT)
     controller = await asyncio.start_server(control.handle, args.host, args.control, limit=HEAD_LIMIT)
     ports = (listener.sockets[0].getsockname()[1], controller.sockets[0].getsockname()[1])
+    proxy.started_rss_kib = peak_rss_kib()
     if ready is not None:
         ready(proxy, *ports)
     stop = asyncio.get_event_loop().create_future()
