@@ -22,7 +22,7 @@ from typing import Any
 
 from pytest_microstack import StackSettings, open_stack
 
-from .children import PYTEST, ROOT, environment, shown
+from .children import PYTEST, ROOT, environment, shown, timed
 from .engine_state import (
     PROJECT_LABEL,
     RUN_ID_ENV,
@@ -32,7 +32,7 @@ from .engine_state import (
     wait_until_run_removed,
 )
 from .figures import SETTINGS_CODE, client, settings
-from .sessions import SUITE, _session
+from .sessions import SUITE
 from .timing import COUNT, MEGABYTES, MILLISECONDS, PER_SECOND, Figure, stopwatch
 
 GROUP = "exchanges"
@@ -42,6 +42,7 @@ HOP_REQUESTS = 2000  # per side and run, in blocks that alternate between the tw
 HOP_BLOCK = 100
 HOP_TIMEOUT = 10.0
 LOAD = [*PYTEST, "-m", "load", "-p", "no:xdist", "tests/load"]  # what `nox -s load` runs
+LOAD_TIMEOUT = 1800.0  # the load test's own bound (pytest-timeout); about 80 s on a quiet machine
 OFF = "--no-stack-exchanges"
 # The load run's throughputs compared on/off: its two wrk paths, and the locust flow's total.
 FLOOR_PREFIX = "GET /users/authenticate"
@@ -242,7 +243,10 @@ def load_throughput(pairs: int) -> list[Figure]:
     for number in range(pairs):
         for side in ("on", "off") if number % 2 == 0 else ("off", "on"):
             with tempfile.TemporaryDirectory(prefix="bench-load-") as folder:
-                _session(LOAD + ([] if side == "on" else [OFF]), {"LOAD_RESULTS": folder})
+                run_id = new_run_id()
+                env = environment(extra={"LOAD_RESULTS": folder, RUN_ID_ENV: run_id})
+                timed(LOAD + ([] if side == "on" else [OFF]), env, timeout=LOAD_TIMEOUT)
+                wait_until_run_removed(client(), run_id)
                 rates = load_throughputs(json.loads((Path(folder) / "load.json").read_text()))
             for name, rate in rates.items():
                 figures[(name, side)].samples.append(rate)
