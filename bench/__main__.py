@@ -1,4 +1,4 @@
-"""Measure every benchmark figure side by side, print them with the ratios and issue 11's targets,
+"""Measure every benchmark figure side by side, print them with the ratios and the issues' targets,
 write the raw JSON and regenerate BENCHMARKS.md from it.
 
 nox -s bench                                  # everything, 5 runs a figure (suite -n 2, unit run: 3)
@@ -172,7 +172,7 @@ def main() -> None:
     print("\nratios (medians, same run):")
     for name, value in ratios(medians).items():
         print(f"  {name}: {value:.2f}")
-    print("\ntargets (issue 11, medians of this run):")
+    print("\ntargets (issue 19, medians of this run):")
     for verdict in verdicts:
         print(f"  {verdict.target}: {verdict.measured or '-'} — {verdict.verdict}")
     print("\ntargets (issue 26, medians of this run):")
