@@ -129,6 +129,12 @@ def published_control_port(container: Mapping[str, Any]) -> int | None:
     return None
 
 
+def failures(output: str, tail: int = 1500) -> str:
+    """pytest's FAILED/ERROR summary lines of a child's output, then the output's end."""
+    named = [line for line in output.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    return "\n".join([*named, "...", output[-tail:]])
+
+
 def _hop_samples(connection: http.client.HTTPConnection, count: int) -> list[float]:
     """Milliseconds of `count` GETs on one kept-alive connection.
 
@@ -352,7 +358,7 @@ def recording_memory(workers: int = 2) -> list[Figure]:
         usages, projects = _poll_until_exit(child, run_id)
         if child.returncode != 0:
             out.seek(0)
-            raise RuntimeError(f"the suite failed ({child.returncode}):\n{out.read().decode()[-3000:]}")
+            raise RuntimeError(f"the suite failed ({child.returncode}):\n{failures(out.read().decode())}")
     wait_until_run_removed(client(), run_id)
     stacks = proxies_peak_mb(usages, projects)
     if not stacks:

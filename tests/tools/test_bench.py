@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bench.exchanges import load_throughputs, percentile, proxies_peak_mb, published_control_port
+from bench.exchanges import failures, load_throughputs, percentile, proxies_peak_mb, published_control_port
 from bench.report import format_value, render
 from bench.targets import exchanges_targets, ratios
 from bench.timing import MEGABYTES, MILLISECONDS, PER_SECOND
@@ -175,3 +175,13 @@ def test_the_page_has_an_issue_26_table_after_issue_19s(tmp_path: Path) -> None:
     assert "| 60.0 MB | **missed by 10.0 MB** |" in table
     assert table.count("| met |") == 4
     assert "### The recording proxies (issue 26)" in page
+
+
+def test_a_failed_suite_names_its_failed_tests_before_its_last_lines() -> None:
+    output = "\n".join(
+        ["x" * 50] * 100 + ["FAILED tests/a.py::test_b - boom", "y" * 50, "1 failed, 3 passed"]
+    )
+    shown = failures(output, tail=30)
+    assert shown.splitlines()[0] == "FAILED tests/a.py::test_b - boom"
+    assert shown.endswith("1 failed, 3 passed")
+    assert "x" * 50 not in shown
