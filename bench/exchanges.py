@@ -331,20 +331,20 @@ def recording_memory(workers: int = 2) -> list[Figure]:
     total = Figure(
         "exchanges-memory-run",
         f"recording memory: every proxy of the run (-n {workers}), summed",
-        "the same as above",
+        per_stack.command,
         group=GROUP,
         unit=MEGABYTES,
     )
     grown = Figure(
         "exchanges-memory-growth",
         "recording memory beyond the idle proxies: one stack's, summed",
-        "the same as above",
+        per_stack.command,
         group=GROUP,
         unit=MEGABYTES,
         note="each proxy's peak less its peak once listening (interpreter and code); the largest stack",
     )
     proxies = Figure(
-        "exchanges-memory-proxies", "proxies that answered", "the same as above", group=GROUP, unit=COUNT
+        "exchanges-memory-proxies", "proxies that answered", per_stack.command, group=GROUP, unit=COUNT
     )
     run_id = new_run_id()
     with tempfile.TemporaryFile() as out:
