@@ -273,11 +273,13 @@ def attacks(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Every benchmark figure side by side (about 15 minutes): prints them, the ratios and issue 11's
-    targets (each met or its gap), writes bench/results/bench.json and regenerates BENCHMARKS.md.
+    """Every benchmark figure side by side (about 25 minutes): prints them, the ratios and issues 19's
+    and 26's targets (each met or its gap), writes bench/results/bench.json and regenerates BENCHMARKS.md.
 
     `nox -s bench -- --runs 1 --skip suite,suite-serial,cold-build` for a quick look (that
-    too rewrites both files); `python -m bench.report` regenerates BENCHMARKS.md from the JSON.
+    too rewrites both files); `-- --only exchanges-latency,exchanges-startup,exchanges-load,exchanges-memory
+    --runs 1` for issue 26's costs alone (about 5 minutes); `python -m bench.report` regenerates
+    BENCHMARKS.md from the JSON.
     """
     _python(session, "-m", "bench", *session.posargs)
 

@@ -1,9 +1,10 @@
-"""Measure every benchmark figure side by side, print them with the ratios and issue 11's targets,
+"""Measure every benchmark figure side by side, print them with the ratios and the issues' targets,
 write the raw JSON and regenerate BENCHMARKS.md from it.
 
 nox -s bench                                  # everything, 5 runs a figure (suite -n 2, unit run: 3)
 nox -s bench -- --runs 1 --skip suite,suite-serial,cold-build
 nox -s bench -- --only harness,floor --out /tmp/b.json --markdown /tmp/B.md
+nox -s bench -- --only exchanges-latency,exchanges-startup,exchanges-load,exchanges-memory --runs 1
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 
-from . import figures, report, sessions
+from . import exchanges, figures, report, sessions
 from .machine import load_average, machine
-from .targets import ratios, targets
+from .targets import exchanges_targets, ratios, targets
 from .timing import Figure
 
 PROG = "python -m bench"
@@ -38,6 +39,10 @@ STEPS = (
     "ctrl-c",
     "idle-cpu",
     "coverage",
+    "exchanges-latency",
+    "exchanges-startup",
+    "exchanges-load",
+    "exchanges-memory",
 )
 
 
@@ -64,6 +69,10 @@ def _steps(args: argparse.Namespace) -> dict[str, Callable[[], Sequence[Figure]]
             *figures.coverage_start_and_teardown(runs),
             sessions.integration_suite(args.long_runs, workers=2, coverage=True),
         ],
+        "exchanges-latency": lambda: exchanges.hop_latency(runs),
+        "exchanges-startup": lambda: exchanges.startup(runs),
+        "exchanges-load": lambda: exchanges.load_throughput(min(runs, args.load_pairs)),
+        "exchanges-memory": lambda: exchanges.recording_memory(workers=2),
     }
 
 
@@ -85,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--long-runs", type=int, default=3, help="runs of the long sessions: suite -n 2, unit run (default 3)"
     )
+    parser.add_argument(
+        "--load-pairs",
+        type=int,
+        default=3,
+        help="`nox -s load` runs with exchanges on and off, each (default 3; at most --runs)",
+    )
     parser.add_argument("--idle-window", type=float, default=5.0, help="seconds per idle-CPU window")
     parser.add_argument("--skip", type=_names, default=[], help=f"steps to leave out, of: {','.join(STEPS)}")
     parser.add_argument("--only", type=_names, default=[], help="run only these steps")
@@ -99,7 +114,8 @@ def _runs_text(args: argparse.Namespace) -> str:
     return (
         f"{args.runs} per figure (after an untimed warm-up where a figure has one); integration suite -n 2 "
         f"and unit run: {args.long_runs}; serial suite: 1; cold build: {max(1, args.runs // 2)}; "
-        f"idle CPU: 3 windows of {args.idle_window:g} s"
+        f"idle CPU: 3 windows of {args.idle_window:g} s; `nox -s load` with exchanges on and off: "
+        f"{min(args.runs, args.load_pairs)} each; recording memory: 1 suite"
     )
 
 
@@ -132,6 +148,7 @@ def main() -> None:
     summaries = [figure.summary() for figure in results]
     medians = report.medians(summaries)
     verdicts = targets(medians)
+    costs = exchanges_targets(medians)
     data = {
         "schema": 2,
         "machine": info,
@@ -145,6 +162,7 @@ def main() -> None:
         "figures": summaries,
         "ratios": ratios(medians),
         "targets": [verdict.as_dict() for verdict in verdicts],
+        "exchanges_targets": [verdict.as_dict() for verdict in costs],
         "errors": errors,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -154,8 +172,11 @@ def main() -> None:
     print("\nratios (medians, same run):")
     for name, value in ratios(medians).items():
         print(f"  {name}: {value:.2f}")
-    print("\ntargets (issue 11, medians of this run):")
+    print("\ntargets (issue 19, medians of this run):")
     for verdict in verdicts:
+        print(f"  {verdict.target}: {verdict.measured or '-'} — {verdict.verdict}")
+    print("\ntargets (issue 26, medians of this run):")
+    for verdict in costs:
         print(f"  {verdict.target}: {verdict.measured or '-'} — {verdict.verdict}")
     print(f"\nwrote {args.out} and {args.markdown}")
     if errors:

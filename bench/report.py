@@ -18,8 +18,8 @@ from typing import Any
 
 from .children import ROOT
 from .impact_figures import section as impact_section
-from .targets import ratios, targets
-from .timing import COUNT, PERCENT_CORE, YES_NO
+from .targets import Verdict, exchanges_targets, ratios, targets
+from .timing import COUNT, MEGABYTES, MILLISECONDS, PER_SECOND, PERCENT_CORE, YES_NO
 
 PROG = "python -m bench.report"
 RESULTS = ROOT / "bench" / "results"
@@ -37,6 +37,7 @@ GROUPS = {
     "faults": "Faults (user-service)",
     "robustness": "Ctrl-C during start-up",
     "idle": "Idle CPU",
+    "exchanges": "The recording proxies (issue 26)",
 }
 
 
@@ -50,6 +51,12 @@ def format_value(value: float | None, unit: str) -> str:
         return f"{value:g}"
     if unit == PERCENT_CORE:
         return f"{value:.1f} %"
+    if unit == MILLISECONDS:
+        return f"{value:.3f} ms"
+    if unit == MEGABYTES:
+        return f"{value:.1f} MB"
+    if unit == PER_SECOND:
+        return f"{value:.0f} req/s"
     return f"{value:.3f} s" if abs(value) < 10 else f"{value:.1f} s"
 
 
@@ -134,12 +141,14 @@ def _figures(figures: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def _targets(by_key: Mapping[str, float], load: Any) -> list[str]:
-    rows = [
-        (v.target, v.measured, f"**{v.verdict}**" if v.met is False else v.verdict)
-        for v in targets(by_key, load)
-    ]
+def verdict_table(verdicts: Iterable[Verdict]) -> list[str]:
+    """Targets as a table: what each asks, what was measured, and "met" or its gap (in bold)."""
+    rows = [(v.target, v.measured, f"**{v.verdict}**" if v.met is False else v.verdict) for v in verdicts]
     return _table(("target", "measured (medians)", ""), rows)
+
+
+def _targets(by_key: Mapping[str, float], load: Any) -> list[str]:
+    return verdict_table(targets(by_key, load))
 
 
 def _ratios(by_key: Mapping[str, float]) -> list[str]:
@@ -220,6 +229,14 @@ def render(data: Mapping[str, Any], load: Any, load_path: Path, notes: str | Non
         "The cross-service target comes from the load run below (`nox -s load`), the others from this run.",
         "",
         *_targets(by_key, load),
+        "",
+        "## Targets (issue 26)",
+        "",
+        "The costs of recording the exchanges: each compares the same measurement with the recording on "
+        "(the default) and off (`--no-stack-exchanges`), side by side in this run; how each is taken is "
+        "under Notes.",
+        "",
+        *verdict_table(exchanges_targets(by_key)),
         "",
         "## Figures",
         *_figures(figures),

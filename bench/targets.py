@@ -1,4 +1,4 @@
-"""Ratios between figures of one run, and issue 19's speed targets, each "met" or its gap (medians)."""
+"""Ratios between figures of one run, and issues 19's and 26's targets, each "met" or its gap (medians)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,13 @@ RATIOS = {
     "two tests -n 2 / -n 1": ("two-tests-n2", "two-tests-n1"),
     "harness start, --stack-coverage / without": ("harness-start-coverage", "harness-start"),
     "suite -n 2, --stack-coverage / without": ("suite-n2-coverage", "suite-n2"),
+    "harness start, exchanges on / off": ("harness-start-exchanges-on", "harness-start-exchanges-off"),
+    "`nox -s load` floor, exchanges on / off": ("load-floor-on", "load-floor-off"),
+    "`nox -s load` validate-user, exchanges on / off": ("load-validate-user-on", "load-validate-user-off"),
+    "`nox -s load` flow, exchanges on / off": ("load-flow-on", "load-flow-off"),
 }
+# Issue 26: the load run's throughputs compared with the recording on and off (bench/exchanges.py).
+LOAD_PATHS = ("floor", "validate-user", "flow")
 
 
 @dataclass(frozen=True)
@@ -120,5 +126,72 @@ def targets(medians: Mapping[str, float], load: Any = None) -> list[Verdict]:
             medians,
             "unit run (services/*/tests) imports neither docker nor testcontainers",
             {"docker": "unit-imports-docker", "testcontainers": "unit-imports-testcontainers"},
+        ),
+    ]
+
+
+def _added_at_most(medians: Mapping[str, float], target: str, on: str, off: str, limit_ms: float) -> Verdict:
+    """What the proxy adds: the median of `on` minus that of `off` (milliseconds), at most `limit_ms`."""
+    if on not in medians or off not in medians:
+        return _unmeasured(target, on, off)
+    added = medians[on] - medians[off]
+    measured = f"{medians[on]:.3f} ms - {medians[off]:.3f} ms = {added:.3f} ms"
+    if added <= limit_ms:
+        return Verdict(target, measured, "met", True)
+    return Verdict(target, measured, f"missed by {added - limit_ms:.3f} ms", False)
+
+
+def _throughput_kept(medians: Mapping[str, float], target: str, limit: float) -> Verdict:
+    """Every load path's requests/s with the recording on, at least `limit` x with it off."""
+    keys = [f"load-{name}-{side}" for name in LOAD_PATHS for side in ("on", "off")]
+    if any(key not in medians for key in keys):
+        return _unmeasured(target, *(key for key in keys if key not in medians))
+    kept = {name: medians[f"load-{name}-on"] / medians[f"load-{name}-off"] for name in LOAD_PATHS}
+    measured = ", ".join(
+        f"{name} {medians[f'load-{name}-on']:.0f} / {medians[f'load-{name}-off']:.0f} req/s = {ratio:.2f} x"
+        for name, ratio in kept.items()
+    )
+    short = [f"{name} {ratio:.2f} x < {limit:.2f} x" for name, ratio in kept.items() if ratio < limit]
+    return Verdict(target, measured, "met" if not short else "missed: " + "; ".join(short), not short)
+
+
+def _megabytes_at_most(medians: Mapping[str, float], target: str, key: str, limit: float) -> Verdict:
+    if key not in medians:
+        return _unmeasured(target, key)
+    value = medians[key]
+    met = value <= limit
+    return Verdict(target, f"{value:.1f} MB", "met" if met else f"missed by {value - limit:.1f} MB", met)
+
+
+def exchanges_targets(medians: Mapping[str, float]) -> list[Verdict]:
+    """Issue 26's costs of recording the exchanges, in its order."""
+    return [
+        _added_at_most(
+            medians,
+            "added latency per hop, p50 ≤ 1 ms (through the proxy - straight)",
+            "hop-p50-on",
+            "hop-p50-off",
+            1.0,
+        ),
+        _added_at_most(
+            medians,
+            "added latency per hop, p99 ≤ 5 ms (through the proxy - straight)",
+            "hop-p99-on",
+            "hop-p99-off",
+            5.0,
+        ),
+        _throughput_kept(medians, "`nox -s load` throughput with recording on ≥ 0.95 x with it off", 0.95),
+        _ratio_at_most(
+            medians,
+            "start-up with recording ≤ 1.15 x without (harness start → all healthy)",
+            "harness-start-exchanges-on",
+            "harness-start-exchanges-off",
+            1.15,
+        ),
+        _megabytes_at_most(
+            medians,
+            "memory of the recording ≤ 50 MB for the full suite (one stack's proxies, peak RSS summed)",
+            "exchanges-memory-stack",
+            50.0,
         ),
     ]

@@ -13,6 +13,9 @@ SECONDS = "s"
 PERCENT_CORE = "% core"
 COUNT = "count"
 YES_NO = "yes/no"
+MILLISECONDS = "ms"
+MEGABYTES = "MB"  # 10**6 bytes
+PER_SECOND = "req/s"
 
 
 @dataclass

@@ -36,7 +36,8 @@ from tools.load.wrk import WrkResult, run_wrk
 pytestmark = [pytest.mark.load, pytest.mark.timeout(1800)]
 
 SERVICES = ["user-service", "product-service"]
-RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
+# LOAD_RESULTS: another folder for load.{json,md} (the benchmark's paired runs keep theirs apart).
+RESULTS = Path(os.environ.get("LOAD_RESULTS") or Path(__file__).resolve().parents[2] / "bench" / "results")
 CONNECTIONS = 32
 TOKEN_REUSE = 25  # iterations per login
 # The minimums are the defaults; LOAD_* shrink a run for quick comparisons

@@ -6,12 +6,14 @@ import base64
 import contextlib
 import json
 import socket
+import threading
 import time
 
 import pytest
 from pytest_microstack._exchanges.proxy import Recorder, parse_args
 
 from unit.proxy_servers import (
+    DEADLINE,
     RunningProxy,
     echo_server,
     read_all,
@@ -124,6 +126,59 @@ def test_100_continue_reaches_the_caller_before_it_sends_the_body() -> None:
     assert interim.startswith(b"HTTP/1.1 100")
     assert b"200 OK" in final
     assert record["status"] == 200
+
+
+def test_a_head_reaches_the_caller_before_a_body_that_comes_later() -> None:
+    """The head is held for one write with the body only when the body is already there."""
+    head_seen = threading.Event()
+
+    def service(connection: socket.socket) -> None:
+        read_until(connection, b"\r\n\r\n")
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+        head_seen.wait(DEADLINE)  # the body only once the caller has the head
+        connection.sendall(b"later")
+
+    with scripted_server(service) as port, running_proxy(port) as proxy:
+        with proxy.connect() as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = read_until(sock, b"\r\n\r\n", deadline=DEADLINE / 2)
+            head_seen.set()
+            body = read_until(sock, b"later")
+        (record,) = proxy.finished(1)
+    assert head == b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+    assert body == b"later"
+    assert (record["status"], record["response_size"]) == (200, 5)
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    sock.settimeout(DEADLINE)
+    data = b""
+    while len(data) < size and (chunk := sock.recv(size - len(data))):
+        data += chunk
+    return data
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nwhole",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nwhole\r\n0\r\n\r\n",
+    ],
+    ids=["sized", "empty", "chunked"],
+)
+def test_a_response_sent_in_one_piece_passes_unchanged(answer: bytes) -> None:
+    def service(connection: socket.socket) -> None:
+        while read_until(connection, b"\r\n\r\n"):
+            connection.sendall(answer)
+
+    with scripted_server(service) as port, running_proxy(port) as proxy:
+        with proxy.connect() as sock:
+            for _ in range(2):  # kept alive: the second answer starts where the first ended
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert _read_exactly(sock, len(answer)) == answer
+        records = proxy.finished(2)
+    assert [record["status"] for record in records] == [200, 200]
 
 
 def test_a_body_that_runs_until_close_is_passed_then_the_connection_closes() -> None:
@@ -241,6 +296,22 @@ def test_the_control_port_refuses_bad_rules_and_unknown_paths() -> None:
         assert proxy.call_control("PUT", "/rules", [{"path": "/x", "respond": {"status": 42}}])[0] == 400
         assert proxy.call_control("GET", "/nothing") == (404, {"error": "no GET /nothing"})
         assert proxy.call_control("GET", "/health") == (200, {"service": "svc", "mode": "http"})
+
+
+def test_the_control_port_reports_the_peak_rss_and_the_records_held() -> None:
+    with echo_server() as port, running_proxy(port) as proxy:
+        status, before = proxy.call_control("GET", "/usage")
+        client = proxy.client()
+        for index in range(3):
+            client.request("GET", f"/{index}")
+            client.getresponse().read()
+        client.close()
+        proxy.finished(3)
+        status, after = proxy.call_control("GET", "/usage")
+    assert status == 200
+    assert (before["records"], after["records"], after["in_flight"]) == (0, 3, 0)
+    # ru_maxrss is KiB on Linux: this test process holds more than 1 MiB and less than 4 GiB.
+    assert 1024 < before["start_max_rss_kib"] <= before["max_rss_kib"] <= after["max_rss_kib"] < 4 * 1024**2
 
 
 def test_the_program_refuses_an_upstream_without_a_port(capsys: pytest.CaptureFixture[str]) -> None:

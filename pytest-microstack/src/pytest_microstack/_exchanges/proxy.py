@@ -26,7 +26,7 @@ import socket
 import struct
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 HEAD_LIMIT = 64 * 1024  # bytes of a request or response head (status line and headers)
@@ -143,20 +143,51 @@ class Body:
         self.size += len(data)
 
 
+def _buffered(reader: asyncio.StreamReader) -> int:
+    """Bytes `reader` already holds (0 if it can't tell): what a read returns without waiting."""
+    return len(getattr(reader, "_buffer", b""))
+
+
 async def copy_body(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter | None,
     kind: str,
     length: int,
     body: Body,
+    head: bytes = b"",
 ) -> None:
-    """Pass a body on as it arrives (or drop it when `writer` is None), counting its payload."""
+    """Pass a body on as it arrives (or drop it when `writer` is None), counting its payload.
+
+    `head`: the message's head, written first. When the body has already arrived,
+    head and body go out in one write (one packet, one system call, not two);
+    otherwise the head goes at once, so the receiver never waits on the body for it.
+    """
+    pending = head if kind in ("length", "close") and _buffered(reader) else b""
+    if head and not pending and writer is not None:
+        writer.write(head)
 
     async def send(data: bytes) -> None:
+        nonlocal pending
         if writer is not None:
+            if pending:
+                data, pending = pending + data, b""
             writer.write(data)
             await writer.drain()
 
+    try:
+        await _copy_body(reader, kind, length, body, send)
+    finally:
+        if pending and writer is not None:  # no body byte came (an empty body, or an error)
+            writer.write(pending)
+
+
+async def _copy_body(
+    reader: asyncio.StreamReader,
+    kind: str,
+    length: int,
+    body: Body,
+    send: Callable[[bytes], Awaitable[None]],
+) -> None:
     if kind == "length":
         left = length
         while left:
@@ -404,11 +435,10 @@ class HttpConnection:
                 if rule is not None:
                     record["double"] = rule.id
                 exchange = Exchange(record, method, rule, started)
-                if passing:
-                    self.uwriter.write(head.raw)
                 self.queue.put_nowait(exchange)
                 body = Body()
-                await copy_body(self.creader, self.uwriter if passing else None, kind, length, body)
+                upstream = self.uwriter if passing else None
+                await copy_body(self.creader, upstream, kind, length, body, head=head.raw)
                 record["request_size"] = body.size
                 record["request_body"] = _text(body.kept)
                 exchange.body_sent.set()
@@ -547,8 +577,8 @@ class HttpConnection:
             raw = _status_line(head.first[0], status) + raw.split(b"\r\n", 1)[1]
         record["status"] = status
         record["response_headers"] = head.headers
-        self.cwriter.write(raw)
         if status == 101:
+            self.cwriter.write(raw)
             await self.cwriter.drain()
             record["response_size"] = 0
             self._finish(exchange)
@@ -557,7 +587,7 @@ class HttpConnection:
             return False
         kind, length = framing(head, request=False, method=exchange.method)
         body = Body()
-        await copy_body(self.ureader, self.cwriter, kind, length, body)
+        await copy_body(self.ureader, self.cwriter, kind, length, body, head=raw)
         await self.cwriter.drain()
         record["response_size"] = body.size
         record["response_body"] = _text(body.kept)
@@ -688,6 +718,7 @@ class Proxy:
         self.mode = mode
         self.writers: set[asyncio.StreamWriter] = set()  # every open connection, to close at the end
         self.handlers: set[asyncio.Future[Any]] = set()
+        self.started_rss_kib: int | None = None  # the peak RSS once listening (see `usage`)
 
     async def stop(self) -> None:
         """Reset every connection still open and wait (briefly) for their handlers to end."""
@@ -781,7 +812,7 @@ def _nodelay(writer: asyncio.StreamWriter) -> None:
 
 
 class Control:
-    """The control port: GET /records?after=N, PUT/GET/DELETE /rules, GET /health. JSON both ways."""
+    """The control port: GET /records?after=N, PUT/GET/DELETE /rules, GET /health, GET /usage (JSON)."""
 
     def __init__(self, proxy: Proxy) -> None:
         self.proxy = proxy
@@ -812,6 +843,8 @@ class Control:
         path, _, query = target.partition("?")
         if path == "/health" and method == "GET":
             return 200, {"service": recorder.service, "mode": self.proxy.mode}
+        if path == "/usage" and method == "GET":
+            return 200, usage(self.proxy)
         if path == "/records" and method == "GET":
             params = dict(part.partition("=")[::2] for part in query.split("&") if part)
             try:
@@ -833,6 +866,31 @@ class Control:
                     return 400, {"error": f"bad rules: {error}"}
                 return 200, [rule.id for rule in recorder.rules]
         return 404, {"error": f"no {method} {path}"}
+
+
+def peak_rss_kib() -> int | None:
+    """This process's peak RSS in KiB (getrusage; KiB on Linux), None where there is no getrusage."""
+    try:
+        import resource  # Unix only; the proxy runs in a Linux container
+    except ImportError:  # pragma: no cover - not on Linux
+        return None
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def usage(proxy: Proxy) -> dict[str, Any]:
+    """What the recording costs this process: its peak RSS (KiB), that peak once serving began, records.
+
+    For the benchmark of issue 26 (the recording's memory over a whole suite): the
+    peak is the kernel's own, so a poll late in a run sees all of it; the peak at
+    the start is the interpreter and the proxy's code, before any record.
+    """
+    recorder = proxy.recorder
+    return {
+        "max_rss_kib": peak_rss_kib(),
+        "start_max_rss_kib": proxy.started_rss_kib,
+        "records": len(recorder.records),
+        "in_flight": len(recorder.open),
+    }
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -858,6 +916,7 @@ async def serve(args: argparse.Namespace, ready: Callable[[Proxy, int, int], Non
     listener = await asyncio.start_server(proxy.handle, args.host, args.listen, limit=HEAD_LIMIT)
     controller = await asyncio.start_server(control.handle, args.host, args.control, limit=HEAD_LIMIT)
     ports = (listener.sockets[0].getsockname()[1], controller.sockets[0].getsockname()[1])
+    proxy.started_rss_kib = peak_rss_kib()
     if ready is not None:
         ready(proxy, *ports)
     stop = asyncio.get_event_loop().create_future()
