@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tools.netns_engine import namespace
+from tools.netns_engine.dns import answer
 from tools.netns_engine.plan import (
     MAX_INTERFACE_NAME,
     MAX_SLOTS,
@@ -74,7 +75,9 @@ def test_slots_in_use_reads_only_the_rigs_network() -> None:
 
 def test_ssh_files_point_at_the_namespaced_engine_and_the_runs_key_only() -> None:
     plan = EnginePlan("abcde", 0, RUN_DIR)
-    server = sshd_config(plan, host_key=Path("/k/host"), authorized_keys=Path("/k/auth"), pid_file=Path("/k/pid"))
+    server = sshd_config(
+        plan, host_key=Path("/k/host"), authorized_keys=Path("/k/auth"), pid_file=Path("/k/pid")
+    )
     assert f"SetEnv DOCKER_HOST=unix://{RUN_DIR}/engine-0/docker.sock" in server.splitlines()
     assert "ListenAddress 10.231.0.2:22" in server.splitlines()
     assert "PasswordAuthentication no" in server.splitlines()
@@ -98,10 +101,43 @@ def test_wait_until_names_what_and_the_last_thing_seen() -> None:
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and iproute2")
 def test_namespace_gets_its_address_and_is_removed_even_after_a_failure() -> None:
     (plan,) = plans("fffff", 1, RUN_DIR, slots_in_use(namespace.host_addresses()))
-    with pytest.raises(RuntimeError, match="inside"), namespace.namespace(plan):
-        inside = run(["ip", "netns", "exec", plan.name, "ip", "-o", "-4", "addr", "show", "dev", plan.ns_veth])
-        assert f"{plan.address}/30" in inside
-        assert "default" not in run(["ip", "netns", "exec", plan.name, "ip", "route"])
-        raise RuntimeError("inside")
+    seen: list[str] = []
+
+    def use_then_fail() -> None:
+        with namespace.namespace(plan):
+            seen.append(
+                run(["ip", "netns", "exec", plan.name, "ip", "-o", "-4", "addr", "show", "dev", plan.ns_veth])
+            )
+            seen.append(run(["ip", "netns", "exec", plan.name, "ip", "route"]))
+            raise RuntimeError("inside")
+
+    with pytest.raises(RuntimeError, match="inside"):
+        use_then_fail()
+    assert f"{plan.address}/30" in seen[0]
+    assert "default" not in seen[1]
     assert plan.name not in namespace.leftovers()
     assert not Path(f"/sys/class/net/{plan.host_veth}").exists()
+
+
+def test_resolver_answers_nxdomain_with_the_querys_id_and_question() -> None:
+    question = b"\x0cuser-service\x00\x00\x01\x00\x01"
+    query = bytes.fromhex("beef01000001000000000000") + question
+    reply = answer(query)
+    assert reply is not None
+    assert reply[:2] == b"\xbe\xef"
+    assert reply[2:4] == bytes.fromhex("8183")  # response, recursion desired and available, NXDOMAIN
+    assert reply[4:12] == bytes.fromhex("0001000000000000")
+    assert reply[12:] == question
+
+
+@pytest.mark.parametrize(
+    "packet",
+    [
+        b"",
+        bytes.fromhex("beef81000001000000000000") + b"\x00\x00\x01\x00\x01",
+        bytes.fromhex("beef01000001000000000000") + b"\x05ab",
+    ],
+    ids=["short", "a-response", "truncated-question"],
+)
+def test_resolver_ignores_what_is_not_one_whole_query(packet: bytes) -> None:
+    assert answer(packet) is None

@@ -81,7 +81,8 @@ def remove_everything(plan: EnginePlan) -> None:
 def objects(plan: EnginePlan) -> dict[str, list[str]]:
     """The engine's containers, volumes and non-default networks: what a clean run leaves is none."""
     networks = [
-        name for name in docker(plan, "network", "ls", "--format", "{{.Name}}").split()
+        name
+        for name in docker(plan, "network", "ls", "--format", "{{.Name}}").split()
         if name not in ("bridge", "host", "none")
     ]
     return {

@@ -47,7 +47,10 @@ def remove(name: str, host_veth: str, *, timeout: float = 20.0) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     wait_until(
-        lambda: not pids(name), timeout=timeout, what=f"processes of {name} to end", last=lambda: f"pids {pids(name)}"
+        lambda: not pids(name),
+        timeout=timeout,
+        what=f"processes of {name} to end",
+        last=lambda: f"pids {pids(name)}",
     )
     # The host end first: deleting it deletes its peer at once, whereas a deleted
     # namespace's devices go asynchronously (a check right after would still see them).

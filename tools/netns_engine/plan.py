@@ -109,6 +109,7 @@ class EnginePlan:
             "--iptables=true",
             "--userland-proxy=false",
             "--storage-driver=overlay2",
+            f"--dns={self.address}",  # tools/netns_engine/dns.py: "no such name", at once
         ]
 
     def in_namespace(self, command: list[str]) -> list[str]:
@@ -131,7 +132,9 @@ class EnginePlan:
         ]
 
 
-def plans(tag: str, count: int, run_dir: Path, taken: set[int] | frozenset[int] = frozenset()) -> list[EnginePlan]:
+def plans(
+    tag: str, count: int, run_dir: Path, taken: set[int] | frozenset[int] = frozenset()
+) -> list[EnginePlan]:
     """`count` engine plans on the lowest free slots (`taken`: slots whose link network is in use)."""
     if count < 1:
         raise PlanError(f"count {count} must be at least 1")

@@ -68,11 +68,13 @@ def rig(count: int, images: Sequence[str], log: Callable[[str], None] = print) -
         for plan in engine_plans:
             started = time.monotonic()
             stack.enter_context(namespace.namespace(plan))
+            stack.enter_context(sshd.resolver(plan))
             stack.enter_context(daemon.dockerd(plan))
             daemon.load_images(plan, images)
             stack.enter_context(sshd.sshd(plan, client_key, host_key))
             engines.append(RemoteEngine(plan, time.monotonic() - started))
-            log(f"engine {plan.name}: {plan.tcp_url} and {plan.ssh_url}, ready in {engines[-1].setup_seconds:.1f} s")
+            seconds = engines[-1].setup_seconds
+            log(f"engine {plan.name}: {plan.tcp_url} and {plan.ssh_url}, ready in {seconds:.1f} s")
         yield Rig(engines, ssh_path, run_dir)
 
 

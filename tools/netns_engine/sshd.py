@@ -1,10 +1,11 @@
-"""An sshd in the namespace for ssh:// engines, with a key pair and known host made for the run."""
+"""The namespace's own servers: an sshd for ssh:// (key pair and known host made for the run), a resolver."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from tools.netns_engine.plan import SSH_PORT, EnginePlan, ssh_client_config, ssh
 from tools.netns_engine.run import RigError, run, stop_process, wait_until
 
 SSHD = "/usr/sbin/sshd"
+ROOT = Path(__file__).resolve().parents[2]  # the checkout, for `python -m tools...`
 START_TIMEOUT = 20.0
 
 
@@ -35,7 +37,9 @@ def client_files(plans: Sequence[EnginePlan], folder: Path, client_key: Path, ho
     known_hosts = folder / "known_hosts"
     known_hosts.write_text("".join(f"{plan.address} {host_public[0]} {host_public[1]}\n" for plan in plans))
     config = folder / "ssh_config"
-    config.write_text("".join(ssh_client_config(p, identity=client_key, known_hosts=known_hosts) for p in plans))
+    config.write_text(
+        "".join(ssh_client_config(p, identity=client_key, known_hosts=known_hosts) for p in plans)
+    )
     bin_dir = folder / "bin"
     bin_dir.mkdir(exist_ok=True)
     wrapper = bin_dir / "ssh"
@@ -53,6 +57,24 @@ def _listening(plan: EnginePlan) -> bool:
 
 
 @contextlib.contextmanager
+def resolver(plan: EnginePlan) -> Iterator[EnginePlan]:
+    """tools/netns_engine/dns.py on the namespace's address, port 53, for the block's length."""
+    command = [
+        "nsenter",
+        f"--net=/run/netns/{plan.name}",
+        "--",
+        sys.executable,
+        "-m",
+        "tools.netns_engine.dns",
+    ]
+    process = subprocess.Popen([*command, plan.address], cwd=ROOT, start_new_session=True)
+    try:
+        yield plan
+    finally:
+        stop_process(process, timeout=5.0)
+
+
+@contextlib.contextmanager
 def sshd(plan: EnginePlan, client_key: Path, host_key: Path) -> Iterator[EnginePlan]:
     """sshd on the namespace's address for the block's length; stopped after."""
     if not Path(SSHD).exists():
@@ -62,7 +84,9 @@ def sshd(plan: EnginePlan, client_key: Path, host_key: Path) -> Iterator[EngineP
     authorized = folder / "authorized_keys"
     authorized.write_text(client_key.with_suffix(".pub").read_text())
     config = folder / "sshd_config"
-    config.write_text(sshd_config(plan, host_key=host_key, authorized_keys=authorized, pid_file=folder / "pid"))
+    config.write_text(
+        sshd_config(plan, host_key=host_key, authorized_keys=authorized, pid_file=folder / "pid")
+    )
     Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation folder
     log_path = folder / "sshd.log"
     with log_path.open("wb") as log:
