@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -50,7 +51,7 @@ PLUGIN = "pytest-microstack"
 # One mypy run per project: the plugin and each service have a tests/conftest.py of
 # their own (a `conftest` module twice in one run is refused).
 TYPED_CODE = [
-    ["conftest.py", "noxfile.py", "tests", "bench"],
+    ["conftest.py", "noxfile.py", "tests", "bench", "tools"],
     [f"{PLUGIN}/src", f"{PLUGIN}/tests"],
     *([service] for service in SERVICES),
 ]
@@ -121,7 +122,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def unit(session: nox.Session) -> None:
     """The services' unit tests (Flask test client) and the plugin's own, no Docker needed."""
-    paths = (*SERVICE_TESTS, f"{PLUGIN}/tests/unit", "tests/unit", "tests/ci")
+    paths = (*SERVICE_TESTS, f"{PLUGIN}/tests/unit", "tests/unit", "tests/ci", "tests/tools")
     _run_pytest(session, "-m", "not integration", paths=paths)
 
 
@@ -285,6 +286,41 @@ def remote_engine(session: nox.Session) -> None:
     with _engine_over_tcp(session) as docker_host:
         reports = _run_artifacts(session, "remote_engine")
         _run_pytest(session, "-m", INTEGRATION, *reports, paths=("tests",), env={"DOCKER_HOST": docker_host})
+
+
+@nox.session
+def remote_engines(session: nox.Session) -> None:
+    """Two engines on "other machines": each a dockerd in a network namespace of its own (tools/netns_engine).
+
+    The integration suite runs on the first over tcp://ADDR:2375, the plugin's example
+    project on the second over ssh://root@ADDR (the rig's sshd and key); then neither
+    engine may hold a container, volume or network. Images come from the local engine
+    (docker save | load), nothing is pulled; traffic goes only to the namespaces' own
+    addresses and 127.0.0.1. Everything is removed after, failures included. Needs root,
+    iproute2 and openssh-server; not in the default run. Extra arguments go to the
+    suite's pytest, as for `integration`.
+    """
+    sys.path.insert(0, str(ROOT))  # nox loads this file by path: tools/ is the checkout's
+    from tools.netns_engine.rig import rig
+    from tools.netns_engine.run import RigError
+
+    base_image = _dotenv_value("BASE_IMAGE") or "docker.io/library/python:3.11-slim-bookworm"
+    try:
+        with rig(2, [base_image], log=session.log) as engines:
+            tcp, ssh = engines.engines
+            reports = _run_artifacts(session, "remote_engines")
+            env = {"DOCKER_HOST": tcp.tcp_url}
+            _run_pytest(session, "-m", INTEGRATION, *reports, paths=("tests",), env=env)
+            ssh_env = {"DOCKER_HOST": ssh.ssh_url, "PATH": f"{engines.ssh_path}:{os.environ['PATH']}"}
+            example = f"{PLUGIN}/tests/engine/test_example_project.py"
+            _python(session, "-m", "pytest", "-m", "integration", example, env=ssh_env)
+            for engine in engines.engines:
+                left = {kind: names for kind, names in engine.objects().items() if names}
+                if left:
+                    session.error(f"{engine.name} still holds {left} after the runs")
+                session.log(f"{engine.name}: no containers, volumes or networks left")
+    except RigError as error:
+        session.error(str(error))
 
 
 def _local_engine_socket() -> str:
