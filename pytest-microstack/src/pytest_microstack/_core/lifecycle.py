@@ -154,7 +154,7 @@ def open_stack(
     if settings.coverage:
         from pytest_microstack._coverage.measurement import Measurement
 
-        measurement = Measurement(settings, engine, state, prepared.config, coverage)
+        measurement = Measurement.for_engine(engine)(settings, engine, state, prepared.config, coverage)
     with ExitStack() as resources:
         stack = None
         if settings.reuse:
@@ -207,7 +207,7 @@ def _new_stack(
     compose = _compose(settings, (*settings.compose_files, str(override)), settings.project, environment)
     ensure_images(compose, engine.client, prepared.plan, state / BUILD_LOCK)
     if measurement is not None:  # written once the images exist: it keeps their PYTHONPATH
-        measured = measurement.write_override(override.parent, prepared.plan.images)
+        measured = measurement.write_override(override.parent, prepared.plan.images, labels)
         files = (*settings.compose_files, str(override), str(measured))
         compose = _compose(settings, files, settings.project, environment)
     return Stack(compose, engine.client, engine.host, prepared.services, settings.startup_timeout, owner)

@@ -59,11 +59,6 @@ class Measurement:
                 "--stack-coverage can't measure a kept stack (--keep-stack/--reuse-stack): "
                 "coverage data is saved when the services stop, and a kept stack doesn't"
             )
-        if not engine.is_local:
-            raise StackCoverageError(
-                f"--stack-coverage needs the Docker engine on this machine: it bind-mounts coverage "
-                f"and collects its data through this machine's files, and the engine is at {engine.host}"
-            )
         runtime.check_coverage_installed()
         self.settings = settings
         self.engine = engine
@@ -75,7 +70,18 @@ class Measurement:
         self.not_python: list[str] = []
         self.result: Combined | None = None
 
-    def write_override(self, workdir: Path, images: Mapping[str, str]) -> Path:
+    @staticmethod
+    def for_engine(engine: Engine) -> type[Measurement]:
+        """This class for an engine on this machine; for one on another, the one that goes through its API."""
+        if engine.is_local:
+            return Measurement
+        from pytest_microstack._coverage.through_api import RemoteMeasurement
+
+        return RemoteMeasurement
+
+    def write_override(
+        self, workdir: Path, images: Mapping[str, str], labels: Mapping[str, str] | None = None
+    ) -> Path:
         """The rcfile, the data folders and the override file in `workdir`; returns the override."""
         folder = workdir / "coverage"
         folder.mkdir(exist_ok=True)
@@ -129,7 +135,7 @@ class Measurement:
             for name in self.measured
             if stack.services.get(name) is None or stack.services[name].check == "running"
         ]
-        markers = collect.wait_for_markers(self.data_dirs, patient)
+        markers = self._wait_markers(stack, patient)
         self.not_python = collect.check_started(markers, self.settings.coverage_services)
         if self.not_python:
             warnings.warn(
@@ -141,11 +147,19 @@ class Measurement:
                 stacklevel=3,
             )
 
+    def _wait_markers(self, stack: Stack, patient: list[str]) -> dict[str, list[collect.ProcessMarker]]:
+        """Each service's start markers (read from the bind-mounted data folders here)."""
+        return collect.wait_for_markers(self.data_dirs, patient)
+
+    def _after_stop(self, stack: Stack) -> None:
+        """Bring the saved data to the data folders: nothing to do, they are bind-mounted here."""
+
     def collect(self, stack: Stack) -> Combined:
         """Stop every container gracefully (each process saves), then map and write the data."""
         label = {"label": [f"{PROJECT_LABEL}={stack.project}"]}
         containers = list_containers(stack.engine, label, all=False)  # Podman's 500 for one removed too
         collect.stop_gracefully(containers, collect.grace_seconds(self.services))
+        self._after_stop(stack)
         raw = {name: collect.data_files(folder) for name, folder in self.data_dirs.items()}
         tag = f"{self.settings.run_id}-{self.settings.worker}"
         self.result = combine(raw, self.destination, tag)
