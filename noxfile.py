@@ -292,9 +292,10 @@ def remote_engine(session: nox.Session) -> None:
 def remote_engines(session: nox.Session) -> None:
     """Two engines on "other machines": each a dockerd in a network namespace of its own (tools/netns_engine).
 
-    The integration suite runs on the first over tcp://ADDR:2375, the plugin's example
-    project on the second over ssh://root@ADDR (the rig's sshd and key); then neither
-    engine may hold a container, volume or network. Images come from the local engine
+    The integration suite runs on the first over tcp://ADDR:2375, then one file of it with
+    --stack-coverage (data back through the engine's API); the plugin's example project on
+    the second over ssh://root@ADDR (the rig's sshd and key); then neither engine may hold
+    a container, volume or network. Images come from the local engine
     (docker save | load), nothing is pulled; traffic goes only to the namespaces' own
     addresses and 127.0.0.1. Everything is removed after, failures included. Needs root,
     iproute2 and openssh-server; not in the default run. Extra arguments go to the
@@ -311,6 +312,7 @@ def remote_engines(session: nox.Session) -> None:
             reports = _run_artifacts(session, "remote_engines")
             env = {"DOCKER_HOST": tcp.tcp_url}
             _run_pytest(session, "-m", INTEGRATION, *reports, paths=("tests",), env=env)
+            _remote_coverage(session, env)
             ssh_env = {"DOCKER_HOST": ssh.ssh_url, "PATH": f"{engines.ssh_path}:{os.environ['PATH']}"}
             example = f"{PLUGIN}/tests/engine/test_example_project.py"
             _python(session, "-m", "pytest", "-m", "integration", example, env=ssh_env)
@@ -321,6 +323,20 @@ def remote_engines(session: nox.Session) -> None:
                 session.log(f"{engine.name}: no containers, volumes or networks left")
     except RigError as error:
         session.error(str(error))
+
+
+def _remote_coverage(session: nox.Session, env: Mapping[str, str]) -> None:
+    """--stack-coverage on a remote engine: data must come back (through its API) for one test file."""
+    started = time.time()
+    _python(session, "-m", "pytest", "--stack-coverage", "tests/test_inter_service_flow.py", env=env)
+    found = [path for path in ROOT.glob(".coverage.microstack.*") if path.stat().st_mtime >= started]
+    if not found:
+        session.error("--stack-coverage on the remote engine brought back no data file")
+    folder = ARTIFACTS / "remote_engines" / "coverage"
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in found:
+        path.rename(folder / path.name)
+    session.log(f"stack coverage from the remote engine: {len(found)} data file(s) in {folder}")
 
 
 def _local_engine_socket() -> str:
