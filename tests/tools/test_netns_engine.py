@@ -84,6 +84,7 @@ def test_ssh_files_point_at_the_namespaced_engine_and_the_runs_key_only() -> Non
     client = ssh_client_config(plan, identity=Path("/k/id"), known_hosts=Path("/k/known"))
     assert "  StrictHostKeyChecking yes" in client.splitlines()
     assert "  IdentitiesOnly yes" in client.splitlines()
+    assert "  ControlPath /k/cm-%C" in client.splitlines()  # one connection per engine, in the run's folder
 
 
 def test_run_says_command_exit_code_and_stderr() -> None:

@@ -182,7 +182,12 @@ def sshd_config(plan: EnginePlan, *, host_key: Path, authorized_keys: Path, pid_
 
 
 def ssh_client_config(plan: EnginePlan, *, identity: Path, known_hosts: Path) -> str:
-    """The client side: the run's key, the run's known host, nothing from ~/.ssh."""
+    """The client side: the run's key, the run's known host, nothing from ~/.ssh.
+
+    One multiplexed connection per engine: docker-py and the compose CLI start an ssh per
+    API connection, and a handshake each (~0.3 s, seconds on a loaded machine) made the
+    example project's runs time out.
+    """
     return "\n".join(
         [
             f"Host {plan.address}",
@@ -193,6 +198,9 @@ def ssh_client_config(plan: EnginePlan, *, identity: Path, known_hosts: Path) ->
             "  StrictHostKeyChecking yes",
             "  BatchMode yes",
             "  ConnectTimeout 5",
+            "  ControlMaster auto",
+            f"  ControlPath {known_hosts.parent}/cm-%C",
+            "  ControlPersist 60",
             "",
         ]
     )
