@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -293,9 +294,10 @@ def remote_engines(session: nox.Session) -> None:
     """Two engines on "other machines": each a dockerd in a network namespace of its own (tools/netns_engine).
 
     The integration suite runs on the first over tcp://ADDR:2375, then one file of it with
-    --stack-coverage (data back through the engine's API); the plugin's example project on
-    the second over ssh://root@ADDR (the rig's sshd and key); then neither engine may hold
-    a container, volume or network. Images come from the local engine
+    --stack-coverage (data back through the engine's API); on the second, the plugin's
+    example project over ssh://root@ADDR (the rig's sshd and key) and its Ctrl-C, SIGTERM
+    and SIGKILL tests over tcp://; then neither engine may hold a container, volume or
+    network. Images come from the local engine
     (docker save | load), nothing is pulled; traffic goes only to the namespaces' own
     addresses and 127.0.0.1. Everything is removed after, failures included. Needs root,
     iproute2 and openssh-server; not in the default run. Extra arguments go to the
@@ -314,8 +316,10 @@ def remote_engines(session: nox.Session) -> None:
             _run_pytest(session, "-m", INTEGRATION, *reports, paths=("tests",), env=env)
             _remote_coverage(session, env)
             ssh_env = {"DOCKER_HOST": ssh.ssh_url, "PATH": f"{engines.ssh_path}:{os.environ['PATH']}"}
-            example = f"{PLUGIN}/tests/engine/test_example_project.py"
-            _python(session, "-m", "pytest", "-m", "integration", example, env=ssh_env)
+            _example_project(session, ssh_env)
+            # Ctrl-C, SIGTERM and SIGKILL (then the next run's sweep) of a run holding a stack there.
+            signals = f"{PLUGIN}/tests/engine/test_signals.py"
+            _python(session, "-m", "pytest", "-m", "integration", signals, env={"DOCKER_HOST": ssh.tcp_url})
             for engine in engines.engines:
                 left = {kind: names for kind, names in engine.objects().items() if names}
                 if left:
@@ -323,6 +327,17 @@ def remote_engines(session: nox.Session) -> None:
                 session.log(f"{engine.name}: no containers, volumes or networks left")
     except RigError as error:
         session.error(str(error))
+
+
+def _example_project(session: nox.Session, env: Mapping[str, str]) -> None:
+    """The plugin's example project, an outside project, run in a copy as its users run it."""
+    with tempfile.TemporaryDirectory(prefix="remote-example-") as folder:
+        project = Path(folder) / "example"
+        shutil.copytree(ROOT / PLUGIN / "tests" / "example_project", project)
+        base_image = _dotenv_value("BASE_IMAGE")
+        (project / ".env").write_text(f"BASE_IMAGE={base_image}\n" if base_image else "")
+        args = ("-p", "no:cacheprovider", "--rootdir", str(project), str(project))
+        _python(session, "-m", "pytest", *args, env=env)
 
 
 def _remote_coverage(session: nox.Session, env: Mapping[str, str]) -> None:

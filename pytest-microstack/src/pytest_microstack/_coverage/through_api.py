@@ -172,7 +172,7 @@ class RemoteMeasurement(Measurement):
                     f"--stack-coverage: the engine refused the coverage runtime for {image}"
                 )
         finally:
-            seeder.remove(force=True)
+            seeder.remove(force=True, v=True)  # with the anonymous volumes of its image (VOLUME)
 
     def _fetch(self, stack: Stack, names: Iterable[str]) -> None:
         for name in names:
