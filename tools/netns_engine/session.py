@@ -1,0 +1,94 @@
+"""`nox -s remote_engines`: what runs against two namespaced engines, and the check that nothing is left.
+
+On the first engine, over tcp://ADDR:2375: the integration suite, then one file of it with
+--stack-coverage (data back through the engine's API). On the second, over ssh://root@ADDR
+(the rig's sshd and key): the plugin's example project, as its users run it; then its
+Ctrl-C, SIGTERM and SIGKILL tests over tcp://. Afterwards neither engine may hold a
+container, volume or network. Images come from the local engine; nothing is pulled.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from tools.artifacts import paths_given, report_args
+from tools.collect import INTEGRATION
+from tools.netns_engine.rig import Rig, rig
+from tools.netns_engine.run import RigError
+from tools.podman import dotenv_value
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / ".artifacts"
+PLUGIN = ROOT / "pytest-microstack"
+DEFAULT_BASE_IMAGE = "docker.io/library/python:3.11-slim-bookworm"
+
+
+def pytest(*args: str, env: Mapping[str, str], cwd: Path = ROOT) -> None:
+    """This interpreter's pytest with `args` and `env` over this process's; RigError when it fails."""
+    command = [sys.executable, "-m", "pytest", *args]
+    print(f"remote_engines: {' '.join(command)}", flush=True)
+    result = subprocess.run(command, env={**os.environ, **env}, cwd=cwd, check=False)
+    if result.returncode != 0:
+        engine = env.get("DOCKER_HOST")
+        raise RigError(f"{' '.join(command)} exited {result.returncode} (DOCKER_HOST={engine})")
+
+
+def suite(args: Sequence[str], env: Mapping[str, str]) -> None:
+    """The integration suite; `args` as for `nox -s integration` (a path among them replaces `tests`)."""
+    reports = report_args(ARTIFACTS, "remote_engines", args)
+    pytest("-m", INTEGRATION, *reports, *([] if paths_given(args) else ["tests"]), *args, env=env)
+
+
+def coverage(env: Mapping[str, str]) -> None:
+    """--stack-coverage on a remote engine: data must come back (through its API) for one test file."""
+    started = time.time()
+    pytest("--stack-coverage", "tests/test_inter_service_flow.py", env=env)
+    found = [path for path in ROOT.glob(".coverage.microstack.*") if path.stat().st_mtime >= started]
+    if not found:
+        raise RigError("--stack-coverage on the remote engine brought back no data file")
+    folder = ARTIFACTS / "remote_engines" / "coverage"
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in found:
+        path.rename(folder / path.name)
+    print(f"remote_engines: stack coverage from the remote engine: {len(found)} data file(s) in {folder}")
+
+
+def example_project(env: Mapping[str, str]) -> None:
+    """The plugin's example project, an outside project, run in a copy as its users run it."""
+    with tempfile.TemporaryDirectory(prefix="remote-example-") as folder:
+        project = Path(folder) / "example"
+        shutil.copytree(PLUGIN / "tests" / "example_project", project)
+        base_image = dotenv_value(ROOT / ".env", "BASE_IMAGE")
+        (project / ".env").write_text(f"BASE_IMAGE={base_image}\n" if base_image else "")
+        pytest("-p", "no:cacheprovider", "--rootdir", str(project), str(project), env=env)
+
+
+def nothing_left(engines: Rig, log: Callable[[str], None]) -> None:
+    """RigError naming the engine and what it holds, if any holds a container, volume or network."""
+    for engine in engines.engines:
+        left = {kind: names for kind, names in engine.objects().items() if names}
+        if left:
+            raise RigError(f"{engine.name} still holds {left} after the runs")
+        log(f"remote_engines: {engine.name}: no containers, volumes or networks left")
+
+
+def run(args: Sequence[str]) -> None:
+    """Both engines up, every run against them, then nothing left; all removed after, failures included."""
+    base_image = dotenv_value(ROOT / ".env", "BASE_IMAGE") or DEFAULT_BASE_IMAGE
+    with rig(2, [base_image]) as engines:
+        tcp, ssh = engines.engines
+        env = {"DOCKER_HOST": tcp.tcp_url}
+        suite(args, env)
+        coverage(env)
+        example_project({"DOCKER_HOST": ssh.ssh_url, "PATH": f"{engines.ssh_path}:{os.environ['PATH']}"})
+        # Ctrl-C, SIGTERM and SIGKILL (then the next run's sweep) of a run holding a stack there.
+        signals = str(PLUGIN / "tests" / "engine" / "test_signals.py")
+        pytest("-m", "integration", signals, env={"DOCKER_HOST": ssh.tcp_url})
+        nothing_left(engines, print)
