@@ -3,8 +3,9 @@
 On the first engine, over tcp://ADDR:2375: the integration suite, then one file of it with
 --stack-coverage (data back through the engine's API). On the second, over ssh://root@ADDR
 (the rig's sshd and key): the plugin's example project, as its users run it; then its
-Ctrl-C, SIGTERM and SIGKILL tests over tcp://. Afterwards neither engine may hold a
-container, volume or network. Images come from the local engine; nothing is pulled.
+Ctrl-C, SIGTERM and SIGKILL tests over tcp://. Then a pool run over both (`-n 4`,
+--stack-engines): two workers on each, the summary saying so. Afterwards neither engine
+may hold a container, volume or network. Images come from the local engine; nothing is pulled.
 """
 
 from __future__ import annotations
@@ -28,16 +29,26 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts"
 PLUGIN = ROOT / "pytest-microstack"
 DEFAULT_BASE_IMAGE = "docker.io/library/python:3.11-slim-bookworm"
+# What the pool run (-n 4 over both engines) runs: enough tests for every worker to start a stack.
+POOL_FILES = ("tests/test_inter_service_flow.py", "tests/scenarios")
 
 
-def pytest(*args: str, env: Mapping[str, str], cwd: Path = ROOT) -> None:
-    """This interpreter's pytest with `args` and `env` over this process's; RigError when it fails."""
+def pytest(*args: str, env: Mapping[str, str], cwd: Path = ROOT, capture: bool = False) -> str:
+    """This interpreter's pytest with `args` and `env` over this process's; its output when captured.
+
+    RigError when it fails.
+    """
     command = [sys.executable, "-m", "pytest", *args]
     print(f"remote_engines: {' '.join(command)}", flush=True)
-    result = subprocess.run(command, env={**os.environ, **env}, cwd=cwd, check=False)
+    result = subprocess.run(
+        command, env={**os.environ, **env}, cwd=cwd, check=False, text=True, capture_output=capture
+    )
+    if capture:
+        print(result.stdout, result.stderr, sep="\n", flush=True)
     if result.returncode != 0:
         engine = env.get("DOCKER_HOST")
         raise RigError(f"{' '.join(command)} exited {result.returncode} (DOCKER_HOST={engine})")
+    return result.stdout or ""
 
 
 def suite(args: Sequence[str], env: Mapping[str, str]) -> None:
@@ -70,6 +81,18 @@ def example_project(env: Mapping[str, str]) -> None:
         pytest("-p", "no:cacheprovider", "--rootdir", str(project), str(project), env=env)
 
 
+def pool_run(engines: Rig, files: Sequence[str]) -> None:
+    """`-n 4` over both engines (--stack-engines): two workers on each, as the run's summary must say."""
+    urls = [engine.tcp_url for engine in engines.engines]
+    args = ["-n", "4", f"--stack-engines={','.join(urls)}", "-m", INTEGRATION, *files]
+    output = pytest(*args, env={"DOCKER_HOST": "unix:///nonexistent/not-the-pool.sock"}, capture=True)
+    for url in urls:
+        line = next((line for line in output.splitlines() if line.strip().startswith(url)), "")
+        if line.count(" ready in ") != 2:
+            raise RigError(f"the pool run's summary doesn't show two started workers on {url}: {line!r}")
+    print("remote_engines: pool run: two workers on each engine, as the summary shows")
+
+
 def nothing_left(engines: Rig, log: Callable[[str], None]) -> None:
     """RigError naming the engine and what it holds, if any holds a container, volume or network."""
     for engine in engines.engines:
@@ -91,4 +114,5 @@ def run(args: Sequence[str]) -> None:
         # Ctrl-C, SIGTERM and SIGKILL (then the next run's sweep) of a run holding a stack there.
         signals = str(PLUGIN / "tests" / "engine" / "test_signals.py")
         pytest("-m", "integration", signals, env={"DOCKER_HOST": ssh.tcp_url})
+        pool_run(engines, POOL_FILES)
         nothing_left(engines, print)

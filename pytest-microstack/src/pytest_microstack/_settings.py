@@ -171,6 +171,9 @@ class StackSettings:
     exchanges_image: str
     # This run's failure reports (default: <root>/.artifacts/<run id>).
     artifacts: Path
+    # A pool of engines (DOCKER_HOST-style URLs) the run's xdist workers are spread over
+    # (`_engine.pool`); empty: the one engine the environment names.
+    engines: tuple[str, ...]
 
     def __init__(
         self,
@@ -190,6 +193,7 @@ class StackSettings:
         exchanges: bool = True,
         exchanges_image: str = "",
         artifacts: Path | None = None,
+        engines: tuple[str, ...] = (),
         startup_timeout: float | None = None,
         keep: bool | None = None,
         reuse: bool | None = None,
@@ -223,6 +227,7 @@ class StackSettings:
         self.exchanges = exchanges
         self.exchanges_image = exchanges_image
         self.artifacts = root / DEFAULT_ARTIFACTS / run_id if artifacts is None else artifacts
+        self.engines = engines
 
     @property
     def project(self) -> str:
