@@ -1,6 +1,8 @@
 """The layering contracts (pyproject.toml's `[tool.importlinter]`) hold, and they can fail.
 
-`nox -s lint` runs `lint-imports` on the package. Here the same contracts run
+`nox -s lint` runs `lint-imports` on the package. This is a check of the repository's tooling
+(import-linter is in the dev lock only), so it lives here, not in the plugin's own tests that
+the matrix and the installed wheel run. Here the same contracts run
 on a copy of the package with one import planted: an import that runs back up,
 a circle inside a room, pytest in a plain module. Each must break its contract
 (an import running up usually breaks more than one: it makes a circle too),
@@ -18,10 +20,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import pytest_microstack
 
-PLUGIN = Path(__file__).resolve().parents[2]
-PACKAGE = Path(pytest_microstack.__file__).parent
+PLUGIN = Path(__file__).resolve().parents[2] / "pytest-microstack"
+PACKAGE = PLUGIN / "src" / "pytest_microstack"  # the sources lint checks
 LINT_IMPORTS = (
     sys.executable,
     "-c",
