@@ -5,7 +5,7 @@ On the first engine, over tcp://ADDR:2375: the integration suite, then one file 
 (the rig's sshd and key): the plugin's example project, as its users run it; then its
 Ctrl-C, SIGTERM and SIGKILL tests over tcp://. Then a pool run over both (`-n 4`,
 --stack-engines): two workers on each, the summary saying so; and one where the second
-engine's link goes down once its two stacks run: only its workers' tests may fail, saying
+engine becomes unreachable once its two stacks run: only its workers' tests may fail, saying
 EngineLostError, and `--lf` then passes on the first alone. Afterwards (the lost engine's
 stacks swept, as the next run would) neither engine may hold a container, volume or
 network. Images come from the local engine; nothing is pulled.
@@ -114,8 +114,11 @@ def lost_engine_run(engines: Rig, files: Sequence[str], timeout: float = LOST_RU
         run = subprocess.Popen(command, env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True)
         try:
             _wait_for_stacks(second, 2, run, deadline=time.monotonic() + timeout)
-            runcmd(["ip", "link", "set", second.plan.host_veth, "down"])  # the engine's machine is gone
-            print(f"remote_engines: {second.name}'s link is down: the engine is lost", flush=True)
+            # The engine's machine is gone: an unreachable route to its address, so a connection fails
+            # here at once and nothing leaves this machine (with the veth down, the default route
+            # would carry it out).
+            runcmd(["ip", "route", "add", "unreachable", f"{second.address}/32"])
+            print(f"remote_engines: {second.name} is unreachable: the engine is lost", flush=True)
             run.wait(timeout=timeout)
         finally:
             if run.poll() is None:
@@ -141,7 +144,7 @@ def lost_engine_run(engines: Rig, files: Sequence[str], timeout: float = LOST_RU
         if f"{second.tcp_url}  left out" not in rerun:
             raise RigError(f"the --lf re-run did not leave out the lost engine {second.tcp_url}")
     finally:
-        runcmd(["ip", "link", "set", second.plan.host_veth, "up"])
+        subprocess.run(["ip", "route", "del", "unreachable", f"{second.address}/32"], check=False)
     sweep = "from pytest_microstack._core.lifecycle import sweep_leftovers as s; print(s())"
     swept = subprocess.run(
         [sys.executable, "-c", sweep],
@@ -150,7 +153,7 @@ def lost_engine_run(engines: Rig, files: Sequence[str], timeout: float = LOST_RU
         check=False,
     )
     if swept.returncode != 0:
-        raise RigError(f"the sweep of {second.name} after its link came back exited {swept.returncode}")
+        raise RigError(f"the sweep of {second.name} once it was reachable again exited {swept.returncode}")
     print("remote_engines: lost engine: only its workers failed, --lf passed on the other, its stacks swept")
 
 

@@ -191,7 +191,3 @@ class ImpactError(HarnessError):
 
 class EngineLostError(HarnessError):
     """Internal: the pool engine this worker's stack ran on stopped answering mid-run; names the engine."""
-
-
-class EnginePoolWarning(UserWarning):
-    """Internal: an engine of `stack_engines` did not answer at start-up, so was left out; says why."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_microstack._engine import pool
-from pytest_microstack._errors import EngineLostError, EnginePoolWarning
+from pytest_microstack._errors import EngineLostError
 from pytest_microstack._reports.run_summary import RunSummary
 from pytest_microstack._session.run_state import WORKER_KEY, uses_own_fixture
 
@@ -60,11 +60,6 @@ class EnginePool:
 
     def _probe(self, urls: tuple[str, ...]) -> None:
         self.engines, self.left_out = pool.probe_all(urls)
-        for engine in self.left_out:
-            self.config.issue_config_time_warning(
-                EnginePoolWarning(f"stack_engines: {engine.url} left out, no answer: {engine.reason}"),
-                stacklevel=2,
-            )
         if not self.engines:
             said = "; ".join(f"{engine.url}: {engine.reason}" for engine in self.left_out)
             raise pytest.UsageError(f"stack_engines: none of the {len(urls)} engines answered ({said})")
@@ -76,6 +71,17 @@ class EnginePool:
         url = pool.next_engine(self.engines, counts).url
         self.placed[worker] = url
         return url
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """The engines left out, said before any test: a line, not a Python warning, which a project's
+        `filterwarnings = error` would turn into a crash of the run it is meant to keep going."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        for engine in self.left_out:
+            reporter.write_line(
+                f"WARNING: stack_engines: {engine.url} left out, no answer: {engine.reason}", yellow=True
+            )
 
     # The controller: each worker's engine out, its figures back.
     @pytest.hookimpl(optionalhook=True)
