@@ -36,6 +36,7 @@ ARTIFACTS = ROOT / ".artifacts"
 PLUGIN = ROOT / "pytest-microstack"
 DEFAULT_BASE_IMAGE = "docker.io/library/python:3.11-slim-bookworm"
 # What the pool run (-n 4 over both engines) runs: enough tests for every worker to start a stack.
+REAPER_TIMEOUT = 180.0  # seconds for the last runs' reapers to remove their stacks
 LOST_RUN_TIMEOUT = 900.0  # seconds for the lost-engine run, start-ups on a loaded machine included
 POOL_FILES = ("tests/test_inter_service_flow.py", "tests/scenarios")
 
@@ -187,12 +188,15 @@ def _check_lost_run(text: str, returncode: int, lost_url: str) -> None:
         raise RigError(f"the lost engine's failures don't say EngineLostError naming {lost_url}")
 
 
-def nothing_left(engines: Rig, log: Callable[[str], None]) -> None:
-    """RigError naming the engine and what it holds, if any holds a container, volume or network."""
+def nothing_left(engines: Rig, log: Callable[[str], None], timeout: float = REAPER_TIMEOUT) -> None:
+    """RigError naming the engine and what it holds, if any still holds a container, volume or network
+    once the runs' reapers (detached: they remove after pytest exits) had `timeout` seconds."""
+    deadline = time.monotonic() + timeout
     for engine in engines.engines:
-        left = {kind: names for kind, names in engine.objects().items() if names}
-        if left:
-            raise RigError(f"{engine.name} still holds {left} after the runs")
+        while left := {kind: names for kind, names in engine.objects().items() if names}:
+            if time.monotonic() > deadline:
+                raise RigError(f"{engine.name} still holds {left} {timeout:g} s after the runs")
+            time.sleep(1)  # polling the engine under the deadline above
         log(f"remote_engines: {engine.name}: no containers, volumes or networks left")
 
 
