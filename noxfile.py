@@ -27,7 +27,7 @@ import nox
 sys.path.insert(0, str(Path(__file__).parent))
 from tools import docs_site
 from tools import podman as podman_engine
-from tools.artifacts import report_args
+from tools.artifacts import paths_given, report_args
 from tools.collect import INTEGRATION, INTEGRATION_SELECTION, collect_output
 from tools.fresh_venv import (
     floors_venv,
@@ -39,7 +39,6 @@ from tools.fresh_venv import (
     plugin_tests,
 )
 from tools.release import changelog_section
-from tools.remote_engine import RemoteEngineError, engine_over_tcp, local_engine_socket
 
 ROOT = Path(__file__).parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -73,8 +72,7 @@ def _python(session: nox.Session, *args: str, env: Mapping[str, str] | None = No
 
 
 def _paths_given(session: nox.Session) -> bool:
-    """Whether posargs name a test path: it then replaces the session's default paths."""
-    return any(not arg.startswith("-") and Path(arg.split("::", 1)[0]).exists() for arg in session.posargs)
+    return paths_given(session.posargs)  # a path in posargs replaces the session's default paths
 
 
 def _run_pytest(
@@ -233,12 +231,14 @@ def remote_engine(session: nox.Session) -> None:
     a shared one), and is stopped when the session ends. Needs socat: apt-get
     install socat. Extra arguments go to pytest, as for `integration`.
     """
-    try:
-        with engine_over_tcp(local_engine_socket(os.environ), log=session.log) as host:
-            reports = _run_artifacts(session, "remote_engine")
-            _run_pytest(session, "-m", INTEGRATION, *reports, paths=("tests",), env={"DOCKER_HOST": host})
-    except RemoteEngineError as error:
-        session.error(str(error))
+    _python(session, "-m", "tools.remote_engine", *session.posargs)
+
+
+@nox.session
+def remote_engines(session: nox.Session) -> None:
+    """Two engines in network namespaces of their own, as other machines (tools/netns_engine/session.py
+    says what runs on them). Needs root, iproute2, openssh-server; not in the default run."""
+    _python(session, "-m", "tools.netns_engine", "run", *session.posargs)
 
 
 @nox.session

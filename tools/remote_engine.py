@@ -1,21 +1,28 @@
 """The local engine reached as a remote one: socat forwarding a loopback TCP port to its socket.
 
-For `nox -s remote_engine`: DOCKER_HOST=tcp://127.0.0.1:PORT exercises the plugin's
-remote-engine paths (published ports on the engine's host, no local socket) with the
-engine already here. Any local user can reach the port meanwhile: a test machine's
-tool, never on a shared one.
+`python -m tools.remote_engine [PYTEST ARGS]` is `nox -s remote_engine`:
+DOCKER_HOST=tcp://127.0.0.1:PORT exercises the plugin's remote-engine paths (published
+ports on the engine's host, no local socket) with the engine already here. Any local
+user can reach the port meanwhile: a test machine's tool, never on a shared one.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
+from tools.artifacts import paths_given, report_args
+from tools.collect import INTEGRATION
+
+ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ENGINE_SOCKET = "/var/run/docker.sock"
 ANSWER_TIMEOUT = 10.0  # seconds for socat to listen and the engine to answer through it
 STOP_TIMEOUT = 5.0  # seconds for socat to end on SIGTERM before SIGKILL
@@ -83,3 +90,21 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def main(argv: list[str]) -> int:
+    """The integration suite through socat; `argv` as for `nox -s integration`. pytest's exit code."""
+    try:
+        with engine_over_tcp(local_engine_socket(os.environ)) as host:
+            reports = report_args(ROOT / ".artifacts", "remote_engine", argv)
+            paths = [] if paths_given(argv) else ["tests"]
+            command = [sys.executable, "-m", "pytest", "-m", INTEGRATION, *reports, *paths, *argv]
+            engine = {**os.environ, "DOCKER_HOST": host}
+            return subprocess.run(command, env=engine, cwd=ROOT, check=False).returncode
+    except RemoteEngineError as error:
+        print(f"remote_engine: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

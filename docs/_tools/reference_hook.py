@@ -29,6 +29,12 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
         "seconds for the whole stack to become ready; beats the ini key `stack_timeout`, "
         "loses to `--stack-timeout`",
     ),
+    "STACK_ENGINES": (
+        "unset",
+        "engines to spread the xdist workers over, comma- or space-separated, as `DOCKER_HOST` names them; "
+        "beats the ini key `stack_engines`, loses to `--stack-engines` "
+        "([a pool of engines](../how-to/engine-pool.md))",
+    ),
     "CI": (
         "unset",
         "set (to anything non-empty): the run waits for its stacks' removal instead of leaving it "

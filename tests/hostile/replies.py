@@ -2,7 +2,7 @@
 
 `requests` normalises what it sends (encodings, header values, framing); these
 helpers write the bytes themselves over a socket to the published port on
-127.0.0.1, so the services see exactly the hostile input under test.
+127.0.0.1 (a remote engine's host), so the services see exactly the hostile input under test.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+
+from tests.support.engine_host import stack_host
 
 TIMEOUT = 10.0  # seconds per exchange: far above any answer the services give
 
@@ -61,7 +63,7 @@ def assert_client_error(reply: Reply | requests.Response, *statuses: int, field:
 
 def _connect(base_url: str) -> socket.socket:
     parts = urlsplit(base_url)
-    assert parts.hostname == "127.0.0.1", f"hostile input goes to loopback only, not {base_url}"
+    assert parts.hostname == stack_host(), f"hostile input goes to the stack's host only, not {base_url}"
     return socket.create_connection((parts.hostname, parts.port or 80), timeout=TIMEOUT)
 
 

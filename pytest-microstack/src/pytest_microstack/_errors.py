@@ -187,3 +187,7 @@ class ExchangesWarning(UserWarning):
 class ImpactError(HarnessError):
     """Internal: --stack-impact can't read the change (no git, not a repository, or BASE names no
     commit); the plugin turns it into a usage error."""
+
+
+class EngineLostError(HarnessError):
+    """Internal: the pool engine this worker's stack ran on stopped answering mid-run; names the engine."""

@@ -177,6 +177,9 @@ class StackSettings:
     # The recording --stack-coverage saves and --stack-impact reads
     # (default: <root>/.microstack-impact.json).
     impact_file: Path
+    # A pool of engines (DOCKER_HOST-style URLs) the run's xdist workers are spread over
+    # (`_engine.pool`); empty: the one engine the environment names.
+    engines: tuple[str, ...]
 
     def __init__(
         self,
@@ -198,6 +201,7 @@ class StackSettings:
         artifacts: Path | None = None,
         impact_base: str | None = None,
         impact_file: Path | None = None,
+        engines: tuple[str, ...] = (),
         startup_timeout: float | None = None,
         keep: bool | None = None,
         reuse: bool | None = None,
@@ -233,6 +237,7 @@ class StackSettings:
         self.artifacts = root / DEFAULT_ARTIFACTS / run_id if artifacts is None else artifacts
         self.impact_base = impact_base
         self.impact_file = root / DEFAULT_IMPACT_FILE if impact_file is None else impact_file
+        self.engines = engines
 
     @property
     def project(self) -> str:

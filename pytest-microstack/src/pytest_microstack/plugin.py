@@ -22,6 +22,7 @@ FIXTURES = "microstack-fixtures"
 EXCHANGES = "microstack-exchanges"
 PHASES = "microstack-phases"  # per-test contexts of --stack-coverage
 IMPACT = "microstack-impact"  # --stack-impact, and the recording --stack-coverage saves for it
+ENGINE_POOL = "microstack-engine-pool"  # stack_engines: which worker runs on which engine
 _INI: dict[str, tuple[str, str, Any]] = {
     # name: (help, type, default)
     "stack_compose_files": (
@@ -66,6 +67,12 @@ _INI: dict[str, tuple[str, str, Any]] = {
         "string",
         "",
     ),
+    "stack_engines": (
+        "engines to spread the xdist workers over, as DOCKER_HOST names them (tcp://HOST:2375, "
+        "ssh://user@HOST), balanced by their CPU counts (default: the one engine DOCKER_HOST names)",
+        "args",
+        [],
+    ),
     "stack_impact_file": (
         "the recording --stack-coverage writes and --stack-impact reads, relative to the rootdir "
         "(default: .microstack-impact.json)",
@@ -77,7 +84,15 @@ _MARKERS = {
     "integration": "uses the compose stack (added to tests using it)",
     "faults": "breaks a service for real (added to tests using `faults`)",
 }
-_OPTIONS = ("keep_stack", "reuse_stack", "stack_timeout", "stack_artifacts", "stack_coverage", "stack_impact")
+_OPTIONS = (
+    "keep_stack",
+    "reuse_stack",
+    "stack_timeout",
+    "stack_artifacts",
+    "stack_coverage",
+    "stack_impact",
+    "stack_engines",
+)
 # Set once pytest_configure ran: a conftest found later in collection activates the plugin at once.
 _CONFIGURED = pytest.StashKey[bool]()
 
@@ -150,6 +165,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(docs: Coverage inside containers)",
     )
     group.addoption(
+        "--stack-engines",
+        metavar="URLS",
+        default=None,  # parsed (and checked) once, by the settings reader
+        help="engines to spread the xdist workers over, comma-separated, as DOCKER_HOST names them "
+        "(default: env STACK_ENGINES, else ini stack_engines, else the one engine DOCKER_HOST names)",
+    )
+    group.addoption(
         "--no-stack-exchanges",
         action="store_true",
         help="don't record the exchanges between services (no proxies, no doubles)",
@@ -202,6 +224,10 @@ def _activate(config: pytest.Config) -> None:
     from pytest_microstack._impact.pytest_side import Impact
 
     config.pluginmanager.register(Impact(config, lambda: state.settings), IMPACT)
+    if state.settings.engines:
+        from pytest_microstack._session.engine_pool import EnginePool
+
+        config.pluginmanager.register(EnginePool(config, state), ENGINE_POOL)
     _register_markers(config)
 
 

@@ -1,4 +1,4 @@
-"""A tiny Docker engine on a unix socket: answers `/_ping` and `/version`, nothing else.
+"""A tiny Docker engine on a unix socket: answers `/_ping`, `/version` and `/info`, nothing else.
 
 For runs of pytest in a subprocess (pytester), which can't use the in-process
 FakeEngine: they reach it through DOCKER_HOST, as they would a real engine.
@@ -25,6 +25,8 @@ class _Handler(BaseHTTPRequestHandler):
             body, kind = b"OK", "text/plain"
         elif path.endswith("/version"):
             body, kind = json.dumps(self.server.version).encode(), "application/json"
+        elif path.endswith("/info"):
+            body, kind = json.dumps(self.server.info).encode(), "application/json"
         else:
             self.send_error(404)
             return
@@ -41,13 +43,17 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     version: Mapping[str, Any]
+    info: Mapping[str, Any]
 
 
 @contextmanager
-def engine_socket(path: Path, version: Mapping[str, Any]) -> Iterator[str]:
-    """Serve an engine answering `version` at the unix socket `path`; yields its DOCKER_HOST."""
+def engine_socket(
+    path: Path, version: Mapping[str, Any], info: Mapping[str, Any] | None = None
+) -> Iterator[str]:
+    """Serve an engine answering `version` (and `info`) at the unix socket `path`; yields its DOCKER_HOST."""
     server = _Server(str(path), _Handler)
     server.version = version
+    server.info = info or {}
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -300,3 +300,48 @@ def test_without_coverage_in_the_settings_no_recording_is_saved(pytester: pytest
     impact.pytest_sessionfinish(session=None)  # type: ignore[arg-type]
 
     assert not (pytester.path / ".microstack-impact.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "environ", "ini", "expected"),
+    [
+        pytest.param((), {}, "", (), id="default-none"),
+        pytest.param((), {}, "tcp://a:2375 ssh://ci@b", ("tcp://a:2375", "ssh://ci@b"), id="ini"),
+        pytest.param(
+            (),
+            {"STACK_ENGINES": "tcp://e:2375,tcp://f:2375"},
+            "tcp://a:2375",
+            ("tcp://e:2375", "tcp://f:2375"),
+            id="env-beats-ini",
+        ),
+        pytest.param(
+            ("--stack-engines=tcp://c:2375",),
+            {"STACK_ENGINES": "tcp://e:2375"},
+            "tcp://a:2375",
+            ("tcp://c:2375",),
+            id="option-beats-env",
+        ),
+        pytest.param((), {"STACK_ENGINES": "  "}, "tcp://a:2375", ("tcp://a:2375",), id="blank-env-is-unset"),
+    ],
+)
+def test_stack_engines_has_one_precedence(
+    pytester: pytest.Pytester,
+    args: tuple[str, ...],
+    environ: dict[str, str],
+    ini: str,
+    expected: tuple[str, ...],
+) -> None:
+    pytester.makefile(".ini", pytest=f"[pytest]\nstack_engines = {ini}\n")
+    config = pytester.parseconfig(*args)
+
+    assert read_settings(config, run_id="r1", environ=environ).engines == expected
+    if not args:  # tools reading the file (no command line) get the same
+        assert read_settings(pytester.path, run_id="r1", environ=environ).engines == expected
+
+
+def test_a_bad_engine_is_refused_by_the_reader_naming_its_route(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".ini", pytest="[pytest]\nstack_engines = tcp://a:2375\n")
+    config = pytester.parseconfig()
+
+    with pytest.raises(SettingsError, match="STACK_ENGINES: 'a:1' is not an engine address"):
+        read_settings(config, run_id="r1", environ={"STACK_ENGINES": "a:1"})

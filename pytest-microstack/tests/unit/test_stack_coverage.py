@@ -309,9 +309,11 @@ def test_a_kept_stack_is_refused(tmp_path: Path, policy: TeardownPolicy) -> None
         Measurement(settings(tmp_path, teardown=policy), Engine(None, "127.0.0.1"), tmp_path, {})
 
 
-def test_an_engine_on_another_machine_is_refused_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(StackCoverageError, match=r"engine on this machine.*at 10\.1\.2\.3"):
-        Measurement(settings(tmp_path), Engine(None, "10.1.2.3"), tmp_path, {"services": {"api": {}}})
+def test_an_engine_on_another_machine_is_measured_through_its_api() -> None:
+    from pytest_microstack._coverage.through_api import RemoteMeasurement, measurement_class
+
+    assert measurement_class(Engine(None, "127.0.0.1")) is Measurement
+    assert measurement_class(Engine(None, "10.1.2.3")) is RemoteMeasurement
 
 
 def test_warnings_are_quiet_when_everything_maps() -> None:

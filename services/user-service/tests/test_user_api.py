@@ -275,7 +275,7 @@ def _forge(**changes: Any) -> str:
         "aud": "microstack",
     }
     claims.update(changes)
-    secret = claims.pop("secret", SECRET)
+    secret = str(claims.pop("secret", SECRET))
     return jwt.encode({k: v for k, v in claims.items() if v is not None}, secret, algorithm="HS256")
 
 
@@ -338,7 +338,7 @@ def _tamper(token: str) -> str:
                 "Bearer "
                 + jwt.encode(
                     jwt.decode(t, options={"verify_signature": False}),
-                    None,
+                    "",  # PyJWT reads "" as no key, as the none algorithm needs
                     algorithm="none",
                 )
             ),

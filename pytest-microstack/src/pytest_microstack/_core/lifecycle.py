@@ -167,9 +167,9 @@ def open_stack_with(
     require_supported(engine.client, builds=bool(prepared.plan.images))
     measurement = None
     if settings.coverage:
-        from pytest_microstack._coverage.measurement import Measurement
+        from pytest_microstack._coverage.through_api import measurement_class
 
-        measurement = Measurement(settings, engine, state, prepared.config, coverage)
+        measurement = measurement_class(engine)(settings, engine, state, prepared.config, coverage)
     with ExitStack() as resources:
         stack = None
         if settings.teardown is TeardownPolicy.REUSE:
@@ -215,7 +215,7 @@ def _new_stack(
     ensure_images(compose, engine.client, prepared.plan, state / BUILD_LOCK)
     fronts = _wire_exchanges(settings, engine, state, prepared, labels, override)
     if measurement is not None:  # written once the images exist: it keeps their PYTHONPATH
-        measured = measurement.write_override(override.parent, prepared.plan.images)
+        measured = measurement.write_override(override.parent, prepared.plan.images, labels)
         files = (*settings.compose_files, str(override), str(measured))
         compose = _compose(settings, files, settings.project, environment)
     stack = ComposeStack(

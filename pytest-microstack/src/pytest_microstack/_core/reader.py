@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import pytest
 
 STACK_TIMEOUT_ENV = "STACK_TIMEOUT"
+STACK_ENGINES_ENV = "STACK_ENGINES"
 # pytest's own spelling of ini booleans (`_pytest.config._strtobool`).
 _TRUE = {"y", "yes", "t", "true", "on", "1"}
 _FALSE = {"n", "no", "f", "false", "off", "0"}
@@ -132,6 +133,18 @@ def stack_timeout(source: IniSource, environ: Mapping[str, str]) -> float:
     return DEFAULT_STACK_TIMEOUT
 
 
+def stack_engines(source: IniSource, environ: Mapping[str, str]) -> tuple[str, ...]:
+    """--stack-engines, then $STACK_ENGINES, then ini stack_engines, then none (the one engine)."""
+    from pytest_microstack._engine.pool import parse_engines
+
+    option = source.option("stack_engines")
+    if option:
+        return parse_engines([str(option)], "--stack-engines")
+    if environ.get(STACK_ENGINES_ENV, "").strip():
+        return parse_engines([environ[STACK_ENGINES_ENV]], STACK_ENGINES_ENV)
+    return parse_engines(source.args("stack_engines"), "stack_engines")
+
+
 def teardown_policy(source: IniSource, environ: Mapping[str, str]) -> TeardownPolicy:
     """--reuse-stack, then --keep-stack, then the default (WAIT in CI, else REAPER)."""
     if source.option("reuse_stack"):
@@ -210,4 +223,5 @@ def read_settings(
         exchanges_image=ini.text("stack_exchanges_image"),
         impact_base=impact_base(ini),
         impact_file=impact_file(ini),
+        engines=stack_engines(ini, env),
     )

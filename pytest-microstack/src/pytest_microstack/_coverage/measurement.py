@@ -73,11 +73,6 @@ class Measurement:
                 "--stack-coverage can't measure a kept stack (--keep-stack/--reuse-stack): "
                 "coverage data is saved when the services stop, and a kept stack doesn't"
             )
-        if not engine.is_local:
-            raise StackCoverageError(
-                f"--stack-coverage needs the Docker engine on this machine: it bind-mounts coverage "
-                f"and collects its data through this machine's files, and the engine is at {engine.host}"
-            )
         runtime.check_coverage_installed()
         self.settings = settings
         self.engine = engine
@@ -90,7 +85,9 @@ class Measurement:
         self.result: Combined | None = None
         self.switcher: contexts.Switcher | None = None
 
-    def write_override(self, workdir: Path, images: Mapping[str, str]) -> Path:
+    def write_override(
+        self, workdir: Path, images: Mapping[str, str], labels: Mapping[str, str] | None = None
+    ) -> Path:
         """The rcfile, the data folders and the override file in `workdir`; returns the override."""
         folder = workdir / "coverage"
         folder.mkdir(exist_ok=True)
@@ -150,7 +147,7 @@ class Measurement:
             for name in self.measured
             if stack.services.get(name) is None or stack.services[name].check == "running"
         ]
-        markers = collect.wait_for_markers(self.data_dirs, patient)
+        markers = self._wait_markers(stack, patient)
         self.not_python = collect.check_started(markers, self.settings.coverage_services)
         if self.not_python:
             warnings.warn(
@@ -162,6 +159,15 @@ class Measurement:
                 stacklevel=3,
             )
 
+    def _wait_markers(
+        self, stack: MeasuredStack, patient: list[str]
+    ) -> dict[str, list[collect.ProcessMarker]]:
+        """Each service's start markers (read from the bind-mounted data folders here)."""
+        return collect.wait_for_markers(self.data_dirs, patient)
+
+    def _after_stop(self, stack: MeasuredStack) -> None:
+        """Bring the saved data to the data folders: nothing to do, they are bind-mounted here."""
+
     def collect(self, stack: MeasuredStack) -> Combined:
         """Stop every container gracefully (each process saves), then map and write the data."""
         label = {"label": [f"{PROJECT_LABEL}={stack.project}"]}
@@ -170,6 +176,7 @@ class Measurement:
             BOUNDARIES.closed(self.switcher)  # the stop is outside tests
             self.switcher = None
         collect.stop_gracefully(containers, collect.grace_seconds(self.services))
+        self._after_stop(stack)
         raw = {name: collect.data_files(folder) for name, folder in self.data_dirs.items()}
         tag = f"{self.settings.run_id}-{self.settings.worker}"
         self.result = combine(raw, self.destination, tag)

@@ -302,14 +302,22 @@ class RunState:
         masker = self.masker(stack, secret_names)
         masker.add(self.run_masker.values)
         if report.failed and stack is not None:
-            since = self.test_started.get(item.nodeid)
-            for service in stack.services:
-                logs = stack.logs(service, since=since)
-                report.sections.append((f"{service} logs during {report.when}", logs))
-            label = item.nodeid if report.when == "call" else f"{item.nodeid}-{report.when}"
-            what = f"test: {item.nodeid}\nphase: {report.when}\n\n{report.longreprtext}"
-            self.save_report(stack, secret_names, label, what)
+            try:
+                self._report_failure(item, report, stack, secret_names)
+            except Exception as error:  # noqa: BLE001 - an engine gone mid-run: the test's failure says enough
+                report.sections.append(("microstack", f"no service logs or failure report: {error}"))
         masker.report(report)
+
+    def _report_failure(
+        self, item: pytest.Item, report: pytest.TestReport, stack: Stack, secret_names: tuple[str, ...]
+    ) -> None:
+        since = self.test_started.get(item.nodeid)
+        for service in stack.services:
+            logs = stack.logs(service, since=since)
+            report.sections.append((f"{service} logs during {report.when}", logs))
+        label = item.nodeid if report.when == "call" else f"{item.nodeid}-{report.when}"
+        what = f"test: {item.nodeid}\nphase: {report.when}\n\n{report.longreprtext}"
+        self.save_report(stack, secret_names, label, what)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, Any, None]:
