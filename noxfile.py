@@ -171,9 +171,8 @@ def mutation_plugin(session: nox.Session) -> None:
 
 @nox.session
 def impact(session: nox.Session) -> None:
-    """The mutant study of --stack-impact (not in the default run; bounded: `-- --minutes N`): every
-    mutant the suite kills must be killed by what --stack-impact selects. Resumable: results go to
-    bench/results/impact_mutants.json mutant by mutant. tools/impact/ says more."""
+    """The mutant study of --stack-impact (bounded: `-- --minutes N`; resumable, results in
+    bench/results/impact_mutants.json): every mutant the suite kills, the selection must kill."""
     _python(session, "-m", "tools.impact", *session.posargs)
 
 
@@ -278,9 +277,7 @@ def bench(session: nox.Session) -> None:
 
     `nox -s bench -- --runs 1 --skip suite,suite-serial,cold-build` for a quick look (that
     too rewrites both files); `-- --only exchanges-latency,exchanges-startup,exchanges-load,exchanges-memory
-    --runs 1` for issue 26's costs alone (about 5 minutes); `python -m bench.report` regenerates
-    BENCHMARKS.md from the JSON.
-    """
+    --runs 1` for issue 26's costs alone; `python -m bench.report` rewrites BENCHMARKS.md from the JSON."""
     _python(session, "-m", "bench", *session.posargs)
 
 
