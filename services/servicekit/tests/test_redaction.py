@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -245,3 +246,32 @@ def test_redacting_filter_scrubs_tracebacks_and_stacks_for_foreign_formatters() 
     assert JWT not in text
     assert "ValueError: bad token" in text
     assert f"token = '{REDACTED}'" in text  # the stack is kept, redacted
+
+
+# Runs a client controls in a logged value (a path, a header quoted in an error). Each
+# pattern once rescanned the rest of a word-character run from every position in it:
+# 16,000 digits took 14 s per line, so one request could stall a worker.
+LONG_RUNS = {
+    "digits": "9" * 65_536,
+    "letters": "a" * 65_536,
+    "dotted-scheme-characters": "a." * 32_768,
+    "dashed-jwt-starts": "eyJ-" * 16_384,
+    "words-with-underscores": "ab_" * 21_845,
+    "a-sensitive-word-in-a-run": "9" * 32_768 + "password" + "9" * 32_768,
+}
+# Linear scans of 64 KiB take milliseconds; the old quadratic ones took minutes. The
+# bound is the margin between, not a figure (BENCHMARKS.md has none for this).
+REDACTION_BOUND = 1.0  # seconds
+
+
+@pytest.mark.parametrize("text", LONG_RUNS.values(), ids=LONG_RUNS.keys())
+def test_a_long_run_of_word_characters_is_redacted_in_linear_time(text: str) -> None:
+    started = time.perf_counter()
+    redact(text)
+    assert time.perf_counter() - started < REDACTION_BOUND
+
+
+def test_a_key_inside_a_long_run_is_still_redacted() -> None:
+    text = "9" * 10_000 + "_password=hunter2 " + "tail"
+
+    assert redact(text) == "9" * 10_000 + "_password=[redacted] tail"

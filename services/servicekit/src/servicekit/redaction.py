@@ -31,14 +31,18 @@ _DIGEST = re.compile(
 _AUTHORIZATION = re.compile(r"""(?i)\b((?:proxy-)?authorization\s*[:=]\s*[A-Za-z][\w.+-]*)(\s+)[^'"\r\n]+""")
 # A PEM private key, whole (its lines may be joined by escaped newlines).
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+_JWT = re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 # scheme://userinfo@host: the whole userinfo (a token is often the user name).
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@'\"]+@")
+_USERINFO = re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)[^/?#\s@'\"]+@")
 # A sensitive key and its value inside text: JSON (also escaped inside a JSON string),
 # Python reprs, query strings and form bodies.
+#
+# Every pattern that scans a run of word characters starts only where such a run
+# starts (a lookbehind): started inside the run too, each start rescans the rest of
+# it, and a long run (a 4,000-digit id in a logged path) took seconds per line.
 _KEYED_VALUE = re.compile(
     rf"""(?ix)
-    (?P<key>\\?["']?[\w-]*(?:{_SENSITIVE})[\w-]*\\?["']?\s*[:=]\s*)
+    (?P<key>\\?["']?(?<![\w-])[\w-]*(?:{_SENSITIVE})[\w-]*\\?["']?\s*[:=]\s*)
     (?P<value>
         \\"(?:[^"\\]|\\[^"])*\\"      # \"...\" inside a JSON string
       | "(?:[^"\\]|\\.)*"               # "..."
