@@ -273,9 +273,13 @@ class StackSettings:
         _deprecated("startup_timeout", "stack_timeout")
         self.stack_timeout = value
 
+    # Their docstrings below are for the API reference (mkdocstrings reads the source).
     keep = _DeprecatedFlag(TeardownPolicy.KEEP)
+    """Deprecated: `teardown is TeardownPolicy.KEEP`."""
     reuse = _DeprecatedFlag(TeardownPolicy.REUSE)
+    """Deprecated: `teardown is TeardownPolicy.REUSE`."""
     wait_for_teardown = _DeprecatedFlag(TeardownPolicy.WAIT)
+    """Deprecated: `teardown is TeardownPolicy.WAIT`."""
 
 
 def _flags_of(policy: TeardownPolicy) -> dict[str, bool | None]:
