@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, get_args, overload
 
 from pytest_microstack._errors import SettingsError
 from pytest_microstack._ownership import project_name
@@ -140,6 +140,35 @@ def _deprecated(old: str, new: str) -> None:
     )
 
 
+class _DeprecatedFlag:
+    """One of the three deprecated booleans (`keep`, `reuse`, `wait_for_teardown`), read from and
+    written to `teardown`: a write means what the same flag means to the constructor (`_from_flags`).
+    """
+
+    def __init__(self, policy: TeardownPolicy) -> None:
+        self.policy = policy
+        self.name = ""
+        self.__doc__ = f"Deprecated: `teardown is TeardownPolicy.{policy.name}`."
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> _DeprecatedFlag: ...
+    @overload
+    def __get__(self, instance: StackSettings, owner: type) -> bool: ...
+    def __get__(self, instance: StackSettings | None, owner: type) -> _DeprecatedFlag | bool:
+        if instance is None:  # the class's attribute: the descriptor itself (help(), docs)
+            return self
+        _deprecated(self.name, "teardown")
+        return instance.teardown is self.policy
+
+    def __set__(self, instance: StackSettings, value: bool) -> None:
+        _deprecated(self.name, "teardown")
+        flags = _flags_of(instance.teardown) | {self.name: value}
+        instance.teardown = _from_flags(**flags)
+
+
 @dataclass(init=False)
 class StackSettings:
     """Everything that decides which stack a run gets, and what becomes of it.
@@ -259,45 +288,22 @@ class StackSettings:
         _deprecated("startup_timeout", "stack_timeout")
         self.stack_timeout = value
 
-    @property
-    def keep(self) -> bool:
-        """Deprecated: `teardown is TeardownPolicy.KEEP`."""
-        _deprecated("keep", "teardown")
-        return self.teardown is TeardownPolicy.KEEP
+    # Their docstrings below are for the API reference (mkdocstrings reads the source).
+    keep = _DeprecatedFlag(TeardownPolicy.KEEP)
+    """Deprecated: `teardown is TeardownPolicy.KEEP`."""
+    reuse = _DeprecatedFlag(TeardownPolicy.REUSE)
+    """Deprecated: `teardown is TeardownPolicy.REUSE`."""
+    wait_for_teardown = _DeprecatedFlag(TeardownPolicy.WAIT)
+    """Deprecated: `teardown is TeardownPolicy.WAIT`."""
 
-    @keep.setter
-    def keep(self, value: bool) -> None:
-        _deprecated("keep", "teardown")
-        if value and self.teardown is not TeardownPolicy.REUSE:
-            self.teardown = TeardownPolicy.KEEP
-        elif not value and self.teardown is TeardownPolicy.KEEP:
-            self.teardown = TeardownPolicy.default()
 
-    @property
-    def reuse(self) -> bool:
-        """Deprecated: `teardown is TeardownPolicy.REUSE`."""
-        _deprecated("reuse", "teardown")
-        return self.teardown is TeardownPolicy.REUSE
-
-    @reuse.setter
-    def reuse(self, value: bool) -> None:
-        _deprecated("reuse", "teardown")
-        if value:
-            self.teardown = TeardownPolicy.REUSE
-        elif self.teardown is TeardownPolicy.REUSE:
-            self.teardown = TeardownPolicy.default()
-
-    @property
-    def wait_for_teardown(self) -> bool:
-        """Deprecated: `teardown is TeardownPolicy.WAIT`."""
-        _deprecated("wait_for_teardown", "teardown")
-        return self.teardown is TeardownPolicy.WAIT
-
-    @wait_for_teardown.setter
-    def wait_for_teardown(self, value: bool) -> None:
-        _deprecated("wait_for_teardown", "teardown")
-        if not self.teardown.keeps_stack:  # a kept stack is not removed at all
-            self.teardown = TeardownPolicy.WAIT if value else TeardownPolicy.REAPER
+def _flags_of(policy: TeardownPolicy) -> dict[str, bool | None]:
+    """The three deprecated booleans that `_from_flags` reads as `policy` (a kept stack has no wait)."""
+    return {
+        "keep": policy is TeardownPolicy.KEEP,
+        "reuse": policy is TeardownPolicy.REUSE,
+        "wait_for_teardown": None if policy.keeps_stack else policy is TeardownPolicy.WAIT,
+    }
 
 
 def _from_flags(keep: bool | None, reuse: bool | None, wait_for_teardown: bool | None) -> TeardownPolicy:

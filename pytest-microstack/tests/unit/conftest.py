@@ -12,13 +12,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import docker.api.client
 import pytest
-from pytest_httpserver import HTTPServer
 
 from unit.fakes import FakeEngine
 
@@ -80,17 +78,6 @@ def private_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     folder = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("MICROSTACK_STATE_DIR", str(folder))
     return folder
-
-
-@pytest.fixture(scope="session")
-def make_httpserver() -> Iterator[HTTPServer]:
-    """pytest-httpserver's server for this directory, bound to 127.0.0.1 rather than "localhost"."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()
 
 
 @pytest.fixture

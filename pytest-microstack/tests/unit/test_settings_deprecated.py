@@ -132,3 +132,56 @@ def test_the_stack_and_its_start_error_keep_their_old_names_with_a_warning(engin
         assert stack.startup_timeout == stack.stack_timeout == 10
     with pytest.warns(DeprecationWarning, match=r"StackStartError\.deadline is deprecated.*timeout"):
         assert error.deadline == error.timeout == 12.5
+
+
+K, R, W, P = TeardownPolicy.KEEP, TeardownPolicy.REUSE, TeardownPolicy.WAIT, TeardownPolicy.REAPER
+DEFAULT = None  # TeardownPolicy.default(): WAIT in CI, REAPER elsewhere
+
+
+@pytest.mark.parametrize("ci", [False, True], ids=["local", "ci"])
+@pytest.mark.parametrize(
+    ("flag", "value", "after"),  # after: what each of REAPER, WAIT, KEEP, REUSE becomes
+    [
+        pytest.param("keep", True, (K, K, K, R), id="keep=True"),
+        pytest.param("keep", False, (P, W, DEFAULT, R), id="keep=False"),
+        pytest.param("reuse", True, (R, R, R, R), id="reuse=True"),
+        pytest.param("reuse", False, (P, W, K, DEFAULT), id="reuse=False"),
+        pytest.param("wait_for_teardown", True, (W, W, K, R), id="wait=True"),
+        pytest.param("wait_for_teardown", False, (P, P, K, R), id="wait=False"),
+    ],
+)
+def test_each_deprecated_flag_writes_the_policy_it_always_did(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ci: bool,
+    flag: str,
+    value: bool,
+    after: tuple[TeardownPolicy | None, ...],
+) -> None:
+    """Every flag, both values, from every policy: a kept stack stays kept; off resets only its own."""
+    if ci:
+        monkeypatch.setenv("CI", "true")
+    for before, expected in zip((P, W, K, R), after, strict=True):
+        settings = StackSettings(tmp_path, (), "r1", teardown=before)
+        warning = rf"^StackSettings\.{flag} is deprecated .*: use teardown$"
+        with pytest.warns(DeprecationWarning, match=warning):
+            setattr(settings, flag, value)
+        want = (W if ci else P) if expected is DEFAULT else expected
+        assert teardown_of(settings) is want, f"{flag}={value} from {before}"
+
+
+@pytest.mark.parametrize("flag", ["keep", "reuse", "wait_for_teardown"])
+def test_a_deprecated_flag_reads_true_for_its_policy_only(tmp_path: Path, flag: str) -> None:
+    own = {"keep": K, "reuse": R, "wait_for_teardown": W}[flag]
+    for policy in TeardownPolicy:
+        settings = StackSettings(tmp_path, (), "r1", teardown=policy)
+        with pytest.warns(DeprecationWarning, match=rf"^StackSettings\.{flag} is deprecated") as caught:
+            read = getattr(settings, flag)
+        assert read is (policy is own)
+        assert [w.filename for w in caught] == [__file__]  # the warning points at the caller's line
+
+
+def test_the_deprecated_flags_are_not_fields(tmp_path: Path) -> None:
+    names = {field.name for field in dataclasses.fields(StackSettings)}
+    assert names.isdisjoint({"keep", "reuse", "wait_for_teardown", "startup_timeout"})
+    assert StackSettings.keep.__doc__ == "Deprecated: `teardown is TeardownPolicy.KEEP`."

@@ -26,6 +26,8 @@ PROXIES = clients.trusted_proxies("10.0.0.0/8, 192.0.2.7")
         pytest.param("[2001:db8:1:2::1]:8080", "2001:db8:1:2::/64", id="ipv6-with-port"),
         pytest.param("[2001:db8:1:2::1]", "2001:db8:1:2::/64", id="ipv6-bracketed"),
         pytest.param("[10.1.2.3", "unknown", id="unclosed-bracket"),
+        # The address ends at the first "]": what follows it (a port, or more) is not part of it.
+        pytest.param("[2001:db8:1:2::1]:8080]", "2001:db8:1:2::/64", id="address-ends-at-first-bracket"),
         pytest.param("10.1.2.3:80:80", "unknown", id="two-colons-not-ipv6"),
         pytest.param("not-an-address", "unknown", id="junk"),
         pytest.param(None, "unknown", id="none"),
