@@ -106,25 +106,27 @@ class EnginePool:
         if worker in self.lost and uses_own_fixture(item, "stack"):
             raise EngineLostError(self.lost[worker])
 
-    @pytest.hookimpl(hookwrapper=True)
+    @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, Any, None]:
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         """A failed stack test asks whether the engine still answers; if not, the report says so."""
-        outcome = yield
-        report: pytest.TestReport = outcome.get_result()
+        report = yield
         url = self.url or self.placed.get(self.state.worker)
+        if report.failed and url is not None and uses_own_fixture(item, "stack"):
+            self._note_if_lost(url)
+            if self.state.worker in self.lost:
+                report.sections.append(("microstack engine", self.lost[self.state.worker]))
+        return report
+
+    def _note_if_lost(self, url: str) -> None:
         worker = self.state.worker
-        if not report.failed or url is None or not uses_own_fixture(item, "stack"):
-            return
         if worker not in self.lost and not pool.answers(url):
             self.lost[worker] = (
                 f"the engine {url} (stack_engines) that worker {worker}'s stack runs on stopped answering "
                 f"at {time.strftime('%H:%M:%S')}: this worker's stack tests fail; `pytest --lf` re-runs "
                 "them on the engines that answer then"
             )
-        if worker in self.lost:
-            report.sections.append(("microstack engine", self.lost[worker]))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         workeroutput = getattr(self.config, "workeroutput", None)
