@@ -8,6 +8,7 @@ the call product-service made to user-service, with the token masked.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -16,6 +17,10 @@ from pathlib import Path
 import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[2]
+# The planted run is a run of its own: a run id inherited from a tool that set one
+# (bench does) would give it this run's project, and its teardown would take this
+# run's stack with it.
+OWN_RUN_ENVIRONMENT = {name: value for name, value in os.environ.items() if name != "MICROSTACK_RUN_ID"}
 CALL = "product-service → user-service  GET /users/authenticate  200"
 PLANTED = """
 import secrets
@@ -41,6 +46,7 @@ def test_a_failing_scenarios_report_shows_the_call_between_services(tmp_path: Pa
          "--rootdir", str(REPOSITORY), "-p", "no:cacheprovider", "-p", "no:randomly",
          f"--junitxml={junit}", "--stack-artifacts", str(artifacts)],
         cwd=REPOSITORY, capture_output=True, text=True, timeout=300, check=False,
+        env=OWN_RUN_ENVIRONMENT,
     )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
     assert "exchanges during call" in result.stdout
