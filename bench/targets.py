@@ -52,12 +52,15 @@ def _unmeasured(target: str, *keys: str) -> Verdict:
     return Verdict(target, "", f"not measured ({', '.join(keys)} skipped or failed)", None)
 
 
-def _at_most(medians: Mapping[str, float], target: str, key: str, limit: float) -> Verdict:
+def _at_most(
+    medians: Mapping[str, float], target: str, key: str, limit: float, unit: str = "s", digits: int = 3
+) -> Verdict:
     if key not in medians:
         return _unmeasured(target, key)
     value = medians[key]
     met = value <= limit
-    return Verdict(target, f"{value:.3f} s", "met" if met else f"missed by {value - limit:.3f} s", met)
+    shown, gap = f"{value:.{digits}f} {unit}", f"missed by {value - limit:.{digits}f} {unit}"
+    return Verdict(target, shown, "met" if met else gap, met)
 
 
 def _ratio_at_most(medians: Mapping[str, float], target: str, top: str, bottom: str, limit: float) -> Verdict:
@@ -155,14 +158,6 @@ def _throughput_kept(medians: Mapping[str, float], target: str, limit: float) ->
     return Verdict(target, measured, "met" if not short else "missed: " + "; ".join(short), not short)
 
 
-def _megabytes_at_most(medians: Mapping[str, float], target: str, key: str, limit: float) -> Verdict:
-    if key not in medians:
-        return _unmeasured(target, key)
-    value = medians[key]
-    met = value <= limit
-    return Verdict(target, f"{value:.1f} MB", "met" if met else f"missed by {value - limit:.1f} MB", met)
-
-
 def exchanges_targets(medians: Mapping[str, float]) -> list[Verdict]:
     """Issue 26's costs of recording the exchanges, in its order."""
     return [
@@ -188,10 +183,12 @@ def exchanges_targets(medians: Mapping[str, float]) -> list[Verdict]:
             "harness-start-exchanges-off",
             1.15,
         ),
-        _megabytes_at_most(
+        _at_most(
             medians,
             "memory of the recording ≤ 50 MB for the full suite (one stack's proxies, peak RSS summed)",
             "exchanges-memory-stack",
             50.0,
+            unit="MB",
+            digits=1,
         ),
     ]
