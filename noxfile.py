@@ -254,9 +254,9 @@ def fuzz(session: nox.Session) -> None:
 def load(session: nox.Session) -> None:
     """The full flow under load on a stack of its own; figures to bench/results/load.{json,md}.
 
-    Needs wrk (scripts/bootstrap installs it as root). What it runs: tests/load/test_load.py.
+    The services' own throughput, with no recording proxies (bench compares). Needs wrk.
     """
-    _run_pytest(session, "-m", "load", "-p", "no:xdist", paths=("tests/load",))
+    _run_pytest(session, "-m", "load", "-p", "no:xdist", "--no-stack-exchanges", paths=("tests/load",))
 
 
 @nox.session

@@ -1,7 +1,7 @@
 """Issue 26's costs of recording the exchanges: latency per hop, load throughput, start-up, memory.
 
-Each is measured with the recording on (the default) and off (`--no-stack-exchanges`,
-StackSettings.exchanges=False), side by side in the same run, so the targets compare
+Each is measured with the recording on (`--stack-exchanges`, StackSettings.exchanges=True) and
+off (`--no-stack-exchanges`, False), side by side in the same run, so the targets compare
 like with like. The pure parts (percentiles, the load run's rows, the proxies' usage
 answers) are separate functions, unit-tested in tests/tools/test_bench.py.
 """
@@ -41,7 +41,9 @@ HOP_PATH = "/health"  # no I/O in the service: what is left is the path to it
 HOP_REQUESTS = 2000  # per side and run, in blocks that alternate between the two stacks
 HOP_BLOCK = 100
 HOP_TIMEOUT = 10.0
-LOAD = [*PYTEST, "-m", "load", "-p", "no:xdist", "tests/load"]  # what `nox -s load` runs
+# What `nox -s load` runs, less its --no-stack-exchanges.
+LOAD = [*PYTEST, "-m", "load", "-p", "no:xdist", "tests/load"]
+ON = "--stack-exchanges"
 LOAD_TIMEOUT = 1800.0  # the load test's own bound (pytest-timeout); about 80 s on a quiet machine
 OFF = "--no-stack-exchanges"
 # The load run's throughputs compared on/off: its two wrk paths, and the locust flow's total.
@@ -252,7 +254,7 @@ def load_throughput(pairs: int) -> list[Figure]:
         (name, side): Figure(
             f"load-{name}-{side}",
             f"`nox -s load` throughput, {label}, exchanges {side}",
-            shown(LOAD + ([] if side == "on" else [OFF]), {"LOAD_RESULTS": "<a folder of its own>"}),
+            shown([*LOAD, ON if side == "on" else OFF], {"LOAD_RESULTS": "<a folder of its own>"}),
             group=GROUP,
             unit=PER_SECOND,
         )
@@ -264,7 +266,7 @@ def load_throughput(pairs: int) -> list[Figure]:
             with tempfile.TemporaryDirectory(prefix="bench-load-") as folder:
                 run_id = new_run_id()
                 env = environment(extra={"LOAD_RESULTS": folder, RUN_ID_ENV: run_id})
-                timed(LOAD + ([] if side == "on" else [OFF]), env, timeout=LOAD_TIMEOUT)
+                timed([*LOAD, ON if side == "on" else OFF], env, timeout=LOAD_TIMEOUT)
                 wait_until_run_removed(client(), run_id)
                 rates = load_throughputs(json.loads((Path(folder) / "load.json").read_text()))
             for name, rate in rates.items():

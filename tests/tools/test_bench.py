@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from bench.exchanges import failures, load_throughputs, percentile, proxies_peak_mb, published_control_port
-from bench.report import format_value, render
-from bench.targets import exchanges_targets, ratios
+from bench.report import default_recording, format_value, render
+from bench.targets import Verdict, exchanges_targets, ratios
 from bench.timing import MEGABYTES, MILLISECONDS, PER_SECOND
 
 # The shape `nox -s load` writes (tools/load/report.py), trimmed to what is read.
@@ -185,3 +185,15 @@ def test_a_failed_suite_names_its_failed_tests_before_its_last_lines() -> None:
     assert shown.splitlines()[0] == "FAILED tests/a.py::test_b - boom"
     assert shown.endswith("1 failed, 3 passed")
     assert "x" * 50 not in shown
+
+
+def test_recording_is_on_by_default_only_when_every_bound_holds() -> None:
+    met = Verdict("p50 ≤ 1 ms", "0.3 ms", "met", True)
+    missed = Verdict("start-up ≤ 1.15 x", "1.79 x", "missed", False)
+    unmeasured = Verdict("memory ≤ 50 MB", "-", "not measured", None)
+
+    assert default_recording([met, met]) == "Every bound holds: the recording may be on by default."
+    assert default_recording([met, missed]).startswith(
+        "1 bound(s) not met, so the recording is not on by default"
+    )
+    assert default_recording([met, unmeasured]).startswith("1 bound(s) not met")

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args, overload
+from typing import Final, Literal, get_args, overload
 
 from pytest_microstack._errors import SettingsError
 from pytest_microstack._ownership import project_name
@@ -25,6 +25,7 @@ CI_ENV = "CI"  # set by every CI service: CI runs wait for their teardown
 DEFAULT_STACK_TIMEOUT = 60.0  # seconds; the only place this default is written
 DEFAULT_ARTIFACTS = ".artifacts"  # under the root; one folder a run
 DEFAULT_IMPACT_FILE = ".microstack-impact.json"  # under the root: the recording --stack-impact reads
+EXCHANGES_AUTO: Final = "auto"  # StackSettings.exchanges: record only for a run whose tests use `doubles`
 # The names `docker compose` looks for, in its order.
 COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 
@@ -196,8 +197,10 @@ class StackSettings:
     coverage: bool
     coverage_services: tuple[str, ...]
     # Record what the services say to each other through a proxy per service
-    # (`_exchanges`); `exchanges_image` runs the proxies (default: the stack's own).
-    exchanges: bool
+    # (`_exchanges`): True, False, or "auto" (the default): on for a pytest run whose
+    # selected tests use `doubles`, off otherwise (and off for `open_stack` in code).
+    # `exchanges_image` runs the proxies (default: the stack's own).
+    exchanges: bool | Literal["auto"]
     exchanges_image: str
     # This run's failure reports (default: <root>/.artifacts/<run id>).
     artifacts: Path
@@ -225,7 +228,7 @@ class StackSettings:
         teardown: TeardownPolicy | None = None,
         coverage: bool = False,
         coverage_services: tuple[str, ...] = (),
-        exchanges: bool = True,
+        exchanges: bool | Literal["auto"] = EXCHANGES_AUTO,
         exchanges_image: str = "",
         artifacts: Path | None = None,
         impact_base: str | None = None,

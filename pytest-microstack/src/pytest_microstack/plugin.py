@@ -57,10 +57,10 @@ _INI: dict[str, tuple[str, str, Any]] = {
     ),
     "stack_coverage_services": ("the services --stack-coverage measures (default: every one)", "args", []),
     "stack_exchanges": (
-        "record what the declared services say to each other and to the tests (as --no-stack-exchanges "
-        "turns off)",
-        "bool",
-        True,
+        "record what the declared services say to each other and to the tests: true, false, or auto "
+        "(the default: only for a run whose selected tests use doubles)",
+        "string",
+        "",
     ),
     "stack_exchanges_image": (
         "image whose python3 runs the recording proxies (default: the first of the stack's own with one)",
@@ -90,6 +90,7 @@ _OPTIONS = (
     "stack_timeout",
     "stack_artifacts",
     "stack_coverage",
+    "stack_exchanges",
     "stack_impact",
     "stack_engines",
 )
@@ -170,6 +171,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,  # parsed (and checked) once, by the settings reader
         help="engines to spread the xdist workers over, comma-separated, as DOCKER_HOST names them "
         "(default: env STACK_ENGINES, else ini stack_engines, else the one engine DOCKER_HOST names)",
+    )
+    group.addoption(
+        "--stack-exchanges",
+        action="store_true",
+        help="record the exchanges between services for this run, whatever ini stack_exchanges says",
     )
     group.addoption(
         "--no-stack-exchanges",

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_microstack._core.reader import read_settings
-from pytest_microstack._errors import DoubleError, SettingsError
+from pytest_microstack._errors import DoubleError
 from pytest_microstack._exchanges.doubles import MALFORMED_JSON, Double, Doubles
 from pytest_microstack._exchanges.records import Exchange, _exchange, in_order, masked, named
 from pytest_microstack._reports.masking import Masker
@@ -173,16 +171,8 @@ def test_doubles_exist_only_for_proxied_services_and_are_made_once() -> None:
         doubles["web"]
 
 
-@pytest.mark.parametrize(("value", "expected"), [("", True), ("false", False), ("true", True)])
-def test_exchanges_are_on_unless_the_ini_turns_them_off(tmp_path: Path, value: str, expected: bool) -> None:
-    (tmp_path / "pytest.ini").write_text(
-        f"[pytest]\nstack_exchanges = {value}\nstack_exchanges_image = py:3\n"
-    )
-    settings = read_settings(tmp_path, run_id="r")
-    assert (settings.exchanges, settings.exchanges_image) == (expected, "py:3")
+def test_a_stack_without_proxies_says_why_it_has_no_doubles() -> None:
+    doubles = Doubles(lambda service: pytest.fail("no double is made"), [])
 
-
-def test_a_bad_exchanges_value_is_named(tmp_path: Path) -> None:
-    (tmp_path / "pytest.ini").write_text("[pytest]\nstack_exchanges = maybe\n")
-    with pytest.raises(SettingsError, match="stack_exchanges: 'maybe' is not a boolean"):
-        read_settings(tmp_path, run_id="r")
+    with pytest.raises(KeyError, match="none: this stack records no exchanges \\(stack_exchanges = false"):
+        doubles["api"]

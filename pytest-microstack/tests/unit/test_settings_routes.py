@@ -13,7 +13,7 @@ import json
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from pytest_microstack import SettingsError, StackSettings, TeardownPolicy, read_settings
@@ -345,3 +345,111 @@ def test_a_bad_engine_is_refused_by_the_reader_naming_its_route(pytester: pytest
 
     with pytest.raises(SettingsError, match="STACK_ENGINES: 'a:1' is not an engine address"):
         read_settings(config, run_id="r1", environ={"STACK_ENGINES": "a:1"})
+
+
+@pytest.mark.parametrize(
+    ("args", "ini", "expected"),
+    [
+        pytest.param((), "", "auto", id="default-auto"),
+        pytest.param((), "auto", "auto", id="ini-auto"),
+        pytest.param((), "AUTO", "auto", id="ini-auto-any-case"),
+        pytest.param((), "true", True, id="ini-true"),
+        pytest.param((), "yes", True, id="ini-yes"),
+        pytest.param((), "false", False, id="ini-false"),
+        pytest.param((), "0", False, id="ini-zero"),
+        pytest.param(("--stack-exchanges",), "false", True, id="option-on-beats-ini"),
+        pytest.param(("--no-stack-exchanges",), "true", False, id="option-off-beats-ini"),
+        pytest.param(("--no-stack-exchanges",), "", False, id="option-off-beats-auto"),
+    ],
+)
+def test_stack_exchanges_has_one_precedence(
+    pytester: pytest.Pytester, args: tuple[str, ...], ini: str, expected: object
+) -> None:
+    pytester.makefile(".ini", pytest=f"[pytest]\nstack_exchanges = {ini}\n")
+    config = pytester.parseconfig(*args)
+
+    assert read_settings(config, run_id="r1").exchanges == expected
+    if not args:  # tools reading the file (no command line) get the same
+        assert read_settings(pytester.path, run_id="r1").exchanges == expected
+
+
+def test_both_exchanges_options_are_refused_by_the_reader(pytester: pytest.Pytester) -> None:
+    config = pytester.parseconfig("--stack-exchanges", "--no-stack-exchanges")
+
+    with pytest.raises(SettingsError, match="--stack-exchanges and --no-stack-exchanges: give one of them"):
+        read_settings(config, run_id="r1")
+
+
+def test_a_bad_exchanges_value_is_refused_naming_the_three_it_takes(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".ini", pytest="[pytest]\nstack_exchanges = maybe\n")
+
+    with pytest.raises(SettingsError, match="stack_exchanges: 'maybe' is not true, false or auto"):
+        read_settings(pytester.parseconfig(), run_id="r1")
+
+
+def test_settings_built_in_code_record_only_when_told(tmp_path: Path) -> None:
+    assert StackSettings(root=tmp_path, services=(), run_id="r").exchanges == "auto"
+
+
+@pytest.mark.parametrize(
+    ("doubles_wanted", "given", "expected"),
+    [
+        pytest.param(True, "auto", True, id="auto-with-doubles-on"),
+        pytest.param(False, "auto", False, id="auto-without-doubles-off"),
+        pytest.param(True, False, False, id="off-stays-off-with-doubles"),
+        pytest.param(False, True, True, id="on-stays-on-without-doubles"),
+    ],
+)
+def test_auto_exchanges_are_decided_when_the_stack_starts(
+    pytester: pytest.Pytester, doubles_wanted: bool, given: bool | Literal["auto"], expected: bool
+) -> None:
+    state = run_state(pytester)
+    state.doubles_wanted = doubles_wanted
+
+    got = state.stack_starting(dataclasses.replace(state.settings, exchanges=given))
+
+    assert got.exchanges is expected
+    assert state.settings is got  # the rest of the run follows what the stack got
+
+
+@pytest.mark.parametrize(
+    ("args", "wanted"),
+    [
+        pytest.param((), True, id="a-selected-test-uses-doubles"),
+        pytest.param(("-k", "plain"), False, id="the-doubles-test-deselected"),
+        pytest.param(("-k", "uses_a_fixture_named"), False, id="a-projects-own-doubles-fixture"),
+    ],
+)
+def test_doubles_are_wanted_only_by_a_selected_test_using_the_plugins_fixture(
+    pytester: pytest.Pytester, args: tuple[str, ...], wanted: bool
+) -> None:
+    pytester.makefile(".ini", pytest="[pytest]\nstack_timeout = 30\n")
+    pytester.makepyfile(
+        test_mixed="""
+        import pytest
+
+        def test_plain():
+            pass
+
+        def test_with_doubles(doubles):
+            pass
+        """,
+        test_own="""
+        import pytest
+
+        @pytest.fixture
+        def doubles():
+            return {}
+
+        def test_uses_a_fixture_named_doubles(doubles):
+            pass
+        """,
+    )
+    config = pytester.parseconfigure(*args)
+    session = pytest.Session.from_config(config)
+    config.hook.pytest_sessionstart(session=session)
+    session.perform_collect()
+    state = config.pluginmanager.get_plugin("microstack-run")
+    assert isinstance(state, RunState)
+
+    assert state.doubles_wanted is wanted

@@ -259,7 +259,7 @@ def _wire_exchanges(
     """
     from pytest_microstack._engine import proxy_startup as startup
 
-    fronts = startup.plan_fronts(settings.exchanges, prepared.services, prepared.config)
+    fronts = startup.plan_fronts(settings.exchanges is True, prepared.services, prepared.config)
     if not fronts:
         return {}
     candidates = startup.candidate_images(

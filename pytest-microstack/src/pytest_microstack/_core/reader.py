@@ -10,13 +10,14 @@ import os
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pytest_microstack._errors import SettingsError
 from pytest_microstack._settings import (
     DEFAULT_ARTIFACTS,
     DEFAULT_IMPACT_FILE,
     DEFAULT_STACK_TIMEOUT,
+    EXCHANGES_AUTO,
     ServiceSpec,
     StackSettings,
     TeardownPolicy,
@@ -182,9 +183,24 @@ def impact_base(source: IniSource) -> str | None:
     return str(given).strip()
 
 
-def exchanges_on(source: IniSource) -> bool:
-    """ini stack_exchanges: true unless set false (a bool ini option that defaults to true)."""
-    return to_bool("stack_exchanges", source.text("stack_exchanges") or "true")
+def exchanges_choice(source: IniSource) -> bool | Literal["auto"]:
+    """--stack-exchanges or --no-stack-exchanges, else ini stack_exchanges: true, false or auto (the default).
+
+    Auto records only for a run whose selected tests use `doubles`: the proxies
+    cost more than issue 26's bounds under load (BENCHMARKS.md), so a run pays
+    for them only when it asks.
+    """
+    on, off = source.option("stack_exchanges"), source.option("no_stack_exchanges")
+    if on and off:
+        raise SettingsError("--stack-exchanges and --no-stack-exchanges: give one of them")
+    if on or off:
+        return bool(on)
+    given = source.text("stack_exchanges").strip().lower()
+    if given in ("", EXCHANGES_AUTO):
+        return EXCHANGES_AUTO
+    if given not in _TRUE | _FALSE:
+        raise SettingsError(f"stack_exchanges: {given!r} is not true, false or auto")
+    return given in _TRUE
 
 
 def read_settings(
@@ -219,7 +235,7 @@ def read_settings(
         coverage=bool(ini.option("stack_coverage")) or ini.flag("stack_coverage"),
         coverage_services=tuple(ini.args("stack_coverage_services")),
         artifacts=artifacts_folder(ini, run_id),
-        exchanges=not ini.option("no_stack_exchanges") and exchanges_on(ini),
+        exchanges=exchanges_choice(ini),
         exchanges_image=ini.text("stack_exchanges_image"),
         impact_base=impact_base(ini),
         impact_file=impact_file(ini),

@@ -182,7 +182,10 @@ class Doubles(Mapping[str, Double]):
 
     def __getitem__(self, service: str) -> Double:
         if service not in self._services:
-            known = ", ".join(self._services) or "none (are exchanges turned off?)"
+            known = ", ".join(self._services) or (
+                "none: this stack records no exchanges (stack_exchanges = false, --no-stack-exchanges, "
+                "or a --reuse-stack stack started without them)"
+            )
             raise KeyError(f"{service!r} has no double: only proxied services do ({known})")
         if service not in self._made:
             self._made[service] = self._make(service)

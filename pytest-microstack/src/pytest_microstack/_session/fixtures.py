@@ -58,7 +58,7 @@ def stack(stack_settings: StackSettings, pytestconfig: pytest.Config) -> Iterato
             pytrace=False,
         )
     state = _run_state(pytestconfig)
-    state.stack_starting(stack_settings)
+    stack_settings = state.stack_starting(stack_settings)
     backstop.install()
     coverage = None
     if stack_settings.coverage:

@@ -14,6 +14,7 @@ import os
 import re
 import time
 from collections.abc import Generator, Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -22,7 +23,7 @@ from pytest_microstack._core.reader import read_settings
 from pytest_microstack._errors import SettingsError
 from pytest_microstack._ownership import new_run_id
 from pytest_microstack._reports.run_summary import AppliedFault, RunSummary
-from pytest_microstack._settings import StackSettings, TeardownPolicy
+from pytest_microstack._settings import EXCHANGES_AUTO, StackSettings, TeardownPolicy
 
 if TYPE_CHECKING:
     # The harness's own Stack (its compose project, start-up figures, waiting time).
@@ -35,7 +36,8 @@ LOG = logging.getLogger(__name__)
 RUN_ID_ENV = "MICROSTACK_RUN_ID"
 # The one key of xdist's workerinput/workeroutput that carries this plugin's data.
 WORKER_KEY = "microstack"
-_FIXTURES_MODULE = "pytest_microstack._session.fixtures"
+# Where this plugin's fixtures are defined: a fixture of that name from elsewhere is the project's own.
+_FIXTURE_MODULES = ("pytest_microstack._session.fixtures", "pytest_microstack._session.doubles_fixture")
 
 
 def run_id_from_environment() -> str:
@@ -63,7 +65,7 @@ def uses_own_fixture(item: pytest.Item, name: str) -> bool:
     definitions = list(info.name2fixturedefs.get(name, ())) if info is not None else []
     while definitions:
         definition = definitions.pop()
-        if getattr(getattr(definition, "func", None), "__module__", None) == _FIXTURES_MODULE:
+        if getattr(getattr(definition, "func", None), "__module__", None) in _FIXTURE_MODULES:
             return True
         if name not in getattr(definition, "argnames", ()):
             return False  # the project's own, not built on ours
@@ -93,6 +95,7 @@ class RunState:
         self.measured_coverage = False  # a stack of this run (or of a worker's) had coverage on
         self.sweep_at_end = True
         self.test_started: dict[str, float] = {}
+        self.doubles_wanted = False  # a selected test uses `doubles`: "auto" exchanges turn on
         self.calls_finished: set[str] = set()
         self._machine: Engine | MachineNotReadyError | None = None
         self._junit_logs: dict[str, list[tuple[str, str]]] = {}  # nodeid -> its failed phases' service logs
@@ -175,10 +178,14 @@ class RunState:
                 LOG.exception("the JUnit XML %s could not be masked", xml)
 
     # What the fixtures tell it.
-    def stack_starting(self, settings: StackSettings) -> None:
-        """The settings `stack` got (a conftest's own included): the rest of the run follows them."""
+    def stack_starting(self, settings: StackSettings) -> StackSettings:
+        """The settings `stack` got (a conftest's own included), "auto" exchanges decided: the rest of
+        the run follows them."""
+        if settings.exchanges == EXCHANGES_AUTO:
+            settings = replace(settings, exchanges=self.doubles_wanted)
         self.settings = settings
         self.measured_coverage = self.measured_coverage or settings.coverage
+        return settings
 
     def stack_opened(self, stack: Stack) -> None:
         self.used_engine = True
@@ -260,6 +267,10 @@ class RunState:
                 item.add_marker(pytest.mark.integration)
             if uses_own_fixture(item, "faults"):
                 item.add_marker(pytest.mark.faults)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Once selection is final (-k, -m, --stack-impact): whether any test that will run uses `doubles`."""
+        self.doubles_wanted = any(uses_own_fixture(item, "doubles") for item in session.items)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
