@@ -8,19 +8,20 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import pytest
 from pytest_httpserver import HTTPServer
 from pytest_microstack._cleanup import backstop, reaper
 from pytest_microstack._core.lifecycle import (
+    _config_hash,
     declared_services,
     open_stack_with,
     per_run_environment,
     prepare_images_with,
 )
 from pytest_microstack._engine.engine import Engine
-from pytest_microstack._engine.images import TAG_PREFIX, own_project_name, plan_images
+from pytest_microstack._engine.images import TAG_PREFIX, ImagePlan, own_project_name, plan_images
 from pytest_microstack._errors import (
     ComposeCommandError,
     EngineUnsupportedError,
@@ -661,6 +662,19 @@ def test_a_kept_stack_without_this_users_record_is_not_reused(
         assert fresh.project != kept.project
 
     assert cli.subcommands().count("up") == 2
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"), [("auto", False, True), (True, False, False), (True, "auto", False)]
+)
+def test_a_kept_stack_is_matched_on_whether_it_has_recording_proxies(
+    root: Path, first: bool | Literal["auto"], second: bool | Literal["auto"], same: bool
+) -> None:
+    plan = ImagePlan({"user-service": "img:1"})
+
+    hashes = {_config_hash(settings(root, exchanges=given), plan) for given in (first, second)}
+
+    assert (len(hashes) == 1) is same
 
 
 def test_a_kept_stack_that_fails_to_start_is_torn_down(

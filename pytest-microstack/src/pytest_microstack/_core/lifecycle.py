@@ -56,11 +56,17 @@ def _compose(
 
 
 def _config_hash(settings: StackSettings, plan: ImagePlan) -> str:
-    """Identifies a stack's configuration, for --reuse-stack to match on."""
+    """Identifies a stack's configuration, for --reuse-stack to match on.
+
+    Whether it has recording proxies is part of it: a run with doubles can't use a
+    kept stack without them, nor one without doubles pay for a kept stack's.
+    """
     digest = hashlib.sha256(plan.tag.encode())
     for path in settings.compose_paths:
         digest.update(path.read_bytes())
     digest.update(json.dumps(sorted(settings.environment.items())).encode())
+    if settings.exchanges is True:
+        digest.update(b"\0exchanges")
     return digest.hexdigest()[:16]
 
 
