@@ -7,6 +7,7 @@ the setting gets.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -40,11 +41,19 @@ def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def test_a_run_whose_tests_use_no_doubles_starts_no_proxy(tmp_path: Path) -> None:
-    result = run(tmp_path, "-k", "plain")
+def test_a_run_whose_tests_use_no_doubles_starts_no_proxy_and_still_gets_its_timeline(tmp_path: Path) -> None:
+    artifacts = tmp_path / "artifacts"
+
+    result = run(tmp_path, "-k", "plain", "--stack-artifacts", str(artifacts))
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "proxied: []" in result.stdout
+    [timeline] = artifacts.glob("timeline-*.html")
+    page = timeline.read_text()
+    data = json.loads(page.split("id='timeline-data'>", 1)[1].split("</script>", 1)[0])
+    assert data["services"] == ["user-service", "product-service"]
+    assert [test["nodeid"].rsplit("::", 1)[-1] for test in data["tests"]] == ["test_plain"]
+    assert data["exchanges"] == []
 
 
 def test_a_run_with_a_test_using_doubles_proxies_every_declared_service(tmp_path: Path) -> None:
