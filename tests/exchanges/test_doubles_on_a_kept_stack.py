@@ -65,6 +65,6 @@ def test_doubles_work_on_a_kept_stack_and_leave_it_as_it_was(tmp_path: Path) -> 
             subprocess.run(removal.group(1).split(), capture_output=True, timeout=RUN_TIMEOUT, check=False)
     project = kept.group(1)
     client = docker.from_env()
-    label = {"label": f"com.docker.compose.project={project}"}
-    assert client.containers.list(all=True, filters=label) == []
-    assert client.networks.list(filters=label) == []
+    label = f"com.docker.compose.project={project}"
+    assert client.containers.list(all=True, filters={"label": label}) == []
+    assert client.networks.list(filters={"label": label}) == []
