@@ -16,6 +16,7 @@ from typing import Any
 
 import docker.errors
 
+from pytest_microstack._engine.containers import is_gone
 from pytest_microstack._engine.proxy_wiring import Front, add_sidecars, fronts_for
 from pytest_microstack._errors import ExchangesWarning
 from pytest_microstack._settings import ServiceSpec
@@ -52,20 +53,44 @@ def has_python(client: Any, image: str, state: Path, labels: Mapping[str, str]) 
     mark = state / CHECKED / image_id
     if mark.exists():
         return True
-    try:
-        client.containers.run(
-            image,
-            entrypoint=["python3", "-c", PROBE],
-            command=[],
-            remove=True,
-            network_disabled=True,
-            labels=dict(labels),
-        )
-    except (docker.errors.ContainerError, docker.errors.APIError):
+    if not _probe(client, image, labels):
         return False
     mark.parent.mkdir(parents=True, exist_ok=True)
     mark.touch()
     return True
+
+
+def _probe(client: Any, image: str, labels: Mapping[str, str]) -> bool:
+    """Run PROBE once in `image`; removed after with its anonymous volumes (the image's VOLUMEs).
+
+    Not `containers.run(remove=True)`: docker-py removes without `v`, which left
+    one unlabelled volume per probe of an image with a VOLUME on the engine.
+    """
+    try:
+        container = client.containers.create(
+            image,
+            entrypoint=["python3", "-c", PROBE],
+            command=[],
+            network_disabled=True,
+            labels=dict(labels),
+        )
+    except docker.errors.APIError:
+        return False
+    try:
+        container.start()
+        return int(container.wait().get("StatusCode", 1)) == 0
+    except docker.errors.APIError:
+        return False
+    finally:
+        _remove_with_volumes(container)
+
+
+def _remove_with_volumes(container: Any) -> None:
+    try:
+        container.remove(force=True, v=True)
+    except docker.errors.APIError as error:
+        if not is_gone(error):
+            raise
 
 
 def python_image(candidates: Iterable[str], found: Callable[[str], bool]) -> str | None:
