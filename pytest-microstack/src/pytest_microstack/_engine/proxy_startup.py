@@ -19,12 +19,14 @@ import docker.errors
 from pytest_microstack._engine.containers import is_gone
 from pytest_microstack._engine.proxy_wiring import Front, add_sidecars, fronts_for
 from pytest_microstack._errors import ExchangesWarning
+from pytest_microstack._ownership import PROJECT_LABEL, SERVICE_LABEL
 from pytest_microstack._settings import ServiceSpec
 
 LOG = logging.getLogger(__name__)
 CHECKED = "exchanges-python"  # folder in the state folder: one empty file per image id with a python3
 # What the proxy imports: an image whose python3 runs this can run it.
 PROBE = "import asyncio, argparse, base64, fnmatch, json, zlib"
+PROBE_SERVICE = "microstack-python-probe"  # the probe container's service label: no stack's service
 
 
 def candidate_images(
@@ -42,6 +44,18 @@ def candidate_images(
         if image and image not in found:
             found.append(str(image))
     return found
+
+
+def probe_labels(labels: Mapping[str, str], project: str) -> dict[str, str]:
+    """The probe container's labels: the stack's owner labels, its project, and a service of its own.
+
+    A container inherits its image's labels, and an image compose built carries the
+    project and service that built it: without these, one worker's probe of the
+    images another worker built looked like that worker's service, just removed
+    and unhealthy, and failed its stack's start (first run on a fresh engine, -n 2).
+    Its own project's teardown and the sweep still find it.
+    """
+    return {**labels, PROJECT_LABEL: project, SERVICE_LABEL: PROBE_SERVICE}
 
 
 def has_python(client: Any, image: str, state: Path, labels: Mapping[str, str]) -> bool:
