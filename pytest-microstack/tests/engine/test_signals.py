@@ -43,6 +43,17 @@ def start_holding_run(project_dir: Path, report: Path) -> tuple[subprocess.Popen
     return child, report.read_text()
 
 
+def ended(child: subprocess.Popen[bytes], timeout: float) -> bytes:
+    """The child's output once it exits; a failure with what it said so far if it doesn't in `timeout` s."""
+    try:
+        output, _ = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)  # its compose and docker commands too: they hold the pipe
+        output, _ = child.communicate(timeout=timeout)
+        pytest.fail(f"the interrupted run did not end within {timeout:g} s; it said:\n{output.decode()}")
+    return output
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interrupted_run_removes_its_stack(
     example_project: Path, tmp_path: Path, engine: Any, signum: signal.Signals
@@ -52,7 +63,7 @@ def test_interrupted_run_removes_its_stack(
 
     started = time.monotonic()
     os.killpg(child.pid, signum)
-    output, _ = child.communicate(timeout=30)
+    output = ended(child, timeout=30)
     elapsed = time.monotonic() - started
 
     assert child.returncode != 0, output.decode()
