@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -30,7 +31,7 @@ def start_holding_run(project_dir: Path, report: Path) -> tuple[subprocess.Popen
     child = subprocess.Popen(
         [sys.executable, "-m", "pytest", "tests/test_hold.py", "-p", "no:cacheprovider", "-q"],
         cwd=project_dir,
-        env={**os.environ, "HOLD_STACK_REPORT": str(report)},
+        env={**os.environ, "HOLD_STACK_REPORT": str(report), "PYTHONFAULTHANDLER": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -48,6 +49,9 @@ def ended(child: subprocess.Popen[bytes], timeout: float) -> bytes:
     try:
         output, _ = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGABRT)  # faulthandler (PYTHONFAULTHANDLER): every thread's stack
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=5)
         os.killpg(child.pid, signal.SIGKILL)  # its compose and docker commands too: they hold the pipe
         output, _ = child.communicate(timeout=timeout)
         pytest.fail(f"the interrupted run did not end within {timeout:g} s; it said:\n{output.decode()}")
