@@ -25,6 +25,13 @@ SAMPLE = Path(__file__).with_name("sample_hold_stack.py")
 INTERRUPT_BOUND = 10.0
 
 
+def _ctrl_c_as_a_terminal_sends_it() -> None:
+    """SIGINT handled in the child, as in a terminal: a shell without job control (`nox ... &`,
+    CI runners) starts background commands with SIGINT ignored, and the child would inherit that
+    (Python then installs no KeyboardInterrupt handler): it slept through the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_holding_run(project_dir: Path, report: Path) -> tuple[subprocess.Popen[bytes], str]:
     """Start a child pytest that brings the example stack up and holds it; return it and the project."""
     shutil.copy(SAMPLE, project_dir / "tests" / "test_hold.py")
@@ -35,6 +42,7 @@ def start_holding_run(project_dir: Path, report: Path) -> tuple[subprocess.Popen
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=_ctrl_c_as_a_terminal_sends_it,
     )
     try:
         wait_for(lambda: report.exists() and report.read_text(), timeout=120, what="child stack up")
@@ -52,7 +60,8 @@ def ended(child: subprocess.Popen[bytes], timeout: float) -> bytes:
         child.send_signal(signal.SIGABRT)  # faulthandler (PYTHONFAULTHANDLER): every thread's stack
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(timeout=5)
-        os.killpg(child.pid, signal.SIGKILL)  # its compose and docker commands too: they hold the pipe
+        with contextlib.suppress(ProcessLookupError):  # its compose and docker commands: they hold the pipe
+            os.killpg(child.pid, signal.SIGKILL)
         output, _ = child.communicate(timeout=timeout)
         pytest.fail(f"the interrupted run did not end within {timeout:g} s; it said:\n{output.decode()}")
     return output
