@@ -56,7 +56,7 @@ def test_failures_on_the_lost_engines_workers_naming_it_pass() -> None:
                 "[gw3] [ 50%] FAILED tests/test_a.py::test_five",
             ],
             1,
-            "kept taking tests: 3 results after their first failure, against 1",
+            "kept taking tests: 4 results there, against 1",
             id="the-lost-workers-kept-taking-tests",
         ),
     ],

@@ -195,31 +195,23 @@ def _check_lost_run(text: str, returncode: int, lost_url: str) -> None:
         raise RigError(f"workers {sorted(failed_workers - lost_workers)} failed on the engine that stayed")
     if "EngineLostError" not in text or lost_url not in text:
         raise RigError(f"the lost engine's failures don't say EngineLostError naming {lost_url}")
-    lost_after, others_after = _results_after_loss(text, lost_workers)
-    if lost_after >= others_after:
+    lost_count, others_count = _results_by_engine(text, lost_workers)
+    if lost_count >= others_count:
         raise RigError(
-            f"the lost engine's workers kept taking tests: {lost_after} results after their first "
-            f"failure, against {others_after} on the engine that stayed"
+            f"the lost engine's workers kept taking tests: {lost_count} results there, "
+            f"against {others_count} on the engine that stayed"
         )
 
 
-def _results_after_loss(text: str, lost_workers: set[str]) -> tuple[int, int]:
-    """Test results on the lost engine's workers, and on the others, after the first failure there.
+def _results_by_engine(text: str, lost_workers: set[str]) -> tuple[int, int]:
+    """How many test results the lost engine's workers gave, and how many the others did.
 
-    Sent no more tests once lost, those workers end with what they held; the others run the rest.
+    Sent no more tests once lost, those workers end with the few they held and the others run
+    the rest; a lost worker that kept taking tests failed each at once, so it took most of them.
     """
-    results = re.findall(r"^\[(gw\d+)\] \[ *\d+%\] (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) ", text, re.M)
-    first = next(
-        (
-            index
-            for index, (worker, outcome) in enumerate(results)
-            if worker in lost_workers and outcome in {"FAILED", "ERROR"}
-        ),
-        len(results),
-    )
-    after = [worker for worker, _ in results[first + 1 :]]
-    lost = sum(worker in lost_workers for worker in after)
-    return lost, len(after) - lost
+    results = re.findall(r"^\[(gw\d+)\] \[ *\d+%\] (?:PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) ", text, re.M)
+    lost = sum(worker in lost_workers for worker in results)
+    return lost, len(results) - lost
 
 
 def nothing_left(engines: Rig, log: Callable[[str], None], timeout: float = REAPER_TIMEOUT) -> None:
