@@ -24,6 +24,8 @@ def test_failures_on_the_lost_engines_workers_naming_it_pass() -> None:
         "[gw0] [ 10%] PASSED tests/test_a.py::test_one",
         "[gw1] [ 20%] FAILED tests/test_a.py::test_two",
         f"[gw3] [ 30%] ERROR tests/test_a.py::test_three EngineLostError: the engine {LOST} is gone",
+        "[gw2] [ 40%] PASSED tests/test_a.py::test_four",
+        "[gw0] [ 50%] PASSED tests/test_a.py::test_five",
     )
 
     _check_lost_run(text, 1, LOST)
@@ -44,6 +46,18 @@ def test_failures_on_the_lost_engines_workers_naming_it_pass() -> None:
             1,
             "don't say EngineLostError",
             id="failures-that-dont-say-why",
+        ),
+        pytest.param(
+            [
+                f"[gw1] [ 10%] FAILED tests/test_a.py::test_one EngineLostError {LOST}",
+                "[gw3] [ 20%] FAILED tests/test_a.py::test_two",
+                "[gw1] [ 30%] FAILED tests/test_a.py::test_three",
+                "[gw0] [ 40%] PASSED tests/test_a.py::test_four",
+                "[gw3] [ 50%] FAILED tests/test_a.py::test_five",
+            ],
+            1,
+            "kept taking tests: 4 results there, against 1",
+            id="the-lost-workers-kept-taking-tests",
         ),
     ],
 )

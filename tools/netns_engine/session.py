@@ -1,6 +1,6 @@
 """`nox -s remote_engines`: what runs against two namespaced engines, and the check that nothing is left.
 
-On the first engine, over tcp://ADDR:2375: the integration suite, then one file of it with
+On the first engine, over tcp://ADDR:2375: the whole integration suite (-n 2), then one file of it with
 --stack-coverage (data back through the engine's API). On the second, over ssh://root@ADDR
 (the rig's sshd and key): the plugin's example project, as its users run it; then its
 Ctrl-C, SIGTERM and SIGKILL tests over tcp://. Then a pool run over both (`-n 4`,
@@ -38,6 +38,7 @@ DEFAULT_BASE_IMAGE = "docker.io/library/python:3.11-slim-bookworm"
 # What the pool run (-n 4 over both engines) runs: enough tests for every worker to start a stack.
 REAPER_TIMEOUT = 180.0  # seconds for the last runs' reapers to remove their stacks
 LOST_RUN_TIMEOUT = 900.0  # seconds for the lost-engine run, start-ups on a loaded machine included
+SUITE_WORKERS = "2"  # the whole suite's xdist workers on the first engine: bounded, as in CI
 POOL_FILES = ("tests/test_inter_service_flow.py", "tests/scenarios")
 
 
@@ -59,10 +60,18 @@ def pytest(*args: str, env: Mapping[str, str], cwd: Path = ROOT, capture: bool =
     return result.stdout or ""
 
 
-def suite(args: Sequence[str], env: Mapping[str, str]) -> None:
-    """The integration suite; `args` as for `nox -s integration` (a path among them replaces `tests`)."""
+def suite(args: Sequence[str], env: Mapping[str, str]) -> float:
+    """The whole integration suite, two workers (as `nox -s integration_parallel`); its wall time in s.
+
+    `args` as for `nox -s integration`: a path among them replaces `tests`, a `-n` the two workers.
+    """
     reports = report_args(ARTIFACTS, "remote_engines", args)
-    pytest("-m", INTEGRATION, *reports, *([] if paths_given(args) else ["tests"]), *args, env=env)
+    workers = [] if any(arg.startswith(("-n", "--numprocesses")) for arg in args) else ["-n", SUITE_WORKERS]
+    started = time.monotonic()
+    pytest("-m", INTEGRATION, *workers, *reports, *([] if paths_given(args) else ["tests"]), *args, env=env)
+    seconds = time.monotonic() - started
+    print(f"remote_engines: the suite on {env['DOCKER_HOST']} took {seconds:.0f} s", flush=True)
+    return seconds
 
 
 def coverage(env: Mapping[str, str]) -> None:
@@ -186,6 +195,23 @@ def _check_lost_run(text: str, returncode: int, lost_url: str) -> None:
         raise RigError(f"workers {sorted(failed_workers - lost_workers)} failed on the engine that stayed")
     if "EngineLostError" not in text or lost_url not in text:
         raise RigError(f"the lost engine's failures don't say EngineLostError naming {lost_url}")
+    lost_count, others_count = _results_by_engine(text, lost_workers)
+    if lost_count >= others_count:
+        raise RigError(
+            f"the lost engine's workers kept taking tests: {lost_count} results there, "
+            f"against {others_count} on the engine that stayed"
+        )
+
+
+def _results_by_engine(text: str, lost_workers: set[str]) -> tuple[int, int]:
+    """How many test results the lost engine's workers gave, and how many the others did.
+
+    Sent no more tests once lost, those workers end with the few they held and the others run
+    the rest; a lost worker that kept taking tests failed each at once, so it took most of them.
+    """
+    results = re.findall(r"^\[(gw\d+)\] \[ *\d+%\] (?:PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) ", text, re.M)
+    lost = sum(worker in lost_workers for worker in results)
+    return lost, len(results) - lost
 
 
 def nothing_left(engines: Rig, log: Callable[[str], None], timeout: float = REAPER_TIMEOUT) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -24,16 +25,24 @@ SAMPLE = Path(__file__).with_name("sample_hold_stack.py")
 INTERRUPT_BOUND = 10.0
 
 
+def _ctrl_c_as_a_terminal_sends_it() -> None:
+    """SIGINT handled in the child, as in a terminal: a shell without job control (`nox ... &`,
+    CI runners) starts background commands with SIGINT ignored, and the child would inherit that
+    (Python then installs no KeyboardInterrupt handler): it slept through the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_holding_run(project_dir: Path, report: Path) -> tuple[subprocess.Popen[bytes], str]:
     """Start a child pytest that brings the example stack up and holds it; return it and the project."""
     shutil.copy(SAMPLE, project_dir / "tests" / "test_hold.py")
     child = subprocess.Popen(
         [sys.executable, "-m", "pytest", "tests/test_hold.py", "-p", "no:cacheprovider", "-q"],
         cwd=project_dir,
-        env={**os.environ, "HOLD_STACK_REPORT": str(report)},
+        env={**os.environ, "HOLD_STACK_REPORT": str(report), "PYTHONFAULTHANDLER": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=_ctrl_c_as_a_terminal_sends_it,
     )
     try:
         wait_for(lambda: report.exists() and report.read_text(), timeout=120, what="child stack up")
@@ -41,6 +50,21 @@ def start_holding_run(project_dir: Path, report: Path) -> tuple[subprocess.Popen
         child.kill()
         raise
     return child, report.read_text()
+
+
+def ended(child: subprocess.Popen[bytes], timeout: float) -> bytes:
+    """The child's output once it exits; a failure with what it said so far if it doesn't in `timeout` s."""
+    try:
+        output, _ = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGABRT)  # faulthandler (PYTHONFAULTHANDLER): every thread's stack
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=5)
+        with contextlib.suppress(ProcessLookupError):  # its compose and docker commands: they hold the pipe
+            os.killpg(child.pid, signal.SIGKILL)
+        output, _ = child.communicate(timeout=timeout)
+        pytest.fail(f"the interrupted run did not end within {timeout:g} s; it said:\n{output.decode()}")
+    return output
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
@@ -52,7 +76,7 @@ def test_interrupted_run_removes_its_stack(
 
     started = time.monotonic()
     os.killpg(child.pid, signum)
-    output, _ = child.communicate(timeout=30)
+    output = ended(child, timeout=30)
     elapsed = time.monotonic() - started
 
     assert child.returncode != 0, output.decode()

@@ -223,11 +223,6 @@ class FakeContainers:
                 return model
         raise docker.errors.NotFound(f"No such container: {ident}")
 
-    def run(self, image: str, **options: Any) -> bytes:
-        """A one-off container, run and removed (the exchanges' python3 check): recorded; it succeeds."""
-        self.engine.runs.append((image, options))
-        return b""
-
 
 class FakeNetworks:
     def __init__(self, engine: FakeEngine) -> None:
@@ -391,7 +386,6 @@ class FakeEngine:
         self.exec_results: dict[tuple[str, ...], tuple[int, bytes]] = {}
         self.calls: list[Call] = []
         self.list_calls: list[tuple[str, dict[str, Any]]] = []
-        self.runs: list[tuple[str, dict[str, Any]]] = []  # containers.run(): image, options
         self.fail_on: dict[tuple[str, str], BaseException] = {}
         # Containers that another process removes between a list and the inspect that follows it.
         self.removed_while_listing: set[str] = set()

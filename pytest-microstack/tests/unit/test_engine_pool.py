@@ -22,6 +22,7 @@ from pytest_microstack._engine.pool import (
     PoolEngine,
     answers,
     assign,
+    may_stop,
     next_engine,
     parse_engines,
     probe,
@@ -188,6 +189,33 @@ def test_probe_all_keeps_the_listed_order_and_splits_answered_from_left_out(
 def test_answers_is_true_only_for_an_engine_that_answers(tmp_path: Path, tiny_engines: list[str]) -> None:
     assert answers(tiny_engines[0], timeout=5)
     assert not answers(dead_socket(tmp_path), timeout=2)
+
+
+# --- a lost engine's workers -----------------------------------------------------------------------
+
+A, B = "tcp://10.0.0.1:2375", "tcp://10.0.0.2:2375"
+PLACED = {"gw0": A, "gw1": B, "gw2": A, "gw3": B}
+
+
+@pytest.mark.parametrize(
+    ("worker", "lost", "stopped", "expected"),
+    [
+        pytest.param("gw1", {B}, set(), True, id="the-other-engine-has-workers"),
+        pytest.param("gw3", {B}, {"gw1"}, True, id="its-engine-mate-already-stopped"),
+        pytest.param("gw1", {A, B}, set(), False, id="every-engine-lost-the-last-keep-going"),
+        pytest.param("gw1", {B}, {"gw0", "gw2"}, False, id="the-other-engines-workers-all-stopped"),
+        pytest.param("gw1", {B}, {"gw0"}, True, id="one-worker-of-the-other-engine-left"),
+    ],
+)
+def test_a_lost_engines_worker_stops_only_while_a_worker_elsewhere_goes_on(
+    worker: str, lost: set[str], stopped: set[str], expected: bool
+) -> None:
+    assert may_stop(worker, PLACED, lost, stopped) is expected
+
+
+def test_a_lone_worker_never_stops() -> None:
+    assert not may_stop("gw0", {"gw0": A}, {A}, set())
+    assert not may_stop("main", {}, {A}, set())
 
 
 # --- the summary ----------------------------------------------------------------------------------

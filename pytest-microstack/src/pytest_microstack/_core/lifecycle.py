@@ -271,8 +271,9 @@ def _wire_exchanges(
     candidates = startup.candidate_images(
         fronts, prepared.config, prepared.plan.images, settings.exchanges_image
     )
+    probe_labels = startup.probe_labels(labels, settings.project)
     image = startup.python_image(
-        candidates, lambda name: startup.has_python(engine.client, name, state, labels)
+        candidates, lambda name: startup.has_python(engine.client, name, state, probe_labels)
     )
     if image is None:
         startup.turned_off(f"no python3 in {', '.join(candidates) or 'any image of the stack'}")

@@ -9,7 +9,7 @@ A worker then sets DOCKER_HOST to it, so docker-py, compose and the reaper all u
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -109,6 +109,12 @@ def assign(engines: Sequence[PoolEngine], workers: Sequence[str]) -> dict[str, s
         counts[chosen.url] = counts.get(chosen.url, 0) + 1
         assignment[worker] = chosen.url
     return assignment
+
+
+def may_stop(worker: str, placed: Mapping[str, str], lost: Collection[str], stopped: Collection[str]) -> bool:
+    """Whether `worker`, whose engine is lost, may take no more tests: only while another worker,
+    on an engine not `lost` (URLs) and not itself `stopped`, is left to run them."""
+    return any(other != worker and url not in lost and other not in stopped for other, url in placed.items())
 
 
 def answers(url: str, timeout: float = PING_TIMEOUT) -> bool:

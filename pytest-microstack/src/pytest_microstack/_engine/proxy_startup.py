@@ -16,14 +16,17 @@ from typing import Any
 
 import docker.errors
 
+from pytest_microstack._engine.containers import is_gone
 from pytest_microstack._engine.proxy_wiring import Front, add_sidecars, fronts_for
 from pytest_microstack._errors import ExchangesWarning
+from pytest_microstack._ownership import PROJECT_LABEL, SERVICE_LABEL
 from pytest_microstack._settings import ServiceSpec
 
 LOG = logging.getLogger(__name__)
 CHECKED = "exchanges-python"  # folder in the state folder: one empty file per image id with a python3
 # What the proxy imports: an image whose python3 runs this can run it.
 PROBE = "import asyncio, argparse, base64, fnmatch, json, zlib"
+PROBE_SERVICE = "microstack-python-probe"  # the probe container's service label: no stack's service
 
 
 def candidate_images(
@@ -43,6 +46,18 @@ def candidate_images(
     return found
 
 
+def probe_labels(labels: Mapping[str, str], project: str) -> dict[str, str]:
+    """The probe container's labels: the stack's owner labels, its project, and a service of its own.
+
+    A container inherits its image's labels, and an image compose built carries the
+    project and service that built it: without these, one worker's probe of the
+    images another worker built looked like that worker's service, just removed
+    and unhealthy, and failed its stack's start (first run on a fresh engine, -n 2).
+    Its own project's teardown and the sweep still find it.
+    """
+    return {**labels, PROJECT_LABEL: project, SERVICE_LABEL: PROBE_SERVICE}
+
+
 def has_python(client: Any, image: str, state: Path, labels: Mapping[str, str]) -> bool:
     """Whether `image` runs a python3 that can run the proxy (run once per image id, then remembered)."""
     try:
@@ -52,20 +67,44 @@ def has_python(client: Any, image: str, state: Path, labels: Mapping[str, str]) 
     mark = state / CHECKED / image_id
     if mark.exists():
         return True
-    try:
-        client.containers.run(
-            image,
-            entrypoint=["python3", "-c", PROBE],
-            command=[],
-            remove=True,
-            network_disabled=True,
-            labels=dict(labels),
-        )
-    except (docker.errors.ContainerError, docker.errors.APIError):
+    if not _probe(client, image, labels):
         return False
     mark.parent.mkdir(parents=True, exist_ok=True)
     mark.touch()
     return True
+
+
+def _probe(client: Any, image: str, labels: Mapping[str, str]) -> bool:
+    """Run PROBE once in `image`; removed after with its anonymous volumes (the image's VOLUMEs).
+
+    Not `containers.run(remove=True)`: docker-py removes without `v`, which left
+    one unlabelled volume per probe of an image with a VOLUME on the engine.
+    """
+    try:
+        container = client.containers.create(
+            image,
+            entrypoint=["python3", "-c", PROBE],
+            command=[],
+            network_disabled=True,
+            labels=dict(labels),
+        )
+    except docker.errors.APIError:
+        return False
+    try:
+        container.start()
+        return int(container.wait().get("StatusCode", 1)) == 0
+    except docker.errors.APIError:
+        return False
+    finally:
+        _remove_with_volumes(container)
+
+
+def _remove_with_volumes(container: Any) -> None:
+    try:
+        container.remove(force=True, v=True)
+    except docker.errors.APIError as error:
+        if not is_gone(error):
+            raise
 
 
 def python_image(candidates: Iterable[str], found: Callable[[str], bool]) -> str | None:

@@ -6,8 +6,10 @@ is a usage error. Each xdist worker, as it starts, gets the engine where one mor
 stack makes the fewest stacks per CPU (`_engine.pool`), through its own
 workerinput key, and sets DOCKER_HOST to it: docker-py, compose and the reaper then
 all use it. A worker whose engine stops answering fails its remaining stack tests
-at once with an EngineLostError naming the engine; the other workers go on, and
-`--lf` re-runs those tests on the engines that answer then. The summary says which
+at once with an EngineLostError naming the engine, and the controller sends it no
+more (xdist's shutdown of that worker: it ends once the few it holds are done);
+the other workers run the rest, and `--lf` re-runs the failed tests on the engines
+that answer then. The summary says which
 worker ran where, and how long each stack took to be ready.
 """
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 # xdist's workerinput/workeroutput key of the pool: the engine out, a lost engine back.
 ENGINE_KEY = f"{WORKER_KEY}-engine"
 MAIN = "main"  # the worker name of a run without xdist
+LOST_SECTION = "microstack engine"  # a failed test's report section: its worker's engine is lost
 
 
 def _distributes(config: pytest.Config) -> bool:
@@ -49,6 +52,8 @@ class EnginePool:
         self.placed: dict[str, str] = {}  # worker -> engine URL
         self.ready_in: dict[str, float | None] = {}  # worker -> seconds until its stack was ready
         self.lost: dict[str, str] = {}  # worker -> what its engine did
+        self.lost_urls: set[str] = set()  # the controller: engines a worker's test found lost
+        self.stopped: set[str] = set()  # the controller: workers sent no more tests
         workerinput = getattr(config, "workerinput", None)
         if workerinput is not None:
             self.url: str | None = workerinput.get(ENGINE_KEY)
@@ -68,7 +73,8 @@ class EnginePool:
         counts: dict[str, int] = {}
         for url in self.placed.values():
             counts[url] = counts.get(url, 0) + 1
-        url = pool.next_engine(self.engines, counts).url
+        answering = [engine for engine in self.engines if engine.url not in self.lost_urls]
+        url = pool.next_engine(answering or self.engines, counts).url
         self.placed[worker] = url
         return url
 
@@ -99,6 +105,19 @@ class EnginePool:
         if lost:
             self.lost[worker] = str(lost)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """The controller: a worker whose engine is lost is sent no more tests, so they don't all
+        fail there at once (it would take them fastest); the workers on other engines run them."""
+        node = getattr(report, "node", None)  # xdist's WorkerController, on the controller only
+        if node is None or not report.failed or LOST_SECTION not in dict(report.sections):
+            return
+        worker = node.gateway.id
+        self.lost_urls.add(self.placed.get(worker, ""))
+        if worker not in self.stopped and pool.may_stop(worker, self.placed, self.lost_urls, self.stopped):
+            self.stopped.add(worker)
+            node.shutdown()
+
     # A worker (or a run without xdist): the tests on a lost engine.
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -116,7 +135,7 @@ class EnginePool:
         if report.failed and url is not None and uses_own_fixture(item, "stack"):
             self._note_if_lost(url)
             if self.state.worker in self.lost:
-                report.sections.append(("microstack engine", self.lost[self.state.worker]))
+                report.sections.append((LOST_SECTION, self.lost[self.state.worker]))
         return report
 
     def _note_if_lost(self, url: str) -> None:
