@@ -80,6 +80,62 @@ _INI: dict[str, tuple[str, str, Any]] = {
         "",
     ),
 }
+# Command-line options: flag -> its `addoption` keywords (the docs' reference is made from them).
+_CLI: dict[str, dict[str, Any]] = {
+    "--keep-stack": {
+        "action": "store_true",
+        "help": "leave the stack running after the run and print how to reach and remove it",
+    },
+    "--reuse-stack": {
+        "action": "store_true",
+        "help": "attach to a stack kept by an earlier --keep-stack/--reuse-stack run with the "
+        "same configuration (starting and keeping one if none); refused when CI is set",
+    },
+    "--stack-timeout": {
+        "metavar": "SECONDS",
+        "default": None,  # parsed (and checked) once, by the settings reader
+        "help": "seconds for the whole stack to become ready (default: env STACK_TIMEOUT, "
+        "else ini stack_timeout, else 60)",
+    },
+    "--stack-artifacts": {
+        "metavar": "DIR",
+        "default": None,
+        "help": "folder for this run's failure reports (logs, docker inspect, effective compose config) "
+        "(default: <rootdir>/<ini stack_artifacts>/<run id>)",
+    },
+    "--stack-coverage": {
+        "action": "store_true",
+        "help": "measure every Python process of the services inside their containers; the data joins "
+        "pytest-cov's report (--cov), else is written for `coverage combine` "
+        "(docs: Coverage inside containers)",
+    },
+    "--stack-engines": {
+        "metavar": "URLS",
+        "default": None,  # parsed (and checked) once, by the settings reader
+        "help": "engines to spread the xdist workers over, comma-separated, as DOCKER_HOST names them "
+        "(default: env STACK_ENGINES, else ini stack_engines, else the one engine DOCKER_HOST names)",
+    },
+    "--stack-exchanges": {
+        "action": "store_true",
+        "help": "record the exchanges between services for this run, whatever ini stack_exchanges says",
+    },
+    "--no-stack-exchanges": {
+        "action": "store_true",
+        "help": "don't record the exchanges between services (no proxies, no doubles)",
+    },
+    "--stack-impact": {
+        "metavar": "BASE",
+        "default": None,
+        "help": "run only the tests the change from git commit BASE to the working tree needs, by the "
+        "recording a --stack-coverage run on BASE saved; prints why, one line a reason (see README)",
+    },
+    "--stack-impact-file": {
+        "metavar": "FILE",
+        "default": None,
+        "help": "the recording to write (--stack-coverage) and read (--stack-impact) "
+        "(default: ini stack_impact_file, else .microstack-impact.json in the rootdir)",
+    },
+}
 _MARKERS = {
     "integration": "uses the compose stack (added to tests using it)",
     "faults": "breaks a service for real (added to tests using `faults`)",
@@ -133,69 +189,8 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("microstack", "compose stack for integration tests (pytest-microstack)")
-    group.addoption(
-        "--keep-stack",
-        action="store_true",
-        help="leave the stack running after the run and print how to reach and remove it",
-    )
-    group.addoption(
-        "--reuse-stack",
-        action="store_true",
-        help="attach to a stack kept by an earlier --keep-stack/--reuse-stack run with the "
-        "same configuration (starting and keeping one if none); refused when CI is set",
-    )
-    group.addoption(
-        "--stack-timeout",
-        metavar="SECONDS",
-        default=None,  # parsed (and checked) once, by the settings reader
-        help="seconds for the whole stack to become ready (default: env STACK_TIMEOUT, "
-        "else ini stack_timeout, else 60)",
-    )
-    group.addoption(
-        "--stack-artifacts",
-        metavar="DIR",
-        default=None,
-        help="folder for this run's failure reports (logs, docker inspect, effective compose config) "
-        "(default: <rootdir>/<ini stack_artifacts>/<run id>)",
-    )
-    group.addoption(
-        "--stack-coverage",
-        action="store_true",
-        help="measure every Python process of the services inside their containers; the data joins "
-        "pytest-cov's report (--cov), else is written for `coverage combine` "
-        "(docs: Coverage inside containers)",
-    )
-    group.addoption(
-        "--stack-engines",
-        metavar="URLS",
-        default=None,  # parsed (and checked) once, by the settings reader
-        help="engines to spread the xdist workers over, comma-separated, as DOCKER_HOST names them "
-        "(default: env STACK_ENGINES, else ini stack_engines, else the one engine DOCKER_HOST names)",
-    )
-    group.addoption(
-        "--stack-exchanges",
-        action="store_true",
-        help="record the exchanges between services for this run, whatever ini stack_exchanges says",
-    )
-    group.addoption(
-        "--no-stack-exchanges",
-        action="store_true",
-        help="don't record the exchanges between services (no proxies, no doubles)",
-    )
-    group.addoption(
-        "--stack-impact",
-        metavar="BASE",
-        default=None,
-        help="run only the tests the change from git commit BASE to the working tree needs, by the "
-        "recording a --stack-coverage run on BASE saved; prints why, one line a reason (see README)",
-    )
-    group.addoption(
-        "--stack-impact-file",
-        metavar="FILE",
-        default=None,
-        help="the recording to write (--stack-coverage) and read (--stack-impact) "
-        "(default: ini stack_impact_file, else .microstack-impact.json in the rootdir)",
-    )
+    for flag, attrs in _CLI.items():
+        group.addoption(flag, **attrs)
     for name, (help_text, kind, default) in _INI.items():
         parser.addini(name, help_text, type=kind, default=default)  # type: ignore[arg-type]
 

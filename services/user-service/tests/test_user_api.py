@@ -85,6 +85,36 @@ def test_create_user_rejects_invalid_fields(client: FlaskClient, body: dict[str,
     assert field in response.json["error"]
 
 
+NO_NAME, LONG_NAME = "username must not be empty", "username must be at most 64 characters"
+PATTERN_RULE = "username must be 3-64 characters of letters, digits, '_', '.' or '-'"
+NO_PASSWORD, LENGTH_RULE = "password must not be empty", "password must be 8-256 characters long"
+
+
+@pytest.mark.parametrize(
+    ("path", "username", "password", "field", "error"),
+    [
+        pytest.param("/users", "", "s3cret-pass", "username", NO_NAME, id="sign-up-no-name"),
+        pytest.param("/users", "a" * 65, "s3cret-pass", "username", LONG_NAME, id="sign-up-65"),
+        pytest.param("/users", "ab", "s3cret-pass", "username", PATTERN_RULE, id="sign-up-2"),
+        pytest.param("/users", "bad name", "s3cret-pass", "username", PATTERN_RULE, id="sign-up-space"),
+        pytest.param("/users", "alice", "", "password", NO_PASSWORD, id="sign-up-no-password"),
+        pytest.param("/users", "alice", "7chars!", "password", LENGTH_RULE, id="sign-up-7"),
+        pytest.param("/users", "alice", "x" * 257, "password", LENGTH_RULE, id="sign-up-257"),
+        pytest.param("/auth/token", "", "s3cret-pass", "username", NO_NAME, id="login-no-name"),
+        pytest.param("/auth/token", "a" * 65, "x", "username", LONG_NAME, id="login-65"),
+        pytest.param("/auth/token", "alice", "", "password", NO_PASSWORD, id="login-no-password"),
+        pytest.param("/auth/token", "alice", "x" * 257, "password", LENGTH_RULE, id="login-257"),
+    ],
+)
+def test_credentials_refusals_name_the_field_and_the_rule(
+    client: FlaskClient, path: str, username: str, password: str, field: str, error: str
+) -> None:
+    """The 400 names the field and the rule it broke, word for word."""
+    response = client.post(path, json={"username": username, "password": password})
+    assert response.status_code == 400
+    assert response.json == {"error": error, "field": field}
+
+
 @pytest.mark.parametrize(
     ("username", "password"),
     [

@@ -140,3 +140,27 @@ def test_a_password_hash_is_replaced_only_over_the_one_it_was_read_with(
         assert db.replace_password_hash(user["id"], user["password_hash"], "new-hash") is True
         assert db.replace_password_hash(user["id"], user["password_hash"], "newer-hash") is False
         assert db.find_by_username("alice")["password_hash"] == "new-hash"  # type: ignore[index]
+
+
+def test_the_demo_user_is_logged_when_created_and_only_then(
+    make_app: Callable[..., Flask], log_lines: Callable[[], list[dict[str, object]]]
+) -> None:
+    """One INFO line naming it on the start that creates it; none on a start that finds it there."""
+    demo = {"DEMO_USERNAME": "Demo", "DEMO_PASSWORD": "demo-password"}
+    make_app(**demo)
+    first = [line for line in log_lines() if line["level"] == "INFO"]
+    make_app(**demo)
+    second = [line for line in log_lines() if line["level"] == "INFO"]
+    assert [(line["msg"], line.get("username")) for line in first] == [("created demo user", "Demo")]
+    assert second == []
+
+
+def test_password_hashes_reads_every_stored_hash_as_stored(app: Flask, auth: AuthActions) -> None:
+    """Start-up learns the stored schemes from these: each row's hash, as its text."""
+    auth.register("alice", "s3cret-pass")
+    auth.register("bob", "other-pass-1")
+    with app.app_context():
+        alice, bob = db.find_by_username("alice"), db.find_by_username("bob")
+        assert alice is not None
+        assert bob is not None
+        assert sorted(db.password_hashes()) == sorted([alice["password_hash"], bob["password_hash"]])

@@ -124,11 +124,8 @@ class Count:
     start: float
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """The counters one attempt was counted in, so a success can take the count back."""
-
-    keys: tuple[Key, ...]
+#: The counters one attempt was counted in, so a success can take the count back.
+Attempt = tuple[Key, ...]
 
 
 @contextmanager
@@ -178,7 +175,7 @@ def _add(db: sqlite3.Connection, counts: Sequence[Count], now: float, window: fl
             "INSERT OR REPLACE INTO login_failures (key, failures, window_start) VALUES (?, ?, ?)",
             (count.key.name, count.count + 1, count.start),
         )
-    return Attempt(tuple(count.key for count in counted))
+    return tuple(count.key for count in counted)
 
 
 def begin(keys: Sequence[Key], now: float | None = None) -> Attempt:
@@ -204,7 +201,7 @@ def count(key: Key, now: float | None = None) -> None:
 def succeeded(attempt: Attempt) -> None:
     """Take back a successful login's counts: the account's own counter is cleared."""
     with _immediate() as db:
-        for key in attempt.keys:
+        for key in attempt:
             if key.personal:
                 db.execute("DELETE FROM login_failures WHERE key = ?", (key.name,))
             else:
@@ -214,7 +211,7 @@ def succeeded(attempt: Attempt) -> None:
 def take_back(attempt: Attempt) -> None:
     """Undo an attempt's counts (one that was never judged, e.g. no hash slot came free)."""
     with _immediate() as db:
-        for key in attempt.keys:
+        for key in attempt:
             _subtract(db, key.name)
 
 
