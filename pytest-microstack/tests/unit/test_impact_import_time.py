@@ -52,6 +52,14 @@ def exported():
     return EXPORTED
 
 
+def reads_helper():
+    return helper()
+
+
+def warm():
+    return "warm"
+
+
 class Box:
     SIZE = 2
 
@@ -70,12 +78,13 @@ RAN = {
     '    return {"double": DOUBLE}': {"first"},
     '    return settings()["double"]': {"first", "second"},
     "    return EXPORTED": {"exported"},
+    "    return helper()": {"helper"},
     "        return self.SIZE": {"box"},
     "        return 1": {"handler"},
 }
 TESTS = {
     f"tests/test_s.py::test_{name}"
-    for name in ("box", "exported", "first", "handled", "handler", "outage", "second")
+    for name in ("box", "exported", "first", "handled", "handler", "helper", "outage", "second")
 }
 
 
@@ -173,6 +182,14 @@ def _chosen(selection: Selection) -> set[str]:
         ),
         pytest.param(
             "svc/app.py",
+            "    return x + LIMIT",
+            "    return x - LIMIT",
+            {"handled"},
+            "svc/app.py: handled changed",
+            id="first-body-line",
+        ),
+        pytest.param(
+            "svc/app.py",
             "def outage():",
             "def outage(extra=1):",
             {"outage"},
@@ -249,6 +266,14 @@ def _chosen(selection: Selection) -> set[str]:
             id="new-function-shadows",
         ),
         pytest.param(
+            "svc/app.py",
+            "        return 1\n",
+            "        return 1\n\n\ndef helper():\n    return 1\n",
+            {"helper"},
+            "header rule",
+            id="new-function-read-before",
+        ),
+        pytest.param(
             "svc/names.py",
             '"""Names the app reads."""',
             '"""Names."""',
@@ -283,6 +308,16 @@ def test_an_import_time_change_selects_the_tests_that_read_it(
             "def down():",
             "registered by name and its name changed",
             id="route-renamed",
+        ),
+        pytest.param(
+            "svc/app.py", "def warm():", "def warm(x=0):", "outside any test", id="header-at-start-up"
+        ),
+        pytest.param(
+            "svc/app.py",
+            "def warm():\n    return",
+            "def warm(): return",
+            "outside any test",
+            id="one-line-def",
         ),
         pytest.param(
             "svc/names.py", "AT_IMPORT = 5", "AT_IMPORT = 6", "binds nothing", id="read-by-a-statement"
@@ -348,6 +383,7 @@ def test_a_change_some_test_reads_needs_no_start_up_check(repo: Path) -> None:
         ("def look(name):\n    return getattr(names, name)\n", "getattr with a name that isn't a literal"),
         ("def look():\n    return globals()\n", "globals()"),
         ("import svc.names as names\n\n\ndef look():\n    return vars(names)\n", "vars()"),
+        ("def look():\n    return vars()\n", "vars()"),
         ("from svc.names import *\n", "import *"),
     ],
 )

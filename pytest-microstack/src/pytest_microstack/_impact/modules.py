@@ -121,12 +121,11 @@ def _units(body: list[ast.stmt], prefix: str, in_class: bool, bases: bool, found
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
             decorators = statement.decorator_list
             start = decorators[0].lineno if decorators else first
-            opening = statement.body[0].lineno
             found.append(
                 Unit(
                     HEADER,
                     start,
-                    opening if opening == statement.lineno else opening - 1,
+                    statement.body[0].lineno - 1,  # a one-line def: in its body (it ran at import: all)
                     frozenset({statement.name}),
                     attribute=in_class,
                     function=f"{prefix}{statement.name}",

@@ -21,7 +21,6 @@ from pathlib import Path, PurePosixPath
 
 from pytest_microstack._impact import changes as git_changes
 from pytest_microstack._impact import import_time, modules
-from pytest_microstack._impact.modules import HEADER
 from pytest_microstack._impact.recording import Recording, sha256
 from pytest_microstack._impact.scopes import Scope, code_lines, function_bodies, innermost
 
@@ -150,7 +149,7 @@ def _measured(
         if line not in code:
             continue  # blank, or a comment alone
         scope = innermost(scopes, line)
-        if scope is None or _in_header(new_units if scopes is new_scopes else old_units, scope, line):
+        if scope is None:  # (a one-line def's line is in its body: it ran at import, so every test)
             at_import.append((line, scopes is new_scopes))
             continue
         found = by_name.get(scope.name) if scopes is new_scopes else [scope]
@@ -191,13 +190,6 @@ def _measured(
         selection.tests.update(named)
         ran = f"{len(named)} test(s) ran it" if named else "no test ran it"
         selection.reasons.append(f"{path}: {name} changed: {ran}")
-
-
-def _in_header(units: list[modules.Unit], scope: Scope, line: int) -> bool:
-    """A one-line def (`def f(x=1): return x`): its line is its header too (the stricter rule)."""
-    return line == scope.first and any(
-        unit.kind == HEADER and unit.first <= line <= unit.last for unit in units
-    )
 
 
 def _cached(units: list[modules.Unit], function: str) -> bool:
