@@ -129,10 +129,7 @@ def _measured(
         new_text = (root / path).read_text()
         old_scopes, new_scopes = function_bodies(old_text), function_bodies(new_text)
         old_code, new_code = code_lines(old_text), code_lines(new_text)
-        old_units, new_units = (
-            modules.parse(path, "", old_text).units,
-            modules.parse(path, "", new_text).units,
-        )
+        old_units = modules.parse(path, "", old_text).units
     except (SyntaxError, ValueError, OSError, UnicodeDecodeError) as error:
         selection.select_all(f"{path}: can't be parsed ({error})")
         return
@@ -236,4 +233,4 @@ def _at_import(
             f"{path}: start-up check: {check} (a module that fails at import stops every test)"
         )
     selection.tests |= attribution.tests
-    selection.reasons.extend(attribution.reasons)
+    selection.reasons.extend(dict.fromkeys(attribution.reasons))  # a line changed on both sides: once
