@@ -4,7 +4,7 @@ A line inside a function's body changes what that function does when it runs,
 so the tests that ran any line of that body (in BASE, as recorded) are the ones
 it can change. A line anywhere else (imports, constants, class bodies,
 decorators, a def's own line with its defaults) runs when the module is
-imported, outside any test: such a change can't be attributed.
+imported, outside any test: `import_time` follows it to the tests that read it.
 """
 
 from __future__ import annotations

@@ -3,12 +3,14 @@
 Everything is selected when anything changed that can't be attributed to tests:
 a file that is neither measured code nor a test module nor a conftest.py (the
 compose file, Dockerfiles, requirements, configuration, data files the services
-read, code outside what was measured), a line of measured code outside any
-function body (it runs at import) or in a function that ran outside any test, a
-file that doesn't parse, and a recording that is missing, made on another
-commit, or made from other text than BASE has. Otherwise:
+read, code outside what was measured), a line of measured code that runs at
+import and can't be followed (`import_time` says which), a function that ran
+outside any test, a file that doesn't parse, and a recording that is missing,
+made on another commit, or made from other text than BASE has. Otherwise:
 
-- the tests that ran (in the recording) any line of a function whose body changed;
+- the tests that ran (in the recording) any line of a function whose body changed
+  (and, for a cached function, the tests that read its name);
+- for lines that run at import, the tests `import_time`'s rules attribute them to;
 - the tests in a changed test module, and those below a changed conftest.py;
 - the tests that are not in the recording or did not pass there.
 """
