@@ -22,10 +22,11 @@ assert AT_IMPORT > 0
 '''
 PACKAGE = "from svc.names import EXPORTED as EXPORTED\n"
 APP = """\
+from dataclasses import dataclass
 from functools import cache
 
 from svc import EXPORTED
-from svc.names import DOUBLE, LIMIT
+from svc.names import DOUBLE, LIMIT, UNUSED
 
 
 def handled(
@@ -60,6 +61,19 @@ def warm():
     return "warm"
 
 
+def never():
+    return UNUSED
+
+
+@dataclass
+class Point:
+    x: int = 0
+
+
+def origin():
+    return Point()
+
+
 class Box:
     SIZE = 2
 
@@ -79,12 +93,14 @@ RAN = {
     '    return settings()["double"]': {"first", "second"},
     "    return EXPORTED": {"exported"},
     "    return helper()": {"helper"},
+    "    return UNUSED": set(),  # no test ran it (not even start-up)
+    "    return Point()": {"origin"},
     "        return self.SIZE": {"box"},
     "        return 1": {"handler"},
 }
 TESTS = {
     f"tests/test_s.py::test_{name}"
-    for name in ("box", "exported", "first", "handled", "handler", "helper", "outage", "second")
+    for name in ("box", "exported", "first", "handled", "handler", "helper", "origin", "outage", "second")
 }
 
 
@@ -98,7 +114,10 @@ def _lines(text: str) -> dict[int, set[str | None]]:
         if not line.strip():
             continue
         names = RAN.get(line)
-        found[number] = {f"tests/test_s.py::test_{name}" for name in names} if names else {None}
+        if names is None:
+            found[number] = {None}
+        elif names:
+            found[number] = {f"tests/test_s.py::test_{name}" for name in names}
     return found
 
 
@@ -217,7 +236,7 @@ def _chosen(selection: Selection) -> set[str]:
             id="cached-reader",
         ),
         pytest.param(
-            "svc/names.py", "UNUSED = 1", "UNUSED = 2", set(), "0 test(s) read it", id="constant-unread"
+            "svc/names.py", "UNUSED = 1", "UNUSED = 2", set(), "0 test(s) read it", id="reader-ran-in-no-test"
         ),
         pytest.param(
             "svc/names.py", 'EXPORTED = "x"', 'EXPORTED = "y"', {"exported"}, "name rule", id="re-exported"
@@ -281,6 +300,15 @@ def _chosen(selection: Selection) -> set[str]:
             "docstring rule",
             id="docstring",
         ),
+        pytest.param(
+            "svc/__init__.py", " as EXPORTED\n", "\n", {"exported"}, "name rule", id="re-export-removed"
+        ),
+        pytest.param(
+            "svc/app.py", "    x: int = 0", "    x: int = 1", {"origin"}, "name rule", id="dataclass-default"
+        ),
+        pytest.param(
+            "svc/names.py", "UNUSED = 1", 'UNUSED = int("2")', set(), "0 test(s)", id="a-plain-value-call"
+        ),
     ],
 )
 def test_an_import_time_change_selects_the_tests_that_read_it(
@@ -336,6 +364,28 @@ def test_an_import_time_change_selects_the_tests_that_read_it(
             "other than a definition",
             id="star-import",
         ),
+        pytest.param("svc/names.py", "UNUSED = 1", "UNUSED = make()", "calls make at import", id="a-call"),
+        pytest.param(
+            "svc/names.py",
+            "AT_IMPORT = 5\n",
+            "AT_IMPORT = 5\nNOBODY = 1\n",
+            "no measured line reads",
+            id="unread",
+        ),
+        pytest.param(
+            "svc/app.py",
+            "from functools import cache\n",
+            "from functools import cache\nimport json\n",
+            "imported now",
+            id="import-new-module",
+        ),
+        pytest.param(
+            "svc/app.py",
+            "from dataclasses import dataclass\n",
+            "",
+            "imported now",
+            id="import-removed-last",
+        ),
         pytest.param(
             "svc/app.py",
             "        return 1\n",
@@ -363,7 +413,7 @@ def test_an_import_time_change_it_cant_follow_selects_everything(
 
 def test_a_change_no_test_reads_runs_one_test_as_a_start_up_check(repo: Path) -> None:
     _edit(repo, "svc/names.py", "UNUSED = 1", "UNUSED = 2")  # no test ran names.py: the first recorded test
-    _edit(repo, "svc/app.py", "class Box:", "class Box:  # boxed")  # a test that ran app.py
+    _edit(repo, "svc/app.py", "def never():", "def never(x=1):")  # no test ran it: a test that ran app.py
     selection = _decide(repo)
     assert selection.tests == {"tests/test_s.py::test_box"}
     assert "svc/names.py: start-up check: tests/test_s.py::test_box" in "\n".join(selection.reasons)

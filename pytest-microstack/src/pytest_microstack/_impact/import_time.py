@@ -32,7 +32,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pytest_microstack._impact.modules import BINDING, CLASS, DOCSTRING, HEADER, Module
+from pytest_microstack._impact.modules import (
+    BINDING,
+    CLASS,
+    DOCSTRING,
+    HEADER,
+    OTHER,
+    Module,
+    Unit,
+    imported_modules,
+)
 from pytest_microstack._impact.scopes import innermost
 
 
@@ -59,6 +68,7 @@ class Reader:
         self.by_name = {module.name: module for module in modules.values()}
         self.lines = lines
         self.followed: dict[tuple[str, str, bool], set[str]] = {}  # what each name selected (a cycle: so far)
+        self.reads = 0  # lines found reading the names followed (their bindings left out)
 
     def body_tests(self, module: Module, function: str) -> set[str]:
         """The tests that ran any line of `function`'s body(ies) in BASE; outside any test: unsure."""
@@ -77,6 +87,7 @@ class Reader:
     def readers_of(self, module: Module, names: frozenset[str], attribute: bool) -> set[str]:
         """`follow` from scratch: inside a cycle a name's tests are known only in part."""
         self.followed = {}
+        self.reads = 0
         return self.follow(module, names, attribute)
 
     def follow(self, module: Module, names: frozenset[str], attribute: bool) -> set[str]:
@@ -92,7 +103,11 @@ class Reader:
                 raise Everything(f"{module.path}: module attribute {name} changed (Python reads it itself)")
             self._dynamic(module, name)
             readers: list[tuple[Module, int, str, str | None]]
-            readers = [(module, line, name, None) for line in module.names.get(name, ())]
+            readers = [  # a member's name read as a name: in its class's body only
+                (module, line, name, None)
+                for line in module.names.get(name, ())
+                if not attribute or getattr(module.unit_at(line), "attribute", False)
+            ]
             for other in self.modules.values():
                 readers += [(other, line, name, None) for line in other.attributes.get(name, ())]
                 if attribute:
@@ -101,8 +116,25 @@ class Reader:
                     if source == module.name and imported == name:
                         readers.append((other, line, name, alias))
             for reader, line, read, bound in sorted(readers, key=lambda entry: (entry[0].path, entry[1])):
+                binding = reader.unit_at(line) if reader is module else None
+                if binding is not None and read in binding.names and binding.kind != OTHER:
+                    continue  # where it is bound, not read
+                self.reads += 1
                 mine |= self.reading(reader, line, read, bound)
             tests |= mine
+        return tests
+
+    def bound_by(self, module: Module, unit: Unit, line: int) -> set[str]:
+        """The tests that read what a binding binds; a call in its value (other than a plain value's
+        constructor) may do anything at import: unsure. A class member: its class's readers too
+        (a dataclass's default, an enum's value reach them without naming the member)."""
+        if unit.calls:
+            raise Everything(
+                f"{module.path}:{line}: calls {unit.calls[0]} at import (its effect can't be followed)"
+            )
+        tests = self.follow(module, unit.names, unit.attribute)
+        if unit.owner:
+            tests |= self.follow(module, frozenset({unit.owner.split(".")[0]}), attribute=False)
         return tests
 
     def _dynamic(self, module: Module, name: str) -> None:
@@ -141,7 +173,7 @@ class Reader:
         if unit is not None and unit.kind in {BINDING, CLASS}:
             if unit.registers and line <= unit.decorated_until:
                 raise Everything(f"{module.path}:{line}: a class decorator that may register reads {name}")
-            return self.follow(module, unit.names, unit.attribute)
+            return self.bound_by(module, unit, line)
         kind = unit.kind if unit is not None else "statement"
         raise Everything(
             f"{module.path}:{line}: reads {name} at import in a statement that binds nothing ({kind}):"
@@ -194,10 +226,32 @@ def attribute(
             f"{path}:{line}: {unit.function}'s header changed: {len(tests)} test(s) ran it (header rule)"
         )
         return
-    tests = reader.readers_of(base, unit.names, unit.attribute)
-    attribution.tests |= tests
+    reader.followed, reader.reads = {}, 0
+    tests = reader.bound_by(base, unit, line)
     names = ", ".join(sorted(unit.names))
+    if not reader.reads:
+        raise Everything(
+            f"{path}:{line}: binds {names}, which no measured line reads: something else may"
+            " (a framework by convention, a string) (name rule)"
+        )
+    attribution.tests |= tests
     attribution.reasons.append(f"{path}:{line}: binds {names}: {len(tests)} test(s) read it (name rule)")
+
+
+def check_imports(reader: Reader, base: Module, tree: Module) -> None:
+    """Unsure when the change makes a module imported, or no longer imported, by any measured module:
+    its import-time code (routes it registers, what it patches) then runs, or stops running."""
+    measured = set(reader.by_name)
+    others: set[str] = set()
+    for module in reader.modules.values():
+        if module.path != base.path:
+            others |= imported_modules(module, measured)
+    changed = (imported_modules(base, measured) ^ imported_modules(tree, measured)) - others
+    if changed:
+        raise Everything(
+            f"{base.path}: {min(changed)} is imported now and wasn't, or the other way round"
+            " (its import-time code runs, or stops running)"
+        )
 
 
 def _bound_names(module: Module, owner: str) -> set[str]:

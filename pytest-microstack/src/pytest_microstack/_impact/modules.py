@@ -23,6 +23,14 @@ WRAPPERS = frozenset(
 # Decorators whose wrapper keeps a result: callers after the first don't run the body.
 CACHES = frozenset({"cache", "lru_cache", "cached_property"})
 DYNAMIC_CALLS = frozenset({"getattr", "hasattr", "setattr", "delattr"})
+# Calls at import whose only effect is the value they return (the name they bind carries it).
+VALUES = frozenset(
+    {"frozenset", "set", "dict", "tuple", "list", "int", "str", "float", "bool", "bytes", "object",
+     "range", "sorted", "len", "min", "max", "compile", "getLogger", "namedtuple", "NamedTuple",
+     "TypeVar", "Path", "PurePosixPath", "timedelta", "field", "get", "getenv", "local", "Lock",
+     "RLock", "defaultdict", "OrderedDict", "Counter", "deque", "ContextVar", "escape", "join",
+     "encode", "lower", "upper", "strip", "format", "union"}
+)  # fmt: skip
 INTROSPECTION = frozenset({"globals", "locals", "vars", "__import__", "import_module"})
 
 
@@ -49,6 +57,7 @@ class Unit:
     caches: bool = False
     overrides: bool = False
     owner: str = ""  # the class a member belongs to ("Outer.Inner."), "" at module level
+    calls: tuple[str, ...] = ()  # what a binding's value calls at import (not a known constructor)
 
 
 @dataclass
@@ -115,6 +124,27 @@ def _bound(target: ast.expr) -> set[str]:
     return set()
 
 
+def _calls(value: ast.expr) -> set[str]:
+    """What `value` calls, other than constructors of plain values (`VALUES`)."""
+    called = set()
+    for node in ast.walk(value):
+        if isinstance(node, ast.Call):
+            name = _decorator_name(node)
+            if name not in VALUES:
+                called.add(name or ast.unparse(node.func))
+    return called
+
+
+def imported_modules(module: Module, measured: set[str]) -> set[str]:
+    """The modules `module` imports, their packages too (`from a import b`: a.b if it is measured)."""
+    found: set[str] = set()
+    for _, source, name, _ in module.imported:
+        dotted = f"{source}.{name}" if name and f"{source}.{name}" in measured else source
+        parts = dotted.split(".")
+        found.update(".".join(parts[:end]) for end in range(1, len(parts) + 1))
+    return found
+
+
 def _units(body: list[ast.stmt], prefix: str, in_class: bool, bases: bool, found: list[Unit]) -> None:
     for statement in body:
         first, last = statement.lineno, statement.end_lineno or statement.lineno
@@ -157,8 +187,18 @@ def _units(body: list[ast.stmt], prefix: str, in_class: bool, bases: bool, found
         elif isinstance(statement, ast.Assign | ast.AnnAssign | ast.AugAssign):
             targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
             names = set().union(*(_bound(target) for target in targets))
+            calls = tuple(sorted(_calls(statement.value))) if statement.value is not None else ()
             found.append(
-                Unit(BINDING, first, last, frozenset(names), in_class, overrides=bases, owner=prefix)
+                Unit(
+                    BINDING,
+                    first,
+                    last,
+                    frozenset(names),
+                    in_class,
+                    overrides=bases,
+                    owner=prefix,
+                    calls=calls,
+                )
             )
         elif isinstance(statement, ast.Import | ast.ImportFrom):
             names = {(alias.asname or alias.name).split(".")[0] for alias in statement.names}

@@ -224,6 +224,7 @@ def _at_import(
         return
     base = reader.modules[path]
     tree = modules.parse(path, base.name, new_text)
+    import_time.check_imports(reader, base, tree)
     attribution = import_time.Attribution()
     for line, of_tree in lines:
         side, other = (tree, base) if of_tree else (base, tree)
