@@ -241,7 +241,7 @@ def parse(path: str, name: str, source: str) -> Module:
     tree = ast.parse(source)
     units: list[Unit] = []
     _units(tree.body, "", False, False, units)
-    module = Module(path, name, units, function_bodies(source))
+    module = Module(path, name, units, function_bodies(tree))
     is_package = PurePosixPath(path).stem == "__init__"
     viewed: list[tuple[int, str | None]] = []  # vars(X): X's name, None for vars() or an expression
     for node in ast.walk(tree):
