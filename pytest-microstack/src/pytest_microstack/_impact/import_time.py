@@ -14,18 +14,24 @@ Coverage gives such lines the start-up context, so they name no test. The rules
   member -> the tests that ran a function that reads NAME: in the module, through
   `.NAME` anywhere measured, and through `from module import NAME` elsewhere.
   A line that reads NAME at import is followed in turn (a re-export, a constant
-  built from another, a default value, a decorator: its own rule). A star import,
-  `globals()`, `vars()`, `getattr` with a name that isn't a literal (in the module
-  or one that imports it), or a reading line of any other kind: every test;
+  built from another, a default value, a decorator: its own rule); a class
+  member's readers include its class's (a dataclass default). Every test when: a
+  star import, `globals()`, `vars()`, `getattr` with a name that isn't a literal
+  (in the module or one that imports it); a value that calls something other than
+  a plain value's constructor (`VALUES`); no measured line reads NAME (a framework
+  may, by convention: gunicorn's settings, `from_object`); a reading line of any
+  other kind;
 - a name added or removed: the same, from BASE's readers (a new function that
-  shadows an old one is read where the old one was); a class member added or
-  removed in a class with bases (it may override an inherited one), a module's or
-  a class's dunder name: every test;
+  shadows an old one is read where the old one was; a new function nothing reads:
+  no test); a class member added or removed in a class with bases (it may override
+  an inherited one), a module's or a class's dunder name: every test;
+- imports: a module imported now and not before by any measured module, or the
+  other way round: every test (its import-time code runs, or stops);
 - docstrings: no test, unless measured code reads `__doc__`; anything else at
   import (a call, a loop, an `if`'s test): every test.
 
-Every change attributed this way also runs one test that ran the module (a start-up
-check): a module that fails at import stops every test, the selected ones too.
+When no test ran a reader of the change, one test that ran the module runs (a
+start-up check): a module that fails at import stops every test.
 """
 
 from __future__ import annotations
