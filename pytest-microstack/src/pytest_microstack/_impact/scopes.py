@@ -4,7 +4,7 @@ A line inside a function's body changes what that function does when it runs,
 so the tests that ran any line of that body (in BASE, as recorded) are the ones
 it can change. A line anywhere else (imports, constants, class bodies,
 decorators, a def's own line with its defaults) runs when the module is
-imported, outside any test: such a change can't be attributed.
+imported, outside any test: `import_time` follows it to the tests that read it.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ class Scope:
     last: int
 
 
-def function_bodies(source: str) -> list[Scope]:
-    """Every function's body in `source`, nested ones too; raises SyntaxError as `ast` does."""
+def function_bodies(source: str | ast.Module) -> list[Scope]:
+    """Every function's body in `source` (or its tree), nested ones too; raises SyntaxError as `ast` does."""
     found: list[Scope] = []
 
     def visit(node: ast.AST, prefix: str) -> None:
         for child in ast.iter_child_nodes(node):
+            if not isinstance(child, ast.stmt | ast.excepthandler | ast.match_case):
+                continue  # a def is a statement: expressions hold none
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
                 name = f"{prefix}{child.name}"
                 found.append(Scope(name, child.body[0].lineno, child.end_lineno or child.body[-1].lineno))
@@ -37,7 +39,7 @@ def function_bodies(source: str) -> list[Scope]:
             else:
                 visit(child, prefix)
 
-    visit(ast.parse(source), "")
+    visit(ast.parse(source) if isinstance(source, str) else source, "")
     return found
 
 

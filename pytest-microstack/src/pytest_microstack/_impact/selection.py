@@ -3,12 +3,14 @@
 Everything is selected when anything changed that can't be attributed to tests:
 a file that is neither measured code nor a test module nor a conftest.py (the
 compose file, Dockerfiles, requirements, configuration, data files the services
-read, code outside what was measured), a line of measured code outside any
-function body (it runs at import) or in a function that ran outside any test, a
-file that doesn't parse, and a recording that is missing, made on another
-commit, or made from other text than BASE has. Otherwise:
+read, code outside what was measured), a line of measured code that runs at
+import and can't be followed (`import_time` says which), a function that ran
+outside any test, a file that doesn't parse, and a recording that is missing,
+made on another commit, or made from other text than BASE has. Otherwise:
 
-- the tests that ran (in the recording) any line of a function whose body changed;
+- the tests that ran (in the recording) any line of a function whose body changed
+  (and, for a cached function, the tests that read its name);
+- for lines that run at import, the tests `import_time`'s rules attribute them to;
 - the tests in a changed test module, and those below a changed conftest.py;
 - the tests that are not in the recording or did not pass there.
 """
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from pytest_microstack._impact import changes as git_changes
+from pytest_microstack._impact import import_time, modules
 from pytest_microstack._impact.recording import Recording, sha256
 from pytest_microstack._impact.scopes import Scope, code_lines, function_bodies, innermost
 
@@ -128,6 +131,7 @@ def _measured(
         new_text = (root / path).read_text()
         old_scopes, new_scopes = function_bodies(old_text), function_bodies(new_text)
         old_code, new_code = code_lines(old_text), code_lines(new_text)
+        old_units = modules.parse(path, "", old_text).units
     except (SyntaxError, ValueError, OSError, UnicodeDecodeError) as error:
         selection.select_all(f"{path}: can't be parsed ({error})")
         return
@@ -135,6 +139,7 @@ def _measured(
     for body in old_scopes:
         by_name.setdefault(body.name, []).append(body)
     touched: dict[str, list[Scope]] = {}
+    at_import: list[tuple[int, bool]] = []  # (line, of the tree's side)
     # Lines of BASE (changed or removed) in BASE's functions; lines of the tree (changed or
     # added) in the tree's functions, looked up by name in BASE's.
     sides = [(line, old_scopes, old_code) for line in sorted(change.old_lines)]
@@ -143,15 +148,26 @@ def _measured(
         if line not in code:
             continue  # blank, or a comment alone
         scope = innermost(scopes, line)
-        if scope is None:
-            selection.select_all(f"{path}:{line}: runs at import (outside any function body)")
-            return
+        if scope is None:  # (a one-line def's line is in its body: it ran at import, so every test)
+            at_import.append((line, scopes is new_scopes))
+            continue
         found = by_name.get(scope.name) if scopes is new_scopes else [scope]
         if not found:
             continue  # a new function: its def (a changed line too) says where it runs
         touched.setdefault(scope.name, []).extend(found)
-    if not touched:
+    if not touched and not at_import:
         selection.reasons.append(f"{path}: only comments or blank lines changed: no test")
+    reader: import_time.Reader | None = None
+    if at_import or any(_cached(old_units, name) for name in touched):
+        try:
+            reader = _reader(root, commit, recording, path, old_text)
+            _at_import(selection, reader, path, old_text, new_text, at_import)
+        except import_time.Everything as unsure:
+            selection.select_all(str(unsure))
+            return
+        except SyntaxError as error:
+            selection.select_all(f"a measured module can't be parsed ({error})")
+            return
     lines = recording.lines.get(path, {})
     for name, scopes in sorted(touched.items()):
         tests: set[str | None] = set()
@@ -162,6 +178,62 @@ def _measured(
             selection.select_all(f"{path}: {name} also ran outside any test (start-up, background work)")
             return
         named = {test for test in tests if test is not None}
+        if reader is not None and _cached(old_units, name):
+            base = reader.modules[path]
+            unit = next(unit for unit in base.units if unit.function == name)
+            try:
+                named |= reader.readers_of(base, unit.names, unit.attribute)
+            except import_time.Everything as unsure:
+                selection.select_all(str(unsure))
+                return
         selection.tests.update(named)
         ran = f"{len(named)} test(s) ran it" if named else "no test ran it"
         selection.reasons.append(f"{path}: {name} changed: {ran}")
+
+
+def _cached(units: list[modules.Unit], function: str) -> bool:
+    """Whether BASE's `function` keeps its result (`@cache`): callers after the first don't run its body."""
+    return any(unit.caches and unit.function == function for unit in units)
+
+
+def _reader(root: Path, commit: str, recording: Recording, path: str, old_text: str) -> import_time.Reader:
+    """Every measured module as BASE has it (the tree's text where its hash says it is BASE's)."""
+    packages = {str(PurePosixPath(name).parent) for name in recording.hashes if name.endswith("/__init__.py")}
+    parsed: dict[str, modules.Module] = {}
+    for name, digest in sorted(recording.hashes.items()):
+        if name == path:
+            text = old_text
+        else:
+            local = root / name
+            raw = local.read_bytes() if local.is_file() else b""
+            text = raw.decode() if sha256(raw) == digest else git_changes.base_text(root, commit, name)
+        parsed[name] = modules.parse(name, modules.module_name(name, packages), text)
+    return import_time.Reader(parsed, recording.lines)
+
+
+def _at_import(
+    selection: Selection,
+    reader: import_time.Reader,
+    path: str,
+    old_text: str,
+    new_text: str,
+    lines: list[tuple[int, bool]],
+) -> None:
+    """The import-time lines' tests and reasons, plus one start-up check; raises Everything."""
+    if not lines:
+        return
+    base = reader.modules[path]
+    tree = modules.parse(path, base.name, new_text)
+    import_time.check_imports(reader, base, tree)
+    attribution = import_time.Attribution()
+    for line, of_tree in lines:
+        side, other = (tree, base) if of_tree else (base, tree)
+        import_time.attribute(reader, base, side, other, line, attribution)
+    check = import_time.start_up_check(reader.lines, path)
+    if check is not None and not attribution.tests:  # a selected test fails too when the stack can't start
+        attribution.tests.add(check)
+        attribution.reasons.append(
+            f"{path}: start-up check: {check} (a module that fails at import stops every test)"
+        )
+    selection.tests |= attribution.tests
+    selection.reasons.extend(dict.fromkeys(attribution.reasons))  # a line changed on both sides: once
