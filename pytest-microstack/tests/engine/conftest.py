@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +46,10 @@ def project_resources(engine: Any, project: str) -> list[str]:
         *(f"network {n.name}" for n in engine.networks.list(filters=label)),
         *(f"volume {v.name}" for v in engine.volumes.list(filters=label)),
     ]
+
+
+def ctrl_c_as_a_terminal_sends_it() -> None:
+    """A child's `preexec_fn`: SIGINT handled, as in a terminal. A shell without job control
+    (`nox ... &`, some CI runners) starts background commands with SIGINT ignored, and a child
+    inherits that (Python then installs no KeyboardInterrupt handler): it sleeps through Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

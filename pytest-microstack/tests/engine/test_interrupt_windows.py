@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from engine.conftest import project_resources
+from engine.conftest import ctrl_c_as_a_terminal_sends_it, project_resources
 
 pytestmark = pytest.mark.integration
 HERE = Path(__file__).parent
@@ -46,6 +46,7 @@ def run_with_window(
         text=True,
         timeout=RUN_TIMEOUT,
         check=False,
+        preexec_fn=ctrl_c_as_a_terminal_sends_it,  # the hooks' SIGINT must reach a handler
     )
 
 

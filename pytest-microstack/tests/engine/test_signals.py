@@ -16,20 +16,13 @@ import pytest
 from pytest_microstack._cleanup.leftovers import sweep_abandoned
 from pytest_microstack._core.waiting import wait_for
 
-from engine.conftest import project_resources
+from engine.conftest import ctrl_c_as_a_terminal_sends_it, project_resources
 
 pytestmark = pytest.mark.integration
 SAMPLE = Path(__file__).with_name("sample_hold_stack.py")
 # Teardown after a signal: removal through the API (~0.5 s) plus pytest's
 # interrupt report; a regression to graceful stops (10 s per container) fails it.
 INTERRUPT_BOUND = 10.0
-
-
-def _ctrl_c_as_a_terminal_sends_it() -> None:
-    """SIGINT handled in the child, as in a terminal: a shell without job control (`nox ... &`,
-    CI runners) starts background commands with SIGINT ignored, and the child would inherit that
-    (Python then installs no KeyboardInterrupt handler): it slept through the test's Ctrl-C."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def start_holding_run(project_dir: Path, report: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -42,7 +35,7 @@ def start_holding_run(project_dir: Path, report: Path) -> tuple[subprocess.Popen
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=_ctrl_c_as_a_terminal_sends_it,
+        preexec_fn=ctrl_c_as_a_terminal_sends_it,
     )
     try:
         wait_for(lambda: report.exists() and report.read_text(), timeout=120, what="child stack up")
