@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from coverage import CoverageData
+from coverage.exceptions import DataError
 from pytest_microstack._boundaries import OUTSIDE, phase_context
 from pytest_microstack._boundaries import test_of as context_test
 from pytest_microstack._coverage import agent, runtime
@@ -155,10 +156,18 @@ def test_a_relay_that_ends_is_replaced_and_the_run_goes_on(service: Service, tmp
     service.switcher.switch(agent.OUTSIDE)
     _get(service.port, "/exit")
     deadline = time.monotonic() + DEADLINE
-    while not list(service.data.glob(".coverage.*")):
-        assert time.monotonic() < deadline
+    while not saved_in(service, second, "handled"):
+        assert time.monotonic() < deadline, "the orphaned worker never saved the second test's context"
         time.sleep(0.05)  # the orphaned worker saves as it exits: polled under the deadline above
-    assert second in service.contexts_by_function()["handled"]
+
+
+def saved_in(service: Service, context: str, function: str) -> bool:
+    """Whether the saved data has `context` on `function`'s body; False while a file is still being written
+    (a worker saving as it exits: its file exists before SQLite can open it)."""
+    try:
+        return context in service.contexts_by_function()[function]
+    except DataError:
+        return False
 
 
 @pytest.mark.parametrize(
