@@ -137,15 +137,17 @@ def _mutants(mutants: Mapping[str, Any]) -> list[str]:
     done: Mapping[str, Mapping[str, Any]] = mutants.get("done", {})
     key: Mapping[str, Any] = mutants.get("key", {})
     outcomes = [row["outcome"] for row in done.values()]
-    seconds = [row["seconds"] for row in done.values()]
+    seconds = [row["seconds"] for row in done.values() if row["outcome"] != "every test selected"]
     escapes = outcomes.count("ESCAPE")
     return [
         f"Mutant study (`nox -s impact`, seed {key.get('seed', '?')}, "
         f"BASE `{str(key.get('base', ''))[:12]}`): "
         f"{len(done)} of {key.get('mutants', '?')} mutants studied, "
+        f"{outcomes.count('every test selected')} select every test (the whole suite: no escape possible, "
+        "not run), "
         f"{outcomes.count('killed by the selection')} killed by the selection, "
         f"{outcomes.count('survives the whole suite')} survive the whole suite, **{escapes} escapes**"
-        + (f"; median {statistics.median(seconds):.0f} s a mutant." if seconds else "."),
+        + (f"; median {statistics.median(seconds):.0f} s a mutant that ran." if seconds else "."),
     ]
 
 

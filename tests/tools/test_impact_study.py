@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.impact_figures import section
+from tools.impact.__main__ import judge
 from tools.impact.progress import Progress
 
 KEY = {"base": "abc", "edits": 3, "testmon": True}
@@ -82,6 +83,7 @@ def test_the_mutant_line_counts_escapes(tmp_path: Path) -> None:
         "m1": {"outcome": "killed by the selection", "seconds": 40.0},
         "m2": {"outcome": "ESCAPE", "seconds": 200.0},
         "m3": {"outcome": "survives the whole suite", "seconds": 150.0},
+        "m4": {"outcome": "every test selected", "seconds": 1.0},  # nothing ran: not in the median
     }
     key = {"base": "abc", "seed": 27, "mutants": 200}
     (tmp_path / "impact_mutants.json").write_text(json.dumps({"key": key, "extra": {}, "done": done}))
@@ -89,11 +91,31 @@ def test_the_mutant_line_counts_escapes(tmp_path: Path) -> None:
     text = "\n".join(section(tmp_path))
 
     assert (
-        "3 of 200 mutants studied, 1 killed by the selection, 1 survive the whole suite, **1 escapes**"
-        in text
+        "4 of 200 mutants studied, 1 select every test (the whole suite: no escape possible, not run), "
+        "1 killed by the selection, 1 survive the whole suite, **1 escapes**" in text
     )
-    assert "median 150 s a mutant" in text
+    assert "median 150 s a mutant that ran" in text
 
 
 def test_without_results_the_section_says_how_to_make_them(tmp_path: Path) -> None:
     assert "Not run: there is no `bench/results/impact_edits.json`" in "\n".join(section(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("result", "outcome"),
+    [
+        pytest.param({"everything": "every test: x"}, "every test selected", id="whole-suite-not-run"),
+        pytest.param({"selected_failed": ["t"], "selected_exit": 2}, "killed by the selection", id="killed"),
+        pytest.param({"selected_failed": [], "selected_exit": 1}, "killed by the selection", id="exit-1"),
+        pytest.param(
+            {"selected_failed": [], "selected_exit": 0, "rest_failed": ["t"]}, "ESCAPE", id="rest-failed"
+        ),
+        pytest.param(
+            {"selected_failed": [], "selected_exit": 5, "rest_failed": [], "rest_exit": 0},
+            "survives the whole suite",
+            id="survives",
+        ),
+    ],
+)
+def test_a_mutants_outcome_follows_its_runs(result: dict[str, object], outcome: str) -> None:
+    assert judge(result) == outcome

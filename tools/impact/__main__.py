@@ -7,6 +7,9 @@ In a worktree of BASE (.artifacts/impact/tree, kept between sessions): one
 when the tree already holds a recording of BASE); then, for each of `--mutants`
 mutmut mutants of services/*/src (seeded sample), the mutant's file is written and
 
+0. when `--stack-impact BASE` selects every test, nothing runs: the selection is the
+   whole suite, so whatever kills the mutant is selected and no escape is possible
+   (counted as such, with the reason it gave);
 1. the tests `--stack-impact BASE` selects run (-n 2, stopping at the first
    failure): a failure means the selection kills the mutant;
 2. otherwise the rest of the suite runs (the tests it did not select, stopping at
@@ -33,13 +36,14 @@ from typing import Any
 
 from tools.impact.mutants import sample
 from tools.impact.progress import Progress
-from tools.impact.tree import ROOT, Tree, selected_tests
+from tools.impact.tree import ROOT, Tree, collect, selected_tests
 
 WORK = ROOT / ".artifacts" / "impact"
 DEFAULT_PROGRESS = ROOT / "bench" / "results" / "impact_mutants.json"
 KILLED = "killed by the selection"
 ESCAPE = "ESCAPE"
 SURVIVES = "survives the whole suite"
+EVERYTHING = "every test selected"
 
 
 def record_base(tree: Tree) -> None:
@@ -56,7 +60,16 @@ def record_base(tree: Tree) -> None:
 def study_one(tree: Tree, suite: list[str]) -> dict[str, Any]:
     """Selected tests first; the rest only when they don't kill. Both stop at the first failure."""
     began = time.monotonic()
-    chosen = selected_tests(tree)
+    collected = collect(tree)
+    chosen = collected.tests
+    everything = [reason for reason in collected.reasons if reason.startswith("every test")]
+    if everything:
+        return {
+            "selected": len(chosen),
+            "everything": everything[0],
+            "outcome": EVERYTHING,
+            "seconds": round(time.monotonic() - began, 1),
+        }
     selected = tree.pytest("--stack-impact", tree.base, "--maxfail=1") if chosen else None
     result: dict[str, Any] = {
         "selected": len(chosen),
@@ -77,6 +90,8 @@ def study_one(tree: Tree, suite: list[str]) -> dict[str, Any]:
 
 def judge(result: dict[str, Any]) -> str:
     """The outcome, from the failures each run reported (--maxfail under xdist exits 2, "interrupted")."""
+    if result.get("everything"):
+        return EVERYTHING
     if result["selected_failed"] or result["selected_exit"] == 1:
         return KILLED
     if result.get("rest_failed") or result.get("rest_exit") == 1:
@@ -123,12 +138,13 @@ def _report(progress: Progress, wanted: int) -> None:
     results = list(progress.done.values())
     escapes = {name: result for name, result in progress.done.items() if result["outcome"] == ESCAPE}
     killed = sum(1 for result in results if result["outcome"] == KILLED)
-    seconds = sorted(result["seconds"] for result in results)
+    whole = sum(1 for result in results if result["outcome"] == EVERYTHING)
+    seconds = sorted(result["seconds"] for result in results if result["outcome"] != EVERYTHING)
     median = seconds[len(seconds) // 2] if seconds else 0.0
     print(  # noqa: T201
-        f"\n{len(results)} of {wanted} mutants studied: {killed} killed by the selection, "
-        f"{len(results) - killed - len(escapes)} survive the whole suite; escapes: {len(escapes)} "
-        f"(median {median:.0f} s a mutant)"
+        f"\n{len(results)} of {wanted} mutants studied: {whole} select every test (nothing to run: no escape "
+        f"possible), {killed} killed by the selection, {len(results) - whole - killed - len(escapes)} "
+        f"survive the whole suite; escapes: {len(escapes)} (median {median:.0f} s a mutant that ran)"
     )
     for name, escape in escapes.items():
         print(f"ESCAPE {name}: the rest of the suite's failures {escape['rest_failed']}")  # noqa: T201

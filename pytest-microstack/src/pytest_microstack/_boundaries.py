@@ -12,6 +12,7 @@ from typing import Protocol
 
 # The context of work outside any test; `_coverage/agent.py` (standalone, in the containers) has the same.
 OUTSIDE = "(outside tests)"
+_FIXTURE = "(fixture {})"
 
 
 class Listener(Protocol):
@@ -53,8 +54,23 @@ def phase_context(nodeid: str, when: str) -> str:
     return f"{nodeid}|{'run' if when == 'call' else when}"
 
 
+def fixture_context(argname: str) -> str:
+    """The context of setting up a fixture wider than a function: it belongs to every test that uses it."""
+    return _FIXTURE.format(argname)
+
+
+def fixture_of(context: str) -> str | None:
+    """The fixture's name of a `fixture_context`, else None."""
+    head, _, tail = _FIXTURE.partition("{}")
+    if context.startswith(head) and context.endswith(tail) and len(context) > len(head) + len(tail):
+        return context[len(head) : -len(tail)]
+    return None
+
+
 def test_of(context: str) -> str | None:
-    """The test id of a phase context; None for work outside tests (or a context not ours)."""
+    """The test id of a phase context, a fixture's context as it is; None for work outside tests."""
+    if fixture_of(context) is not None:
+        return context
     nodeid, bar, phase = context.rpartition("|")
     return nodeid if bar and phase in {"setup", "run", "teardown"} else None
 

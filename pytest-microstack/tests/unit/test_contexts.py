@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from coverage import CoverageData
 from coverage.exceptions import DataError
-from pytest_microstack._boundaries import OUTSIDE, phase_context
+from pytest_microstack._boundaries import OUTSIDE, fixture_context, fixture_of, phase_context
 from pytest_microstack._boundaries import test_of as context_test
 from pytest_microstack._coverage import agent, runtime
 from pytest_microstack._coverage.contexts import Switcher
@@ -177,10 +177,20 @@ def saved_in(service: Service, context: str, function: str) -> bool:
         pytest.param("tests/a.py::t|setup", "tests/a.py::t", id="setup"),
         pytest.param(agent.OUTSIDE, None, id="outside"),
         pytest.param("", None, id="empty"),
+        pytest.param("(fixture seller)", "(fixture seller)", id="fixture"),  # stands for its users
+        pytest.param("(fixture )", None, id="fixture-without-a-name"),
+        pytest.param("(fixture seller", None, id="fixture-unclosed"),
+        pytest.param("tests/a.py::t|call", None, id="not-pytest-cov-s-phase"),
     ],
 )
 def test_contexts_name_their_test(context: str, test: str | None) -> None:
     assert context_test(context) == test
+
+
+def test_a_fixtures_context_names_it() -> None:
+    assert fixture_of(fixture_context("seller")) == "seller"
+    assert fixture_of("(fixture s)") == "s"  # one character: the shortest name
+    assert fixture_of("tests/a.py::t|setup") is None
 
 
 def test_the_containers_name_work_outside_tests_as_the_test_run_does() -> None:

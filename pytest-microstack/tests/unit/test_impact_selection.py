@@ -29,12 +29,17 @@ def started():
 
 def never():
     return None
+
+
+def seed():
+    return "seller"
 """
 TESTS = {
     "tests/test_a.py::test_handled": "tests/test_a.py",
     "tests/test_a.py::test_outage": "tests/test_a.py",
     "tests/deep/test_b.py::test_b": "tests/deep/test_b.py",
 }
+FIXTURES = {"tests/deep/test_b.py::test_b": ("seller", "tmp_path")}  # the tests' fixture closures
 
 
 def _git(root: Path, *args: str) -> str:
@@ -64,6 +69,7 @@ def repo(tmp_path: Path) -> Path:
                 6: {"tests/test_a.py::test_handled", "tests/deep/test_b.py::test_b"},
                 10: {"tests/test_a.py::test_outage"},
                 14: {None},  # ran at start-up
+                22: {"(fixture seller)", "tests/test_a.py::test_outage"},  # a session fixture's setup
             }
         }
     )
@@ -84,7 +90,9 @@ def _decide(root: Path, base: str = "HEAD") -> Selection:
 
 
 def _selected(selection: Selection) -> set[str]:
-    return {nodeid for nodeid, path in TESTS.items() if selection.selects(nodeid, path)}
+    return {
+        nodeid for nodeid, path in TESTS.items() if selection.selects(nodeid, path, FIXTURES.get(nodeid, ()))
+    }
 
 
 def _edit(root: Path, path: str, old: str, new: str) -> None:
@@ -113,6 +121,8 @@ def _edit(root: Path, path: str, old: str, new: str) -> None:
             "svc/app.py", "LIMIT = 3", "LIMIT = 4", {"::test_handled", "::test_b"}, id="module-level"
         ),
         pytest.param("svc/app.py", "def outage():", "def outage(y=1):", {"::test_outage"}, id="def-line"),
+        # Set up by a session fixture: every test using it, not only the one that set it up first.
+        pytest.param("svc/app.py", '"seller"', '"buyer"', {"::test_outage", "::test_b"}, id="fixture"),
     ],
 )
 def test_a_change_selects_the_tests_that_ran_it(
@@ -150,7 +160,14 @@ def test_a_new_file_selects_everything(repo: Path) -> None:
 
 
 def test_no_change_selects_nothing_and_the_recording_itself_is_no_change(repo: Path) -> None:
-    assert _selected(_decide(repo)) == set()
+    selection = _decide(repo)
+    assert _selected(selection) == set()
+    assert selection.reasons == []  # a fixture's context is not a test that failed
+
+
+def test_a_fixtures_lines_name_the_fixture_in_the_reason(repo: Path) -> None:
+    _edit(repo, "svc/app.py", '"seller"', '"buyer"')
+    assert _decide(repo).reasons == ["svc/app.py: seed changed: 1 test(s) and every test using seller ran it"]
 
 
 def test_a_missing_recording_selects_everything(repo: Path) -> None:

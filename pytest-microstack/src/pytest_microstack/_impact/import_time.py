@@ -48,6 +48,7 @@ from pytest_microstack._impact.modules import (
     Unit,
     imported_modules,
 )
+from pytest_microstack._impact.recording import who
 from pytest_microstack._impact.scopes import innermost
 
 
@@ -229,7 +230,7 @@ def attribute(
             tests |= reader.readers_of(base, unit.names, unit.attribute)
         attribution.tests |= tests
         attribution.reasons.append(
-            f"{path}:{line}: {unit.function}'s header changed: {len(tests)} test(s) ran it (header rule)"
+            f"{path}:{line}: {unit.function}'s header changed: {who(tests)} ran it (header rule)"
         )
         return
     reader.followed, reader.reads = {}, 0
@@ -241,7 +242,7 @@ def attribute(
             " (a framework by convention, a string) (name rule)"
         )
     attribution.tests |= tests
-    attribution.reasons.append(f"{path}:{line}: binds {names}: {len(tests)} test(s) read it (name rule)")
+    attribution.reasons.append(f"{path}:{line}: binds {names}: {who(tests)} read it (name rule)")
 
 
 def check_imports(reader: Reader, base: Module, tree: Module) -> None:

@@ -70,7 +70,11 @@ class Impact:
             )
         except ImpactError as error:
             raise pytest.UsageError(str(error)) from None
-        kept = [item for item in items if selection.selects(item.nodeid, paths[item.nodeid] or "")]
+        kept = [
+            item
+            for item in items
+            if selection.selects(item.nodeid, paths[item.nodeid] or "", getattr(item, "fixturenames", ()))
+        ]
         dropped = [item for item in items if item not in kept]
         recorded = selection.recording
         new = [item.nodeid for item in kept if recorded is not None and item.nodeid not in recorded.tests]
@@ -131,7 +135,7 @@ class Impact:
 
     def _save(self, root: Path) -> None:
         from pytest_microstack._impact.changes import dirty, head
-        from pytest_microstack._impact.recording import Recording
+        from pytest_microstack._impact.recording import Recording, real_tests
 
         if not self.part.lines:
             return  # no stack ran: an older recording stays as it is
@@ -146,7 +150,7 @@ class Impact:
         )
         recording.save(path)
         self.printed = False
-        self.lines = [f"stack-impact: recorded {len(recording.tests)} tests' contexts in {path}"]
+        self.lines = [f"stack-impact: recorded {len(real_tests(recording.tests))} tests' contexts in {path}"]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.worker == "main" and self.lines and not self.printed:

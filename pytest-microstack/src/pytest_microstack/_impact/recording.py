@@ -8,7 +8,9 @@ written by the run's controller at the end of every `--stack-coverage` run:
 - `tests`: every test that ran, and `passed`: those whose every phase passed;
 - `files`: per measured file (relative to the repository), the sha256 of the text
   that was measured and, per line, the tests that ran it, as an index into `sets`
-  (a set of test indices; OUTSIDE for work outside any test).
+  (a set of test indices; OUTSIDE for work outside any test). A wider fixture's
+  setup is there as `(fixture NAME)`, a test id of its own: it stands for every
+  test that uses the fixture.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_microstack._boundaries import test_of
+from pytest_microstack._boundaries import fixture_of, test_of
 
 VERSION = 1
 OUTSIDE = -1  # in a set of test indices: work outside any test (start-up, the end)
@@ -27,6 +29,19 @@ OUTSIDE = -1  # in a set of test indices: work outside any test (start-up, the e
 
 def sha256(text: bytes) -> str:
     return hashlib.sha256(text).hexdigest()
+
+
+def real_tests(ids: Iterable[str]) -> list[str]:
+    """The test ids among `ids`, without the fixtures' (which stand for the tests that use them)."""
+    return [test for test in ids if fixture_of(test) is None]
+
+
+def who(ids: Iterable[str]) -> str:
+    """`3 test(s)`, and the fixtures whose users count too: for a reason's line."""
+    ids = list(ids)
+    fixtures = sorted(name for name in map(fixture_of, ids) if name is not None)
+    tests = f"{len(ids) - len(fixtures)} test(s)"
+    return f"{tests} and every test using {', '.join(fixtures)}" if fixtures else tests
 
 
 @dataclass

@@ -9,7 +9,8 @@ outside any test, a file that doesn't parse, and a recording that is missing,
 made on another commit, or made from other text than BASE has. Otherwise:
 
 - the tests that ran (in the recording) any line of a function whose body changed
-  (and, for a cached function, the tests that read its name);
+  (and, for a cached function, the tests that read its name); a line that ran while
+  a fixture wider than a function was set up selects every test that uses it;
 - for lines that run at import, the tests `import_time`'s rules attribute them to;
 - the tests in a changed test module, and those below a changed conftest.py;
 - the tests that are not in the recording or did not pass there.
@@ -21,9 +22,10 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from pytest_microstack._boundaries import fixture_context
 from pytest_microstack._impact import changes as git_changes
 from pytest_microstack._impact import import_time, modules
-from pytest_microstack._impact.recording import Recording, sha256
+from pytest_microstack._impact.recording import Recording, real_tests, sha256, who
 from pytest_microstack._impact.scopes import Scope, code_lines, function_bodies, innermost
 
 
@@ -42,10 +44,12 @@ class Selection:
         self.everything = True
         self.reasons.append(f"every test: {why}")
 
-    def selects(self, nodeid: str, path: str) -> bool:
-        """Whether the test `nodeid`, defined in repository path `path`, runs."""
+    def selects(self, nodeid: str, path: str, fixtures: Iterable[str] = ()) -> bool:
+        """Whether the test `nodeid`, defined in repository path `path` and using `fixtures`, runs."""
         if self.everything or nodeid in self.tests or path in self.test_files:
             return True
+        if any(fixture_context(name) in self.tests for name in fixtures):
+            return True  # a selected fixture's setup: every test that uses it
         if any(PurePosixPath(path).is_relative_to(folder) for folder in self.test_folders):
             return True
         recorded = self.recording
@@ -79,7 +83,7 @@ def decide(
         changed.setdefault(path, git_changes.FileChange(path, "M"))
     for path in ignore:
         changed.pop(path, None)
-    failing = sorted(set(recording.tests) - recording.passed)
+    failing = sorted(set(real_tests(recording.tests)) - recording.passed)
     if failing:
         selection.reasons.append(f"{len(failing)} test(s) that did not pass in the recording")
     for _, change in sorted(changed.items()):
@@ -187,7 +191,7 @@ def _measured(
                 selection.select_all(str(unsure))
                 return
         selection.tests.update(named)
-        ran = f"{len(named)} test(s) ran it" if named else "no test ran it"
+        ran = f"{who(named)} ran it" if named else "no test ran it"
         selection.reasons.append(f"{path}: {name} changed: {ran}")
 
 

@@ -3,8 +3,11 @@
 Registered with the run state, and idle, at no cost, until a measured stack opens a
 switcher (`_coverage.contexts`). Each boundary is announced first (tryfirst), before
 any of the phase's own hooks and fixtures run. Setting up a fixture wider than a
-function (a session or module fixture: the stack itself, seeding) is announced as work
-outside tests, and the phase it interrupted is announced again afterwards.
+function (a session or module fixture: the stack itself, seeding) is announced as that
+fixture's own context, which `--stack-impact` gives to every test that uses the fixture
+(the seeded user serves them all, not only the test that happened to come first), and
+the phase it interrupted is announced again afterwards. The services' own start-up runs
+before the stack's switcher opens: outside tests.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pytest_microstack._boundaries import BOUNDARIES, OUTSIDE, phase_context
+from pytest_microstack._boundaries import BOUNDARIES, OUTSIDE, fixture_context, phase_context
 
 
 class Phases:
@@ -39,9 +42,9 @@ class Phases:
             return
         interrupted = BOUNDARIES.current
         if BOUNDARIES.open:
-            BOUNDARIES.announce(OUTSIDE)
+            BOUNDARIES.announce(fixture_context(fixturedef.argname))
         else:
-            BOUNDARIES.current = OUTSIDE  # a stack opened here starts outside tests
+            BOUNDARIES.current = fixture_context(fixturedef.argname)  # a stack opened here starts in it
         try:
             yield
         finally:
