@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 from pytest_microstack._impact import import_time
 from pytest_microstack._impact.modules import module_name, parse
-from pytest_microstack._impact.recording import Part, Recording
-from pytest_microstack._impact.selection import Selection, decide
+from pytest_microstack._impact.recording import Part
+from pytest_microstack._impact.selection import Selection
+
+from unit.impact_repo import assert_selects_everything, decide_at, edit, recorded_repository
 
 NAMES = '''\
 """Names the app reads."""
@@ -104,10 +105,6 @@ TESTS = {
 }
 
 
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
-
-
 def _lines(text: str) -> dict[int, set[str | None]]:
     found: dict[int, set[str | None]] = {}
     for number, line in enumerate(text.splitlines(), 1):
@@ -123,39 +120,13 @@ def _lines(text: str) -> dict[int, set[str | None]]:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    (root / "svc").mkdir(parents=True)
-    (root / "tests").mkdir()
-    files = {"svc/names.py": NAMES, "svc/__init__.py": PACKAGE, "svc/app.py": APP}
-    for path, text in files.items():
-        (root / path).write_text(text)
-    (root / "tests" / "test_s.py").write_text("")
-    (root / ".gitignore").write_text(".microstack-impact.json\n")
-    _git(root, "init", "-q")
-    _git(root, "add", ".")
-    _git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
-    part = Part({path: _lines(text) for path, text in files.items()})
-    Recording.build(
-        part, commit=_git(root, "rev-parse", "HEAD").strip(), dirty=[], tests=TESTS, passed=TESTS, root=root
-    ).save(root / ".microstack-impact.json")
-    return root
-
-
-def _edit(root: Path, path: str, old: str, new: str) -> None:
-    target = root / path
-    text = target.read_text()
-    assert text.count(old) == 1, old
-    target.write_text(text.replace(old, new))
+    files = {"svc/names.py": NAMES, "svc/__init__.py": PACKAGE, "svc/app.py": APP, "tests/test_s.py": ""}
+    part = Part({path: _lines(text) for path, text in files.items() if path.startswith("svc/")})
+    return recorded_repository(tmp_path / "repo", files, part, TESTS)
 
 
 def _decide(root: Path) -> Selection:
-    return decide(
-        root,
-        "HEAD",
-        root / ".microstack-impact.json",
-        {"tests/test_s.py"},
-        ignore=[".microstack-impact.json"],
-    )
+    return decide_at(root, {"tests/test_s.py"})
 
 
 def _chosen(selection: Selection) -> set[str]:
@@ -314,7 +285,7 @@ def _chosen(selection: Selection) -> set[str]:
 def test_an_import_time_change_selects_the_tests_that_read_it(
     repo: Path, path: str, old: str, new: str, expected: set[str], rule: str
 ) -> None:
-    _edit(repo, path, old, new)
+    edit(repo, path, old, new)
     selection = _decide(repo)
     assert _chosen(selection) == expected
     assert any(rule in reason for reason in selection.reasons), selection.reasons
@@ -405,15 +376,13 @@ def test_an_import_time_change_selects_the_tests_that_read_it(
 def test_an_import_time_change_it_cant_follow_selects_everything(
     repo: Path, path: str, old: str, new: str, why: str
 ) -> None:
-    _edit(repo, path, old, new)
-    selection = _decide(repo)
-    assert selection.everything
-    assert why in selection.reasons[-1]
+    edit(repo, path, old, new)
+    assert_selects_everything(_decide(repo), why)
 
 
 def test_a_change_no_test_reads_runs_one_test_as_a_start_up_check(repo: Path) -> None:
-    _edit(repo, "svc/names.py", "UNUSED = 1", "UNUSED = 2")  # no test ran names.py: the first recorded test
-    _edit(repo, "svc/app.py", "def never():", "def never(x=1):")  # no test ran it: a test that ran app.py
+    edit(repo, "svc/names.py", "UNUSED = 1", "UNUSED = 2")  # no test ran names.py: the first recorded test
+    edit(repo, "svc/app.py", "def never():", "def never(x=1):")  # no test ran it: a test that ran app.py
     selection = _decide(repo)
     assert selection.tests == {"tests/test_s.py::test_box"}
     assert "svc/names.py: start-up check: tests/test_s.py::test_box" in "\n".join(selection.reasons)
@@ -421,7 +390,7 @@ def test_a_change_no_test_reads_runs_one_test_as_a_start_up_check(repo: Path) ->
 
 
 def test_a_change_some_test_reads_needs_no_start_up_check(repo: Path) -> None:
-    _edit(repo, "svc/app.py", "SIZE = 2", "SIZE = 3")
+    edit(repo, "svc/app.py", "SIZE = 2", "SIZE = 3")
     selection = _decide(repo)
     assert selection.tests == {"tests/test_s.py::test_box"}
     assert not any("start-up check" in reason for reason in selection.reasons)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 from pytest_microstack._errors import ImpactError
 from pytest_microstack._impact.recording import Part, Recording
-from pytest_microstack._impact.selection import Selection, decide
+from pytest_microstack._impact.selection import Selection
+
+from unit.impact_repo import assert_selects_everything, commit, decide_at, edit, recorded_repository
 
 SERVICE = """\
 LIMIT = 3
@@ -42,25 +43,16 @@ TESTS = {
 FIXTURES = {"tests/deep/test_b.py::test_b": ("seller", "tmp_path")}  # the tests' fixture closures
 
 
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    (root / "svc").mkdir(parents=True)
-    (root / "tests" / "deep").mkdir(parents=True)
-    (root / "svc" / "app.py").write_text(SERVICE)
-    (root / "svc" / "helpers.py").write_text("def unmeasured():\n    return 1\n")
-    (root / "tests" / "test_a.py").write_text("def test_handled(): pass\n\n\ndef test_outage(): pass\n")
-    (root / "tests" / "deep" / "conftest.py").write_text("")
-    (root / "tests" / "deep" / "test_b.py").write_text("def test_b(): pass\n")
-    (root / "compose.yaml").write_text("services: {}\n")
-    (root / ".gitignore").write_text(".microstack-impact.json\n")
-    _git(root, "init", "-q")
-    _git(root, "add", ".")
-    _git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
+    files = {
+        "svc/app.py": SERVICE,
+        "svc/helpers.py": "def unmeasured():\n    return 1\n",
+        "tests/test_a.py": "def test_handled(): pass\n\n\ndef test_outage(): pass\n",
+        "tests/deep/conftest.py": "",
+        "tests/deep/test_b.py": "def test_b(): pass\n",
+        "compose.yaml": "services: {}\n",
+    }
     part = Part(
         {
             "svc/app.py": {
@@ -73,33 +65,17 @@ def repo(tmp_path: Path) -> Path:
             }
         }
     )
-    Recording.build(
-        part,
-        commit=_git(root, "rev-parse", "HEAD").strip(),
-        dirty=[],
-        tests=TESTS,
-        passed=TESTS,
-        root=root,
-    ).save(root / ".microstack-impact.json")
-    return root
+    return recorded_repository(tmp_path / "repo", files, part, TESTS)
 
 
 def _decide(root: Path, base: str = "HEAD") -> Selection:
-    modules = set(TESTS.values())
-    return decide(root, base, root / ".microstack-impact.json", modules, ignore=[".microstack-impact.json"])
+    return decide_at(root, set(TESTS.values()), base)
 
 
 def _selected(selection: Selection) -> set[str]:
     return {
         nodeid for nodeid, path in TESTS.items() if selection.selects(nodeid, path, FIXTURES.get(nodeid, ()))
     }
-
-
-def _edit(root: Path, path: str, old: str, new: str) -> None:
-    target = root / path
-    text = target.read_text()
-    assert old in text
-    target.write_text(text.replace(old, new, 1))
 
 
 @pytest.mark.parametrize(
@@ -128,7 +104,7 @@ def _edit(root: Path, path: str, old: str, new: str) -> None:
 def test_a_change_selects_the_tests_that_ran_it(
     repo: Path, path: str, old: str, new: str, expected: set[str]
 ) -> None:
-    _edit(repo, path, old, new)
+    edit(repo, path, old, new)
     selection = _decide(repo)
     assert not selection.everything, selection.reasons
     assert {nodeid[nodeid.index("::") :] for nodeid in _selected(selection)} == expected
@@ -147,10 +123,9 @@ def test_a_change_selects_the_tests_that_ran_it(
 def test_an_unattributable_change_selects_everything(
     repo: Path, path: str, old: str, new: str, why: str
 ) -> None:
-    _edit(repo, path, old, new)
+    edit(repo, path, old, new)
     selection = _decide(repo)
-    assert selection.everything
-    assert why in selection.reasons[-1]
+    assert_selects_everything(selection, why)
     assert _selected(selection) == set(TESTS)
 
 
@@ -166,7 +141,7 @@ def test_no_change_selects_nothing_and_the_recording_itself_is_no_change(repo: P
 
 
 def test_a_fixtures_lines_name_the_fixture_in_the_reason(repo: Path) -> None:
-    _edit(repo, "svc/app.py", '"seller"', '"buyer"')
+    edit(repo, "svc/app.py", '"seller"', '"buyer"')
     assert _decide(repo).reasons == ["svc/app.py: seed changed: 1 test(s) and every test using seller ran it"]
 
 
@@ -178,8 +153,8 @@ def test_a_missing_recording_selects_everything(repo: Path) -> None:
 
 
 def test_a_recording_of_another_commit_selects_everything(repo: Path) -> None:
-    _edit(repo, "svc/app.py", "return 503", "return 502")
-    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "next")
+    edit(repo, "svc/app.py", "return 503", "return 502")
+    commit(repo, "next")
     selection = _decide(repo, "HEAD")
     assert selection.everything
     assert "not of HEAD" in selection.reasons[0]
@@ -189,7 +164,7 @@ def test_a_recording_of_other_text_selects_everything(repo: Path) -> None:
     recording = Recording.load(repo / ".microstack-impact.json")
     recording.hashes["svc/app.py"] = "0" * 64
     recording.save(repo / ".microstack-impact.json")
-    _edit(repo, "svc/app.py", "return 503", "return 502")
+    edit(repo, "svc/app.py", "return 503", "return 502")
     selection = _decide(repo)
     assert selection.everything
     assert "stale" in selection.reasons[-1]

@@ -145,43 +145,44 @@ def imported_modules(module: Module, measured: set[str]) -> set[str]:
     return found
 
 
+def _definition(
+    statement: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef,
+    kind: str,
+    end: int,
+    prefix: str,
+    in_class: bool,
+    bases: bool,
+    *,
+    function: str | None = None,
+) -> Unit:
+    """A def's or class's header unit: from its first decorator to `end`."""
+    decorators = statement.decorator_list
+    return Unit(
+        kind,
+        decorators[0].lineno if decorators else statement.lineno,
+        end,
+        frozenset({statement.name}),
+        attribute=in_class,
+        function=function,
+        decorated_until=statement.lineno - 1 if decorators else 0,
+        registers=any(_is_registering(decorator) for decorator in decorators),
+        caches=any(_decorator_name(decorator) in CACHES for decorator in decorators),
+        overrides=bases,
+        owner=prefix,
+    )
+
+
 def _units(body: list[ast.stmt], prefix: str, in_class: bool, bases: bool, found: list[Unit]) -> None:
     for statement in body:
         first, last = statement.lineno, statement.end_lineno or statement.lineno
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
-            decorators = statement.decorator_list
-            start = decorators[0].lineno if decorators else first
-            found.append(
-                Unit(
-                    HEADER,
-                    start,
-                    statement.body[0].lineno - 1,  # a one-line def: in its body (it ran at import: all)
-                    frozenset({statement.name}),
-                    attribute=in_class,
-                    function=f"{prefix}{statement.name}",
-                    decorated_until=statement.lineno - 1 if decorators else 0,
-                    registers=any(_is_registering(decorator) for decorator in decorators),
-                    caches=any(_decorator_name(decorator) in CACHES for decorator in decorators),
-                    overrides=bases,
-                    owner=prefix,
-                )
-            )
+            # A one-line def ends in its body (it ran at import: every test).
+            end = statement.body[0].lineno - 1
+            name = f"{prefix}{statement.name}"
+            found.append(_definition(statement, HEADER, end, prefix, in_class, bases, function=name))
         elif isinstance(statement, ast.ClassDef):
-            decorators = statement.decorator_list
-            start = decorators[0].lineno if decorators else first
-            found.append(
-                Unit(
-                    CLASS,
-                    start,
-                    max(statement.lineno, statement.body[0].lineno - 1),
-                    frozenset({statement.name}),
-                    attribute=in_class,
-                    decorated_until=statement.lineno - 1 if decorators else 0,
-                    registers=any(_is_registering(decorator) for decorator in decorators),
-                    overrides=bases,
-                    owner=prefix,
-                )
-            )
+            end = max(statement.lineno, statement.body[0].lineno - 1)
+            found.append(_definition(statement, CLASS, end, prefix, in_class, bases))
             has_bases = bool(statement.bases or statement.keywords)
             _units(statement.body, f"{prefix}{statement.name}.", True, has_bases, found)
         elif isinstance(statement, ast.Assign | ast.AnnAssign | ast.AugAssign):
