@@ -77,7 +77,21 @@ def _edits(edits: Mapping[str, Any]) -> list[str]:
     if with_testmon:
         testmon_missed = sum(len(row["testmon_missed"]) for row in with_testmon)
         lines.append(_row(("the same failures pytest-testmon missed", testmon_missed, "(comparison)", "")))
-    return [*lines, *costs, "", *_edit_table(rows, bool(with_testmon))]
+    return [*lines, *costs, "", *_load_line(extra, rows.values()), *_edit_table(rows, bool(with_testmon))]
+
+
+def _load_line(extra: Mapping[str, Any], rows: Any) -> list[str]:
+    """How busy the machine was (2 cores): the timed runs are only as steady as this."""
+    loads = [row["load"] for row in rows if "load" in row]
+    if not loads:
+        return []
+    whole = extra.get("whole_load")
+    return [
+        f"Load average (1 min) as each edit's runs ended: median {statistics.median(loads):.1f}, "
+        f"from {min(loads):.1f} to {max(loads):.1f}"
+        + (f"; as the whole suite's run ended: {whole:.1f}." if whole is not None else "."),
+        "",
+    ]
 
 
 def _costs(extra: Mapping[str, Any], rows: Any) -> list[str]:

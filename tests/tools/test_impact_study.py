@@ -78,6 +78,23 @@ def test_the_section_shows_the_medians_against_their_targets_and_says_partial(tm
     assert "| +10% (110 s against 100 s) | <= 20% | met |" in text
 
 
+def test_the_section_says_how_busy_the_machine_was(tmp_path: Path) -> None:
+    rows = {
+        "c1": {**edit_row(0.10, 0.30, missed=[], testmon_missed=[]), "load": 4.0},
+        "c2": {**edit_row(0.20, 0.50, missed=[], testmon_missed=[]), "load": 12.5},
+        "c3": {**edit_row(0.20, 0.50, missed=[], testmon_missed=[]), "load": 6.0},
+    }
+    extra = {"whole_seconds": 120.0, "whole_load": 3.25}
+    (tmp_path / "impact_edits.json").write_text(json.dumps({"key": KEY, "extra": extra, "done": rows}))
+
+    text = "\n".join(section(tmp_path))
+
+    assert (
+        "Load average (1 min) as each edit's runs ended: median 6.0, from 4.0 to 12.5; "
+        "as the whole suite's run ended: 3.2." in text
+    )
+
+
 def test_the_mutant_line_counts_escapes(tmp_path: Path) -> None:
     done = {
         "m1": {"outcome": "killed by the selection", "seconds": 40.0},

@@ -33,6 +33,7 @@ later session with the same BASE and count continues. No new edit starts after
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import time
@@ -85,7 +86,7 @@ def baseline(tree: Tree, progress: Progress, testmon_env: dict[str, str], with_t
     """The once-per-BASE runs, each skipped when an earlier session made it."""
     if "whole_seconds" not in progress.extra:
         whole = tree.pytest()
-        progress.note(whole_seconds=whole.seconds, whole_failed=whole.failed)
+        progress.note(whole_seconds=whole.seconds, whole_failed=whole.failed, whole_load=_load())
     if not tree.recorded() or "coverage_seconds" not in progress.extra:
         recorded = tree.pytest("--stack-coverage")
         if recorded.code != 0:
@@ -121,10 +122,16 @@ def measure(tree: Tree, suite: list[str], with_testmon: bool, testmon_env: dict[
         "rest_seconds": rest.seconds if rest else 0.0,
         "failed": failed,
         "missed": sorted(set(failed) - picked),
+        "load": _load(),
     }
     if with_testmon:
         row.update(testmon_row(tree, failed, testmon_env))
     return row
+
+
+def _load() -> float:
+    """The machine's 1-minute load average as a run ends: how busy it was while it was timed."""
+    return round(os.getloadavg()[0], 2)
 
 
 def testmon_row(tree: Tree, failed: list[str], testmon_env: dict[str, str]) -> dict[str, Any]:
