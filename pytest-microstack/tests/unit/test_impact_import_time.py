@@ -445,3 +445,25 @@ def test_relative_imports_resolve_to_the_module_they_name() -> None:
         ("svc.sub.b", "c"),
         ("svc.d", "e"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("path", "check"),
+    [
+        pytest.param("svc/a.py", "tests/t.py::test_z", id="a-test-that-ran-it-not-the-fixture"),
+        pytest.param("svc/none.py", "tests/t.py::test_z", id="nothing-ran-it-any-test"),
+        pytest.param("svc/b.py", "tests/t.py::test_z", id="only-a-fixture-ran-it-a-test-still"),
+    ],
+)
+def test_the_start_up_check_is_a_test_not_a_fixtures_users(path: str, check: str) -> None:
+    lines: import_time.Lines = {
+        "svc/a.py": {1: frozenset({"(fixture seller)", "tests/t.py::test_z"}), 2: frozenset({None})},
+        "svc/b.py": {1: frozenset({"(fixture only)"})},
+    }
+    assert import_time.start_up_check(lines, path) == check
+
+
+def test_with_only_fixtures_recorded_the_start_up_check_is_a_fixture() -> None:
+    lines: import_time.Lines = {"svc/b.py": {1: frozenset({"(fixture only)", None})}}
+    assert import_time.start_up_check(lines, "svc/b.py") == "(fixture only)"
+    assert import_time.start_up_check({}, "svc/b.py") is None

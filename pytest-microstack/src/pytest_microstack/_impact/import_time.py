@@ -48,7 +48,7 @@ from pytest_microstack._impact.modules import (
     Unit,
     imported_modules,
 )
-from pytest_microstack._impact.recording import who
+from pytest_microstack._impact.recording import real_tests, who
 from pytest_microstack._impact.scopes import innermost
 
 
@@ -271,15 +271,17 @@ def _bound_names(module: Module, owner: str) -> set[str]:
 
 
 def start_up_check(lines: Lines, path: str) -> str | None:
-    """One test that ran `path` (else any recorded test): it fails too when a module fails at import."""
-    ran = sorted(
-        {test for tests in lines.get(path, {}).values() for test in tests if test is not None}
-        or {
-            test
-            for per_line in lines.values()
-            for tests in per_line.values()
-            for test in tests
-            if test is not None
-        }
-    )
-    return ran[0] if ran else None
+    """One test that ran `path` (else any recorded test): it fails too when a module fails at import.
+
+    A test, not a fixture's context (which would select every test using the fixture),
+    unless only fixtures ran anything.
+    """
+    here = {test for tests in lines.get(path, {}).values() for test in tests if test is not None}
+    anywhere = {test for per_line in lines.values() for tests in per_line.values() for test in tests}
+    anywhere.discard(None)
+    for found in (here, anywhere):
+        tests = sorted(real_tests(test for test in found if test is not None))
+        if tests:
+            return tests[0]
+    fixtures = sorted(test for test in here or anywhere if test is not None)
+    return fixtures[0] if fixtures else None
