@@ -1,6 +1,7 @@
 """The mutant study: `--stack-impact` on a mutant's diff selects a test that kills it, for every mutant.
 
-    python -m tools.impact [--mutants 200] [--seed 27] [--minutes 360] [--base HEAD] [--progress FILE]
+    python -m tools.impact [--mutants 200] [--seed 27] [--minutes 360] [--base HEAD]
+                           [--progress FILE] [--tree DIR]
 
 In a worktree of BASE (.artifacts/impact/tree, kept between sessions): one
 --stack-coverage run of the integration suite records the contexts (skipped
@@ -106,9 +107,10 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=360, help="no new mutant starts after this")
     parser.add_argument("--base", default="HEAD")
     parser.add_argument("--progress", type=Path, default=DEFAULT_PROGRESS, help="results so far (resumed)")
+    parser.add_argument("--tree", type=Path, default=WORK / "tree", help="the worktree of BASE to work in")
     args = parser.parse_args()
     stop_at = time.monotonic() + args.minutes * 60
-    tree = Tree(args.base, WORK / "tree")
+    tree = Tree(args.base, args.tree)
     progress = Progress(args.progress, {"base": tree.base, "seed": args.seed, "mutants": args.mutants})
     for name, done in progress.done.items():  # judged again: an older version misread exit 2
         progress.done[name] = {**done, "outcome": judge(done)}
