@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--tree", type=Path, default=WORK / "tree", help="the worktree of BASE to work in")
     args = parser.parse_args()
     stop_at = time.monotonic() + args.minutes * 60
-    tree = Tree(args.base, args.tree)
+    tree = Tree(args.base, args.tree.resolve())  # mutmut's generator runs in a folder of its own
     progress = Progress(args.progress, {"base": tree.base, "seed": args.seed, "mutants": args.mutants})
     for name, done in progress.done.items():  # judged again: an older version misread exit 2
         progress.done[name] = {**done, "outcome": judge(done)}
@@ -120,6 +120,8 @@ def main() -> None:
     record_base(tree)
     suite = selected_tests(tree, impact=False)
     chosen = sample(tree.folder, args.mutants, args.seed)
+    if not chosen:
+        raise SystemExit(f"no mutant of the services' code found in {tree.folder}")
     for number, mutant in enumerate(chosen, 1):
         if mutant.name in progress:
             continue

@@ -158,7 +158,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     stop_at = time.monotonic() + args.minutes * 60
-    tree = Tree(args.base, args.tree)
+    tree = Tree(args.base, args.tree.resolve())
     progress = Progress(args.results, {"base": tree.base, "edits": args.edits, "testmon": args.testmon})
     testmon_env = {"TESTMON_DATAFILE": str(WORK / "testmondata")}  # outside the tree: not a change
     if args.add_reasons:
