@@ -10,7 +10,9 @@ mutmut mutants of services/*/src (seeded sample), the mutant's file is written a
 
 0. when `--stack-impact BASE` selects every test, nothing runs: the selection is the
    whole suite, so whatever kills the mutant is selected and no escape is possible
-   (counted as such, with the reason it gave);
+   (counted as such, with the reason it gave). Decided by the plugin's own `decide`,
+   in this process: a mutant changes no test, so the tests' list plays no part;
+   only a partial selection is collected by pytest;
 1. the tests `--stack-impact BASE` selects run (-n 2, stopping at the first
    failure): a failure means the selection kills the mutant;
 2. otherwise the rest of the suite runs (the tests it did not select, stopping at
@@ -37,7 +39,7 @@ from typing import Any
 
 from tools.impact.mutants import sample
 from tools.impact.progress import Progress
-from tools.impact.tree import ROOT, Tree, collect, selected_tests
+from tools.impact.tree import RECORDING, ROOT, Tree, collect, selected_tests
 
 WORK = ROOT / ".artifacts" / "impact"
 DEFAULT_PROGRESS = ROOT / "bench" / "results" / "impact_mutants.json"
@@ -61,16 +63,15 @@ def record_base(tree: Tree) -> None:
 def study_one(tree: Tree, suite: list[str]) -> dict[str, Any]:
     """Selected tests first; the rest only when they don't kill. Both stop at the first failure."""
     began = time.monotonic()
-    collected = collect(tree)
-    chosen = collected.tests
-    everything = [reason for reason in collected.reasons if reason.startswith("every test")]
-    if everything:
+    everything = whole_suite(tree)
+    if everything is not None:
         return {
-            "selected": len(chosen),
-            "everything": everything[0],
+            "selected": len(suite),
+            "everything": everything,
             "outcome": EVERYTHING,
             "seconds": round(time.monotonic() - began, 1),
         }
+    chosen = collect(tree).tests
     selected = tree.pytest("--stack-impact", tree.base, "--maxfail=1") if chosen else None
     result: dict[str, Any] = {
         "selected": len(chosen),
@@ -87,6 +88,15 @@ def study_one(tree: Tree, suite: list[str]) -> dict[str, Any]:
     result["outcome"] = judge(result)
     result["seconds"] = round(time.monotonic() - began, 1)
     return result
+
+
+def whole_suite(tree: Tree) -> str | None:
+    """Why `--stack-impact BASE` selects every test for the tree as it is now; None when it doesn't."""
+    from pytest_microstack._impact.selection import decide
+
+    selection = decide(tree.folder, tree.base, tree.folder / RECORDING, (), ignore=[RECORDING])
+    reasons = [reason for reason in selection.reasons if reason.startswith("every test")]
+    return reasons[0] if selection.everything else None
 
 
 def judge(result: dict[str, Any]) -> str:
