@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from pytest_microstack._impact.recording import Part
+from unit.impact_repo import edit, recorded_repository
 
 from bench.impact_figures import section
-from tools.impact.__main__ import judge
+from tools.impact.__main__ import judge, whole_suite
 from tools.impact.progress import Progress
+from tools.impact.tree import Tree
 
 KEY = {"base": "abc", "edits": 3, "testmon": True}
 
@@ -136,3 +139,23 @@ def test_without_results_the_section_says_how_to_make_them(tmp_path: Path) -> No
 )
 def test_a_mutants_outcome_follows_its_runs(result: dict[str, object], outcome: str) -> None:
     assert judge(result) == outcome
+
+
+def _tree_at(root: Path) -> Tree:
+    tree = Tree.__new__(Tree)  # the study's tree, without making a worktree of this repository
+    tree.folder, tree.base = root, "HEAD"
+    return tree
+
+
+def test_the_study_tells_a_whole_suite_selection_without_running_pytest(tmp_path: Path) -> None:
+    files = {"svc/app.py": "def started():\n    return 1\n\n\ndef handled():\n    return 2\n"}
+    part = Part({"svc/app.py": {2: {None}, 6: {"tests/test_a.py::test_a"}}})
+    root = recorded_repository(tmp_path / "repo", files, part, ["tests/test_a.py::test_a"])
+
+    assert whole_suite(_tree_at(root)) is None  # no change
+    edit(root, "svc/app.py", "return 2", "return 3")
+    assert whole_suite(_tree_at(root)) is None  # one test's function
+    edit(root, "svc/app.py", "return 1", "return 0")
+    reason = whole_suite(_tree_at(root))
+    assert reason is not None
+    assert "started also ran outside any test" in reason
