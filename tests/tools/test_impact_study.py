@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
-from pytest_microstack._impact.recording import Part
-from unit.impact_repo import edit, recorded_repository
+from pytest_microstack._impact.recording import Part, Recording
 
 from bench.impact_figures import section
 from tools.impact.__main__ import judge, whole_suite
@@ -148,14 +148,30 @@ def _tree_at(root: Path) -> Tree:
 
 
 def test_the_study_tells_a_whole_suite_selection_without_running_pytest(tmp_path: Path) -> None:
-    files = {"svc/app.py": "def started():\n    return 1\n\n\ndef handled():\n    return 2\n"}
-    part = Part({"svc/app.py": {2: {None}, 6: {"tests/test_a.py::test_a"}}})
-    root = recorded_repository(tmp_path / "repo", files, part, ["tests/test_a.py::test_a"])
+    root = tmp_path / "repo"
+    app = root / "svc" / "app.py"
+    app.parent.mkdir(parents=True)
+    app.write_text("def started():\n    return 1\n\n\ndef handled():\n    return 2\n")
+    (root / ".gitignore").write_text(".microstack-impact.json\n")
+    for args in (
+        ["init", "-q"],
+        ["add", "."],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "b"],
+    ):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True
+    ).stdout.strip()
+    tests = ["tests/test_a.py::test_a"]
+    part = Part({"svc/app.py": {2: {None}, 6: set(tests)}})
+    Recording.build(part, commit=head, dirty=[], tests=tests, passed=tests, root=root).save(
+        root / ".microstack-impact.json"
+    )
 
     assert whole_suite(_tree_at(root)) is None  # no change
-    edit(root, "svc/app.py", "return 2", "return 3")
+    app.write_text(app.read_text().replace("return 2", "return 3"))
     assert whole_suite(_tree_at(root)) is None  # one test's function
-    edit(root, "svc/app.py", "return 1", "return 0")
+    app.write_text(app.read_text().replace("return 1", "return 0"))
     reason = whole_suite(_tree_at(root))
     assert reason is not None
     assert "started also ran outside any test" in reason
