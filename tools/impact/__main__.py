@@ -47,6 +47,7 @@ KILLED = "killed by the selection"
 ESCAPE = "ESCAPE"
 SURVIVES = "survives the whole suite"
 EVERYTHING = "every test selected"
+FEW = 50  # selected tests run without xdist
 
 
 def record_base(tree: Tree) -> None:
@@ -72,7 +73,9 @@ def study_one(tree: Tree, suite: list[str]) -> dict[str, Any]:
             "seconds": round(time.monotonic() - began, 1),
         }
     chosen = collect(tree).tests
-    selected = tree.pytest("--stack-impact", tree.base, "--maxfail=1") if chosen else None
+    # A few tests: one stack, not one a worker (the study wants the kill, not the time).
+    workers = 0 if len(chosen) <= FEW else 2
+    selected = tree.pytest("--stack-impact", tree.base, "--maxfail=1", workers=workers) if chosen else None
     result: dict[str, Any] = {
         "selected": len(chosen),
         "selected_exit": selected.code if selected else 5,
