@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import http.server
 import re
 import socket
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import requests
 from pytest_httpserver import HTTPServer
+from pytest_microstack._core import clients
 from pytest_microstack._core.clients import (
     DEFAULT_TIMEOUT,
+    IDLE_REUSE,
     ServiceClient,
     close_idle_connections,
     request_id_prefix,
@@ -249,3 +252,72 @@ def test_close_idle_connections_closes_only_that_services_clients(httpserver: HT
         assert (pooled(users), pooled(products)) == (0, 1)
         assert users.get("/health").status_code == 200, "the client stays usable"
         assert close_idle_connections("no-such-service") == 0
+
+
+class KeptAlive(http.server.BaseHTTPRequestHandler):
+    """Answers every GET on a kept-alive connection (HTTP/1.1, a length), counting connections."""
+
+    protocol_version = "HTTP/1.1"
+    connections: ClassVar[list[int]] = []
+
+    def setup(self) -> None:
+        super().setup()
+        self.connections.append(self.client_address[1])
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def kept_alive() -> Iterator[tuple[str, list[int]]]:
+    """A keep-alive server on 127.0.0.1: its base URL and the client ports of its connections."""
+
+    class Handler(KeptAlive):
+        connections: ClassVar[list[int]] = []  # this server's own
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", Handler.connections
+    server.shutdown()
+    server.server_close()
+
+
+class Clock:
+    """The clients' monotonic clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("idle", "connections"),
+    [
+        pytest.param(0.0, 1, id="at-once"),
+        pytest.param(IDLE_REUSE - 0.001, 1, id="just-under"),
+        pytest.param(IDLE_REUSE, 2, id="exactly"),
+    ],
+)
+def test_a_connection_idle_too_long_is_not_reused(
+    kept_alive: tuple[str, list[int]], monkeypatch: pytest.MonkeyPatch, idle: float, connections: int
+) -> None:
+    # The server closes idle kept-alive connections on its own timer: one idle for
+    # IDLE_REUSE might be closing as the next request goes out on it (a reset).
+    clock = Clock()
+    monkeypatch.setattr(clients, "monotonic", clock)
+    base, opened = kept_alive
+    with ServiceClient("user-service", lambda: base) as client:
+        assert client.get("/health").status_code == 200
+        clock.now += idle
+        assert client.get("/health").status_code == 200
+
+    assert len(opened) == connections

@@ -7,12 +7,17 @@ import re
 import secrets
 import weakref
 from collections.abc import Callable
+from time import monotonic
 from typing import Any
 
 import requests
 from requests.structures import CaseInsensitiveDict
 
 DEFAULT_TIMEOUT = 10.0
+# A kept-alive connection idle this long is not reused. Servers close idle ones on a timer
+# (gunicorn after 2 s, uvicorn and Node after 5 s), and a request sent just as the server
+# closes is lost with no answer: a reset the service never saw. Below every common timer.
+IDLE_REUSE = 1.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # Every ServiceClient still alive in this process, for close_idle_connections.
 _OPEN: weakref.WeakSet[ServiceClient] = weakref.WeakSet()
@@ -29,6 +34,7 @@ class ServiceClient(requests.Session):
     Paths are relative to the service's base URL, which is looked up on every
     call so that a service restarted on a new host port is still reached.
     Every call carries a fresh X-Request-ID (`last_request_id`) unless one is given.
+    After `IDLE_REUSE` seconds without a call, the next one opens new connections.
 
     It ignores the environment's proxy settings (HTTP_PROXY, HTTPS_PROXY,
     ALL_PROXY; `trust_env` is False, which also skips .netrc and
@@ -59,6 +65,7 @@ class ServiceClient(requests.Session):
         self._prefix = request_id_prefix
         self._counter = itertools.count(1)
         self.last_request_id = ""
+        self._idle_since: float | None = None  # when the last call ended
         _OPEN.add(self)
 
     @property
@@ -75,7 +82,12 @@ class ServiceClient(requests.Session):
         headers = CaseInsensitiveDict(kwargs.pop("headers", None) or {})
         headers.setdefault("X-Request-ID", self.new_request_id())
         self.last_request_id = headers["X-Request-ID"]
-        return super().request(method, url, headers=headers, **kwargs)
+        if self._idle_since is not None and monotonic() - self._idle_since >= IDLE_REUSE:
+            self.close()  # the service may be closing them right now: new ones
+        try:
+            return super().request(method, url, headers=headers, **kwargs)
+        finally:
+            self._idle_since = monotonic()
 
     def __repr__(self) -> str:
         return f"<ServiceClient {self.service}>"
