@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
-from pytest_microstack._impact.recording import Part, Recording
 
 from bench.impact_figures import section
 from tools.impact.__main__ import judge, whole_suite
@@ -162,11 +162,18 @@ def test_the_study_tells_a_whole_suite_selection_without_running_pytest(tmp_path
     head = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True
     ).stdout.strip()
-    tests = ["tests/test_a.py::test_a"]
-    part = Part({"svc/app.py": {2: {None}, 6: set(tests)}})
-    Recording.build(part, commit=head, dirty=[], tests=tests, passed=tests, root=root).save(
-        root / ".microstack-impact.json"
-    )
+    recording = {  # the recording's version-1 format (docs/how-to/impact.md): line 2 at start-up only
+        "version": 1,
+        "commit": head,
+        "dirty": [],
+        "tests": ["tests/test_a.py::test_a"],
+        "passed": [0],
+        "sets": [[-1], [0]],
+        "files": {
+            "svc/app.py": {"sha256": hashlib.sha256(app.read_bytes()).hexdigest(), "lines": {"2": 0, "6": 1}}
+        },
+    }
+    (root / ".microstack-impact.json").write_text(json.dumps(recording))
 
     assert whole_suite(_tree_at(root)) is None  # no change
     app.write_text(app.read_text().replace("return 2", "return 3"))
