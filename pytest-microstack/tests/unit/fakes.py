@@ -73,13 +73,13 @@ PODMAN_VERSION: dict[str, Any] = {
 
 
 class FakeLogStream:
-    """What docker-py's `logs(stream=True)` returns: the frames, and a `close()` that is recorded."""
+    """What docker-py's `logs(stream=True)` and `events()` return: the items, and a recorded `close()`."""
 
-    def __init__(self, frames: Sequence[bytes]) -> None:
+    def __init__(self, frames: Sequence[Any]) -> None:
         self.frames = list(frames)
         self.closed = False
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Iterator[Any]:
         return iter(self.frames)
 
     def close(self) -> None:
@@ -405,6 +405,7 @@ class FakeEngine:
         # A log as the engine streams it, frame by frame (Podman: a line's parts apart).
         self.container_log_frames: dict[str, list[bytes]] = {}
         self.log_streams: list[FakeLogStream] = []
+        self.engine_events: list[dict[str, Any]] = []
         self.exec_results: dict[tuple[str, ...], tuple[int, bytes]] = {}
         self.calls: list[Call] = []
         self.list_calls: list[tuple[str, dict[str, Any]]] = []
@@ -463,6 +464,13 @@ class FakeEngine:
         }
         self.container_logs[ident] = logs
         return ident
+
+    def events(self, **kwargs: Any) -> FakeLogStream:
+        """`GET /events`: `engine_events` as they are (the test sets them), the call recorded."""
+        self.calls.append(Call("events", "", kwargs))
+        stream = FakeLogStream(self.engine_events)
+        self.log_streams.append(stream)
+        return stream
 
     def version(self) -> dict[str, Any]:
         """`GET /version`, as docker-py's `DockerClient.version()` returns it."""
