@@ -52,7 +52,9 @@ def run_inside(stack: Any, service: str, script: str) -> tuple[int, str]:
     assert container is not None, f"{service} has no container"
     user = container.attrs["Config"]["User"]
     for _ in range(EXEC_TRIES):
-        _, output = container.exec_run(["bash", "-c", f'{script}\nprintf "{STATUS}%s" "$?"'], user=user)
+        # Its errors on stdout, before the status: Podman keeps no order between the two streams.
+        command = f'{{ {script}\n}} 2>&1\nprintf "{STATUS}%s" "$?"'
+        _, output = container.exec_run(["bash", "-c", command], user=user)
         text, found, status = output.decode(errors="replace").rpartition(STATUS)
         if found and status.isdigit():
             return int(status), text
