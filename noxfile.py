@@ -27,7 +27,7 @@ import nox
 sys.path.insert(0, str(Path(__file__).parent))
 from tools import docs_site
 from tools import podman as podman_engine
-from tools.artifacts import paths_given, report_args
+from tools.artifacts import report_args
 from tools.collect import INTEGRATION, INTEGRATION_SELECTION, collect_output
 from tools.fresh_venv import (
     floors_venv,
@@ -38,6 +38,7 @@ from tools.fresh_venv import (
     pip,
     plugin_tests,
 )
+from tools.pytest_args import paths_given
 from tools.release import changelog_section
 
 ROOT = Path(__file__).parent
@@ -71,15 +72,11 @@ def _python(session: nox.Session, *args: str, env: Mapping[str, str] | None = No
     session.run(str(VENV_PYTHON), *args, external=True, env=dict(env or {}))
 
 
-def _paths_given(session: nox.Session) -> bool:
-    return paths_given(session.posargs)  # a path in posargs replaces the session's default paths
-
-
 def _run_pytest(
     session: nox.Session, *args: str, paths: tuple[str, ...] = (), env: Mapping[str, str] | None = None
 ) -> None:
     """pytest with `args`, then posargs; paths in posargs replace the default `paths`."""
-    given = _paths_given(session)
+    given = paths_given(session.posargs)  # a path in posargs replaces the session's default paths
     _python(session, "-m", "pytest", *args, *([] if given else paths), *session.posargs, env=env)
 
 
@@ -183,7 +180,7 @@ def durations(session: nox.Session) -> None:
     pytest-split balances the shards by these; commit the file. Run with a path,
     it only updates the tests that ran.
     """
-    clean = [] if _paths_given(session) else ["--clean-durations"]
+    clean = [] if paths_given(session.posargs) else ["--clean-durations"]
     _run_pytest(session, "-m", INTEGRATION, "--store-durations", *clean, paths=("tests",))
 
 

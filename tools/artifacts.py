@@ -21,11 +21,6 @@ def option_value(args: Sequence[str], name: str) -> str | None:
     return None
 
 
-def paths_given(args: Sequence[str]) -> bool:
-    """Whether pytest arguments name a test path: it then replaces a session's default paths."""
-    return any(not arg.startswith("-") and Path(arg.split("::", 1)[0]).exists() for arg in args)
-
-
 def report_folder(artifacts: Path, name: str, args: Sequence[str]) -> Path:
     """.artifacts/<name>, or .artifacts/<name>-shard-I-of-N for a shard of a split run."""
     splits, group = option_value(args, "--splits"), option_value(args, "--group")

@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from tools.artifacts import paths_given, report_args
+from tools.artifacts import report_args
 from tools.collect import INTEGRATION
+from tools.pytest_args import paths_given
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ENGINE_SOCKET = "/var/run/docker.sock"

@@ -23,13 +23,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from tools.artifacts import paths_given, report_args
+from tools.artifacts import report_args
 from tools.collect import INTEGRATION
 from tools.netns_engine.daemon import docker
 from tools.netns_engine.rig import RemoteEngine, Rig, rig
 from tools.netns_engine.run import RigError
 from tools.netns_engine.run import run as runcmd
 from tools.podman import dotenv_value
+from tools.pytest_args import paths_given
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts"

@@ -18,7 +18,7 @@ import copy
 import itertools
 import subprocess
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -70,6 +70,20 @@ PODMAN_VERSION: dict[str, Any] = {
     "Version": "4.3.1",
     "ApiVersion": "1.41",
 }
+
+
+class FakeLogStream:
+    """What docker-py's `logs(stream=True)` and `events()` return: the items, and a recorded `close()`."""
+
+    def __init__(self, frames: Sequence[Any]) -> None:
+        self.frames = list(frames)
+        self.closed = False
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.frames)
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class FakeAPI:
@@ -139,9 +153,14 @@ class FakeAPI:
             raise docker.errors.APIError(f"Container {ident} is not paused")
         state["Status"] = "running"
 
-    def logs(self, ident: str, **kwargs: Any) -> bytes:
+    def logs(self, ident: str, **kwargs: Any) -> bytes | FakeLogStream:
         self._record("logs", ident, **kwargs)
         output = self.engine.container_logs.get(ident, b"")
+        if kwargs.get("stream"):
+            frames = self.engine.container_log_frames.get(ident) or output.splitlines(keepends=True)
+            stream = FakeLogStream(frames)
+            self.engine.log_streams.append(stream)
+            return stream
         tail = kwargs.get("tail")
         if isinstance(tail, int):
             output = b"".join(output.splitlines(keepends=True)[-tail:])
@@ -383,6 +402,10 @@ class FakeEngine:
         self.network_attrs: dict[str, dict[str, Any]] = {}
         self.volume_attrs: dict[str, dict[str, Any]] = {}
         self.container_logs: dict[str, bytes] = {}
+        # A log as the engine streams it, frame by frame (Podman: a line's parts apart).
+        self.container_log_frames: dict[str, list[bytes]] = {}
+        self.log_streams: list[FakeLogStream] = []
+        self.engine_events: list[dict[str, Any]] = []
         self.exec_results: dict[tuple[str, ...], tuple[int, bytes]] = {}
         self.calls: list[Call] = []
         self.list_calls: list[tuple[str, dict[str, Any]]] = []
@@ -441,6 +464,13 @@ class FakeEngine:
         }
         self.container_logs[ident] = logs
         return ident
+
+    def events(self, **kwargs: Any) -> FakeLogStream:
+        """`GET /events`: `engine_events` as they are (the test sets them), the call recorded."""
+        self.calls.append(Call("events", "", kwargs))
+        stream = FakeLogStream(self.engine_events)
+        self.log_streams.append(stream)
+        return stream
 
     def version(self) -> dict[str, Any]:
         """`GET /version`, as docker-py's `DockerClient.version()` returns it."""

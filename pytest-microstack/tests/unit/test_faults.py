@@ -169,6 +169,21 @@ def test_crash_kills_with_sigkill_and_waits_for_the_exit(engine: FakeEngine, inj
     assert engine.state(ident)["Status"] == "running"
 
 
+@pytest.mark.parametrize("kind", ["crash", "down"])
+def test_on_podman_a_stop_is_applied_once_its_network_is_torn_down(kind: str) -> None:
+    """Podman's cleanup (aardvark-dns reloading) after the fault returned stalled the test's next lookups."""
+    engine = FakeEngine("podman")
+    ident = add(engine, "api")
+    engine.state(ident)["FinishedAt"] = "2026-12-08T00:07:10.092902964Z"
+    engine.engine_events = [{"Action": "cleanup", "id": ident, "timeNano": 1796688430_300000000}]
+
+    getattr(Faults(cast(Any, FakeStack(engine)), heal_timeout=7.5), kind)("api")
+
+    stopping = "kill" if kind == "crash" else "stop"
+    assert [m for m in methods(engine) if m in {stopping, "events"}] == [stopping, "events"]
+    assert engine.calls_to("events")[0].kwargs["filters"] == {"container": ident, "event": "cleanup"}
+
+
 @pytest.mark.parametrize(
     ("unpaused_meanwhile", "expect_unpause"),
     [pytest.param(False, True, id="still-paused"), pytest.param(True, False, id="already-unpaused")],

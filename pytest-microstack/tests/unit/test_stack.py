@@ -220,6 +220,17 @@ def test_logs_pass_since_and_tail_and_decode(engine: FakeEngine) -> None:
     assert call.kwargs == {"timestamps": False, "since": 1700000000.5, "tail": 2}
 
 
+def test_a_log_tail_on_podman_joins_a_line_written_in_two_parts() -> None:
+    """Podman's own tail returned "\\n" for it: a crash's diagnosis said "(no output)"."""
+    engine = FakeEngine("podman")
+    ident = add(engine, "api")
+    engine.container_log_frames[ident] = [b"booting\n", b"refusing to start: CRASH_AT_BOOT=x", b"\n"]
+
+    assert make_stack(engine).logs("api", tail=1) == "refusing to start: CRASH_AT_BOOT=x\n"
+    [call] = engine.calls_to("logs")
+    assert "tail" not in call.kwargs
+
+
 def test_logs_without_a_container_or_with_an_engine_error_do_not_raise(engine: FakeEngine) -> None:
     stack = make_stack(engine)
     assert stack.logs("api") == "(no container)"

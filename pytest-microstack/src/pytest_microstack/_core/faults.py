@@ -21,6 +21,7 @@ from docker.models.containers import Container
 from pytest_microstack._core.clients import close_idle_connections
 from pytest_microstack._core.fault_events import announce
 from pytest_microstack._core.stack import Stack
+from pytest_microstack._engine.network_teardown import await_network_teardown
 from pytest_microstack._errors import FaultError, ServiceUnhealthyError
 
 DEFAULT_HEAL_TIMEOUT = 30.0
@@ -112,6 +113,8 @@ class Faults:
     def down(self, service: str) -> Fault:
         """Stop the service: connections refused, its name no longer resolves.
 
+        Applied once the engine has torn its network down (see `await_network_teardown`).
+
         The test clients' idle connections to it are closed first, so that the
         graceful stop doesn't wait for them (gunicorn keeps a stopping worker's
         idle kept-alive connections open up to 2 s); the clients reconnect on
@@ -121,16 +124,21 @@ class Faults:
         def inject(container: Container) -> Callable[[], None]:
             close_idle_connections(service)
             container.stop(timeout=5)
+            await_network_teardown(self.stack.engine, container)
             return lambda: container.start()
 
         return self._apply("down", service, inject)
 
     def crash(self, service: str) -> Fault:
-        """SIGKILL the service, as an OOM kill or a crash would; healing starts it again."""
+        """SIGKILL the service, as an OOM kill or a crash would; healing starts it again.
+
+        Applied once the engine has torn its network down (see `await_network_teardown`).
+        """
 
         def inject(container: Container) -> Callable[[], None]:
             container.kill(signal="SIGKILL")
             container.wait(condition="not-running", timeout=10)
+            await_network_teardown(self.stack.engine, container)
             return lambda: container.start()
 
         return self._apply("crash", service, inject)

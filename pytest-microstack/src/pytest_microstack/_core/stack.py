@@ -25,6 +25,7 @@ from pytest_microstack._core.readiness import ContainerState, Probe, ProbeResult
 from pytest_microstack._engine.compose import ProjectCompose
 from pytest_microstack._engine.containers import list_containers
 from pytest_microstack._engine.engine import EngineInfo, engine_info
+from pytest_microstack._engine.logs import log_tail
 from pytest_microstack._errors import ServiceDiagnosis, ServiceUnhealthyError, StackStartError
 from pytest_microstack._ownership import PROJECT_LABEL, SERVICE_LABEL, Owner
 from pytest_microstack._settings import ServiceSpec
@@ -157,10 +158,11 @@ class Stack(abc.ABC):
         options: dict[str, Any] = {"timestamps": False}
         if since is not None:
             options["since"] = since
-        if tail is not None:
-            options["tail"] = tail
         try:
-            output: bytes = container.logs(**options)
+            # The tail through _engine/logs.py: Podman's own mangles a line written in two parts.
+            output: bytes = (
+                log_tail(container, tail, since=since) if tail is not None else container.logs(**options)
+            )
             return output.decode(errors="replace")
         except docker.errors.APIError as error:
             return f"(logs unavailable: {error})"

@@ -91,6 +91,7 @@ class ExchangesReport:
         yield
 
     def _write_timeline(self, stack: Stack) -> None:
+        from pytest_microstack._engine.logs import log_tail
         from pytest_microstack._exchanges.records import masked
         from pytest_microstack._exchanges.timeline import FAULT_STATES, ServiceSpan, Timeline, render
 
@@ -116,7 +117,7 @@ class ExchangesReport:
         for service in stack.services:
             container = stack.container(service)
             if container is not None:
-                text = container.logs(timestamps=True, tail=LOG_LINES).decode(errors="replace")
+                text = log_tail(container, LOG_LINES, timestamps=True).decode(errors="replace")
                 timeline.logs[service] = masker.text(text).splitlines()
         state.settings.artifacts.mkdir(parents=True, exist_ok=True)
         (state.settings.artifacts / f"timeline-{state.worker}.html").write_text(render(timeline))
