@@ -208,7 +208,11 @@ TARGETS = [
         "http-limits",
         SERVICEKIT,
         "servicekit/http.py",
-        (f"{USER_TESTS}/test_user_api.py", f"{USER_TESTS}/test_user_hostile.py"),
+        (
+            f"{USER_TESTS}/test_user_api.py",
+            f"{USER_TESTS}/test_user_hostile.py",
+            "services/servicekit/tests/test_http.py",
+        ),
         select="not (token or authenticate or login or restart or stored_hashed)",
     ),
     Target(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
 import pytest
 import yaml
-from pytest_microstack._engine.override import HEADER, Tagged, _Dumper, harness_override
+from pytest_microstack._engine.override import HEADER, Tagged, _Dumper, build_override, harness_override
 
 from unit.compose_yaml import Tag, load_compose
 
@@ -351,3 +352,25 @@ def test_only_the_services_the_harness_builds_are_built_with_the_image_labels() 
     assert "build" not in services["cached"]
     assert "build" not in services["db"]
     assert "build" not in override(config, images=images)["services"]["web"]
+
+
+def test_extend_gets_the_override_as_data_and_what_it_returns_is_written() -> None:
+    """The exchanges' proxies enter this way (`_engine.proxy_wiring`): last, over what the harness wrote."""
+    config = {"services": {"api": {"ports": ["8080"]}}}
+    received: list[dict[str, Any]] = []
+
+    def extend(data: dict[str, Any]) -> dict[str, Any]:
+        received.append(copy.deepcopy(data))
+        data["services"]["api"]["ports"] = Tagged("!reset", [])
+        data["services"]["api--proxy"] = {"image": "proxy", "ports": ["127.0.0.1::8080"]}
+        return data
+
+    parsed = override(config, extend=extend)
+
+    assert received == [
+        build_override(config, LABELS, images={}, ports={}, host_ip="127.0.0.1", parallel_start=False)
+    ]
+    assert parsed["services"] == {
+        "api": {"labels": LABELS, "ports": Tag("!reset", [])},
+        "api--proxy": {"image": "proxy", "ports": ["127.0.0.1::8080"]},
+    }

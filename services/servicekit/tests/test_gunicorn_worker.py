@@ -70,6 +70,10 @@ def chunked(body: bytes) -> bytes:
         pytest.param(chunked(b"zz\r\n"), True, id="bad-chunk-size-gunicorn-answers"),
         pytest.param(chunked(b"\r\n"), True, id="empty-chunk-size-gunicorn-answers"),
         pytest.param(chunked(b"10\r\n" + b"x" * 10 + b"\r\n0\r\n\r\n"), False, id="chunk-size-is-hex"),
+        pytest.param(
+            chunked(b"10\r\n" + b"x" * 16 + b"\r\n0\r\n"), False, id="hex-size-before-the-final-crlf"
+        ),
+        pytest.param(chunked(b"g\r\n"), True, id="size-just-past-hex-gunicorn-answers"),
         pytest.param(chunked(b"5;n=v\r\nhel"), False, id="chunk-extension-under-way"),
         pytest.param(chunked(b"5;a=1;b=2\r\nhel"), False, id="two-chunk-extensions-under-way"),
         pytest.param(chunked(b"8\r\nab\r\n\r\ncd\r\n"), False, id="blank-line-inside-a-chunk"),
@@ -79,6 +83,10 @@ def chunked(body: bytes) -> bytes:
         pytest.param(coded(b"gzip, chunked"), True, id="other-coding-gunicorn-answers"),
         pytest.param(coded(b"xyz"), True, id="unknown-coding-501"),
         pytest.param(coded(b"chunked\r\nContent-Length: 5"), True, id="chunked-and-length-400"),
+        # A field's name ends at its first colon: this is a Content-Length (of "1:2").
+        pytest.param(
+            coded(b"chunked\r\nContent-Length: 1:2"), True, id="chunked-and-length-with-a-colon-400"
+        ),
         pytest.param(b"GET / HTTP/1.1\nHost: a\n\n", True, id="bare-lf-gunicorn-refuses"),
         pytest.param(LONG_HEAD + b"a" * (HEAD_LIMIT - len(LONG_HEAD)), True, id="head-at-its-limit"),
         pytest.param(LONG_HEAD + b"a" * (HEAD_LIMIT - len(LONG_HEAD) - 1), False, id="head-one-under"),

@@ -191,6 +191,28 @@ def test_bad_bodies_get_json_errors(
     assert needle in response.json["error"]  # type: ignore[index]
 
 
+EMPTY_BODY = "request body is empty; expected a JSON object"
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        pytest.param("", EMPTY_BODY, id="empty"),
+        pytest.param(" \r\n\t", EMPTY_BODY, id="only-whitespace"),
+        pytest.param("[1, 2]", "request body must be a JSON object, not list", id="array"),
+        pytest.param('"text"', "request body must be a JSON object, not str", id="string"),
+        pytest.param("null", "request body must be a JSON object, not NoneType", id="null"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/users", "/auth/token"])
+def test_a_body_that_is_no_object_gets_400_saying_what_it_is(
+    client: FlaskClient, path: str, data: str, error: str
+) -> None:
+    response = client.post(path, data=data, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json == {"error": error}
+
+
 def test_oversized_body_is_413_json(client: FlaskClient) -> None:
     payload = '{"username": "' + "a" * (1024 * 1024) + '"}'
     response = client.post("/users", data=payload, content_type="application/json")
