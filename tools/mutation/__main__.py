@@ -8,8 +8,10 @@ or each batch of targets that share their tests, a folder under
 under tests/, and a pyproject.toml that points mutmut at the module(s); mutmut runs
 there (it imports mutants from mutants/src, ahead of the installed package). Each
 module's score is killed / (all - judged equivalent).
-Exits 1 if any module is under THRESHOLD, or if equivalent.toml lists, for a module
-that ran, a mutant that was killed or doesn't exist (the list must stay true).
+Each batch's rows are printed as it ends; a batch that mutmut itself fails on is
+reported and the others still run. Exits 1 on such a failure, if any module is under
+THRESHOLD, or if equivalent.toml lists, for a module that ran, a mutant that was
+killed or doesn't exist (the list must stay true).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tools.mutation.score import EquivalentsError, Score, judge, load_equivalents, unknown_modules
@@ -120,7 +123,7 @@ def run(batch: list[Target], max_children: int, judged: dict[str, str]) -> list[
     (folder / "mutmut.log").write_text(done.stdout)
     metas = [folder / "mutants" / "src" / f"{target.module}.meta" for target in batch]
     if done.returncode != 0 or not all(meta.exists() for meta in metas):
-        raise SystemExit(f"mutmut failed in {folder} (exit {done.returncode}):\n{done.stdout[-4000:]}")
+        raise BatchFailed(f"mutmut failed in {folder} (exit {done.returncode}):\n{done.stdout[-4000:]}")
     scores = []
     for target, meta in zip(batch, metas, strict=True):
         outcome: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
@@ -130,15 +133,47 @@ def run(batch: list[Target], max_children: int, judged: dict[str, str]) -> list[
     return scores
 
 
+class BatchFailed(Exception):
+    """mutmut itself failed on a batch: no score for its modules."""
+
+
+HEADER = f"{'module':<16}{'killed':>8}{'timeout':>8}{'scored':>8}{'equiv.':>8}{'score':>8}{'time':>8}"
+
+
+def row(score: Score) -> str:
+    """One module's line of the table; time is its batch's mutmut run, shared by the modules in it."""
+    return (
+        f"{score.name:<16}{score.killed:>8}{len(score.timed_out):>8}{score.scored:>8}"
+        f"{len(score.equivalent):>8}{score.ratio:>8.1%}{score.seconds:>7.0f}s"
+    )
+
+
+def run_all(
+    groups: list[list[Target]], runner: Callable[[list[Target]], list[Score]]
+) -> tuple[list[Score], list[str]]:
+    """Every batch in turn, each one's rows printed as it ends.
+
+    A batch that mutmut fails on is a problem of the run, not its end: the batches
+    after it still run, and the scores before it are already on the screen.
+    """
+    print(HEADER, flush=True)
+    scores: list[Score] = []
+    failures: list[str] = []
+    for batch in groups:
+        try:
+            done = runner(batch)
+        except BatchFailed as failure:
+            print(f"{'+'.join(target.name for target in batch):<16}  mutmut failed: no score", flush=True)
+            failures.append(str(failure))
+            continue
+        for score in done:
+            print(row(score), flush=True)
+        scores += done
+    return scores, failures
+
+
 def report(scores: list[Score]) -> list[str]:
-    """Print the table and every survivor; return what fails the run."""
-    # time: of the module's mutmut run, shared by the modules batched with it.
-    print(f"\n{'module':<16}{'killed':>8}{'timeout':>8}{'scored':>8}{'equiv.':>8}{'score':>8}{'time':>8}")
-    for score in scores:
-        print(
-            f"{score.name:<16}{score.killed:>8}{len(score.timed_out):>8}{score.scored:>8}"
-            f"{len(score.equivalent):>8}{score.ratio:>8.1%}{score.seconds:>7.0f}s"
-        )
+    """Print every survivor; return what fails the run."""
     problems = []
     for score in scores:
         for name in score.survivors:
@@ -175,7 +210,8 @@ def main() -> None:
     orphans = unknown_modules(judged, {target.dotted for target in TARGETS})
     if orphans:
         raise SystemExit(f"{EQUIVALENT_FILE.name} lists mutants of no target's module: {', '.join(orphans)}")
-    problems = report([score for batch in batches(chosen) for score in run(batch, args.max_children, judged)])
+    scores, failures = run_all(batches(chosen), lambda batch: run(batch, args.max_children, judged))
+    problems = failures + report(scores)
     if problems:
         raise SystemExit("mutation run failed:\n  " + "\n  ".join(problems))
     print(f"every module at or above {THRESHOLD:.0%}; every listed equivalent survived")
