@@ -109,16 +109,35 @@ def _costs(extra: Mapping[str, Any], rows: Any) -> list[str]:
                 )
             )
         )
+    rows = list(rows)
+    retimed = [row["selection_retimed"] for row in rows if "selection_retimed" in row]
     timed = [row["selection_seconds"] for row in rows if row.get("selection_seconds") is not None]
+    if retimed:  # `--retime-selection`: collection only, nothing else running; the figure the target reads
+        medians = [statistics.median(one["seconds"]) for one in retimed]
+        loads = [one["load"] for one in retimed]
+        lines.append(
+            _row(
+                (
+                    f"the selection itself, timed again by collection only (slowest of {len(medians)}"
+                    f" edits, each the median of {len(retimed[0]['seconds'])}; load"
+                    f" {min(loads):.1f}-{max(loads):.1f})",
+                    f"{max(medians):.2f} s (median {statistics.median(medians):.2f} s)",
+                    f"< {SELECTION_TARGET:.0f} s",
+                    _met(max(medians), SELECTION_TARGET - 1e-9),
+                )
+            )
+        )
     if timed:
         worst = max(timed)
         lines.append(
             _row(
                 (
-                    "the selection itself (slowest of the edits)",
+                    "the selection itself"
+                    + (", while the suites ran" if retimed else "")
+                    + " (slowest of the edits)",
                     f"{worst:.2f} s (median {statistics.median(timed):.2f} s)",
                     f"< {SELECTION_TARGET:.0f} s",
-                    _met(worst, SELECTION_TARGET - 1e-9),
+                    "(under load)" if retimed else _met(worst, SELECTION_TARGET - 1e-9),
                 )
             )
         )
