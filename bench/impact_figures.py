@@ -33,7 +33,8 @@ def _met(value: float, target: float) -> str:
 
 
 def _row(cells: Sequence[object]) -> str:
-    return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+    """One table row: a cell's own newlines (a commit subject's) would end the row, so they are spaces."""
+    return "| " + " | ".join(" ".join(str(cell).split()).replace("|", "\\|") for cell in cells) + " |"
 
 
 def _edits(edits: Mapping[str, Any]) -> list[str]:

@@ -132,6 +132,16 @@ def test_without_a_retiming_the_loaded_selection_time_is_judged(tmp_path: Path) 
     assert row in text
 
 
+def test_an_edits_subject_with_a_newline_stays_in_its_row(tmp_path: Path) -> None:
+    row = {**edit_row(0.1, 0.3, missed=[], testmon_missed=[]), "subject": "Hostile input (issue 12)\n"}
+    (tmp_path / "impact_edits.json").write_text(json.dumps({"key": KEY, "extra": {}, "done": {"c1": row}}))
+
+    lines = section(tmp_path)
+
+    assert [line for line in lines if line.startswith("| `c1` | Hostile input (issue 12) | 10/100 (10%) |")]
+    assert not [line for line in lines if "\n" in line]
+
+
 def test_the_mutant_line_counts_escapes(tmp_path: Path) -> None:
     done = {
         "m1": {"outcome": "killed by the selection", "seconds": 40.0},
