@@ -33,7 +33,8 @@ def _met(value: float, target: float) -> str:
 
 
 def _row(cells: Sequence[object]) -> str:
-    return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+    """One table row: a cell's own newlines (a commit subject's) would end the row, so they are spaces."""
+    return "| " + " | ".join(" ".join(str(cell).split()).replace("|", "\\|") for cell in cells) + " |"
 
 
 def _edits(edits: Mapping[str, Any]) -> list[str]:
@@ -109,16 +110,35 @@ def _costs(extra: Mapping[str, Any], rows: Any) -> list[str]:
                 )
             )
         )
+    rows = list(rows)
+    retimed = [row["selection_retimed"] for row in rows if "selection_retimed" in row]
     timed = [row["selection_seconds"] for row in rows if row.get("selection_seconds") is not None]
+    if retimed:  # `--retime-selection`: collection only, nothing else running; the figure the target reads
+        medians = [statistics.median(one["seconds"]) for one in retimed]
+        loads = [one["load"] for one in retimed]
+        lines.append(
+            _row(
+                (
+                    f"the selection itself, timed again by collection only (slowest of {len(medians)}"
+                    f" edits, each the median of {len(retimed[0]['seconds'])}; load"
+                    f" {min(loads):.1f}-{max(loads):.1f})",
+                    f"{max(medians):.2f} s (median {statistics.median(medians):.2f} s)",
+                    f"< {SELECTION_TARGET:.0f} s",
+                    _met(max(medians), SELECTION_TARGET - 1e-9),
+                )
+            )
+        )
     if timed:
         worst = max(timed)
         lines.append(
             _row(
                 (
-                    "the selection itself (slowest of the edits)",
+                    "the selection itself"
+                    + (", while the suites ran" if retimed else "")
+                    + " (slowest of the edits)",
                     f"{worst:.2f} s (median {statistics.median(timed):.2f} s)",
                     f"< {SELECTION_TARGET:.0f} s",
-                    _met(worst, SELECTION_TARGET - 1e-9),
+                    "(under load)" if retimed else _met(worst, SELECTION_TARGET - 1e-9),
                 )
             )
         )

@@ -98,6 +98,50 @@ def test_the_section_says_how_busy_the_machine_was(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(("slowest", "verdict"), [(0.99, "met"), (1.0, "**missed**")])
+def test_the_selection_retimed_is_judged_and_the_loaded_timing_only_shown(
+    tmp_path: Path, slowest: float, verdict: str
+) -> None:
+    rows = {
+        "c1": {**edit_row(0.1, 0.3, missed=[], testmon_missed=[]), "selection_seconds": 1.5},
+        "c2": edit_row(0.2, 0.5, missed=[], testmon_missed=[]),
+    }
+    rows["c1"]["selection_retimed"] = {"seconds": [0.1, slowest, 2.0], "load": 0.4}
+    rows["c2"]["selection_retimed"] = {"seconds": [0.3, 0.2, 0.25], "load": 1.2}
+    (tmp_path / "impact_edits.json").write_text(json.dumps({"key": KEY, "extra": {}, "done": rows}))
+
+    text = "\n".join(section(tmp_path))
+
+    assert (
+        "| the selection itself, timed again by collection only (slowest of 2 edits, each the median of 3;"
+        f" load 0.4-1.2) | {slowest:.2f} s (median {(slowest + 0.25) / 2:.2f} s) | < 1 s | {verdict} |"
+    ) in text
+    assert (
+        "| the selection itself, while the suites ran (slowest of the edits) | 1.50 s (median 0.85 s)"
+        " | < 1 s | (under load) |"
+    ) in text
+
+
+def test_without_a_retiming_the_loaded_selection_time_is_judged(tmp_path: Path) -> None:
+    rows = {"c1": {**edit_row(0.1, 0.3, missed=[], testmon_missed=[]), "selection_seconds": 1.0}}
+    (tmp_path / "impact_edits.json").write_text(json.dumps({"key": KEY, "extra": {}, "done": rows}))
+
+    text = "\n".join(section(tmp_path))
+
+    row = "| the selection itself (slowest of the edits) | 1.00 s (median 1.00 s) | < 1 s | **missed** |"
+    assert row in text
+
+
+def test_an_edits_subject_with_a_newline_stays_in_its_row(tmp_path: Path) -> None:
+    row = {**edit_row(0.1, 0.3, missed=[], testmon_missed=[]), "subject": "Hostile input (issue 12)\n"}
+    (tmp_path / "impact_edits.json").write_text(json.dumps({"key": KEY, "extra": {}, "done": {"c1": row}}))
+
+    lines = section(tmp_path)
+
+    assert [line for line in lines if line.startswith("| `c1` | Hostile input (issue 12) | 10/100 (10%) |")]
+    assert not [line for line in lines if "\n" in line]
+
+
 def test_the_mutant_line_counts_escapes(tmp_path: Path) -> None:
     done = {
         "m1": {"outcome": "killed by the selection", "seconds": 40.0},

@@ -1,6 +1,7 @@
 """The 30-edit benchmark of `--stack-impact`, with pytest-testmon beside it (issue 27 §3), and its costs (§4).
 
     python -m tools.impact.edits [--edits 30] [--base HEAD] [--minutes 240] [--no-testmon] [--add-reasons]
+    python -m tools.impact.edits --retime-selection [--runs 3]
 
 The edits are this repository's own history of service changes: for each of the
 last commits that changed services/*/src (newest first), that commit's change to
@@ -23,6 +24,11 @@ that no longer apply, until `--edits` of them. In a worktree of BASE
 of rows an older version of this tool measured without them (its testmon runs had
 testmon's selection off: those figures are dropped).
 
+`--retime-selection` times the selection of every measured edit again, by
+collection only (`--runs` times each, on a machine that runs nothing else): the
+per-edit seconds above are taken while the suites run, and on 2 cores they time
+the load as much as the selection.
+
 The time ratio divides two runs made minutes apart on the same machine: on a busy
 machine both slow down together, so the ratio holds better than either time.
 Resumable: figures go to bench/results/impact_edits.json after every edit; a
@@ -37,6 +43,8 @@ import os
 import statistics
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +59,28 @@ DEFAULT_RESULTS = ROOT / "bench" / "results" / "impact_edits.json"
 TESTMON = ("-p", "pytest-testmon")
 TESTMON_SELECT = (*TESTMON, "--testmon-nocollect", "--testmon-forceselect")
 SERVICE_CODE = "services/*/src/*.py"  # `*` crosses folders in a pathspec
+
+
+@contextmanager
+def undone(tree: Tree, patch: str) -> Iterator[None]:
+    """The tree with the edit's change undone, and restored to BASE after."""
+    subprocess.run(["git", "apply", "-R", "-"], cwd=tree.folder, input=patch, text=True, check=True)
+    try:
+        yield
+    finally:
+        tree.restore()
+
+
+def measured(
+    tree: Tree, progress: Progress, edits: list[tuple[str, str, str]]
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(name, patch, row) of each edit already measured: for the modes that add to its row."""
+    if not tree.recorded():
+        raise SystemExit(f"no recording of BASE in {tree.folder}: copy {RECORDING} there, or run the study")
+    for name, _, patch in edits:
+        row = progress.done.get(name)
+        if row is not None:
+            yield name, patch, row
 
 
 def _undoes(tree: Tree, patch: str) -> bool:
@@ -156,6 +186,12 @@ def main() -> None:
         action="store_true",
         help="only fill in the selection's reasons of edits measured without them (collection only)",
     )
+    parser.add_argument(
+        "--retime-selection",
+        action="store_true",
+        help="only time the selection of every measured edit again (collection only, --runs times each)",
+    )
+    parser.add_argument("--runs", type=int, default=3, help="collections per edit for --retime-selection")
     args = parser.parse_args()
     stop_at = time.monotonic() + args.minutes * 60
     tree = Tree(args.base, args.tree.resolve())
@@ -163,6 +199,9 @@ def main() -> None:
     testmon_env = {"TESTMON_DATAFILE": str(WORK / "testmondata")}  # outside the tree: not a change
     if args.add_reasons:
         add_reasons(tree, progress, historical_edits(tree, args.edits), testmon_env)
+        return
+    if args.retime_selection:
+        retime_selection(tree, progress, historical_edits(tree, args.edits), args.runs)
         return
     baseline(tree, progress, testmon_env, args.testmon)
     suite = collect(tree, impact=False).tests
@@ -175,11 +214,8 @@ def main() -> None:
             continue
         if time.monotonic() > stop_at:
             break
-        subprocess.run(["git", "apply", "-R", "-"], cwd=tree.folder, input=patch, text=True, check=True)
-        try:
+        with undone(tree, patch):
             row = measure(tree, suite, args.testmon, testmon_env)
-        finally:
-            tree.restore()
         row["subject"] = git("log", "-1", "--format=%s", commit)[:100]
         row["ratio"] = row["seconds"] / progress.extra["whole_seconds"]
         progress.record(name, row)
@@ -195,21 +231,28 @@ def add_reasons(
     tree: Tree, progress: Progress, edits: list[tuple[str, str, str]], testmon_env: dict[str, str]
 ) -> None:
     """The selection's reasons, and testmon's selection, for rows an older version measured without."""
-    if not tree.recorded():
-        raise SystemExit(f"no recording of BASE in {tree.folder}: copy {RECORDING} there, or run the study")
-    for name, _, patch in edits:
-        row = progress.done.get(name)
-        if row is None or ("reasons" in row and "testmon_selected" in row):
+    for name, patch, row in measured(tree, progress, edits):
+        if "reasons" in row and "testmon_selected" in row:
             continue
-        subprocess.run(["git", "apply", "-R", "-"], cwd=tree.folder, input=patch, text=True, check=True)
-        try:
+        with undone(tree, patch):
             reasons = collect(tree).reasons
             testmon = testmon_row(tree, row["failed"], testmon_env)
-        finally:
-            tree.restore()
         stale = ("testmon_failed", "testmon_ran", "testmon_seconds")  # runs made with testmon's selection off
         kept = {key: value for key, value in row.items() if key not in stale}
         progress.record(name, {**kept, "reasons": reasons, **testmon})  # not while a study writes it
+
+
+def retime_selection(tree: Tree, progress: Progress, edits: list[tuple[str, str, str]], runs: int) -> None:
+    """Each measured edit's selection timed `runs` times, with the load; stops if a selection changed."""
+    for name, patch, row in measured(tree, progress, edits):
+        with undone(tree, patch):
+            chosen = [collect(tree) for _ in range(runs)]
+        if {len(one.tests) for one in chosen} != {row["selected"]}:
+            counts = [len(one.tests) for one in chosen]
+            raise SystemExit(f"{name}: selected {counts} now, {row['selected']} when measured")
+        seconds = [one.seconds for one in chosen if one.seconds is not None]
+        progress.record(name, {**row, "selection_retimed": {"seconds": seconds, "load": _load()}})
+        print(f"{name}: selection {statistics.median(seconds):.2f} s (load {_load():.1f})", flush=True)  # noqa: T201
 
 
 def summary(progress: Progress) -> None:
