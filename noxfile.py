@@ -283,7 +283,7 @@ def mutation(session: nox.Session) -> None:
     """mutmut over the safety-critical modules of the services and the plugin, each against its
     own tests; the score per module.
 
-    Not in the default sessions (20-30 minutes on 2 cores). Targets: tools/mutation/targets.py.
+    Not in the default sessions (about 40 minutes on 2 cores). Targets: tools/mutation/targets.py.
     Fails under 90 % killed, or if a listed equivalent (tools/mutation/equivalent.toml) of a module
     that ran was killed or doesn't exist. Work folders and logs: .artifacts/mutation/<name>/.
     `nox -s mutation -- throttle prune` runs those only, `-- --group plugin` the plugin's.
