@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -129,9 +130,26 @@ def _timed_with_pipe(command: Sequence[str], env: Mapping[str, str], timeout: fl
 
 
 def _wait(child: subprocess.Popen[bytes], timeout: float) -> int:
+    return wait_or_dump(child, timeout)
+
+
+#: How long a hung child gets to print its stacks after SIGABRT, before it is killed.
+DUMP_SECONDS = 5.0
+
+
+def wait_or_dump(child: subprocess.Popen[bytes], timeout: float) -> int:
+    """The child's exit code; past `timeout`, SIGABRT, then kill, and TimeoutExpired.
+
+    A child run with PYTHONFAULTHANDLER=1 prints every thread's stack on SIGABRT:
+    a hang that can't be reproduced leaves in its output where it hung.
+    """
     try:
         return child.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        child.kill()  # our own child, past its bound
-        child.wait()
+        child.send_signal(signal.SIGABRT)  # our own child, past its bound
+        try:
+            child.wait(timeout=DUMP_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
         raise

@@ -7,6 +7,7 @@ detached teardown would otherwise overlap the next measurement).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from .children import PYTEST, ROOT, Finished, environment, shown, timed
+from .children import PYTEST, ROOT, ChildFailed, Finished, environment, shown, timed, wait_or_dump
 from .engine_state import (
     POLL_SECONDS,
     RUN_ID_ENV,
@@ -59,6 +60,8 @@ TWO_TESTS = [ONE_TEST, "tests/test_inter_service_flow.py::test_validate_user_goe
 # The plugin's own sample (its signal tests run it too), without the plugin tests' conftests.
 HOLD = [*PYTEST, "--noconftest", "pytest-microstack/tests/engine/sample_hold_stack.py"]
 REMOVAL_RESOLUTION = f"{POLL_SECONDS:g} s polling of the engine"
+#: Ctrl-C during start-up must end the run by then; past it the child's stacks are kept (ChildFailed).
+INTERRUPT_EXIT_BOUND = 60.0
 RESOLUTIONS = {
     "removed-after-exit": REMOVAL_RESOLUTION,
     "pipe-held": "EOF and exit are seen by two threads; tens of ms are scheduling noise",
@@ -313,20 +316,29 @@ def interrupt_during_startup(runs: int) -> tuple[Figure, Figure, Figure]:
     for number in range(runs):
         delay = 0.5 + 2.0 * number / max(1, runs - 1)
         run_id = new_run_id()
-        with tempfile.TemporaryDirectory() as workdir:
+        with tempfile.TemporaryDirectory() as workdir, tempfile.TemporaryFile() as out:
             env = environment(extra={"HOLD_STACK_REPORT": str(Path(workdir) / "project"), RUN_ID_ENV: run_id})
             child = subprocess.Popen(
                 HOLD,
                 cwd=ROOT,
-                env=env,
+                env={**env, "PYTHONFAULTHANDLER": "1"},  # a hang prints its stacks (wait_or_dump)
                 start_new_session=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
             time.sleep(delay)  # the moment of the interrupt is the variable measured here
             signalled = time.perf_counter()
             os.killpg(child.pid, signal.SIGINT)
-            child.wait(timeout=60)
+            try:
+                wait_or_dump(child, INTERRUPT_EXIT_BOUND)
+            except subprocess.TimeoutExpired as hung:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)  # what it started, in its own session
+                out.seek(0)
+                stacks = out.read().decode(errors="replace")
+                raise ChildFailed(
+                    HOLD, -1, f"{stacks}\n(no exit {INTERRUPT_EXIT_BOUND:g} s after SIGINT at {delay:.2f} s)"
+                ) from hung
             exited = time.perf_counter()
             exit_time.samples.append(exited - signalled)
             left.samples.append(float(run_resources(client(), run_id)))

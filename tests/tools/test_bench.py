@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.children import DUMP_SECONDS, wait_or_dump
 from bench.exchanges import failures, load_throughputs, percentile, proxies_peak_mb, published_control_port
 from bench.report import default_recording, format_value, render
 from bench.targets import Verdict, exchanges_targets, ratios
@@ -197,3 +200,26 @@ def test_recording_is_on_by_default_only_when_every_bound_holds() -> None:
         "1 bound(s) not met, so the recording is not on by default"
     )
     assert default_recording([met, unmeasured]).startswith("1 bound(s) not met")
+
+
+def test_a_child_past_its_bound_prints_where_it_hung_then_is_stopped(tmp_path: Path) -> None:
+    """A hang seen once and never again leaves its stacks: faulthandler's, at SIGABRT."""
+    log = tmp_path / "out"
+    with log.open("wb") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import time\nwhile True: time.sleep(0.05)"],
+            env={"PYTHONFAULTHANDLER": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        with pytest.raises(subprocess.TimeoutExpired):
+            wait_or_dump(child, 0.5)
+
+    assert child.returncode is not None, f"stopped within {DUMP_SECONDS} s of the dump"
+    assert 'File "<string>", line 2 in <module>' in log.read_text()
+
+
+def test_a_child_that_exits_in_time_gives_its_code() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+
+    assert wait_or_dump(child, 30.0) == 3
