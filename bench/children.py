@@ -93,7 +93,7 @@ def timed(
     with tempfile.TemporaryFile() as out:
         started = time.perf_counter()
         child = subprocess.Popen(list(command), cwd=ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT)
-        code = _wait(child, timeout)
+        code = wait_or_dump(child, timeout)
         exited_at, seconds = time.time(), time.perf_counter() - started
         out.seek(0)
         output = out.read().decode(errors="replace")
@@ -120,17 +120,13 @@ def _timed_with_pipe(command: Sequence[str], env: Mapping[str, str], timeout: fl
 
     reader = threading.Thread(target=drain, name="bench-output", daemon=True)
     reader.start()
-    code = _wait(child, timeout)
+    code = wait_or_dump(child, timeout)
     exited_at, seconds = time.time(), time.perf_counter() - started
     reader.join(timeout)
     output = b"".join(chunks).decode(errors="replace")
     if code != 0:
         raise ChildFailed(command, code, output)
     return Finished(seconds, exited_at, child.pid, output, closed_at[0] if closed_at else None)
-
-
-def _wait(child: subprocess.Popen[bytes], timeout: float) -> int:
-    return wait_or_dump(child, timeout)
 
 
 #: How long a hung child gets to print its stacks after SIGABRT, before it is killed.

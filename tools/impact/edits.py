@@ -251,8 +251,9 @@ def retime_selection(tree: Tree, progress: Progress, edits: list[tuple[str, str,
             counts = [len(one.tests) for one in chosen]
             raise SystemExit(f"{name}: selected {counts} now, {row['selected']} when measured")
         seconds = [one.seconds for one in chosen if one.seconds is not None]
-        progress.record(name, {**row, "selection_retimed": {"seconds": seconds, "load": _load()}})
-        print(f"{name}: selection {statistics.median(seconds):.2f} s (load {_load():.1f})", flush=True)  # noqa: T201
+        load = _load()
+        progress.record(name, {**row, "selection_retimed": {"seconds": seconds, "load": load}})
+        print(f"{name}: selection {statistics.median(seconds):.2f} s (load {load:.1f})", flush=True)  # noqa: T201
 
 
 def summary(progress: Progress) -> None:
